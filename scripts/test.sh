@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The test command: from a fresh clone, installs everything (venv, Python deps, the Maven
+# build of the local Neo4j + GDS) and runs the whole suite against the real database, which
+# the pytest session fixture starts on a free loopback port and stops at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "==> creating .venv"
+  "$PY" -m venv .venv
+fi
+echo "==> installing Python dependencies"
+.venv/bin/python -m pip install -q --disable-pip-version-check -U pip
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]"
+echo "==> building the local Neo4j 5.26 + OpenGDS 2.13 launcher (Maven)"
+.venv/bin/python -c "from sybilgraph.settings import Settings; from sybilgraph.db.launcher import LocalNeo4j; LocalNeo4j(Settings()).build()"
+echo "==> running the test suite"
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,271 @@
+"""The local Neo4j 5.26 LTS + OpenGDS 2.13, built from Maven Central and run without Docker.
+
+``launcher/`` is a small Maven project: an embedded Neo4j with Bolt on loopback, every jar
+(GDS included) on the JVM classpath because GDS's kernel extension is only discovered there,
+and the GDS jars again as a plugins directory so Neo4j registers their procedures. This module
+builds it when needed, starts it in the background, waits until Bolt answers, and stops it with
+SIGTERM so the store is closed cleanly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sybilgraph.errors import LauncherError
+from sybilgraph.settings import Settings
+
+__all__ = ["LocalNeo4j", "LauncherState", "JVM_FLAGS"]
+
+log = logging.getLogger("sybilgraph.db")
+
+# The module opens the stock Neo4j server passes to its JVM; embedded Neo4j needs them too.
+JVM_FLAGS: tuple[str, ...] = (
+    "-XX:+UseG1GC",
+    "-XX:-OmitStackTraceInFastThrow",
+    "-XX:+DisableExplicitGC",
+    "-Djdk.nio.maxCachedBufferSize=1024",
+    "-Dio.netty.tryReflectionSetAccessible=true",
+    "-Dlog4j2.disable.jmx=true",
+    "--add-opens=java.base/java.nio=ALL-UNNAMED",
+    "--add-opens=java.base/java.io=ALL-UNNAMED",
+    "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+    "--add-opens=java.base/java.lang=ALL-UNNAMED",
+    "--add-opens=java.base/java.util=ALL-UNNAMED",
+    "--add-opens=java.base/java.util.concurrent=ALL-UNNAMED",
+    "--add-opens=java.base/java.util.concurrent.atomic=ALL-UNNAMED",
+    "--add-opens=java.base/java.net=ALL-UNNAMED",
+    "--add-opens=java.base/jdk.internal.misc=ALL-UNNAMED",
+    "--add-opens=java.base/jdk.internal.ref=ALL-UNNAMED",
+    "--add-exports=java.base/sun.nio.ch=ALL-UNNAMED",
+    "--add-exports=java.base/jdk.internal.misc=ALL-UNNAMED",
+    "--add-exports=java.base/jdk.internal.ref=ALL-UNNAMED",
+    "--enable-native-access=ALL-UNNAMED",
+)
+
+MAIN_CLASS = "io.sybilgraph.launcher.Launcher"
+
+
+@dataclass(frozen=True)
+class LauncherState:
+    running: bool
+    pid: int | None
+    bolt_uri: str
+    home: Path
+    log_file: Path
+
+
+class LocalNeo4j:
+    """Build, start, stop and inspect the local Neo4j + GDS for one ``Settings``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.home = settings.neo4j_home
+        self.project = settings.launcher_dir
+        self.pid_file = self.home / "launcher.pid"
+        self.log_file = self.home / "launcher.log"
+        self.conf_file = self.home / "neo4j.conf"
+        self.ready_file = self.home / "ready"
+
+    # -- build -------------------------------------------------------------------------------
+    @property
+    def lib_dir(self) -> Path:
+        return self.project / "target" / "lib"
+
+    @property
+    def plugins_dir(self) -> Path:
+        return self.project / "target" / "plugins"
+
+    @property
+    def classes_dir(self) -> Path:
+        return self.project / "target" / "classes"
+
+    def is_built(self) -> bool:
+        stamp = self.project / "target" / "build.stamp"
+        if not stamp.is_file() or not self.lib_dir.is_dir() or not self.plugins_dir.is_dir():
+            return False
+        sources = [self.project / "pom.xml", *self.project.joinpath("src").rglob("*.java")]
+        return stamp.stat().st_mtime >= max(p.stat().st_mtime for p in sources)
+
+    def build(self) -> None:
+        """``mvn package``: downloads Neo4j and GDS from Maven Central the first time."""
+        if self.is_built():
+            return
+        mvn = shutil.which("mvn")
+        if mvn is None:
+            raise LauncherError("Maven ('mvn') is not on PATH; it is needed to build the local Neo4j")
+        if not (self.project / "pom.xml").is_file():
+            raise LauncherError(f"launcher project not found at {self.project}")
+        log.info("building the local Neo4j + GDS launcher with Maven (first time: downloads ~130 MB)")
+        proc = subprocess.run(
+            [mvn, "-q", "-B", "package", "-DskipTests"],
+            cwd=self.project,
+            capture_output=True,
+            text=True,
+            env=self._java_env(),
+        )
+        if proc.returncode != 0:
+            tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-25:])
+            raise LauncherError(f"the Maven build of the launcher failed:\n{tail}")
+        (self.project / "target" / "build.stamp").write_text(str(time.time()))
+
+    # -- start / stop ------------------------------------------------------------------------
+    def state(self) -> LauncherState:
+        pid = self._read_pid()
+        return LauncherState(
+            running=pid is not None and _alive(pid),
+            pid=pid,
+            bolt_uri=self.settings.bolt_uri,
+            home=self.home,
+            log_file=self.log_file,
+        )
+
+    def start(self, wait: bool = True) -> LauncherState:
+        current = self.state()
+        if current.running:
+            if wait:
+                self._wait_ready(current.pid)
+            return current
+        if _port_open(self.settings.bolt_port):
+            raise LauncherError(
+                f"port {self.settings.bolt_port} is already in use by another process; "
+                "set SYBILGRAPH_BOLT_PORT to a free port, or NEO4J_URI to use that server"
+            )
+        self.build()
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.ready_file.unlink(missing_ok=True)
+        self._write_conf()
+        cmd = [
+            self._java(),
+            f"-Xmx{self.settings.heap}",
+            f"-Xms{self.settings.heap}",
+            *JVM_FLAGS,
+            "-cp",
+            f"{self.classes_dir}{os.pathsep}{self.lib_dir / '*'}",
+            MAIN_CLASS,
+            str(self.home),
+            str(self.conf_file),
+        ]
+        with open(self.log_file, "ab") as out:
+            proc = subprocess.Popen(
+                cmd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # survives the CLI that started it
+                env=self._java_env(),
+            )
+        self.pid_file.write_text(str(proc.pid))
+        log.info("started local Neo4j (pid %d), waiting for Bolt on %s", proc.pid, self.settings.bolt_uri)
+        if wait:
+            self._wait_ready(proc.pid)
+        return self.state()
+
+    def stop(self, timeout_s: float = 120.0) -> bool:
+        """SIGTERM, then wait for the store to close. True when something was stopped."""
+        pid = self._read_pid()
+        if pid is None or not _alive(pid):
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not _alive(pid):
+                break
+            time.sleep(0.2)
+        else:
+            log.warning("Neo4j (pid %d) did not stop within %.0f s; killing it", pid, timeout_s)
+            os.kill(pid, signal.SIGKILL)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    # -- internals ---------------------------------------------------------------------------
+    def _write_conf(self) -> None:
+        s = self.settings
+        lines = {
+            "server.bolt.enabled": "true",
+            "server.bolt.listen_address": f"127.0.0.1:{s.bolt_port}",
+            "server.bolt.tls_level": "DISABLED",
+            # Loopback only, for the local single user; NEO4J_URI points at secured servers.
+            "dbms.security.auth_enabled": "false",
+            "server.directories.plugins": str(self.plugins_dir),
+            "dbms.security.procedures.unrestricted": "gds.*",
+            "server.memory.pagecache.size": s.pagecache,
+            "db.tx_log.rotation.retention_policy": "2 files",
+        }
+        self.conf_file.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
+
+    def _wait_ready(self, pid: int | None) -> None:
+        deadline = time.monotonic() + self.settings.start_timeout_s
+        while time.monotonic() < deadline:
+            if pid is not None and not _alive(pid):
+                raise LauncherError(
+                    f"the local Neo4j exited during start-up; last lines of {self.log_file}:\n"
+                    + self._log_tail()
+                )
+            if self.ready_file.exists() and _port_open(self.settings.bolt_port):
+                return
+            time.sleep(0.25)
+        raise LauncherError(
+            f"the local Neo4j did not answer on {self.settings.bolt_uri} within "
+            f"{self.settings.start_timeout_s:.0f} s; see {self.log_file}"
+        )
+
+    def _log_tail(self, n: int = 30) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return "(no log)"
+
+    def _read_pid(self) -> int | None:
+        try:
+            return int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def _java(self) -> str:
+        home = self.settings.java_home or (Path(os.environ["JAVA_HOME"]) if "JAVA_HOME" in os.environ else None)
+        if home is not None and (home / "bin" / "java").is_file():
+            return str(home / "bin" / "java")
+        java = shutil.which("java")
+        if java is None:
+            raise LauncherError("no Java found: install Java 17 or set SYBILGRAPH_JAVA_HOME")
+        return java
+
+    def _java_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        if self.settings.java_home is not None:
+            env["JAVA_HOME"] = str(self.settings.java_home)
+        return env
+
+    def describe(self) -> str:
+        return json.dumps({"home": str(self.home), "bolt": self.settings.bolt_uri})
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child (not yet reaped) still answers kill(0); treat it as gone.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0

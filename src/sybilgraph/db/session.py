@@ -1,0 +1,166 @@
+"""The one module that owns the Neo4j driver and its sessions.
+
+Every statement runs by name (``cypher/<area>/<verb>_<noun>.cypher``) with parameters; writes go
+through managed transactions (retried on transient errors) in batches; the GDS client is built
+on the same driver. Nothing else in sybilgraph imports ``neo4j``'s driver directly, except the
+API's async twin of this class.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from neo4j import Driver, GraphDatabase, ManagedTransaction, RoutingControl
+from neo4j.exceptions import AuthError, ServiceUnavailable
+from pydantic import BaseModel
+
+from sybilgraph import cypher
+from sybilgraph.errors import DatabaseUnavailable
+from sybilgraph.settings import Settings
+
+__all__ = ["Database", "Versions", "connect"]
+
+log = logging.getLogger("sybilgraph.db")
+
+Row = dict[str, Any]
+
+
+class Versions(BaseModel):
+    neo4j: str
+    edition: str
+    gds: str | None
+
+
+class Database:
+    """A connected Neo4j, for one settings object. Use as a context manager or ``close()``."""
+
+    def __init__(self, settings: Settings, driver: Driver | None = None) -> None:
+        self.settings = settings
+        auth = (
+            (settings.neo4j_user, settings.neo4j_password)
+            if settings.neo4j_password is not None
+            else None
+        )
+        self.driver: Driver = driver or GraphDatabase.driver(settings.bolt_uri, auth=auth)
+        self.database = settings.neo4j_database
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.driver.close()
+
+    # -- reachability ------------------------------------------------------------------------
+    def verify(self) -> None:
+        try:
+            self.driver.verify_connectivity()
+        except AuthError as e:
+            raise DatabaseUnavailable(f"Neo4j at {self.settings.bolt_uri} refused the credentials") from e
+        except (ServiceUnavailable, OSError) as e:
+            raise DatabaseUnavailable(
+                f"Neo4j does not answer at {self.settings.bolt_uri} "
+                "(start the local one with 'sybilgraph db start', or set NEO4J_URI)"
+            ) from e
+
+    def versions(self) -> Versions:
+        comp = self.read("db/get_components")
+        kernel = next((c for c in comp if c["name"] == "Neo4j Kernel"), comp[0])
+        try:
+            gds = self.read("db/get_gds_version")[0]["version"]
+        except Exception:  # noqa: BLE001 - a server without GDS still has versions to report
+            gds = None
+        return Versions(neo4j=kernel["version"], edition=kernel["edition"], gds=gds)
+
+    # -- statements --------------------------------------------------------------------------
+    def read(self, name: str, **params: Any) -> list[Row]:
+        records, _, _ = self.driver.execute_query(
+            cypher.load(name), params, database_=self.database, routing_=RoutingControl.READ
+        )
+        return [r.data() for r in records]
+
+    def write(self, name: str, **params: Any) -> list[Row]:
+        records, _, _ = self.driver.execute_query(
+            cypher.load(name), params, database_=self.database, routing_=RoutingControl.WRITE
+        )
+        return [r.data() for r in records]
+
+    def run_autocommit(self, name: str, **params: Any) -> list[Row]:
+        """For ``CALL { } IN TRANSACTIONS`` and schema statements, which need auto-commit."""
+        with self.driver.session(database=self.database) as s:
+            return [r.data() for r in s.run(cypher.load(name), params)]
+
+    def write_batches(
+        self, name: str, rows: Iterable[Mapping[str, Any]], batch_size: int, **params: Any
+    ) -> int:
+        """``UNWIND $rows`` statement over ``rows`` in batches, one managed transaction each."""
+        query = cypher.load(name)
+        total = 0
+        with self.driver.session(database=self.database) as s:
+            for batch in _chunks(rows, batch_size):
+                s.execute_write(_run_unwind, query, batch, params)
+                total += len(batch)
+        return total
+
+    def write_batch_lists(
+        self, name: str, batches: Iterable[Sequence[Mapping[str, Any]]], **params: Any
+    ) -> int:
+        """Like ``write_batches`` for rows already cut into batches (e.g. from Arrow)."""
+        query = cypher.load(name)
+        total = 0
+        with self.driver.session(database=self.database) as s:
+            for batch in batches:
+                if batch:
+                    s.execute_write(_run_unwind, query, list(batch), params)
+                    total += len(batch)
+        return total
+
+    def apply_schema(self) -> None:
+        """Constraints and indexes, idempotently, before any write."""
+        with self.driver.session(database=self.database) as s:
+            for name in cypher.names("schema"):
+                for statement in cypher.statements(name):
+                    s.run(statement).consume()
+            s.run("CALL db.awaitIndexes(300)").consume()
+
+    @contextmanager
+    def session(self) -> Iterator[Any]:
+        with self.driver.session(database=self.database) as s:
+            yield s
+
+    def gds(self) -> Any:
+        """The graphdatascience client on this driver (imported lazily: it is heavy)."""
+        from graphdatascience import GraphDataScience
+
+        return GraphDataScience(self.driver, database=self.database, arrow=False, show_progress=False)
+
+
+def _run_unwind(tx: ManagedTransaction, query: str, rows: list[Mapping[str, Any]], params: Mapping[str, Any]) -> None:
+    tx.run(query, {**params, "rows": rows}).consume()
+
+
+def _chunks(rows: Iterable[Mapping[str, Any]], size: int) -> Iterator[list[Mapping[str, Any]]]:
+    batch: list[Mapping[str, Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def connect(settings: Settings) -> Database:
+    """A verified connection; raises DatabaseUnavailable with a message for people."""
+    db = Database(settings)
+    try:
+        db.verify()
+    except DatabaseUnavailable:
+        db.close()
+        raise
+    return db
