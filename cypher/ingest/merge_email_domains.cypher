@@ -1,0 +1,4 @@
+// EmailDomain nodes for identifiers used by at least two accounts; n_accounts is their rarity.
+UNWIND $rows AS row
+MERGE (n:EmailDomain {domain: row.value})
+SET n.n_accounts = row.n_accounts

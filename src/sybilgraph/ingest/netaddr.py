@@ -1,0 +1,105 @@
+"""IP address helpers: validation, canonical text and the subnet an address belongs to.
+
+Canonical text is the :mod:`ipaddress` compressed form (``2001:db8::1``, ``10.1.2.3``).  An
+IPv4-mapped IPv6 address (``::ffff:10.1.2.3``) is the IPv4 host it maps, so both spellings link
+to the same address; an IPv6 zone (``fe80::1%eth0``) is dropped.
+
+Subnets: the /24 of an IPv4 address (``10.1.2.0/24``) and the /48 of an IPv6 address
+(``2001:db8:1::/48``), the usual unit of one customer's allocation.
+
+:func:`normalize_ip_array` is the vectorised form used by the readers: dotted-quad IPv4 is
+checked and converted with Arrow kernels; anything else (IPv6, junk) goes through
+:mod:`ipaddress` once per unique value.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = [
+    "IPV4_SUBNET_PREFIX",
+    "IPV6_SUBNET_PREFIX",
+    "IPV4_PATTERN",
+    "parse_ip",
+    "canonical_ip",
+    "subnet_of",
+    "normalize_ip_array",
+]
+
+IPV4_SUBNET_PREFIX = 24
+IPV6_SUBNET_PREFIX = 48
+
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+# Strict dotted quad, no leading zeros: accepts exactly what ipaddress.IPv4Address accepts.
+IPV4_PATTERN = rf"^(?:{_OCTET}\.){{3}}{_OCTET}$"
+_LAST_OCTET = r"\.[0-9]+$"
+_V6_HOST_BITS = 128 - IPV6_SUBNET_PREFIX
+
+
+def parse_ip(text: str) -> tuple[str, str] | None:
+    """``(canonical, subnet)`` of an IP address text, or None when it is not an IP address."""
+    try:
+        addr = ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+    if isinstance(addr, ipaddress.IPv6Address):
+        mapped = addr.ipv4_mapped
+        if mapped is not None:
+            addr = mapped
+        else:
+            value = int(addr)  # drops a zone id
+            net = ipaddress.IPv6Network(((value >> _V6_HOST_BITS) << _V6_HOST_BITS, IPV6_SUBNET_PREFIX))
+            return ipaddress.IPv6Address(value).compressed, net.compressed
+    net4 = ipaddress.IPv4Network((int(addr) >> 8 << 8, IPV4_SUBNET_PREFIX))
+    return addr.compressed, net4.with_prefixlen
+
+
+def canonical_ip(text: str) -> str | None:
+    """Canonical text of an IP address, or None when it is not one."""
+    parsed = parse_ip(text)
+    return None if parsed is None else parsed[0]
+
+
+def subnet_of(text: str) -> str | None:
+    """The /24 (IPv4) or /48 (IPv6) network of an address, as text; None when not an address."""
+    parsed = parse_ip(text)
+    return None if parsed is None else parsed[1]
+
+
+def normalize_ip_array(values: pa.Array) -> tuple[pa.Array, pa.Array, pa.BooleanArray]:
+    """Vectorised :func:`parse_ip` over a string array (stripped, empty already null).
+
+    Returns ``(canonical, subnet, bad)``: canonical text and subnet (null where the input is
+    null or invalid) and a boolean array without nulls, true where a non-null input is not an
+    IP address.
+    """
+    n = len(values)
+    if n == 0:
+        empty = pa.array([], pa.string())
+        return empty, empty, pa.array([], pa.bool_())
+    is_v4 = pc.fill_null(pc.match_substring_regex(values, IPV4_PATTERN), False)
+    other = pc.and_not(pc.is_valid(values), is_v4)
+    if not pc.any(other).as_py():
+        subnet = pc.replace_substring_regex(values, _LAST_OCTET, ".0/24")
+        return values, subnet, pa.array(np.zeros(n, dtype=bool))
+
+    # Dotted quads through Arrow; everything else once per unique value through ipaddress.
+    v4_only = pc.if_else(is_v4, values, pa.scalar(None, pa.string()))
+    subnet = pc.replace_substring_regex(v4_only, _LAST_OCTET, ".0/24")
+    rest = pc.dictionary_encode(values.filter(other))
+    canon_u: list[str | None] = []
+    subnet_u: list[str | None] = []
+    for text in rest.dictionary.to_pylist():
+        parsed = parse_ip(text)
+        canon_u.append(None if parsed is None else parsed[0])
+        subnet_u.append(None if parsed is None else parsed[1])
+    rest_canon = pc.take(pa.array(canon_u, pa.string()), rest.indices)
+    rest_subnet = pc.take(pa.array(subnet_u, pa.string()), rest.indices)
+    canonical = pc.replace_with_mask(v4_only, other, rest_canon)
+    subnet = pc.replace_with_mask(subnet, other, rest_subnet)
+    bad = pc.and_(other, pc.is_null(canonical))
+    return canonical, subnet, bad

@@ -1,0 +1,305 @@
+"""``sybilgraph ingest BUNDLE``: validate, stage, aggregate, write the graph.
+
+Phases:
+1. *validate*: each contract table is read in streamed batches, bad rows go to quarantine,
+   good rows to the columnar store's staging area; the staged bundle is committed atomically.
+2. *aggregate*: DuckDB aggregates every ingested bundle into accounts, identifiers and links.
+3. *write*: only rows that differ from what the graph already holds are written to Neo4j, in
+   batched managed transactions; the written state is saved last.
+
+A run killed at any point and started again converges on the state of a clean run: staging is
+redone or reused whole, and graph rows are absolute values written idempotently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from sybilgraph.contract import TABLE_ORDER, TABLES
+from sybilgraph.db.session import Database
+from sybilgraph.errors import BundleError, TableError
+from sybilgraph.ingest import aggregate as agg
+from sybilgraph.ingest.columnar import BundleEntry, ColumnarStore, StagedTable
+from sybilgraph.ingest.graph_writer import GraphWriter
+from sybilgraph.ingest.netaddr import subnet_of
+from sybilgraph.ingest.readers import (
+    NORMALIZED_SCHEMAS,
+    QUARANTINE_SCHEMA,
+    find_table_files,
+    read_table,
+    unknown_entries,
+)
+from sybilgraph.ingest.report import IngestReport, TableReport
+from sybilgraph.progress import NullReporter, Reporter
+from sybilgraph.settings import Settings
+
+__all__ = ["ingest_bundle", "bundle_digest"]
+
+log = logging.getLogger("sybilgraph.ingest")
+
+# Tables whose rows are versioned by ingest order (a later bundle's row wins).
+SEQUENCED_TABLES = frozenset({"accounts", "payment_methods", "labels"})
+# Written to the columnar store only: truth is for evaluation, never for attribution.
+GRAPH_TABLES = ("accounts", "payment_methods", "sessions", "interactions", "labels")
+
+
+def bundle_digest(bundle_dir: Path) -> str:
+    """Content hash of the bundle's contract files: the same bundle always has the same id."""
+    h = hashlib.sha256()
+    for table in TABLE_ORDER:
+        for path in find_table_files(bundle_dir, table):
+            h.update(str(path.relative_to(bundle_dir)).encode())
+            with open(path, "rb") as f:
+                h.update(hashlib.file_digest(f, "sha256").digest())
+    return h.hexdigest()[:24]
+
+
+def ingest_bundle(
+    bundle_dir: Path,
+    settings: Settings,
+    db: Database,
+    reporter: Reporter | None = None,
+    full_write: bool = False,
+) -> IngestReport:
+    bundle_dir = Path(bundle_dir)
+    if not bundle_dir.is_dir():
+        raise BundleError(f"bundle directory not found: {bundle_dir}")
+    if not find_table_files(bundle_dir, "accounts"):
+        raise BundleError(f"{bundle_dir}: no accounts table (accounts.csv, accounts.parquet, ...); it is required")
+    reporter = reporter or NullReporter()
+    store = ColumnarStore(settings.columnar_dir)
+    ingest_id = bundle_digest(bundle_dir)
+    entry = store.entry(ingest_id)
+    seq = entry.seq if entry else store.next_seq()
+    run_dir = settings.runs_dir / "ingest" / ingest_id
+    report = IngestReport(ingest_id=ingest_id, bundle=str(bundle_dir), seq=seq)
+    report.report_file = str(run_dir / "report.json")
+    for name in unknown_entries(bundle_dir):
+        report.warnings.append(f"{bundle_dir / name}: not a contract table; ignored")
+
+    with _timed(report, "schema"):
+        db.apply_schema()
+
+    previous = _previous_report(run_dir) if store.is_committed(ingest_id) else None
+    if previous is not None:
+        report.tables, report.reused_staging = previous.tables, True
+        report.quarantine_file = previous.quarantine_file
+    else:
+        with _timed(report, "validate"):
+            _stage_bundle(bundle_dir, store, ingest_id, seq, run_dir, report, reporter, settings)
+        store.commit(BundleEntry(ingest_id=ingest_id, seq=seq, bundle=str(bundle_dir)))
+    report.write(run_dir / "report.json")  # staging is durable from here on
+
+    with _timed(report, "aggregate"):
+        tables = _aggregate(store, settings)
+    with _timed(report, "write_graph"):
+        report.graph_writes = _write_graph(db, store, tables, reporter, settings, full_write)
+    db.write(
+        "ingest/merge_ingest_run",
+        ingest_id=ingest_id,
+        bundle=str(bundle_dir),
+        seq=seq,
+        rows_loaded=report.rows_loaded,
+        rows_quarantined=report.rows_quarantined,
+        status=report.status,
+    )
+    report.write(run_dir / "report.json")
+    return report
+
+
+# -- phase 1: validate and stage -----------------------------------------------------------------
+def _stage_bundle(
+    bundle_dir: Path,
+    store: ColumnarStore,
+    ingest_id: str,
+    seq: int,
+    run_dir: Path,
+    report: IngestReport,
+    reporter: Reporter,
+    settings: Settings,
+) -> None:
+    staging = store.staging(ingest_id)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    quarantine_path = run_dir / "quarantine.csv"
+    report.quarantine_file = str(quarantine_path)
+    known_before = _known_accounts(store)
+    bundle_accounts: list[pa.Array] = []
+    with _QuarantineFile(quarantine_path) as quarantine:
+        for table in TABLE_ORDER:
+            files = _files_or_error(bundle_dir, table, report)
+            if not files:
+                continue
+            tr = report.tables.setdefault(table, TableReport(table=table))
+            tr.files = [str(f) for f in files]
+            known = None
+            if TABLES[table].references_accounts:
+                known = pa.concat_arrays([known_before, *bundle_accounts]) if bundle_accounts else known_before
+            schema = _staged_schema(table)
+            staged = StagedTable(staging / table, schema)
+            try:
+                with reporter.phase(f"validate {table}") as phase:
+                    for vb in read_table(bundle_dir, table, known_accounts=known, batch_rows=settings.batch_size * 10):
+                        good = _with_seq(vb.good, seq) if table in SEQUENCED_TABLES else vb.good
+                        staged.write(pa.RecordBatch.from_arrays(good.columns, schema=schema) if good.num_rows else good)
+                        quarantine.write(vb.bad)
+                        tr.rows_read += vb.rows_read
+                        tr.rows_loaded += vb.good.num_rows
+                        tr.rows_quarantined += vb.bad.num_rows
+                        if table == "accounts" and vb.good.num_rows:
+                            bundle_accounts.append(vb.good.column("account_id"))
+                        phase.advance(vb.rows_read)
+                staged.close()
+            except TableError as e:
+                staged.discard()
+                tr.error, tr.rows_loaded = str(e), 0
+                if table == "accounts":
+                    bundle_accounts.clear()
+                log.error("%s", e)
+
+
+def _files_or_error(bundle_dir: Path, table: str, report: IngestReport) -> list[Path]:
+    try:
+        return find_table_files(bundle_dir, table)
+    except TableError as e:
+        report.tables[table] = TableReport(table=table, error=str(e))
+        return []
+
+
+def _staged_schema(table: str) -> pa.Schema:
+    schema = NORMALIZED_SCHEMAS[table]
+    if table in SEQUENCED_TABLES:
+        schema = schema.append(pa.field("_ingest_seq", pa.int64()))
+    return schema
+
+
+def _with_seq(batch: pa.RecordBatch, seq: int) -> pa.RecordBatch:
+    return batch.append_column("_ingest_seq", pa.array([seq] * batch.num_rows, pa.int64()))
+
+
+def _known_accounts(store: ColumnarStore) -> pa.Array:
+    glob = store.table_glob("accounts")
+    if glob is None:
+        return pa.array([], pa.string())
+    con = store.connect()
+    try:
+        return con.read_parquet(glob).aggregate("account_id", "account_id").to_arrow_table().column(0).combine_chunks()
+    finally:
+        con.close()
+
+
+class _QuarantineFile:
+    """Quarantined rows as CSV; created only when there is something to quarantine."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._writer: pacsv.CSVWriter | None = None
+        path.unlink(missing_ok=True)
+
+    def __enter__(self) -> _QuarantineFile:
+        return self
+
+    def write(self, bad: pa.Table) -> None:
+        if bad.num_rows == 0:
+            return
+        if self._writer is None:
+            self._writer = pacsv.CSVWriter(str(self.path), QUARANTINE_SCHEMA)
+        self._writer.write_table(bad.cast(QUARANTINE_SCHEMA))
+
+    def __exit__(self, *exc: object) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+
+def _previous_report(run_dir: Path) -> IngestReport | None:
+    path = run_dir / "report.json"
+    try:
+        return IngestReport.model_validate_json(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+# -- phase 2: aggregate --------------------------------------------------------------------------
+def _aggregate(store: ColumnarStore, settings: Settings) -> dict[str, pa.Table]:
+    con = store.connect(memory_limit=settings.ingest_memory_limit)
+    try:
+        for table in GRAPH_TABLES:
+            glob = store.table_glob(table)
+            if glob is None:
+                con.register(table, _staged_schema(table).empty_table())
+            else:
+                con.read_parquet(glob, union_by_name=True).create_view(table)
+        con.execute(f"CREATE TEMP TABLE accounts_latest AS {agg.ACCOUNTS_LATEST_SQL}")
+        con.execute(f"CREATE TEMP TABLE pairs AS {agg.PAIRS_SQL}")
+        con.execute(f"CREATE TEMP TABLE identifiers AS {agg.IDENTIFIERS_SQL}")
+        con.execute(f"CREATE TEMP TABLE account_features AS {agg.ACCOUNT_FEATURES_SQL}")
+        out = {
+            "accounts": con.sql(agg.ACCOUNTS_OUT_SQL + " ORDER BY account_id").to_arrow_table(),
+            "identifiers": con.sql("SELECT * FROM identifiers ORDER BY kind, value").to_arrow_table(),
+            "links": con.sql(agg.LINKS_SQL + " ORDER BY kind, value, account_id").to_arrow_table(),
+            "labels": con.sql(agg.LABELS_LATEST_SQL + " ORDER BY account_id, operator_label").to_arrow_table(),
+        }
+        out["ip_subnets"] = _ip_subnets(out["identifiers"])
+        return out
+    finally:
+        con.close()
+
+
+def _ip_subnets(identifiers: pa.Table) -> pa.Table:
+    ips = identifiers.filter(pc.equal(identifiers["kind"], "ip"))["value"].to_pylist()
+    return pa.table({"ip": pa.array(ips, pa.string()), "subnet": pa.array([subnet_of(ip) for ip in ips], pa.string())})
+
+
+# -- phase 3: write the graph --------------------------------------------------------------------
+# Order matters: links MATCH both ends, so nodes come first.
+WRITE_ORDER = ("accounts", "identifiers", "links", "ip_subnets", "labels")
+
+
+def _write_graph(
+    db: Database,
+    store: ColumnarStore,
+    tables: dict[str, pa.Table],
+    reporter: Reporter,
+    settings: Settings,
+    full_write: bool,
+) -> dict[str, int]:
+    writer = GraphWriter(db, batch_size=settings.batch_size // 2)
+    deltas = {name: _delta(store, name, tables[name], full_write) for name in WRITE_ORDER}
+    written: dict[str, int] = {}
+    with reporter.phase("write graph", total=sum(d.num_rows for d in deltas.values())) as phase:
+        for name in WRITE_ORDER:
+            written[name] = getattr(writer, name)(deltas[name], phase)
+    # Saved only once the graph holds it: a run killed before this point rewrites the rows.
+    for name in WRITE_ORDER:
+        store.save_state(name, tables[name])
+    return written
+
+
+def _delta(store: ColumnarStore, name: str, new: pa.Table, full_write: bool) -> pa.Table:
+    old_path = store.state_path(name)
+    if full_write or not old_path.is_file():
+        return new
+    con = store.connect()
+    try:
+        con.register("new_rows", new)
+        con.read_parquet(str(old_path)).create_view("old_rows")
+        return con.sql(agg.delta_sql("new_rows", "old_rows")).to_arrow_table()
+    finally:
+        con.close()
+
+
+@contextmanager
+def _timed(report: IngestReport, phase: str) -> Iterator[None]:
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        report.timings_s[phase] = round(time.perf_counter() - t0, 3)

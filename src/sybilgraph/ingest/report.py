@@ -1,0 +1,65 @@
+"""Typed report of one ingest run, written as JSON beside its quarantine file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+__all__ = ["TableReport", "IngestReport", "EXIT_OK", "EXIT_QUARANTINED", "EXIT_TABLE_FAILED"]
+
+EXIT_OK = 0
+EXIT_TABLE_FAILED = 2
+EXIT_QUARANTINED = 3
+
+
+class TableReport(BaseModel):
+    table: str
+    files: list[str] = Field(default_factory=list)
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    error: str | None = None  # the table failed as a whole and loaded nothing
+
+
+class IngestReport(BaseModel):
+    ingest_id: str
+    bundle: str
+    seq: int
+    reused_staging: bool = False  # the bundle was already in the columnar store
+    tables: dict[str, TableReport] = Field(default_factory=dict)
+    warnings: list[str] = Field(default_factory=list)
+    graph_writes: dict[str, int] = Field(default_factory=dict)
+    timings_s: dict[str, float] = Field(default_factory=dict)
+    quarantine_file: str | None = None
+    report_file: str | None = None
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(t.rows_loaded for t in self.tables.values())
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(t.rows_quarantined for t in self.tables.values())
+
+    @property
+    def failed_tables(self) -> list[str]:
+        return [t.table for t in self.tables.values() if t.error]
+
+    @property
+    def status(self) -> str:
+        if self.failed_tables:
+            return "partial"
+        return "quarantined" if self.rows_quarantined else "ok"
+
+    @property
+    def exit_code(self) -> int:
+        if self.failed_tables:
+            return EXIT_TABLE_FAILED
+        return EXIT_QUARANTINED if self.rows_quarantined else EXIT_OK
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(self.model_dump_json(indent=2))
+        tmp.replace(path)
