@@ -166,6 +166,42 @@ def _print_ingest_report(report: Any) -> None:
     out.print(f"report: {report.report_file}")
 
 
+
+# -- attribution ---------------------------------------------------------------------------------
+@app.command()
+@human_errors
+def attribute(
+    seed: Annotated[int, typer.Option(help="Seed for community detection (same data + seed = same partition).")] = 42,
+    flag_threshold: Annotated[float, typer.Option(help="Campaign score at or above which an operator is flagged.")] = 0.5,
+) -> None:
+    """Link accounts to operators with GDS, score campaigns; the run becomes current when complete."""
+    from sybilgraph.attribution import AttributionParams, run_attribution
+    from sybilgraph.progress import reporter_for
+
+    params = AttributionParams(seed=seed, flag_threshold=flag_threshold)
+    with open_db(settings()) as db:
+        result = run_attribution(db, params, reporter=reporter_for())
+    t = Table(title=f"attribution {result.run_id}")
+    t.add_column("phase")
+    t.add_column("seconds", justify="right")
+    for k, v in result.timings_s.items():
+        t.add_row(k, f"{v:.2f}")
+    out.print(t)
+    out.print(json.dumps(result.counts))
+
+
+@app.command()
+@human_errors
+def export(out_file: Annotated[Path, typer.Option("--out", help="CSV, or Parquet by extension.")]) -> None:
+    """Write the current attribution in the contract's export format."""
+    from sybilgraph.attribution import read_export, write_export
+
+    with open_db(settings()) as db:
+        table = read_export(db)
+    write_export(table, out_file)
+    out.print(f"wrote {table.num_rows:,} rows to {out_file}")
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

@@ -58,6 +58,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sybilgraph.contract import EXPORT_COLUMNS, FILE_EXTENSIONS
+from sybilgraph.evaluate.louvain import louvain
 from sybilgraph.evaluate.metrics import EvaluationResult, evaluate
 
 __all__ = [
@@ -212,11 +213,12 @@ def _export(
     cl = inv[member]
     flagged = sizes[cl] >= flag_size
     width = max(len(str(len(uniq))), 1)
-    op_ids = np.char.add(f"{prefix}-", np.char.zfill(rank[cl].astype(str), width))
+    names = np.array([f"{prefix}-{r:0{width}d}" for r in range(len(uniq))], dtype=object)
+    op_ids = names[rank[cl]]
     df = pd.DataFrame(
         {
             "account_id": pd.array(account_ids[acc_idx].astype(str), dtype="string"),
-            "operator_id": pd.array(op_ids.astype(object), dtype="string"),
+            "operator_id": pd.array(op_ids, dtype="string"),
             "operator_label": pd.array([""] * len(acc_idx), dtype="string"),
             "confidence": np.ones(len(acc_idx)),
             "campaign_score": flagged.astype(float),
@@ -352,21 +354,38 @@ def _projection_edges(
     return keys // n, keys % n, counts
 
 
+def _effective_threshold(ip_deg: np.ndarray, hub_threshold: int, max_projection_pairs: int) -> int:
+    """The largest T <= hub_threshold with Σ_{2 <= d <= T} C(d, 2) <= max_projection_pairs."""
+    hist = np.bincount(ip_deg, minlength=hub_threshold + 1)[: hub_threshold + 1].astype(np.int64)
+    d = np.arange(len(hist), dtype=np.int64)
+    cum = np.cumsum(hist * (d * (d - 1) // 2))
+    ok = np.flatnonzero(cum <= max_projection_pairs)
+    return int(ok.max()) if ok.size else 1
+
+
 def evilcohort(
     pairs: pa.Table | pd.DataFrame,
     *,
     min_community_size: int = 10,
     min_account_ips: int = 1,
     hub_threshold: int = 100,
+    max_projection_pairs: int = 5_000_000,
     hub_strategy: Literal["star", "drop"] = "star",
     resolution: float = 1.0,
     seed: int = 7,
+    engine: Literal["native", "networkx"] = "native",
 ) -> BaselineRun:
-    """Louvain over the account graph of shared IPs; communities of >= 10 accounts flagged."""
-    import networkx as nx
+    """Louvain over the account graph of shared IPs; communities of >= 10 accounts flagged.
 
+    IPs of 2..T accounts are projected exactly, T = ``hub_threshold`` lowered if needed so the
+    projection generates at most ``max_projection_pairs`` pair keys; IPs of more than T accounts
+    are hubs (``hub_strategy``). ``engine="native"`` runs :func:`sybilgraph.evaluate.louvain.louvain`;
+    ``"networkx"`` runs ``networkx.community.louvain_communities`` (several times slower).
+    """
     if hub_strategy not in ("star", "drop"):
         raise ValueError("hub_strategy must be 'star' or 'drop'")
+    if engine not in ("native", "networkx"):
+        raise ValueError("engine must be 'native' or 'networkx'")
     t0 = time.perf_counter()
     enc = _encode(pairs, ("ip",))
     n_acc = len(enc.account_ids)
@@ -376,46 +395,55 @@ def evilcohort(
         keep = n_ips[acc] >= min_account_ips
         acc, ip = acc[keep], ip[keep]
     ip_deg = np.bincount(ip, minlength=enc.n_idents)
-    small = (ip_deg >= 2) & (ip_deg <= hub_threshold)
-    hub = ip_deg > hub_threshold
+    threshold = _effective_threshold(ip_deg, hub_threshold, max_projection_pairs)
+    small = (ip_deg >= 2) & (ip_deg <= threshold)
+    hub = ip_deg > threshold
 
     u, v, w = _projection_edges(acc, ip, ip_deg, small, n_acc)
     n_projection_edges = int(u.size)
     weights = w.astype(float)
-    if hub_strategy == "star" and hub.any():
+    n_hubs = int(hub.sum())
+    if hub_strategy == "star" and n_hubs:
         hub_rows = hub[ip]
         hub_rank = np.cumsum(hub) - 1  # compact index of each hub IP
-        hu = acc[hub_rows]
-        hv = n_acc + hub_rank[ip[hub_rows]]
-        hw = (ip_deg[ip[hub_rows]] - 1).astype(float)
-        u = np.concatenate([u, hu])
-        v = np.concatenate([v, hv])
-        weights = np.concatenate([weights, hw])
+        u = np.concatenate([u, acc[hub_rows]])
+        v = np.concatenate([v, n_acc + hub_rank[ip[hub_rows]]])
+        weights = np.concatenate([weights, (ip_deg[ip[hub_rows]] - 1).astype(float)])
+    n_nodes = n_acc + (n_hubs if hub_strategy == "star" else 0)
 
-    graph = nx.Graph()
-    graph.add_weighted_edges_from(zip(u.tolist(), v.tolist(), weights.tolist()))
-    communities = nx.community.louvain_communities(
-        graph, weight="weight", resolution=resolution, seed=seed
-    )
     labels = np.full(n_acc, -1, dtype=np.int64)
-    for cid, members in enumerate(communities):
-        idx = np.fromiter((m for m in members if m < n_acc), dtype=np.int64)
-        labels[idx] = cid
+    if engine == "native":
+        comm = louvain(n_nodes, u, v, weights, resolution=resolution, seed=seed)
+        linked = np.zeros(n_nodes, dtype=bool)
+        linked[u] = True
+        linked[v] = True
+        acc_comm = comm[:n_acc]
+        labels[linked[:n_acc]] = acc_comm[linked[:n_acc]]
+    else:
+        import networkx as nx
+
+        graph = nx.Graph()
+        graph.add_weighted_edges_from(zip(u.tolist(), v.tolist(), weights.tolist()))
+        communities = nx.community.louvain_communities(
+            graph, weight="weight", resolution=resolution, seed=seed
+        )
+        for cid, members in enumerate(communities):
+            idx = np.fromiter((x for x in members if x < n_acc), dtype=np.int64)
+            labels[idx] = cid
     export, stats = _export(enc.account_ids, labels, min_community_size, "cohort")
     runtime = time.perf_counter() - t0
     details: dict[str, Any] = {
-        "method": "Louvain over the shared-IP account projection",
+        "method": f"Louvain ({engine}) over the shared-IP account projection",
         "min_community_size": min_community_size,
         "min_account_ips": min_account_ips,
-        "hub_threshold": hub_threshold,
+        "hub_threshold": threshold,
         "hub_strategy": hub_strategy,
         "seed": seed,
         "accounts": n_acc,
         "account_ip_pairs": int(acc.size),
-        "hub_ips": int(hub.sum()),
+        "hub_ips": n_hubs,
         "projection_edges": n_projection_edges,
-        "graph_nodes": graph.number_of_nodes(),
-        "graph_edges": graph.number_of_edges(),
+        "graph_edges": int(u.size),
         **stats,
     }
     return BaselineRun("evilcohort", export, runtime, details)

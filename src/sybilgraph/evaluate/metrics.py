@@ -130,14 +130,14 @@ class PairwiseMetrics(_Frozen):
     agreeing_pairs: int
     pair_precision: float | None  # None when no pair is predicted
     pair_recall: float | None  # None when there is no true pair
-    ari: float
+    ari: float | None  # None when the universe has fewer than 2 accounts
 
 
 class LabelCoverage(_Frozen):
     """How far one investigator label spread over its operator's accounts in the export."""
 
     label: str
-    n_labelled: int  # accounts carrying the label in the labels table (known to the truth)
+    n_labelled: int  # accounts with the label in the labels table that the truth knows
     true_operator: str | None  # majority true operator of the labelled accounts
     n_true_accounts: int  # accounts of that operator
     n_carrying: int  # of which carry the label in the export
@@ -277,7 +277,7 @@ def _pairwise(true_codes: np.ndarray, pred_codes: np.ndarray) -> PairwiseMetrics
         agreeing_pairs=pc.agreeing_pairs,
         pair_precision=pc.precision,
         pair_recall=pc.recall,
-        ari=pc.ari,
+        ari=pc.ari if pc.n >= 2 else None,
     )
 
 
@@ -479,10 +479,11 @@ def _label_coverage(
     ).dropna()
     lab = lab.drop_duplicates()
     lab["pos"] = truth_index.get_indexer(pd.Index(lab["account_id"]))
-    lab = lab[lab["pos"] >= 0]
+    known = lab["pos"].to_numpy() >= 0
+    lab["op"] = -1
+    lab.loc[known, "op"] = true_codes[lab["pos"].to_numpy()[known]]
     if lab.empty:
         return ()
-    lab["op"] = true_codes[lab["pos"].to_numpy()]
 
     op_sizes = np.bincount(true_codes[true_codes >= 0], minlength=len(true_names))
     has_label = pd.notna(pred_label)
@@ -493,13 +494,14 @@ def _label_coverage(
     out: list[LabelCoverage] = []
     for label, grp in lab.groupby("label", sort=True):
         label = str(label)
+        n_labelled = int((grp["pos"] >= 0).sum())
         votes = grp.loc[grp["op"] >= 0, "op"].value_counts()
         total_carrying = int(carried_total.get(label, 0))
         if votes.empty:
             out.append(
                 LabelCoverage(
                     label=label,
-                    n_labelled=len(grp),
+                    n_labelled=n_labelled,
                     true_operator=None,
                     n_true_accounts=0,
                     n_carrying=0,
@@ -515,7 +517,7 @@ def _label_coverage(
         out.append(
             LabelCoverage(
                 label=label,
-                n_labelled=len(grp),
+                n_labelled=n_labelled,
                 true_operator=str(true_names[op]),
                 n_true_accounts=n_true,
                 n_carrying=n_carry,

@@ -27,6 +27,7 @@ __all__ = [
     "OperatorSpec",
     "OPERATORS",
     "ROWS_PER_PART",
+    "FAKE_INTERACTIONS_AT_ONE",
     "scaled",
     "scaled_sqrt",
 ]

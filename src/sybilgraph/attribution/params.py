@@ -1,0 +1,66 @@
+"""Attribution parameters: one frozen, documented object, stored with every run."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+__all__ = ["AttributionParams", "DEFAULT_KIND_WEIGHTS", "KIND_FAMILIES", "PERSONAL_KINDS"]
+
+# How much one shared identifier of each kind says about common control, before rarity.
+# A card or device is personal; an IP is shared by households and offices; a subnet, a TLS
+# client or an email domain by many more; prompt templates count through co-use of a pool.
+# Families: evidence of two different families corroborates; within a family it does not.
+KIND_FAMILIES: dict[str, str] = {
+    "card": "payment",
+    "device": "device",
+    "tls": "client",
+    "ip": "network",
+    "subnet": "network",
+    "template": "content",
+    "email_domain": "account",
+}
+# Kinds personal enough to link on their own (with enough weight).
+PERSONAL_KINDS: frozenset[str] = frozenset({"card", "device"})
+
+DEFAULT_KIND_WEIGHTS: dict[str, float] = {
+    "card": 1.0,
+    "device": 0.9,
+    "ip": 0.6,
+    "template": 0.5,
+    "tls": 0.35,
+    "subnet": 0.25,
+    "email_domain": 0.3,
+}
+
+
+@dataclass(frozen=True)
+class AttributionParams:
+    seed: int = 42
+    kind_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_KIND_WEIGHTS))
+    # Identifiers used by more than max(hub_min_accounts, hub_fraction * accounts) accounts are
+    # hubs (carrier NAT, VPN exits, browser TLS, popular templates): they carry no evidence. The
+    # cut-off is a share of the population, so it scales with the bundle.
+    hub_fraction: float = 0.05
+    hub_min_accounts: int = 50
+    # Identifiers with at most this many accounts contribute every pair of their accounts;
+    # larger ones contribute sorted-neighbourhood pairs (each account with its next `window`
+    # accounts in one global pseudo-random order), so pools shared by a coherent group keep
+    # adding weight to the same pairs while shared-by-strangers hubs do not.
+    exact_max_accounts: int = 64
+    window: int = 10
+    # Pairs whose summed evidence stays below this are not linked.
+    min_edge_weight: float = 3.0
+    # Network evidence alone links two accounts only through an IP of at most this many
+    # accounts (a home, a reused proxy); larger shared IPs need corroboration by another family.
+    small_network_max: int = 8
+    leiden_gamma: float = 1.0
+    leiden_max_levels: int = 10
+    min_operator_size: int = 2
+    flag_threshold: float = 0.5
+    # Matching to earlier operators: a new community keeps an old id when they share at least
+    # this share of the smaller of the two.
+    match_min_overlap: float = 0.5
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
