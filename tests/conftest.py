@@ -57,3 +57,13 @@ def db(session_db: Database, tmp_path: Path) -> Iterator[Database]:
     reset(session_db)
     scoped = Database(settings, driver=session_db.driver)
     yield scoped
+
+
+@pytest.fixture(scope="session")
+def small_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small generated bundle (scale 0.01), shared by the tests that need realistic data."""
+    from sybilgraph.generate import generate_bundle
+
+    out = tmp_path_factory.mktemp("bundle") / "b"
+    generate_bundle(out, scale=0.01, seed=3)
+    return out

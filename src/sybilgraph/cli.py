@@ -63,14 +63,19 @@ def settings() -> Settings:
 
 @contextmanager
 def open_db(s: Settings, start: bool = True) -> Iterator[Any]:
-    """A connected Database; starts the local Neo4j first when it is the one in use."""
+    """A connected Database; starts the local Neo4j first when nothing answers and it is ours."""
     from sybilgraph.db.launcher import LocalNeo4j
     from sybilgraph.db.session import connect
+    from sybilgraph.errors import DatabaseUnavailable
 
-    if s.uses_local_launcher and start and not LocalNeo4j(s).state().running:
+    try:
+        db = connect(s)
+    except DatabaseUnavailable:
+        if not (s.uses_local_launcher and start):
+            raise
         console.print(f"starting the local Neo4j + GDS on {s.bolt_uri} ...")
         LocalNeo4j(s).start()
-    db = connect(s)
+        db = connect(s)
     try:
         yield db
     finally:

@@ -322,3 +322,36 @@ def test_scale_02_runtime_budget() -> None:
     data = synthetic_pairs(scale=0.2, seed=0)
     for run in run_baselines(data.pairs, data.truth, data.labels):
         assert run.runtime_s < 60, (run.name, run.runtime_s)
+
+
+def test_louvain_dense_cliques_use_vector_path() -> None:
+    size = 60  # degree 59 >= the vectorised threshold
+    edges = list(itertools.combinations(range(size), 2))
+    edges += list(itertools.combinations(range(size, 2 * size), 2))
+    edges.append((0, size))
+    u, v = np.array(edges).T
+    labels = louvain(2 * size, u, v, seed=0)
+    assert _partition_of(labels) == {frozenset(range(size)), frozenset(range(size, 2 * size))}
+
+
+@pytest.mark.parametrize("vector_degree", [0, 10**9])
+def test_louvain_both_inner_paths_reach_networkx_quality(
+    monkeypatch: pytest.MonkeyPatch, vector_degree: int
+) -> None:
+    import sybilgraph.evaluate.community as lv
+
+    monkeypatch.setattr(lv, "_VECTOR_DEGREE", vector_degree)
+    rng = np.random.default_rng(11)
+    n, m, k = 300, 12_000, 6
+    comm = rng.integers(0, k, n)
+    u = rng.integers(0, n, m)
+    v = np.where(rng.random(m) < 0.5, [rng.choice(np.flatnonzero(comm == comm[x])) for x in u],
+                 rng.integers(0, n, m))
+    labels = lv.louvain(n, u, v, seed=2)
+    g = nx.Graph()
+    for a, b in zip(u.tolist(), v.tolist()):
+        g.add_edge(a, b, weight=g[a][b]["weight"] + 1 if g.has_edge(a, b) else 1)
+    g.add_nodes_from(range(n))
+    ours = lv.modularity(n, u, v, np.ones(m), labels)
+    theirs = nx.community.modularity(g, nx.community.louvain_communities(g, seed=2))
+    assert ours >= theirs - 0.01

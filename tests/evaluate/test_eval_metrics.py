@@ -209,7 +209,7 @@ def test_empty_operator_ids_are_singletons_not_one_cluster() -> None:
     assert r.operator_assignment.predicted_pairs == 0
 
 
-def test_text_flags_and_numeric_ids_from_csv(tmp_path: object) -> None:
+def test_text_flags_and_numeric_ids_from_csv() -> None:
     export = EXPORT.assign(flagged=["true", "True", "1", "yes", "TRUE", "false", "False", "t", ""])
     r = evaluate(export, TRUTH)
     assert r.flagging.true_positives == 5 and r.flagging.false_positives == 1
@@ -218,6 +218,13 @@ def test_text_flags_and_numeric_ids_from_csv(tmp_path: object) -> None:
     exp = pd.DataFrame({"account_id": ["1", "2"], "operator_id": [7, 7], "flagged": [1, 0]})
     r2 = evaluate(exp, truth)
     assert r2.fake_assignment.ari == 1.0 and r2.flagging.true_positives == 1
+
+
+def test_missing_flags_are_false() -> None:
+    flags = pd.array([True, True, True, True, True, None, False, True, None], dtype="boolean")
+    assert evaluate(EXPORT.assign(flagged=flags), TRUTH).flagging.n_flagged == 6
+    text = pd.array(["true"] * 5 + [None, "false", "true", None], dtype="string")
+    assert evaluate(EXPORT.assign(flagged=text), TRUTH).flagging.n_flagged == 6
 
 
 def test_bad_flag_value_raises() -> None:

@@ -90,6 +90,11 @@ class Database:
         )
         return [r.data() for r in records]
 
+    def read_raw(self, query: str, **params: Any) -> list[Row]:
+        """An ad-hoc read for tests and diagnostics; product code runs named statements."""
+        records, _, _ = self.driver.execute_query(query, params, database_=self.database, routing_=RoutingControl.READ)
+        return [r.data() for r in records]
+
     def run_autocommit(self, name: str, **params: Any) -> list[Row]:
         """For ``CALL { } IN TRANSACTIONS`` and schema statements, which need auto-commit."""
         with self.driver.session(database=self.database) as s:

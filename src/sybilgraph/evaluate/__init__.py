@@ -19,7 +19,7 @@ from sybilgraph.evaluate.baselines import (
     pairs_from_bundle,
     run_baselines,
 )
-from sybilgraph.evaluate.louvain import louvain, modularity
+from sybilgraph.evaluate.community import louvain, modularity
 from sybilgraph.evaluate.metrics import (
     EvaluationResult,
     FlagMetrics,

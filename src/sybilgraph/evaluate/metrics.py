@@ -42,19 +42,22 @@ Label coverage
     For every investigator label L: the labelled accounts' true operator by majority (ties go to
     the operator name that sorts first; accounts without a true operator do not vote); coverage
     = share of that operator's accounts whose export ``operator_label`` is L.
-    ``n_carrying_outside`` counts accounts carrying L that are *not* in that operator.
+    ``n_carrying_outside`` counts accounts carrying L that are *not* in that operator. A label
+    whose accounts have no true operator (or are unknown to the truth) has coverage ``None``.
 
-Undefined ratios (0 / 0: nothing flagged, no predicted pairs, no labelled account with a true
-operator, ...) are ``None`` (JSON ``null``), never 0 and never NaN: a method that flags nothing
-has precision "n/a" and recall 0, and the two cases stay distinguishable. F1 is 0 when recall
-is 0 and precision undefined; ``None`` only when both are undefined.
+Undefined values (0 / 0: nothing flagged, no predicted pairs, no labelled account with a true
+operator; the ARI of a universe of fewer than 2 accounts) are ``None`` (JSON ``null``, shown
+"n/a"): the NaN choice, typed, so results stay comparable with ``==`` and valid JSON. A method
+that flags nothing thus has precision n/a and recall 0, distinguishable from a method whose flags
+are all wrong (precision 0). F1 is 0 when one of precision/recall is 0 or undefined and the other
+defined; ``None`` only when both are undefined.
 
 Pair counting: with ``a_i`` the true cluster sizes, ``b_j`` the predicted cluster sizes and
-``n_ij`` the contingency table, true pairs = Σ C(a_i, 2), predicted pairs = Σ C(b_j, 2), agreeing
-pairs = Σ C(n_ij, 2) (singletons contribute nothing). ARI = (Σ C(n_ij,2) − E) / (½(Σ C(a_i,2) +
-Σ C(b_j,2)) − E) with E = Σ C(a_i,2)·Σ C(b_j,2) / C(n,2), evaluated in exact integer arithmetic;
-when the denominator is 0 (only possible when both partitions are all-singletons or both one
-cluster, i.e. identical) ARI is 1.0.
+``n_ij`` the contingency table, true pairs A = Σ C(a_i, 2), predicted pairs B = Σ C(b_j, 2),
+agreeing pairs J = Σ C(n_ij, 2) (singletons contribute nothing). With E = A·B / C(n, 2),
+ARI = (J − E) / ((A + B) / 2 − E), evaluated in exact integer arithmetic; when the denominator
+is 0 (only possible when both partitions are all singletons or both one cluster, i.e.
+identical) ARI is 1.0.
 """
 
 from __future__ import annotations
@@ -312,7 +315,7 @@ def _as_bool(s: pd.Series, name: str) -> np.ndarray:
         return (s.fillna(0).to_numpy() != 0)
 
     def conv(v: Any) -> bool:
-        if v is None or (isinstance(v, float) and v != v):
+        if v is None or v is pd.NA or (isinstance(v, float) and v != v):
             return False
         if isinstance(v, (bool, np.bool_)):
             return bool(v)

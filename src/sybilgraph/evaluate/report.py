@@ -195,11 +195,10 @@ def _md_escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]], align_first_left: bool = True) -> str:
+def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """First column left-aligned (names), the others right-aligned (numbers)."""
     head = "| " + " | ".join(_md_escape(h) for h in header) + " |"
-    sep = "|" + "|".join(
-        ("---" if (i == 0 and align_first_left) else "---:") for i in range(len(header))
-    ) + "|"
+    sep = "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"
     body = ["| " + " | ".join(_md_escape(c) for c in row) + " |" for row in rows]
     return "\n".join([head, sep, *body])
 
@@ -218,19 +217,18 @@ def render_markdown(
     if results:
         n = results[0].n_accounts
         out.append(f"{n:,} accounts; methods: {', '.join(methods)}.\n")
-    out.append(_md_table(["metric", *methods], [[lab, *cells] for lab, cells in summary_rows(results)]))
+    rows = [[lab, *cells] for lab, cells in summary_rows(results)]
+    out.append(_md_table(["metric", *methods], rows))
     operators = _operators(results)
     if operators:
         out.append("\n### Recall per true distillation operator\n")
-        out.append(
-            _md_table(["operator", *methods], [[op, *[_recall_cell(r, op) for r in results]] for op in operators])
-        )
+        rows = [[op, *[_recall_cell(r, op) for r in results]] for op in operators]
+        out.append(_md_table(["operator", *methods], rows))
     labels = _labels(results)
     if labels:
         out.append("\n### Label coverage\n")
-        out.append(
-            _md_table(["label", *methods], [[lab, *[_coverage_cell(r, lab) for r in results]] for lab in labels])
-        )
+        rows = [[lab, *[_coverage_cell(r, lab) for r in results]] for lab in labels]
+        out.append(_md_table(["label", *methods], rows))
     if include_definitions:
         out.append("\n" + DEFINITIONS_MD)
     return "\n".join(out).rstrip() + "\n"

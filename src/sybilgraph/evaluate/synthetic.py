@@ -17,6 +17,7 @@ accounts; scale 0.2 = 50,000 accounts, ~0.8 M distinct pairs):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +32,11 @@ class SyntheticPairs:
     pairs: pa.Table  # account_id, kind, value (distinct rows)
     truth: pd.DataFrame  # account_id, operator, is_distillation
     labels: pd.DataFrame  # account_id, operator_label, source
+
+
+def _names(prefix: str, values: Iterable[object]) -> np.ndarray:
+    """``prefix + str(v)`` for every value, as an object array."""
+    return np.array([f"{prefix}{v}" for v in values], dtype=object)
 
 
 _CAMPAIGN_SHARES = (0.30, 0.18, 0.12, 0.08, 0.07, 0.06, 0.05, 0.04, 0.04, 0.03, 0.02, 0.01)
@@ -74,15 +80,15 @@ def synthetic_pairs(scale: float = 0.2, seed: int = 0) -> SyntheticPairs:
         pool = max(5, m // 6)
         per = rng.integers(3, 26, m)
         a = np.repeat(members, per)
-        emit(a, "ip", np.array([f"dc-{c}-{x}" for x in rng.integers(0, pool, a.size)], dtype=object))
+        emit(a, "ip", _names(f"dc-{c}-", rng.integers(0, pool, a.size)))
         if c == 3:  # one campaign egresses through a single cloud IP
             emit(members, "ip", np.full(m, f"cloud-egress-{c}", dtype=object))
         dev_pool = max(2, m // 10)
-        emit(members, "device", np.array([f"vm-{c}-{x}" for x in rng.integers(0, dev_pool, m)], dtype=object))
+        emit(members, "device", _names(f"vm-{c}-", rng.integers(0, dev_pool, m)))
         if c != 5:  # campaign 5 is a hydra: a fresh card per account
-            emit(members, "card", np.array([f"prepaid-{c}-{x}" for x in rng.integers(0, max(1, m // 4), m)], dtype=object))
+            emit(members, "card", _names(f"prepaid-{c}-", rng.integers(0, max(1, m // 4), m)))
         else:
-            emit(members, "card", np.array([f"card-h{c}-{i}" for i in range(m)], dtype=object))
+            emit(members, "card", _names(f"card-h{c}-", range(m)))
 
     # --- organisations
     org_members: list[np.ndarray] = []
@@ -94,11 +100,11 @@ def synthetic_pairs(scale: float = 0.2, seed: int = 0) -> SyntheticPairs:
         n_org -= len(members)
         operator[members] = f"org-{o:04d}"
         offices = rng.integers(1, 4)
-        emit(members, "ip", np.array([f"office-{o}-{x}" for x in rng.integers(0, offices, len(members))], dtype=object))
+        emit(members, "ip", _names(f"office-{o}-", rng.integers(0, offices, len(members))))
         if rng.random() < 0.5:
             emit(members, "card", np.full(len(members), f"corp-{o}", dtype=object))
         else:
-            emit(members, "card", np.array([f"card-o{o}-{i}" for i in range(len(members))], dtype=object))
+            emit(members, "card", _names(f"card-o{o}-", range(len(members))))
         org_members.append(members)
         o += 1
 
@@ -115,19 +121,19 @@ def synthetic_pairs(scale: float = 0.2, seed: int = 0) -> SyntheticPairs:
         if rng.random() < 0.3:
             emit(members, "card", np.full(len(members), f"family-card-{h}", dtype=object))
         else:
-            emit(members, "card", np.array([f"card-f{h}-{i}" for i in range(len(members))], dtype=object))
+            emit(members, "card", _names(f"card-f{h}-", range(len(members))))
         h += 1
 
     # --- standalone
     rest = take(n)
     home_of[rest] = h + np.arange(len(rest))
     has_card = rest[rng.random(len(rest)) < 0.9]
-    emit(has_card, "card", np.array([f"card-s{i}" for i in has_card], dtype=object))
+    emit(has_card, "card", _names("card-s", has_card))
 
     # --- everyone benign: home IP, devices, carrier NAT, public Wi-Fi
     benign = np.flatnonzero(~fake)
     homed = benign[home_of[benign] >= 0]
-    emit(homed, "ip", np.array([f"home-{x}" for x in home_of[homed]], dtype=object))
+    emit(homed, "ip", _names("home-", home_of[homed]))
     ndev = rng.integers(1, 3, benign.size)
     a = np.repeat(benign, ndev)
     emit(a, "device", np.array([f"dev-{x}-{j}" for j, x in enumerate(a)], dtype=object))
@@ -135,18 +141,18 @@ def synthetic_pairs(scale: float = 0.2, seed: int = 0) -> SyntheticPairs:
     nat_pool = max(10, n // 250)
     k = rng.integers(2, 21, mobile.size)
     a = np.repeat(mobile, k)
-    emit(a, "ip", np.array([f"cgnat-{x}" for x in rng.integers(0, nat_pool, a.size)], dtype=object))
+    emit(a, "ip", _names("cgnat-", rng.integers(0, nat_pool, a.size)))
     cafe = benign[rng.random(benign.size) < 0.3]
     k = rng.integers(1, 3, cafe.size)
     a = np.repeat(cafe, k)
-    emit(a, "ip", np.array([f"wifi-{x}" for x in rng.integers(0, max(10, n // 25), a.size)], dtype=object))
+    emit(a, "ip", _names("wifi-", rng.integers(0, max(10, n // 25), a.size)))
 
     # --- residential proxies: campaigns borrow benign home IPs
     homes = np.unique(home_of[homed])
     for c, members in enumerate(camp_members):
         if c % 3 == 1:
             users = members[rng.random(len(members)) < 0.3]
-            emit(users, "ip", np.array([f"home-{x}" for x in rng.choice(homes, users.size)], dtype=object))
+            emit(users, "ip", _names("home-", rng.choice(homes, users.size)))
 
     acc = np.concatenate(rows_acc)
     kinds = np.concatenate([np.full(len(r), k, dtype=object) for r, k in zip(rows_acc, rows_kind)])

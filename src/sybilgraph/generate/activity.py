@@ -77,7 +77,9 @@ def _chunk(pop: Population, accts: np.ndarray, rng: np.random.Generator) -> pa.T
     model = _MODELS.sample(rng, a["model_profile"][row])
     input_tokens, output_tokens = _tokens(pop, row, cat, model, rng)
 
-    order = np.lexsort((row, ts))
+    # Rows are grouped by account in ascending order, so a stable sort on time alone breaks
+    # ties by account: the same order as sorting on (ts, account), at a fraction of the cost.
+    order = np.argsort(ts, kind="stable")
     columns = {
         "account_id": pop.account_id.take(row[order]),
         "ts": pa.array(ts[order], type=TIMESTAMP),

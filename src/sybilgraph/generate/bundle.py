@@ -186,8 +186,10 @@ def generate_bundle(
 
     report("labels", 0.0)
     counts["labels"] = write_csv(tables.labels_table(pop), out_dir / TABLE_FILES["labels"])
+    report("labels", 1.0)
     report("truth", 0.0)
     counts["truth"] = write_parquet(tables.truth_table(pop), out_dir / TABLE_FILES["truth"])
+    report("truth", 1.0)
     counts = {name: counts[name] for name in TABLE_ORDER}
     write_json(_manifest(pop, scale, seed, counts, len(parts)), out_dir / MANIFEST)
     report("done", 1.0)

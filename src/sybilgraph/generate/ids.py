@@ -27,7 +27,6 @@ __all__ = [
 
 _U64 = np.uint64
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-_NIBBLE_SHIFTS = np.arange(60, -4, -4, dtype=np.uint64)
 
 
 def mix64(x: np.ndarray) -> np.ndarray:
@@ -57,7 +56,9 @@ def hex_strings(keys: np.ndarray, prefix: str = "") -> pa.StringArray:
     buf = np.empty((n, width), dtype=np.uint8)
     if p:
         buf[:, : len(p)] = np.frombuffer(p, dtype=np.uint8)
-    buf[:, len(p) :] = _HEX[((keys[:, None] >> _NIBBLE_SHIFTS) & _U64(15)).astype(np.intp)]
+    big_endian = keys.astype(">u8").view(np.uint8).reshape(n, 8)
+    buf[:, len(p) :: 2] = _HEX[big_endian >> 4]
+    buf[:, len(p) + 1 :: 2] = _HEX[big_endian & 15]
     offsets = np.arange(0, (n + 1) * width, width, dtype=np.int64)
     return pa.LargeStringArray.from_buffers(
         n, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(buf))

@@ -180,10 +180,19 @@ class _Raw:
         if n <= batch_rows:
             yield self
             return
+        malformed = sorted(self.malformed, key=lambda m: m[0])
         for start in range(0, n, batch_rows):
             length = min(batch_rows, n - start)
-            rows = self.rows + start if isinstance(self.rows, int) else self.rows[start : start + length]
-            yield _Raw(self.batch.slice(start, length), rows, self.malformed if start == 0 else [])
+            if isinstance(self.rows, int):
+                rows: int | np.ndarray = self.rows + start
+                last = self.rows + start + length - 1
+            else:
+                rows = self.rows[start : start + length]
+                last = int(rows[-1])
+            # Malformed rows travel with the slice whose rows surround them.
+            cut = len(malformed) if start + length >= n else sum(1 for m in malformed if m[0] <= last)
+            yield _Raw(self.batch.slice(start, length), rows, malformed[:cut])
+            malformed = malformed[cut:]
 
 
 def _empty_batch(columns: list[str]) -> pa.RecordBatch:

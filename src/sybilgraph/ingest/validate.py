@@ -82,17 +82,25 @@ def _normalized_schema(table: Table) -> pa.Schema:
 NORMALIZED_SCHEMAS: dict[str, pa.Schema] = {name: _normalized_schema(t) for name, t in TABLES.items()}
 
 
+# Fixed-format hash columns: a 16-hex-digit fingerprint is all decimal digits (and then
+# Luhn-valid) often enough that checking it would reject legitimate rows, and no person types
+# into it.
+_PAN_EXEMPT = frozenset({"prompt_fingerprint"})
+
+
 def pan_checked_columns(table: Table) -> tuple[str, ...]:
     """Columns whose whole value must not be a raw card number.
 
-    The contract's instrument columns, plus the plain-text columns of a table that has one
-    (``bin``, ``last4``: where a full card number pasted into the wrong field would land).
-    Identifier columns are not checked: numeric account ids of 12-19 digits are legitimate and
-    one in ten of them passes the Luhn check.
+    The contract's instrument columns, and every free-text column (a card number pasted into
+    the wrong field is still a card number): such a row is rejected, never stored.  Identifier
+    columns are not checked: numeric ids of 12-19 digits are legitimate and one in ten of them
+    passes the Luhn check.
     """
-    if not any(c.type is ColumnType.INSTRUMENT for c in table.columns):
-        return ()
-    return tuple(c.name for c in table.columns if c.type in (ColumnType.INSTRUMENT, ColumnType.STRING))
+    return tuple(
+        c.name
+        for c in table.columns
+        if c.type is ColumnType.INSTRUMENT or (c.type is ColumnType.STRING and c.name not in _PAN_EXEMPT)
+    )
 
 
 # --------------------------------------------------------------------------- column types
@@ -227,10 +235,10 @@ def _norm_int(name: str, arr: pa.Array) -> _Col:
         c = _Col(arr, pc.is_null(arr))
         if pa.types.is_unsigned_integer(t):
             if t.bit_width == 64:
-                big = pc.greater(arr, _INT64_MAX)
+                big = _no_nulls(pc.greater(arr, pa.scalar(_INT64_MAX, t)))
                 c.check(big, f"{name}: integer out of range")
                 if _any(big):
-                    arr = pc.if_else(big, 0, arr)
+                    arr = pc.if_else(big, pa.scalar(0, t), arr)
         else:
             c.check(pc.less(arr, 0), neg_reason)
         c.values = pc.cast(arr, pa.int64())

@@ -23,6 +23,7 @@ entries (about 0.1-0.2 µs each); deterministic for a given input and seed.
 
 from __future__ import annotations
 
+from array import array
 from collections import deque
 
 import numpy as np
@@ -64,18 +65,27 @@ def modularity(
     return float((w_in / m).sum() - resolution * ((tot / (2 * m)) ** 2).sum())
 
 
+_VECTOR_DEGREE = 48  # nodes with at least this many neighbours are handled with numpy
+
+
 def _move_nodes(
     n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray, two_m: float, resolution: float,
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, int]:
-    """One level of local moving; returns (community per node, number of moves)."""
+    """One level of local moving; returns (community per node, number of moves).
+
+    State lives in ``array``/``bytearray`` buffers shared with numpy views, so low-degree nodes
+    are processed with plain Python indexing and high-degree nodes with vectorised numpy.
+    """
     off = u != v
     rows = np.concatenate([u[off], v[off]])
     cols = np.concatenate([v[off], u[off]])
     wts = np.concatenate([w[off], w[off]])
     order = np.argsort(rows, kind="stable")
-    cols_l: list[int] = cols[order].tolist()
-    wts_l: list[float] = wts[order].tolist()
+    cols_np = cols[order]
+    wts_np = wts[order]
+    cols_l: list[int] = cols_np.tolist()
+    wts_l: list[float] = wts_np.tolist()
     indptr: list[int] = np.concatenate(
         [[0], np.cumsum(np.bincount(rows, minlength=n))]
     ).tolist()
@@ -83,44 +93,69 @@ def _move_nodes(
         u[~off], weights=w[~off], minlength=n
     )
     k_l: list[float] = k.tolist()
-    tot: list[float] = list(k_l)
-    comm: list[int] = list(range(n))
+    tot = array("d", k_l)
+    tot_np = np.frombuffer(tot, dtype=np.float64)
+    comm = array("q", range(n))
+    comm_np = np.frombuffer(comm, dtype=np.int64)
+    queued = bytearray(b"\x01") * n
+    queued_np = np.frombuffer(queued, dtype=np.uint8)
     scale = resolution / two_m
 
     queue: deque[int] = deque(rng.permutation(n).tolist())
-    queued = [True] * n
     moves = 0
     while queue:
         i = queue.popleft()
-        queued[i] = False
+        queued[i] = 0
         a, b = indptr[i], indptr[i + 1]
         if a == b:
             continue
         ci = comm[i]
         ki = k_l[i]
-        to: dict[int, float] = {}
-        for j in range(a, b):
-            c = comm[cols_l[j]]
-            to[c] = to.get(c, 0.0) + wts_l[j]
-        tot[ci] -= ki
         kis = ki * scale
-        best = ci
-        best_gain = to.get(ci, 0.0) - tot[ci] * kis
-        tol = 1e-12 * (ki + abs(best_gain))
-        for c, wc in to.items():
-            gain = wc - tot[c] * kis
-            if gain > best_gain + tol:
-                best, best_gain = c, gain
-        tot[best] += ki
-        if best != ci:
-            comm[i] = best
-            moves += 1
+        if b - a < _VECTOR_DEGREE:
+            to: dict[int, float] = {}
             for j in range(a, b):
-                nb = cols_l[j]
-                if not queued[nb] and comm[nb] != best:
-                    queued[nb] = True
-                    queue.append(nb)
-    return np.asarray(comm, dtype=np.int64), moves
+                c = comm[cols_l[j]]
+                to[c] = to.get(c, 0.0) + wts_l[j]
+            tot[ci] -= ki
+            best = ci
+            best_gain = to.get(ci, 0.0) - tot[ci] * kis
+            tol = 1e-12 * (ki + abs(best_gain))
+            for c, wc in to.items():
+                gain = wc - tot[c] * kis
+                if gain > best_gain + tol:
+                    best, best_gain = c, gain
+            tot[best] += ki
+            if best != ci:
+                comm[i] = best
+                moves += 1
+                for j in range(a, b):
+                    nb = cols_l[j]
+                    if not queued[nb] and comm[nb] != best:
+                        queued[nb] = 1
+                        queue.append(nb)
+        else:
+            nbrs = cols_np[a:b]
+            cs = comm_np[nbrs]
+            uc, inv = np.unique(cs, return_inverse=True)
+            wc_all = np.bincount(inv, weights=wts_np[a:b])
+            tot[ci] -= ki
+            gains = wc_all - tot_np[uc] * kis
+            pos = int(np.searchsorted(uc, ci))
+            own = gains[pos] if pos < len(uc) and uc[pos] == ci else -tot[ci] * kis
+            j = int(np.argmax(gains))
+            best = ci
+            if gains[j] > own + 1e-12 * (ki + abs(own)):
+                best = int(uc[j])
+            tot[best] += ki
+            if best != ci:
+                comm[i] = best
+                moves += 1
+                new = nbrs[(queued_np[nbrs] == 0) & (cs != best)]
+                if new.size:
+                    queued_np[new] = 1
+                    queue.extend(new.tolist())
+    return comm_np.copy(), moves
 
 
 def louvain(

@@ -1,0 +1,197 @@
+"""Settings of the GraphQL API: who may call it, how much one request may cost, and masking.
+
+They live here, not in ``sybilgraph.settings``, because only ``sybilgraph serve`` needs them and
+because they hold secrets (API keys, the masking key) that no other command should load. They
+are read from the environment with the prefix ``SYBILGRAPH_API_`` (``SYBILGRAPH_API_KEYS`` is a
+JSON object ``{"<key>": {"user": "alice", "role": "admin"}}``) and, when
+``SYBILGRAPH_API_KEYS_FILE`` names one, from a JSON or TOML file of the same shape. A key may be
+written as ``sha256:<hex digest of the key>`` so that files never hold a usable key.
+
+Production mode refuses to start with no keys, with a demo key, or without a masking key:
+a server that anyone can call, or whose viewer masks anyone can reverse, is worse than none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import tomllib
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from sybilgraph.errors import ConfigError
+
+__all__ = [
+    "ApiSettings",
+    "KeySpec",
+    "Role",
+    "DEMO_KEYS",
+    "MAX_PAGE_SIZE",
+    "hash_key",
+    "load_key_table",
+    "check_production",
+]
+
+log = logging.getLogger("sybilgraph.api")
+
+# Relay page size limit: `first` above this is rejected (not silently clamped).
+MAX_PAGE_SIZE = 100
+
+# Keys that ship in docs and in development defaults; never accepted in production.
+DEMO_KEYS: dict[str, dict[str, str]] = {
+    "demo-viewer-key": {"user": "demo-viewer", "role": "viewer"},
+    "demo-analyst-key": {"user": "demo-analyst", "role": "analyst"},
+    "demo-admin-key": {"user": "demo-admin", "role": "admin"},
+}
+_WEAK_KEY = re.compile(r"(?i)(demo|changeme|change-me|example|default|password|secret|test)")
+MIN_PRODUCTION_KEY_LENGTH = 24
+# The development masking key: masks made with it can be reversed by anyone who reads this file.
+DEV_MASK_KEY = "sybilgraph-development-mask-key"
+
+
+class Role(str, Enum):
+    """Roles, in increasing order of what they may see and do."""
+
+    VIEWER = "viewer"
+    ANALYST = "analyst"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    def at_least(self, other: Role) -> bool:
+        return self.rank >= other.rank
+
+
+_RANK = {Role.VIEWER: 0, Role.ANALYST: 1, Role.ADMIN: 2}
+
+
+class KeySpec(BaseModel):
+    """Who a key belongs to and the role it grants."""
+
+    user: str = Field(min_length=1, max_length=128)
+    role: Role
+
+
+def hash_key(key: str) -> str:
+    """The stored form of a key: its SHA-256, hex."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+class ApiSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SYBILGRAPH_API_", extra="ignore")
+
+    # Authentication: key -> {user, role}; keys may be "sha256:<hex>".
+    keys: dict[str, KeySpec] = Field(default_factory=dict)
+    keys_file: Path | None = None
+    # HMAC key for the short hashes viewers see instead of devices, TLS fingerprints, templates.
+    mask_key: SecretStr | None = None
+    # Client IP for the audit log: X-Forwarded-For is believed only from these peers.
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    # Cost limits of one request.
+    max_depth: int = Field(default=12, ge=2, le=50)
+    max_aliases: int = Field(default=20, ge=0, le=500)
+    max_tokens: int = Field(default=2_000, ge=50, le=100_000)
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    query_timeout_s: float = Field(default=10.0, gt=0)
+
+    # The async Neo4j driver: fail fast while Neo4j is away, recover when it returns.
+    neo4j_connection_timeout_s: float = Field(default=3.0, gt=0)
+    neo4j_acquisition_timeout_s: float = Field(default=5.0, gt=0)
+    neo4j_retry_time_s: float = Field(default=1.0, ge=0)
+    neo4j_pool_size: int = Field(default=50, ge=1)
+
+    # `connection(a, b)`: identifiers used by more accounts than this are hubs, not evidence.
+    connection_max_identifier_accounts: int = Field(default=1_000, ge=2)
+
+    # Audit log: where (default: <home>/audit/audit.jsonl) and whether each record is fsynced.
+    audit_path: Path | None = None
+    audit_fsync: bool = False
+
+    @field_validator("keys", mode="before")
+    @classmethod
+    def _keys_json(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            try:
+                return json.loads(v) if v.strip() else {}
+            except json.JSONDecodeError as e:
+                raise ValueError(f"SYBILGRAPH_API_KEYS is not a JSON object: {e.msg}") from None
+        return v
+
+    def mask_secret(self, production: bool) -> bytes:
+        if self.mask_key is not None:
+            return self.mask_key.get_secret_value().encode("utf-8")
+        if production:  # check_production refuses this first; this is a second guard.
+            raise ConfigError("refusing to start in production: SYBILGRAPH_API_MASK_KEY is not set")
+        return DEV_MASK_KEY.encode("utf-8")
+
+
+def _read_keys_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"API keys file {path} does not exist")
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"API keys file {path} cannot be parsed: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"API keys file {path} must hold an object of key -> {{user, role}}")
+    return data
+
+
+def load_key_table(api: ApiSettings, production: bool) -> dict[str, KeySpec]:
+    """SHA-256 of each key -> who holds it. Development without keys gets the demo keys."""
+    raw: dict[str, Any] = {k: v.model_dump() for k, v in api.keys.items()}
+    if api.keys_file is not None:
+        raw.update(_read_keys_file(api.keys_file))
+    if not raw and not production:
+        log.warning("no API keys configured: the demo keys are active (development mode only)")
+        raw = {k: dict(v) for k, v in DEMO_KEYS.items()}
+    table: dict[str, KeySpec] = {}
+    for key, spec in raw.items():
+        try:
+            parsed = KeySpec.model_validate(spec)
+        except ValueError as e:
+            raise ConfigError(f"API key for {spec!r} is invalid: {e}") from None
+        digest = key[len("sha256:"):].lower() if key.startswith("sha256:") else hash_key(key)
+        if not re.fullmatch(r"[0-9a-f]{64}", digest):
+            raise ConfigError("an API key written as 'sha256:...' must carry 64 hex digits")
+        table[digest] = parsed
+    return table
+
+
+def check_production(api: ApiSettings, table: dict[str, KeySpec]) -> None:
+    """Refuse to serve in production with no keys, a demo or weak key, or no masking key."""
+    raw_keys = list(api.keys)
+    if api.keys_file is not None:
+        raw_keys += list(_read_keys_file(api.keys_file))
+    if not table:
+        raise ConfigError(
+            "refusing to start in production: no API keys configured "
+            "(set SYBILGRAPH_API_KEYS or SYBILGRAPH_API_KEYS_FILE)"
+        )
+    demo_digests = {hash_key(k) for k in DEMO_KEYS}
+    for key in raw_keys:
+        if key.startswith("sha256:"):
+            if key[len("sha256:"):].lower() in demo_digests:
+                raise ConfigError("refusing to start in production: a demo API key is configured")
+            continue
+        if hash_key(key) in demo_digests or _WEAK_KEY.search(key) or len(key) < MIN_PRODUCTION_KEY_LENGTH:
+            raise ConfigError(
+                "refusing to start in production: a default, demo or weak API key is configured "
+                f"(keys need at least {MIN_PRODUCTION_KEY_LENGTH} random characters)"
+            )
+    secret = api.mask_key.get_secret_value() if api.mask_key is not None else ""
+    if not secret or secret == DEV_MASK_KEY or len(secret) < 16:
+        raise ConfigError(
+            "refusing to start in production: SYBILGRAPH_API_MASK_KEY must be set "
+            "to at least 16 random characters"
+        )

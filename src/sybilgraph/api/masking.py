@@ -1,0 +1,78 @@
+"""What each role sees of an identifier value: one policy table, applied in one place.
+
+Investigations need to see that two accounts share *the same* card or device far more often
+than they need the value itself, so masks are deterministic: a keyed hash (HMAC-SHA256 with the
+server's masking key, 12 hex digits) stays the same for the same value, across accounts,
+operators and requests, and cannot be reversed or precomputed without the key. Cards show
+what a support agent may see anyway (BIN and last 4 digits); IPs show their subnet.
+
+The table (``POLICY``) is the reference for docs/api.md; every schema field that carries an
+identifier applies it through the ``Masked`` field extension (``sybilgraph.api.types``), and a
+test walks the schema to prove none escapes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+from enum import Enum
+
+from sybilgraph.api.config import Role
+
+__all__ = ["Mask", "POLICY", "Masker"]
+
+
+class Mask(str, Enum):
+    RAW = "raw"  # the stored value
+    CARD = "card"  # BIN + last4 + keyed hash
+    SUBNET = "subnet"  # the /24 (IPv4) or /48 (IPv6) the address belongs to
+    HASH = "hash"  # '<kind>#' + 12 hex digits of a keyed hash
+
+
+POLICY: dict[str, dict[Role, Mask]] = {
+    "card": {Role.VIEWER: Mask.CARD, Role.ANALYST: Mask.CARD, Role.ADMIN: Mask.RAW},
+    "ip": {Role.VIEWER: Mask.SUBNET, Role.ANALYST: Mask.RAW, Role.ADMIN: Mask.RAW},
+    "subnet": {Role.VIEWER: Mask.RAW, Role.ANALYST: Mask.RAW, Role.ADMIN: Mask.RAW},
+    "device": {Role.VIEWER: Mask.HASH, Role.ANALYST: Mask.RAW, Role.ADMIN: Mask.RAW},
+    "tls": {Role.VIEWER: Mask.HASH, Role.ANALYST: Mask.RAW, Role.ADMIN: Mask.RAW},
+    "template": {Role.VIEWER: Mask.HASH, Role.ANALYST: Mask.RAW, Role.ADMIN: Mask.RAW},
+    "email_domain": {Role.VIEWER: Mask.HASH, Role.ANALYST: Mask.RAW, Role.ADMIN: Mask.RAW},
+}
+
+
+class Masker:
+    """Applies ``POLICY`` with one secret key."""
+
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+
+    def ref(self, kind: str, value: str) -> str:
+        digest = hmac.new(self._secret, f"{kind}\x00{value}".encode("utf-8"), hashlib.sha256)
+        return digest.hexdigest()[:12]
+
+    def mask(
+        self,
+        kind: str,
+        value: str | None,
+        role: Role,
+        *,
+        bin: str | None = None,
+        last4: str | None = None,
+    ) -> str | None:
+        if value is None:
+            return None
+        # An unknown kind or role gets the strictest mask: fail closed.
+        rule = POLICY.get(kind, {}).get(role, Mask.HASH)
+        if rule is Mask.RAW:
+            return value
+        if rule is Mask.CARD:
+            return f"BIN {bin or '??????'} · last4 {last4 or '????'} · #{self.ref(kind, value)}"
+        if rule is Mask.SUBNET:
+            try:
+                addr = ipaddress.ip_address(value)
+            except ValueError:
+                return f"{kind}#{self.ref(kind, value)}"
+            prefix = 24 if addr.version == 4 else 48
+            return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False))
+        return f"{kind}#{self.ref(kind, value)}"
