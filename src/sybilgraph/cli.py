@@ -42,6 +42,12 @@ def human_errors(fn: F) -> F:
         except KeyboardInterrupt:
             console.print("[yellow]interrupted[/]")
             raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except Exception as e:  # noqa: BLE001 - a bug still deserves a readable message
+            logging.getLogger("sybilgraph").debug("unexpected error", exc_info=True)
+            console.print(f"[bold red]internal error:[/] {type(e).__name__}: {e} (run with -v for the traceback)")
+            raise typer.Exit(70) from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -9,7 +9,7 @@ from sybilgraph.attribution.candidates import candidate_edges
 from sybilgraph.attribution.params import AttributionParams
 
 
-def _links(rows: list[tuple[str, str, str]]) -> pa.Table:
+def _links(rows: list[tuple[str, str, str]], count: int | None = 20) -> pa.Table:
     counts: dict[tuple[str, str], int] = {}
     for _, k, v in rows:
         counts[(k, v)] = counts.get((k, v), 0) + 1
@@ -19,6 +19,7 @@ def _links(rows: list[tuple[str, str, str]]) -> pa.Table:
             "kind": [r[1] for r in rows],
             "value": [r[2] for r in rows],
             "n_accounts": [counts[(r[1], r[2])] for r in rows],
+            **({"count": [count] * len(rows)} if count is not None else {}),
         }
     )
 
@@ -67,8 +68,19 @@ def test_campus_ip_alone_does_not_glue_strangers_but_a_home_ip_links() -> None:
     assert _components(edges) == {frozenset({"h1", "h2"})}
 
 
-def test_content_alone_never_links() -> None:
-    group = [f"op{i:03d}" for i in range(30)]
-    rows = [(a, "template", f"pool{t}") for a in group for t in range(20)]
+def test_a_few_shared_templates_do_not_link_but_a_private_pool_does() -> None:
+    pool_users = [f"op{i:03d}" for i in range(30)]
+    rows = [(a, "template", f"pool{t}") for a in pool_users for t in range(20)]
+    rows += [(a, "template", f"tail{t}") for a in ("u1", "u2") for t in range(2)]
     edges = candidate_edges(_links(rows), n_total=10_000, params=AttributionParams())
-    assert edges.num_rows == 0
+    nodes = set(edges["src"].to_pylist()) | set(edges["dst"].to_pylist())
+    assert nodes == set(pool_users)
+
+
+def test_identifiers_used_once_weigh_less_than_habits() -> None:
+    rows = [("a", "ip", "x"), ("b", "ip", "x")]
+    links = _links(rows, count=None)
+    once = candidate_edges(links.append_column("count", pa.array([1, 1])), 100_000, AttributionParams())
+    habit = candidate_edges(links.append_column("count", pa.array([50, 80])), 100_000, AttributionParams())
+    assert once.num_rows == 0  # both passed through the same IP once: a coincidence
+    assert habit.num_rows == 1  # both live on that line

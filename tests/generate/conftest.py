@@ -14,8 +14,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from tests.generate.gen_support import SCALE, SEED, Sql
 from sybilgraph.generate import GenerateReport, generate_bundle
+from tests.generate.gen_support import SCALE, SEED, Sql
 
 
 @pytest.fixture(scope="session")

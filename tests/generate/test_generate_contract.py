@@ -51,8 +51,13 @@ def tables(bundle: Path) -> dict[str, pa.Table]:
 def test_files_laid_out_as_the_contract_names_them(bundle: Path) -> None:
     names = sorted(p.name for p in bundle.iterdir())
     assert names == [
-        "accounts.parquet", "generator.json", "interactions", "labels.csv",
-        "payment_methods.parquet", "sessions.parquet", "truth.parquet",
+        "accounts.parquet",
+        "generator.json",
+        "interactions",
+        "labels.csv",
+        "payment_methods.parquet",
+        "sessions.parquet",
+        "truth.parquet",
     ]
     parts = sorted(p.name for p in (bundle / "interactions").iterdir())
     assert len(parts) >= 2

@@ -52,13 +52,24 @@ def test_different_seed_differs(twin: tuple[Path, Path, list[tuple[str, float]]]
 def test_progress_reports_every_stage_and_finishes(twin: tuple[Path, Path, list[tuple[str, float]]]) -> None:
     _, _, calls = twin
     stages = list(dict.fromkeys(s for s, _ in calls))
-    assert stages == ["population", "accounts", "payment_methods", "sessions", "interactions", "labels", "truth", "done"]
+    assert stages == [
+        "population",
+        "accounts",
+        "payment_methods",
+        "sessions",
+        "interactions",
+        "labels",
+        "truth",
+        "done",
+    ]
     inter = [f for s, f in calls if s == "interactions"]
     assert inter == sorted(inter) and inter[-1] == 1.0
     assert calls[-1] == ("done", 1.0)
 
 
-def test_report_is_frozen_and_matches_manifest(twin: tuple[Path, Path, list[tuple[str, float]]], tmp_path: Path) -> None:
+def test_report_is_frozen_and_matches_manifest(
+    twin: tuple[Path, Path, list[tuple[str, float]]], tmp_path: Path
+) -> None:
     report = generate_bundle(tmp_path / "r", scale=SMALL, seed=3)
     assert isinstance(report, GenerateReport)
     with pytest.raises(dataclasses.FrozenInstanceError):

@@ -82,8 +82,13 @@ def test_heron_virtual_cards_datacenter_subnets_cloned_vms(sql: Sql) -> None:
 
 
 def test_osprey_shares_nothing_but_templates_tls_and_timing(sql: Sql, manifest: dict[str, Any]) -> None:
-    for table, column in (("payment_methods", "instrument_id"), ("interactions", "device_id"),
-                          ("interactions", "ip"), ("sessions", "ip"), ("sessions", "device_id")):
+    for table, column in (
+        ("payment_methods", "instrument_id"),
+        ("interactions", "device_id"),
+        ("interactions", "ip"),
+        ("sessions", "ip"),
+        ("sessions", "device_id"),
+    ):
         shared = sql.one(
             f"""select count(*) from (select {column} from {table} where {column} in (
                   select {column} from {table} join g using(account_id) where operator = 'DIST-OSPREY')

@@ -72,17 +72,13 @@ def test_labels_refer_to_known_accounts(sql: Sql) -> None:
 
 
 def test_fake_activity_inside_the_campaign(sql: Sql) -> None:
-    lo, hi = sql.rows(
-        "select min(ts), max(ts) from interactions join g using(account_id) where is_distillation"
-    )[0]
+    lo, hi = sql.rows("select min(ts), max(ts) from interactions join g using(account_id) where is_distillation")[0]
     assert lo.isoformat() >= "2026-04-22T00:00:00+00:00"
     assert hi.isoformat() < "2026-06-06T00:00:00+00:00"
 
 
 def test_benign_activity_inside_its_window(sql: Sql) -> None:
-    lo, hi = sql.rows(
-        "select min(ts), max(ts) from interactions join g using(account_id) where not is_distillation"
-    )[0]
+    lo, hi = sql.rows("select min(ts), max(ts) from interactions join g using(account_id) where not is_distillation")[0]
     assert lo.isoformat() >= "2026-01-01T00:00:00+00:00"
     assert hi.isoformat() < "2026-07-01T00:00:00+00:00"
     # The benign population spans a wider window than the campaign, on both sides.

@@ -96,6 +96,18 @@ def test_identifiers_strings_and_empty_values() -> None:
     }
 
 
+def test_identifier_checks_on_ascii_only_batches() -> None:
+    checked = run("labels", {"account_id": ["ok", "a\x01b", "x\x7f", "y" * 129, "with space"], "operator_label": ["OP"] * 5})
+    assert verdicts(checked) == {
+        1: ("account_id", "account_id: identifier contains non-printable characters"),
+        2: ("account_id", "account_id: identifier contains non-printable characters"),
+        3: ("account_id", "account_id: identifier longer than 128 characters"),
+    }
+    # 128 characters but more than 128 bytes is still fine
+    wide = run("labels", {"account_id": ["é" * 128, "é" * 129], "operator_label": ["OP", "OP"]})
+    assert verdicts(wide) == {1: ("account_id", "account_id: identifier longer than 128 characters")}
+
+
 def test_accounts_country_status_email_domain(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="sybilgraph.ingest")
     checked = run(

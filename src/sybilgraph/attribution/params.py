@@ -18,7 +18,8 @@ KIND_FAMILIES: dict[str, str] = {
     "ip": "network",
     "subnet": "network",
     "template": "content",
-    "email_domain": "account",
+    # An e-mail domain says where someone studies or works, as an office IP does.
+    "email_domain": "network",
 }
 # Kinds personal enough to link on their own (with enough weight).
 PERSONAL_KINDS: frozenset[str] = frozenset({"card", "device"})
@@ -54,10 +55,26 @@ class AttributionParams:
     # Network evidence alone links two accounts only through an IP of at most this many
     # accounts (a home, a reused proxy); larger shared IPs need corroboration by another family.
     small_network_max: int = 8
+    # A family of evidence corroborates another only with at least this weight of its own.
+    family_min_weight: float = 3.0
+    # One non-network family alone links when it is this strong (a shared template pool).
+    single_family_min_weight: float = 30.0
+    # Shared templates count only when they are at least this share of the heavier account's
+    # template evidence: a private pool is most of what its accounts use; heavy users of common
+    # tools share many templates with anybody, but a small share of what they use.
+    content_min_overlap: float = 0.3
     leiden_gamma: float = 1.0
     leiden_max_levels: int = 10
     min_operator_size: int = 2
+    # Members whose evidence inside their community is below core_ratio x the community's median
+    # are peripheral and left unattributed (communities of at least core_min_size).
+    core_ratio: float = 0.1
+    core_min_size: int = 6
     flag_threshold: float = 0.5
+    # Usage intensity: a link used `count` times counts 1 - exp(-count / scale) of its weight.
+    intensity_scale: dict[str, float] = field(
+        default_factory=lambda: {"template": 3.0, "ip": 2.0, "subnet": 2.0, "tls": 2.0}
+    )
     # Matching to earlier operators: a new community keeps an old id when they share at least
     # this share of the smaller of the two.
     match_min_overlap: float = 0.5

@@ -50,6 +50,10 @@ LOCK_NAME = "attribution"
 LOCK_TTL_S = 900
 KEEP_RUNS = 10  # complete runs whose account attributions are kept as history
 KIND_OF_REL = {k.rel: k.name for k in KINDS.values()}
+LINK_SCHEMA = pa.schema(
+    [("account_id", pa.string()), ("kind", pa.string()), ("value", pa.string()),
+     ("n_accounts", pa.int64()), ("count", pa.int64())]
+)
 
 
 @dataclass
@@ -148,15 +152,15 @@ def _run(db: Database, params: AttributionParams, reporter: Reporter, result: At
 
 
 def _read_links(db: Database) -> pa.Table:
-    cols: dict[str, list[Any]] = {"account_id": [], "kind": [], "value": [], "n_accounts": []}
+    cols: dict[str, list[Any]] = {"account_id": [], "kind": [], "value": [], "n_accounts": [], "count": []}
     with db.session() as s:
-        for account_id, rel, value, n in s.run(db_query("attribution/read_links")):
+        for account_id, rel, value, n, count in s.run(db_query("attribution/read_links")):
             cols["account_id"].append(account_id)
             cols["kind"].append(KIND_OF_REL[rel])
             cols["value"].append(value)
             cols["n_accounts"].append(n)
-    return pa.table(cols, schema=pa.schema([("account_id", pa.string()), ("kind", pa.string()),
-                                            ("value", pa.string()), ("n_accounts", pa.int64())]))
+            cols["count"].append(count)
+    return pa.table(cols, schema=LINK_SCHEMA)
 
 
 def db_query(name: str) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from neo4j import Driver, GraphDatabase, ManagedTransaction, RoutingControl
+from neo4j import Driver, GraphDatabase, ManagedTransaction, NotificationMinimumSeverity, RoutingControl
 from neo4j.exceptions import AuthError, ServiceUnavailable
 from pydantic import BaseModel
 
@@ -44,7 +44,10 @@ class Database:
             if settings.neo4j_password is not None
             else None
         )
-        self.driver: Driver = driver or GraphDatabase.driver(settings.bolt_uri, auth=auth)
+        # Server notifications (unknown labels on an empty graph, ...) are not for end users.
+        self.driver: Driver = driver or GraphDatabase.driver(
+            settings.bolt_uri, auth=auth, notifications_min_severity=NotificationMinimumSeverity.OFF
+        )
         self.database = settings.neo4j_database
 
     def __enter__(self) -> Database:
@@ -78,30 +81,30 @@ class Database:
         return Versions(neo4j=kernel["version"], edition=kernel["edition"], gds=gds)
 
     # -- statements --------------------------------------------------------------------------
-    def read(self, name: str, **params: Any) -> list[Row]:
+    def read(self, name: str, /, **params: Any) -> list[Row]:
         records, _, _ = self.driver.execute_query(
             cypher.load(name), params, database_=self.database, routing_=RoutingControl.READ
         )
         return [r.data() for r in records]
 
-    def write(self, name: str, **params: Any) -> list[Row]:
+    def write(self, name: str, /, **params: Any) -> list[Row]:
         records, _, _ = self.driver.execute_query(
             cypher.load(name), params, database_=self.database, routing_=RoutingControl.WRITE
         )
         return [r.data() for r in records]
 
-    def read_raw(self, query: str, **params: Any) -> list[Row]:
+    def read_raw(self, query: str, /, **params: Any) -> list[Row]:
         """An ad-hoc read for tests and diagnostics; product code runs named statements."""
         records, _, _ = self.driver.execute_query(query, params, database_=self.database, routing_=RoutingControl.READ)
         return [r.data() for r in records]
 
-    def run_autocommit(self, name: str, **params: Any) -> list[Row]:
+    def run_autocommit(self, name: str, /, **params: Any) -> list[Row]:
         """For ``CALL { } IN TRANSACTIONS`` and schema statements, which need auto-commit."""
         with self.driver.session(database=self.database) as s:
             return [r.data() for r in s.run(cypher.load(name), params)]
 
     def write_batches(
-        self, name: str, rows: Iterable[Mapping[str, Any]], batch_size: int, **params: Any
+        self, name: str, rows: Iterable[Mapping[str, Any]], batch_size: int, /, **params: Any
     ) -> int:
         """``UNWIND $rows`` statement over ``rows`` in batches, one managed transaction each."""
         query = cypher.load(name)
@@ -113,7 +116,7 @@ class Database:
         return total
 
     def write_batch_lists(
-        self, name: str, batches: Iterable[Sequence[Mapping[str, Any]]], **params: Any
+        self, name: str, batches: Iterable[Sequence[Mapping[str, Any]]], /, **params: Any
     ) -> int:
         """Like ``write_batches`` for rows already cut into batches (e.g. from Arrow)."""
         query = cypher.load(name)

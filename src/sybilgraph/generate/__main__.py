@@ -26,7 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     args = parser.parse_args(argv)
     try:
-        report = generate_bundle(args.out_dir, scale=args.scale, seed=args.seed, progress=None if args.quiet else _progress)
+        report = generate_bundle(
+            args.out_dir, scale=args.scale, seed=args.seed, progress=None if args.quiet else _progress
+        )
     except ValueError as exc:
         parser.error(str(exc))
     counts = ", ".join(f"{k}={v:,}" for k, v in report.counts.items())

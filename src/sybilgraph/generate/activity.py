@@ -26,7 +26,7 @@ from sybilgraph.generate.population import HOUR_NAMES, MIX_NAMES, MODEL_PROFILE_
 from sybilgraph.generate.sampling import ProfileSampler, pick_from_pools, sample_times, wrap_into
 from sybilgraph.generate.writer import TIMESTAMP, arrow_schema
 
-__all__ = ["plan_parts", "interaction_parts", "HOURS", "SYNC_PERIOD_MS", "SYNC_JITTER_MS"]
+__all__ = ["HOURS", "SYNC_JITTER_MS", "SYNC_PERIOD_MS", "interaction_parts", "plan_parts"]
 
 HOURS = ProfileSampler(np.stack([vocab.HOUR_PROFILES[k] for k in HOUR_NAMES]))
 _MIXES = ProfileSampler(np.stack([vocab.MIXES[k] for k in MIX_NAMES]))
@@ -96,14 +96,18 @@ def _chunk(pop: Population, accts: np.ndarray, rng: np.random.Generator) -> pa.T
     return pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
 
 
-def _times(pop: Population, accts: np.ndarray, n_per: np.ndarray, row: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _times(
+    pop: Population, accts: np.ndarray, n_per: np.ndarray, row: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
     """Request times: sittings for people, profile draws for machines, ticks for the scheduler."""
     a = pop.a
     ts = np.empty(len(row), dtype=np.int64)
     human_row = a["human"][row]
 
     mach = row[~human_row]
-    t = sample_times(rng, HOURS, a["start"][mach], a["end"][mach], a["hour_profile"][mach], a["tz"][mach], a["office"][mach])
+    t = sample_times(
+        rng, HOURS, a["start"][mach], a["end"][mach], a["hour_profile"][mach], a["tz"][mach], a["office"][mach]
+    )
     sync = a["sync"][mach]
     if sync.any():
         phase = pop.sync_phase_ms
@@ -124,7 +128,9 @@ def _times(pop: Population, accts: np.ndarray, n_per: np.ndarray, row: np.ndarra
         per_sitting = 3 + rng.poisson(3.0, len(hum))
         k = np.maximum(1, -(-hn // per_sitting))
         owner = np.repeat(hum, k)
-        sit = sample_times(rng, HOURS, a["start"][owner], a["end"][owner], a["hour_profile"][owner], a["tz"][owner], a["office"][owner])
+        sit = sample_times(
+            rng, HOURS, a["start"][owner], a["end"][owner], a["hour_profile"][owner], a["tz"][owner], a["office"][owner]
+        )
         sit_ptr = np.cumsum(k) - k
         pos = np.repeat(np.arange(len(hum)), hn)
         which = sit_ptr[pos] + (rng.random(len(pos)) * k[pos]).astype(np.int64)
@@ -168,7 +174,9 @@ def _templates(pop: Population, row: np.ndarray, rng: np.random.Generator) -> tu
     return fp, cat
 
 
-def _tokens(pop: Population, row: np.ndarray, cat: np.ndarray, model: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _tokens(
+    pop: Population, row: np.ndarray, cat: np.ndarray, model: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Lognormal token counts by category, shifted per account (distillers ask for long traces)."""
     a = pop.a
     n = len(row)

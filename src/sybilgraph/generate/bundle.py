@@ -39,7 +39,7 @@ from sybilgraph.generate.config import (
 from sybilgraph.generate.population import KIND_FAKE, Population, build_population
 from sybilgraph.generate.writer import write_csv, write_json, write_parquet
 
-__all__ = ["GenerateReport", "generate_bundle", "TABLE_FILES", "MANIFEST", "Progress"]
+__all__ = ["MANIFEST", "TABLE_FILES", "GenerateReport", "Progress", "generate_bundle"]
 
 Progress = Callable[[str, float], None]
 
@@ -172,7 +172,8 @@ def generate_bundle(
     }
     for name, make in small.items():
         report(name, 0.0)
-        counts[name] = write_parquet(make(pop), out_dir / TABLE_FILES[name])
+        delta = ("ts",) if name == "sessions" else ()
+        counts[name] = write_parquet(make(pop), out_dir / TABLE_FILES[name], delta=delta)
         report(name, 1.0)
 
     parts = plan_parts(pop, ROWS_PER_PART)
@@ -180,7 +181,8 @@ def generate_bundle(
     done = 0
     report("interactions", 0.0)
     for i, part in enumerate(interaction_parts(pop, parts)):
-        done += write_parquet(part, out_dir / TABLE_FILES["interactions"] / f"part-{i:05d}.parquet")
+        path = out_dir / TABLE_FILES["interactions"] / f"part-{i:05d}.parquet"
+        done += write_parquet(part, path, delta=("ts",))
         report("interactions", done / max(total, 1))
     counts["interactions"] = done
 

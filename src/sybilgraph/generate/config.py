@@ -14,20 +14,20 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
-    "GENERATOR_VERSION",
-    "ms",
-    "DAY_MS",
-    "HOUR_MS",
-    "CAMPAIGN_START",
-    "CAMPAIGN_END",
-    "BENIGN_START",
-    "BENIGN_END",
-    "BenignRates",
     "BENIGN",
-    "OperatorSpec",
+    "BENIGN_END",
+    "BENIGN_START",
+    "CAMPAIGN_END",
+    "CAMPAIGN_START",
+    "DAY_MS",
+    "FAKE_INTERACTIONS_AT_ONE",
+    "GENERATOR_VERSION",
+    "HOUR_MS",
     "OPERATORS",
     "ROWS_PER_PART",
-    "FAKE_INTERACTIONS_AT_ONE",
+    "BenignRates",
+    "OperatorSpec",
+    "ms",
     "scaled",
     "scaled_sqrt",
 ]
@@ -55,7 +55,7 @@ ROWS_PER_PART = 2_000_000
 
 def scaled(at_one: float, scale: float, minimum: int) -> int:
     """A count that grows linearly with scale but never drops below ``minimum``."""
-    return max(minimum, int(round(at_one * scale)))
+    return max(minimum, round(at_one * scale))
 
 
 def scaled_sqrt(at_one: float, scale: float, minimum: int) -> int:
@@ -64,7 +64,7 @@ def scaled_sqrt(at_one: float, scale: float, minimum: int) -> int:
     Why: the number of accounts behind each shared thing should shrink less than linearly, so a
     carrier NAT exit is still shared by hundreds of strangers in a test-sized bundle.
     """
-    return max(minimum, int(round(at_one * math.sqrt(scale))))
+    return max(minimum, round(at_one * math.sqrt(scale)))
 
 
 @dataclass(frozen=True)
@@ -88,13 +88,13 @@ class BenignRates:
     campus_ips_range: tuple[int, int] = (2, 6)
     developer_share: float = 0.006  # heavy single API developers
     developer_volume_share: float = 0.25  # of the benign interactions
-    mobile_share: float = 0.30  # of people in a country with a modelled carrier
+    mobile_share: float = 0.40  # of people in a country with a modelled carrier
     mobile_only_share: float = 0.2  # of mobile users: never on a home line
     carrier_countries: tuple[str, ...] = ("US", "IN", "GB", "BR")
-    carrier_exits_at_one: int = 12  # NAT exit IPs per carrier (scales with sqrt)
+    carrier_exits_at_one: int = 8  # NAT exit IPs per carrier (scales with sqrt)
     vpn_share: float = 0.07
     vpn_providers: int = 3
-    vpn_exits_at_one: int = 20  # exit IPs per provider (scales with sqrt)
+    vpn_exits_at_one: int = 8  # exit IPs per provider (scales with sqrt)
     popular_templates: int = 300  # templates of common tools, Zipf popularity
     popular_zipf: float = 1.1
     tool_user_share: float = 0.6  # people who use at least one common tool
@@ -133,10 +133,20 @@ class OperatorSpec:
 
 OPERATORS: tuple[OperatorSpec, ...] = (
     OperatorSpec(
-        key="kestrel", truth="DIST-KESTREL", label="OP-KESTREL",
-        label_source="abuse-report-2026-05", accounts_at_one=9000, intensity=1.0,
-        mix="op_reasoning", hour_profile="flat", tz=0, template_pool_at_one=250,
-        template_window=40, p_popular=0.08, p_pool=0.75, suspended_share=0.30,
+        key="kestrel",
+        truth="DIST-KESTREL",
+        label="OP-KESTREL",
+        label_source="abuse-report-2026-05",
+        accounts_at_one=9000,
+        intensity=1.0,
+        mix="op_reasoning",
+        hour_profile="flat",
+        tz=0,
+        template_pool_at_one=250,
+        template_window=40,
+        p_popular=0.08,
+        p_pool=0.75,
+        suspended_share=0.30,
         tradecraft=(
             "prepaid cards shared by 10-50 accounts each; rotating residential proxies "
             "(IPs in many subnets, each reused by a few of its accounts, some of them real "
@@ -146,10 +156,20 @@ OPERATORS: tuple[OperatorSpec, ...] = (
         ),
     ),
     OperatorSpec(
-        key="heron", truth="DIST-HERON", label="OP-HERON",
-        label_source="payments-review-2026-05", accounts_at_one=6000, intensity=1.3,
-        mix="op_coding", hour_profile="two_shifts", tz=2, template_pool_at_one=150,
-        template_window=60, p_popular=0.04, p_pool=0.8, suspended_share=0.15,
+        key="heron",
+        truth="DIST-HERON",
+        label="OP-HERON",
+        label_source="payments-review-2026-05",
+        accounts_at_one=6000,
+        intensity=1.3,
+        mix="op_coding",
+        hour_profile="two_shifts",
+        tz=2,
+        template_pool_at_one=150,
+        template_window=60,
+        p_popular=0.04,
+        p_pool=0.8,
+        suspended_share=0.15,
         tradecraft=(
             "one virtual card per account from three BINs; datacenter IPs in a few /24 "
             "subnets; cloned VM images (a dozen device fingerprints, headless Chrome); its "
@@ -158,9 +178,19 @@ OPERATORS: tuple[OperatorSpec, ...] = (
         ),
     ),
     OperatorSpec(
-        key="osprey", truth="DIST-OSPREY", label=None, label_source=None,
-        accounts_at_one=4000, intensity=0.9, mix="op_agentic", hour_profile="sawtooth6",
-        tz=0, template_pool_at_one=400, template_window=30, p_popular=0.0, p_pool=0.92,
+        key="osprey",
+        truth="DIST-OSPREY",
+        label=None,
+        label_source=None,
+        accounts_at_one=4000,
+        intensity=0.9,
+        mix="op_agentic",
+        hour_profile="sawtooth6",
+        tz=0,
+        template_pool_at_one=400,
+        template_window=30,
+        p_popular=0.0,
+        p_pool=0.92,
         suspended_share=0.02,
         tradecraft=(
             "careful: no card, device or IP shared between accounts (fresh residential "
@@ -172,10 +202,20 @@ OPERATORS: tuple[OperatorSpec, ...] = (
         ),
     ),
     OperatorSpec(
-        key="marlin", truth="DIST-MARLIN", label="OP-MARLIN",
-        label_source="abuse-report-2026-05", accounts_at_one=3500, intensity=1.1,
-        mix="op_math", hour_profile="phone_farm", tz=8, template_pool_at_one=180,
-        template_window=50, p_popular=0.10, p_pool=0.70, suspended_share=0.10,
+        key="marlin",
+        truth="DIST-MARLIN",
+        label="OP-MARLIN",
+        label_source="abuse-report-2026-05",
+        accounts_at_one=3500,
+        intensity=1.1,
+        mix="op_math",
+        hour_profile="phone_farm",
+        tz=8,
+        template_pool_at_one=180,
+        template_window=50,
+        p_popular=0.10,
+        p_pool=0.70,
+        suspended_share=0.10,
         tradecraft=(
             "hides behind a mobile carrier's NAT (the same exit IPs as thousands of benign "
             "phone users); an emulator farm (each emulated phone on ~10 accounts, Android "
@@ -184,9 +224,19 @@ OPERATORS: tuple[OperatorSpec, ...] = (
         ),
     ),
     OperatorSpec(
-        key="plover", truth="DIST-PLOVER", label=None, label_source=None,
-        accounts_at_one=2500, intensity=1.2, mix="op_mixed", hour_profile="flat_gap",
-        tz=0, template_pool_at_one=200, template_window=50, p_popular=0.08, p_pool=0.75,
+        key="plover",
+        truth="DIST-PLOVER",
+        label=None,
+        label_source=None,
+        accounts_at_one=2500,
+        intensity=1.2,
+        mix="op_mixed",
+        hour_profile="flat_gap",
+        tz=0,
+        template_pool_at_one=200,
+        template_window=50,
+        p_popular=0.08,
+        p_pool=0.75,
         suspended_share=0.12,
         tradecraft=(
             "mixed: half its accounts behind a commercial VPN (exits shared with benign "

@@ -17,12 +17,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 __all__ = [
-    "mix64",
-    "salted_keys",
-    "hex_strings",
+    "IpSpace",
     "format_ipv4",
     "format_ipv6",
-    "IpSpace",
+    "hex_strings",
+    "mix64",
+    "salted_keys",
 ]
 
 _U64 = np.uint64
@@ -60,9 +60,9 @@ def hex_strings(keys: np.ndarray, prefix: str = "") -> pa.StringArray:
     buf[:, len(p) :: 2] = _HEX[big_endian >> 4]
     buf[:, len(p) + 1 :: 2] = _HEX[big_endian & 15]
     offsets = np.arange(0, (n + 1) * width, width, dtype=np.int64)
-    return pa.LargeStringArray.from_buffers(
-        n, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(buf))
-    ).cast(pa.string())
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(buf))).cast(
+        pa.string()
+    )
 
 
 def format_ipv4(addresses: np.ndarray) -> pa.StringArray:
@@ -76,8 +76,7 @@ def format_ipv4(addresses: np.ndarray) -> pa.StringArray:
 def format_ipv6(high: np.ndarray, low: np.ndarray) -> list[str]:
     """Canonical (compressed) text of IPv6 addresses given as two uint64 halves."""
     return [
-        str(ipaddress.IPv6Address((int(h) << 64) | int(lo)))
-        for h, lo in zip(high.tolist(), low.tolist(), strict=True)
+        str(ipaddress.IPv6Address((int(h) << 64) | int(lo))) for h, lo in zip(high.tolist(), low.tolist(), strict=True)
     ]
 
 

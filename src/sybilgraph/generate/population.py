@@ -42,17 +42,17 @@ from sybilgraph.generate.ids import IpSpace, format_ipv4, format_ipv6, hex_strin
 from sybilgraph.generate.sampling import ProfileSampler, allocate_counts
 
 __all__ = [
-    "KIND_CONSUMER",
-    "KIND_HOUSEHOLD",
-    "KIND_ORG",
+    "HOUR_NAMES",
     "KIND_CAMPUS",
+    "KIND_CONSUMER",
     "KIND_DEVELOPER",
     "KIND_FAKE",
+    "KIND_HOUSEHOLD",
     "KIND_NAMES",
-    "STATUS_NAMES",
-    "HOUR_NAMES",
+    "KIND_ORG",
     "MIX_NAMES",
     "MODEL_PROFILE_NAMES",
+    "STATUS_NAMES",
     "Population",
     "build_population",
 ]
@@ -188,9 +188,7 @@ class _Builder:
         self.n_inst = 0
         self.tpl_cat: list[np.ndarray] = []
         self.n_tpl = 0
-        self.links: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {
-            "ip": [], "dev": [], "inst": []
-        }
+        self.links: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {"ip": [], "dev": [], "inst": []}
         self.domains: list[str] = []
         self._domain_pos: dict[str, int] = {}
         self.groups: list[str] = []
@@ -220,9 +218,7 @@ class _Builder:
         return self._advance("n_ips", len(addresses))
 
     def add_ipv6(self, n: int) -> np.ndarray:
-        high = (np.uint64(0x2A02) << np.uint64(48)) | self.rng.integers(
-            0, 1 << 48, n, dtype=np.uint64
-        )
+        high = (np.uint64(0x2A02) << np.uint64(48)) | self.rng.integers(0, 1 << 48, n, dtype=np.uint64)
         low = self.rng.integers(1, np.iinfo(np.uint64).max, n, dtype=np.uint64, endpoint=True)
         self.ip_parts.append(("v6", high, low))
         return self._advance("n_ips", n)
@@ -379,13 +375,17 @@ def _benign_lifecycle(b: _Builder, n: int) -> dict[str, np.ndarray]:
     closed = churn & (r.random(n) < BENIGN.closed_share / BENIGN.churn_share)
     status[closed] = STATUS_CLOSED
     suspended = ~churn & (r.random(n) < BENIGN.suspended_share)
-    end[suspended] = start[suspended] + ((end[suspended] - start[suspended]) * r.uniform(0.2, 0.9, suspended.sum())).astype(np.int64)
+    end[suspended] = start[suspended] + (
+        (end[suspended] - start[suspended]) * r.uniform(0.2, 0.9, suspended.sum())
+    ).astype(np.int64)
     status[suspended] = STATUS_SUSPENDED
     end = np.maximum(end, np.minimum(start + DAY_MS, BENIGN_END))
     return {"created": created, "start": start, "end": end, "status": status}
 
 
-def _person(b: _Builder, n: int, country: np.ndarray, mix: str, hour: str | None = None) -> dict[str, np.ndarray | float | int | bool]:
+def _person(
+    b: _Builder, n: int, country: np.ndarray, mix: str, hour: str | None = None
+) -> dict[str, np.ndarray | float | int | bool]:
     """Behaviour of a person using the product by hand (web app, a few tools)."""
     r = b.rng
     if hour is None:
@@ -421,7 +421,7 @@ def _personal_templates(b: _Builder, acct: np.ndarray, count: np.ndarray, mix: i
     return starts, count
 
 
-def _roaming(b: _Builder, acct: np.ndarray, country: np.ndarray, rank0: int, infra: "_Infra") -> None:
+def _roaming(b: _Builder, acct: np.ndarray, country: np.ndarray, rank0: int, infra: _Infra) -> None:
     """Mobile-carrier NAT and commercial VPN exits on top of a person's own lines."""
     r = b.rng
     for c, exits in infra.carrier_exits.items():
@@ -482,7 +482,9 @@ def _add_consumers(b: _Builder, n: int, infra: _Infra) -> None:
     acct = b.add_accounts(n, kind=KIND_CONSUMER, domain=b.webmail(n, 0.01), **cols)
     r = b.rng
     home = b.homes(n)
-    mobile_only = np.isin(country, list(infra.carrier_exits)) & (r.random(n) < BENIGN.mobile_share * BENIGN.mobile_only_share)
+    mobile_only = np.isin(country, list(infra.carrier_exits)) & (
+        r.random(n) < BENIGN.mobile_share * BENIGN.mobile_only_share
+    )
     b.link("ip", acct[~mobile_only], home[~mobile_only], 0)
     # Mobile-only people: their carrier's exits are all they have.
     for c, exits in infra.carrier_exits.items():
@@ -538,7 +540,12 @@ def _add_households(b: _Builder, budget: int, infra: _Infra) -> None:
     card_of = np.full(n_hh, -1)
     card_of[shared] = card
     on_shared = shared[hh] & ((member_no < 2) | (r.random(n) < 0.75))
-    b.link("inst", acct[on_shared], card_of[hh][on_shared], created[on_shared] + r.integers(0, 10 * DAY_MS, on_shared.sum()))
+    b.link(
+        "inst",
+        acct[on_shared],
+        card_of[hh][on_shared],
+        created[on_shared] + r.integers(0, 10 * DAY_MS, on_shared.sum()),
+    )
     own = ~on_shared & (r.random(n) < BENIGN.card_share)
     b.common_cards(acct[own], created[own] + r.integers(0, 30 * DAY_MS, own.sum()))
     b.segments["households"] = n_hh
@@ -581,7 +588,7 @@ def _add_campuses(b: _Builder, budget: int, infra: _Infra) -> None:
     cols["ip_skew"] = 1.5
     acct = b.add_accounts(n, kind=KIND_CAMPUS, domain=domain, **cols)
     n_ips = r.integers(BENIGN.campus_ips_range[0], BENIGN.campus_ips_range[1] + 1, n_c)
-    addr, owner = b.space.hosts(b.space.blocks(n_c), n_ips)
+    addr, _ = b.space.hosts(b.space.blocks(n_c), n_ips)
     ip_idx = b.add_ipv4(addr)
     ptr = np.concatenate([[0], np.cumsum(n_ips)])
     rep, items, j = _expand(acct, campus, ptr, ip_idx)
@@ -596,7 +603,9 @@ def _add_campuses(b: _Builder, budget: int, infra: _Infra) -> None:
     b.segments["campus_accounts"] = n
 
 
-def _expand(acct: np.ndarray, group_of: np.ndarray, ptr: np.ndarray, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _expand(
+    acct: np.ndarray, group_of: np.ndarray, ptr: np.ndarray, flat: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Link every account to every item of its group's list; returns (account, item, position)."""
     counts = ptr[group_of + 1] - ptr[group_of]
     rep = np.repeat(acct, counts)
@@ -632,7 +641,10 @@ def _add_orgs(b: _Builder, budget: int, infra: _Infra) -> None:
     tpl_start = tpl[0] + np.cumsum(n_tpl) - n_tpl
     cols.update(
         p_group=np.where(r.random(n) < 0.9, 0.3, 0.0),
-        pool_start=tpl_start[org], pool_len=n_tpl[org], pool_window=n_tpl[org], pool_offset=0,
+        pool_start=tpl_start[org],
+        pool_len=n_tpl[org],
+        pool_window=n_tpl[org],
+        pool_offset=0,
         p_pop=np.minimum(cols["p_pop"], 0.2),
     )
     acct = b.add_accounts(n, kind=KIND_ORG, group=groups[org], domain=domain, **cols)
@@ -669,13 +681,24 @@ def _add_developers(b: _Builder, n: int) -> None:
     domain[personal_domain] = b.made_up_domains(int(personal_domain.sum()), ("dev", "io", "me", "net"))
     life = _benign_lifecycle(b, n)
     acct = b.add_accounts(
-        n, kind=KIND_DEVELOPER, country=country, domain=domain,
+        n,
+        kind=KIND_DEVELOPER,
+        country=country,
+        domain=domain,
         tz=vocab.COUNTRY_TZ[country],
         hour_profile=np.where(r.random(n) < 0.7, _h("automation"), _h("flat")),
-        human=False, mix=_m("developer"), model_profile=_mp("developer"),
-        p_pop=0.1, p_personal=0.65, p_web=0.03, ip_skew=1.5,
-        n_keys=r.integers(2, 6, n), vol_pool=1, vol_weight=b.lognormal(n, 0.9),
-        sess_extra=4.0, **life,
+        human=False,
+        mix=_m("developer"),
+        model_profile=_mp("developer"),
+        p_pop=0.1,
+        p_personal=0.65,
+        p_web=0.03,
+        ip_skew=1.5,
+        n_keys=r.integers(2, 6, n),
+        vol_pool=1,
+        vol_weight=b.lognormal(n, 0.9),
+        sess_extra=4.0,
+        **life,
     )
     n_srv = r.integers(1, 4, n)
     servers = b.add_ipv4(b.space.cloud(int(n_srv.sum())))
@@ -683,8 +706,17 @@ def _add_developers(b: _Builder, n: int) -> None:
     b.link("ip", rep, servers, np.arange(len(rep)) - np.repeat(np.cumsum(n_srv) - n_srv, n_srv))
     b.link("ip", acct, b.homes(n), 4)
     client = r.choice(
-        [_bp("python_requests"), _bp("python_httpx"), _bp("vendor_sdk"), _bp("node"), _bp("go"), _bp("curl"), _bp("headless_chrome")],
-        n, p=[0.33, 0.2, 0.2, 0.15, 0.05, 0.04, 0.03],
+        [
+            _bp("python_requests"),
+            _bp("python_httpx"),
+            _bp("vendor_sdk"),
+            _bp("node"),
+            _bp("go"),
+            _bp("curl"),
+            _bp("headless_chrome"),
+        ],
+        n,
+        p=[0.33, 0.2, 0.2, 0.15, 0.05, 0.04, 0.03],
     )
     b.link("dev", acct, b.add_devices(client), 0)
     b.human_devices(acct, second_share=0.2)
@@ -709,7 +741,9 @@ def _aged(b: _Builder, n: int, first: str, last: str) -> np.ndarray:
     return b.rng.integers(ms(first), ms(last), n)
 
 
-def _fake_window(b: _Builder, created: np.ndarray, rotate_days: tuple[int, int] | None, suspended_share: float) -> dict[str, np.ndarray]:
+def _fake_window(
+    b: _Builder, created: np.ndarray, rotate_days: tuple[int, int] | None, suspended_share: float
+) -> dict[str, np.ndarray]:
     r = b.rng
     n = len(created)
     ramp = (r.random(n) * 3 * DAY_MS).astype(np.int64)
@@ -723,7 +757,9 @@ def _fake_window(b: _Builder, created: np.ndarray, rotate_days: tuple[int, int] 
     end = np.clip(end, start + DAY_MS // 2, CAMPAIGN_END)
     status = np.full(n, STATUS_ACTIVE, dtype=np.int8)
     suspended = r.random(n) < suspended_share
-    end[suspended] = start[suspended] + ((end[suspended] - start[suspended]) * r.uniform(0.3, 0.95, suspended.sum())).astype(np.int64)
+    end[suspended] = start[suspended] + (
+        (end[suspended] - start[suspended]) * r.uniform(0.3, 0.95, suspended.sum())
+    ).astype(np.int64)
     status[suspended] = STATUS_SUSPENDED
     if (start < created).any():
         raise AssertionError("operator account active before it was created")
@@ -737,7 +773,9 @@ def _country_mix(b: _Builder, n: int, shares: dict[str, float]) -> np.ndarray:
     return np.array([vocab.country_index(c) for c in codes], dtype=np.int16)[pick]
 
 
-def _operator_accounts(b: _Builder, op: int, spec: OperatorSpec, life: dict[str, np.ndarray], country: np.ndarray, domain: np.ndarray) -> np.ndarray:
+def _operator_accounts(
+    b: _Builder, op: int, spec: OperatorSpec, life: dict[str, np.ndarray], country: np.ndarray, domain: np.ndarray
+) -> np.ndarray:
     """Accounts of one operator with its workload: template pool, mix, schedule, volume."""
     r = b.rng
     n = len(country)
@@ -745,15 +783,33 @@ def _operator_accounts(b: _Builder, op: int, spec: OperatorSpec, life: dict[str,
     tpl = b.add_templates(b.categories(np.full(pool, _m(spec.mix))))
     group = b.add_named_group(spec.truth, distillation=True)
     return b.add_accounts(
-        n, kind=KIND_FAKE, group=group, op=op, country=country, domain=domain,
-        hour_profile=_h(spec.hour_profile), tz=spec.tz, human=False,
-        sync=spec.key == "osprey", mix=_m(spec.mix), model_profile=_mp("distiller"),
-        in_shift=r.normal(0.3, 0.1, n), out_shift=r.normal(1.0, 0.15, n),
-        p_pop=spec.p_popular, p_group=spec.p_pool,
-        pool_start=int(tpl[0]), pool_len=pool, pool_window=min(spec.template_window, pool),
-        pool_offset=r.integers(0, pool, n), p_web=0.0, ip_skew=1.0,
-        n_keys=r.integers(1, 3, n), vol_pool=2 + op,
-        vol_weight=b.lognormal(n, 0.5), sess_extra=1.0, **life,
+        n,
+        kind=KIND_FAKE,
+        group=group,
+        op=op,
+        country=country,
+        domain=domain,
+        hour_profile=_h(spec.hour_profile),
+        tz=spec.tz,
+        human=False,
+        sync=spec.key == "osprey",
+        mix=_m(spec.mix),
+        model_profile=_mp("distiller"),
+        in_shift=r.normal(0.3, 0.1, n),
+        out_shift=r.normal(1.0, 0.15, n),
+        p_pop=spec.p_popular,
+        p_group=spec.p_pool,
+        pool_start=int(tpl[0]),
+        pool_len=pool,
+        pool_window=min(spec.template_window, pool),
+        pool_offset=r.integers(0, pool, n),
+        p_web=0.0,
+        ip_skew=1.0,
+        n_keys=r.integers(1, 3, n),
+        vol_pool=2 + op,
+        vol_weight=b.lognormal(n, 0.5),
+        sess_extra=1.0,
+        **life,
     )
 
 
@@ -772,10 +828,12 @@ def _op_kestrel(b: _Builder, op: int, spec: OperatorSpec, n: int) -> None:
     pool_size = max(20, int(k.sum()) // 4)
     n_real = int(0.08 * pool_size)
     real_homes = np.concatenate(b.home_v4)
-    pool = np.concatenate([
-        real_homes[r.integers(0, len(real_homes), n_real)],
-        b.add_ipv4(b.space.homes(pool_size - n_real)),
-    ])
+    pool = np.concatenate(
+        [
+            real_homes[r.integers(0, len(real_homes), n_real)],
+            b.add_ipv4(b.space.homes(pool_size - n_real)),
+        ]
+    )
     rep, ips, j = b.pick_each(acct, pool, k)
     b.link("ip", rep, ips, j)
     # Anti-detect browser: a fresh "desktop Chrome" fingerprint per account.
@@ -871,11 +929,13 @@ def _op_plover(b: _Builder, op: int, spec: OperatorSpec, n: int, infra: _Infra) 
 # --- assembly --------------------------------------------------------------------------------
 
 
-def _csr(n_accounts: int, links: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _csr(
+    n_accounts: int, links: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Deduplicated account -> items lists ordered by rank: (ptr, items, rank)."""
-    acct = np.concatenate([l[0] for l in links])
-    item = np.concatenate([l[1] for l in links])
-    rank = np.concatenate([l[2] for l in links])
+    acct = np.concatenate([link[0] for link in links])
+    item = np.concatenate([link[1] for link in links])
+    rank = np.concatenate([link[2] for link in links])
     order = np.lexsort((rank, item, acct))
     acct, item, rank = acct[order], item[order], rank[order]
     first = np.ones(len(acct), dtype=bool)
@@ -902,10 +962,10 @@ def _ip_text(b: _Builder) -> pa.Array:
 def _volumes(a: dict[str, np.ndarray], scale: float) -> np.ndarray:
     """Interactions per account: each volume pool shares out its total by weight."""
     n_int = np.zeros(len(a["kind"]), dtype=np.int64)
-    benign_total = int(round(BENIGN.interactions * scale))
-    dev_total = int(round(benign_total * BENIGN.developer_volume_share))
+    benign_total = round(BENIGN.interactions * scale)
+    dev_total = round(benign_total * BENIGN.developer_volume_share)
     intensity = np.array([s.accounts_at_one * s.intensity for s in OPERATORS])
-    op_totals = allocate_counts(intensity, int(round(FAKE_INTERACTIONS_AT_ONE * scale)))
+    op_totals = allocate_counts(intensity, round(FAKE_INTERACTIONS_AT_ONE * scale))
     totals = {0: benign_total - dev_total, 1: dev_total}
     for i, total in enumerate(op_totals):
         totals[2 + i] = int(total)
@@ -955,9 +1015,9 @@ def _assemble(b: _Builder, popular_start: int, popular_cdf: np.ndarray) -> Popul
     dev_ptr, dev_flat, _ = _csr(n, b.links["dev"])
     if (np.diff(ip_ptr) == 0).any() or (np.diff(dev_ptr) == 0).any():
         raise AssertionError("every account needs at least one IP and one device")
-    inst_acct = np.concatenate([l[0] for l in b.links["inst"]])
-    inst_item = np.concatenate([l[1] for l in b.links["inst"]])
-    inst_added = np.concatenate([l[2] for l in b.links["inst"]])
+    inst_acct = np.concatenate([link[0] for link in b.links["inst"]])
+    inst_item = np.concatenate([link[1] for link in b.links["inst"]])
+    inst_added = np.concatenate([link[2] for link in b.links["inst"]])
     order = np.lexsort((inst_item, inst_acct))
     key_ptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(a["n_keys"].astype(np.int64), out=key_ptr[1:])

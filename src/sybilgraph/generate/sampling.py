@@ -13,8 +13,8 @@ from sybilgraph.generate.config import DAY_MS, HOUR_MS
 
 __all__ = [
     "ProfileSampler",
-    "pick_from_pools",
     "allocate_counts",
+    "pick_from_pools",
     "sample_times",
     "wrap_into",
 ]

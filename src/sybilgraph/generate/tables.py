@@ -19,13 +19,13 @@ from sybilgraph.generate.sampling import pick_from_pools, sample_times
 from sybilgraph.generate.writer import TIMESTAMP, arrow_schema
 
 __all__ = [
-    "accounts_table",
-    "payment_methods_table",
-    "sessions_table",
-    "labels_table",
-    "truth_table",
     "LABEL_SHARE",
     "MIN_LABELS",
+    "accounts_table",
+    "labels_table",
+    "payment_methods_table",
+    "sessions_table",
+    "truth_table",
 ]
 
 # Investigators know 2% of a labelled operator's accounts (never fewer than 3).
@@ -99,7 +99,9 @@ def sessions_table(pop: Population) -> pa.Table:
     first[np.cumsum(count) - count] = True
     signup = first & (a["created"][owner] >= BENIGN_START)
 
-    ts = sample_times(rng, HOURS, a["start"][owner], a["end"][owner], a["hour_profile"][owner], a["tz"][owner], a["office"][owner])
+    ts = sample_times(
+        rng, HOURS, a["start"][owner], a["end"][owner], a["hour_profile"][owner], a["tz"][owner], a["office"][owner]
+    )
     ts[signup] = a["created"][owner[signup]] + rng.integers(5_000, 120_000, int(signup.sum()))
     ip = pick_from_pools(rng, pop.ip_ptr, pop.ip_flat, owner, a["ip_skew"][owner])
     ip[signup] = pop.ip_flat[pop.ip_ptr[owner[signup]]]
@@ -132,7 +134,7 @@ def label_accounts(pop: Population) -> list[tuple[int, str, str]]:
         if spec.label is None:
             continue
         members = np.flatnonzero(pop.a["op"] == op)
-        k = min(len(members), max(MIN_LABELS, int(round(LABEL_SHARE * len(members)))))
+        k = min(len(members), max(MIN_LABELS, round(LABEL_SHARE * len(members))))
         w = np.where(pop.a["status"][members] == STATUS_SUSPENDED, 5.0, 1.0)
         chosen = np.sort(rng.choice(members, k, replace=False, p=w / w.sum()))
         out.extend((int(i), spec.label, spec.label_source or "") for i in chosen)
@@ -158,7 +160,7 @@ def truth_table(pop: Population) -> pa.Table:
     order = account_order(pop)
     group = pop.a["group"][order]
     names = pa.array(pop.groups, type=pa.string())
-    is_dist = np.array(pop.group_is_distillation + [False], dtype=bool)[group]  # -1 -> False
+    is_dist = np.array([*pop.group_is_distillation, False], dtype=bool)[group]  # -1 -> False
     return _table(
         "truth",
         {

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from sybilgraph.contract import TABLES, ColumnType
 
-__all__ = ["ARROW_TYPES", "arrow_schema", "write_parquet", "write_csv", "write_json"]
+__all__ = ["ARROW_TYPES", "arrow_schema", "write_csv", "write_json", "write_parquet"]
 
 TIMESTAMP = pa.timestamp("ms", tz="UTC")
 
@@ -49,15 +49,21 @@ ROW_GROUP_SIZE = 500_000
 def arrow_schema(table: str) -> pa.Schema:
     """The Arrow schema of a contract table: exactly its columns, in contract order."""
     spec = TABLES[table]
-    return pa.schema(
-        [pa.field(c.name, ARROW_TYPES[c.type], nullable=not c.required) for c in spec.columns]
-    )
+    return pa.schema([pa.field(c.name, ARROW_TYPES[c.type], nullable=not c.required) for c in spec.columns])
 
 
-def write_parquet(table: pa.Table, path: Path) -> int:
-    """Write ``table`` to ``path`` reproducibly; returns the number of rows."""
+def write_parquet(table: pa.Table, path: Path, delta: tuple[str, ...] = ()) -> int:
+    """Write ``table`` to ``path`` reproducibly; returns the number of rows.
+
+    ``delta``: integer/timestamp columns stored sorted, written DELTA_BINARY_PACKED (a sorted
+    time column shrinks ~4x against plain encoding); every other column is dictionary-encoded.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, path, row_group_size=ROW_GROUP_SIZE, **_PARQUET_OPTIONS)
+    options = dict(_PARQUET_OPTIONS)
+    if delta:
+        options["use_dictionary"] = [n for n in table.column_names if n not in delta]
+        options["column_encoding"] = {n: "DELTA_BINARY_PACKED" for n in delta}
+    pq.write_table(table, path, row_group_size=ROW_GROUP_SIZE, **options)
     return table.num_rows
 
 

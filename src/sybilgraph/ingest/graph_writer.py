@@ -19,7 +19,8 @@ __all__ = ["GraphWriter"]
 
 
 def _batches(table: pa.Table, size: int) -> Iterator[list[dict[str, Any]]]:
-    for batch in table.to_batches(max_chunksize=size):
+    # Filters and Parquet reads leave many small chunks; one transaction per chunk would be slow.
+    for batch in table.combine_chunks().to_batches(max_chunksize=size):
         yield batch.to_pylist()
 
 

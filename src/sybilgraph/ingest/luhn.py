@@ -114,12 +114,18 @@ def pan_mask(values: pa.Array) -> pa.BooleanArray:
     n = len(values)
     if n == 0:
         return pa.array([], pa.bool_())
-    cand = pc.fill_null(pc.match_substring_regex(values, _ARROW_CANDIDATE_RE), False)
+    no_hits = pa.array(np.zeros(n, dtype=bool))
+    # Shorter than PAN_MIN_DIGITS bytes cannot be a card number: nearly free, and it spares
+    # the regex for short columns (model names, categories, country codes).
+    long_enough = pc.fill_null(pc.greater_equal(pc.binary_length(values), PAN_MIN_DIGITS), False)
+    if not pc.any(long_enough).as_py():
+        return no_hits
+    long_values = values.filter(long_enough)
+    cand = pc.fill_null(pc.match_substring_regex(long_values, _ARROW_CANDIDATE_RE), False)
     if not pc.any(cand).as_py():
-        return cand
-    cand_values = values.filter(cand)
-    uniq = pc.unique(cand_values)
+        return no_hits
+    uniq = pc.unique(long_values.filter(cand))
     hits = [v for v in uniq.to_pylist() if looks_like_pan(v)]
     if not hits:
-        return pa.array(np.zeros(n, dtype=bool))
+        return no_hits
     return pc.fill_null(pc.is_in(values, value_set=pa.array(hits, pa.string())), False)

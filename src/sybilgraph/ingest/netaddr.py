@@ -38,7 +38,6 @@ IPV6_SUBNET_PREFIX = 48
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 # Strict dotted quad, no leading zeros: accepts exactly what ipaddress.IPv4Address accepts.
 IPV4_PATTERN = rf"^(?:{_OCTET}\.){{3}}{_OCTET}$"
-_LAST_OCTET = r"\.[0-9]+$"
 _FMT8 = ":".join(["%x"] * 8)
 _FMT3 = "%x:%x:%x::/" + str(IPV6_SUBNET_PREFIX)
 
@@ -114,6 +113,11 @@ def subnet_of(text: str) -> str | None:
     return None if parsed is None else parsed[1]
 
 
+def _v4_subnet(dotted_quads: pa.Array) -> pa.Array:
+    """``a.b.c.d`` -> ``a.b.c.0/24`` (input already validated)."""
+    return pc.binary_join_element_wise(pc.ascii_rtrim(dotted_quads, "0123456789"), "0/24", "")
+
+
 def normalize_ip_array(values: pa.Array) -> tuple[pa.Array, pa.Array, pa.BooleanArray]:
     """Vectorised :func:`parse_ip` over a string array (stripped, empty already null).
 
@@ -128,12 +132,11 @@ def normalize_ip_array(values: pa.Array) -> tuple[pa.Array, pa.Array, pa.Boolean
     is_v4 = pc.fill_null(pc.match_substring_regex(values, IPV4_PATTERN), False)
     other = pc.and_not(pc.is_valid(values), is_v4)
     if not pc.any(other).as_py():
-        subnet = pc.replace_substring_regex(values, _LAST_OCTET, ".0/24")
-        return values, subnet, pa.array(np.zeros(n, dtype=bool))
+        return values, _v4_subnet(values), pa.array(np.zeros(n, dtype=bool))
 
-    # Dotted quads through Arrow; everything else once per unique value through ipaddress.
+    # Dotted quads through Arrow; everything else once per unique value in Python.
     v4_only = pc.if_else(is_v4, values, pa.scalar(None, pa.string()))
-    subnet = pc.replace_substring_regex(v4_only, _LAST_OCTET, ".0/24")
+    subnet = _v4_subnet(v4_only)
     rest = pc.dictionary_encode(values.filter(other))
     canon_u: list[str | None] = []
     subnet_u: list[str | None] = []

@@ -191,11 +191,19 @@ def _text_col(arr: pa.Array) -> _Col:
 
 def _norm_id(name: str, arr: pa.Array) -> _Col:
     c = _text_col(arr)
-    c.check(pc.invert(pc.utf8_is_printable(c.values)), f"{name}: identifier contains non-printable characters")
-    c.check(
-        pc.greater(pc.utf8_length(c.values), MAX_ID_LENGTH),
-        f"{name}: identifier longer than {MAX_ID_LENGTH} characters",
-    )
+    values = c.values
+    # ASCII-only batches (the usual case) take the ~10x cheaper ASCII kernel; same verdicts.
+    if pc.all(pc.string_is_ascii(values)).as_py() is not False:
+        printable = pc.ascii_is_printable(values)
+    else:
+        printable = pc.utf8_is_printable(values)
+    c.check(pc.invert(printable), f"{name}: identifier contains non-printable characters")
+    # No value of more than MAX_ID_LENGTH bytes -> none of more than MAX_ID_LENGTH characters.
+    if _any(pc.greater(pc.binary_length(values), MAX_ID_LENGTH)):
+        c.check(
+            pc.greater(pc.utf8_length(values), MAX_ID_LENGTH),
+            f"{name}: identifier longer than {MAX_ID_LENGTH} characters",
+        )
     return c
 
 

@@ -1,0 +1,3 @@
+MATCH (r:AttributionRun)
+WHERE $status IS NULL OR r.status = $status
+RETURN count(r) AS total

@@ -1,0 +1,302 @@
+"""The root Query and Mutation and the schema they make.
+
+Root resolvers validate their arguments (ids, page sizes, cursors), then hand the rest of the
+tree to the object types and their loaders. Every query field needs an authenticated caller
+(the audit gate refuses anyone else); mutations need the analyst role (``RequireRole``).
+The SDL is committed as ``schema.graphql``; ``python -m sybilgraph.api.schema_export``
+regenerates it, and a test fails while the two differ.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+
+from sybilgraph.api.config import ApiSettings, Role
+from sybilgraph.api.errors import BadInput, NotFound
+from sybilgraph.api.extensions import error_code, is_expected, schema_extensions
+from sybilgraph.api.pagination import check_first, check_id, decode_cursor, encode_cursor
+from sybilgraph.api.types import (
+    LONG_SCALAR,
+    Account,
+    AnalystDecision,
+    AttributionRun,
+    DecisionKind,
+    EvidencePath,
+    EvidenceStep,
+    IdentifierAccountConnection,
+    IdentifierInput,
+    IdentifierRef,
+    Info,
+    Long,
+    Me,
+    Operator,
+    OperatorConnection,
+    OperatorEdge,
+    OperatorFilter,
+    OperatorOrder,
+    OrderDirection,
+    PageInfo,
+    RequireRole,
+    RequiresRoleDirective,
+    RunConnection,
+    RunEdge,
+    RunStatus,
+    StartedRun,
+    IdentifierKind,
+    identifier_accounts,
+    load_account,
+    load_operator,
+    load_run,
+)
+from sybilgraph.identifiers import KINDS
+
+__all__ = ["Query", "Mutation", "ApiSchema", "build_schema"]
+
+log = logging.getLogger("sybilgraph.api")
+
+MAX_VALUE_LENGTH = 256
+MAX_LABEL_LENGTH = 64
+MAX_REASON_LENGTH = 2_000
+KIND_OF_REL = {k.rel: k.name for k in KINDS.values()}
+
+
+def analyst_field(description: str) -> Any:
+    return strawberry.mutation(
+        description=description,
+        extensions=[RequireRole(Role.ANALYST)],
+        directives=[RequiresRoleDirective(role=Role.ANALYST.value)],
+    )
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The caller, as the server sees them.")
+    def me(self, info: Info) -> Me:
+        p = info.context.principal
+        assert p is not None  # the audit gate refuses unauthenticated operations
+        return Me(user=p.user, role=p.role)
+
+    @strawberry.field(description="One account by id; null when there is none.")
+    async def account(self, info: Info, id: strawberry.ID) -> Account | None:
+        return await load_account(info, check_id(str(id), "id"))
+
+    @strawberry.field(description="Every account that used this card token, IP, subnet, device, TLS fingerprint, "
+                      "prompt template or e-mail domain, by account id.")
+    async def accounts(
+        self, info: Info, identifier: IdentifierInput, first: int = 20, after: str | None = None
+    ) -> IdentifierAccountConnection:
+        value = identifier.value
+        if not value or len(value) > MAX_VALUE_LENGTH:
+            raise BadInput(f"Identifier value must be 1 to {MAX_VALUE_LENGTH} characters.")
+        return await identifier_accounts(info, identifier.kind.value, value, first, after)
+
+    @strawberry.field(description="One operator by id (current or retired); null when there is none.")
+    async def operator(self, info: Info, id: strawberry.ID) -> Operator | None:
+        return await load_operator(info, check_id(str(id), "id"))
+
+    @strawberry.field(description="Operators of the current run, filtered and ordered (default: campaign score, "
+                      "highest first).")
+    async def operators(
+        self,
+        info: Info,
+        filter: OperatorFilter | None = None,
+        order_by: OperatorOrder | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> OperatorConnection:
+        check_first(first)
+        f = filter or OperatorFilter()
+        order = order_by or OperatorOrder()
+        if f.min_size is not None and f.min_size < 0:
+            raise BadInput("Filter 'minSize' must not be negative.")
+        if f.label is not None and not 1 <= len(f.label) <= MAX_LABEL_LENGTH:
+            raise BadInput(f"Filter 'label' must be 1 to {MAX_LABEL_LENGTH} characters.")
+        tag = f"operator:{order.field.value}:{order.direction.value}"
+        key = decode_cursor(tag, after)
+        if key is not None and not (
+            isinstance(key, list) and len(key) == 2 and isinstance(key[0], (int, float)) and isinstance(key[1], str)
+        ):
+            raise BadInput("Invalid cursor for 'after'.")
+        params: dict[str, Any] = {
+            "flagged": f.flagged,
+            "min_size": f.min_size,
+            "label": f.label,
+        }
+        db = info.context.db
+        rows = await db.read(
+            "api/list_operators",
+            **params,
+            field=order.field.value,
+            sign=1.0 if order.direction is OrderDirection.ASC else -1.0,
+            after_key=float(key[0]) if key else None,
+            after_id=key[1] if key else None,
+            limit=first + 1,
+        )
+        edges: list[OperatorEdge] = []
+        for r in rows[:first]:
+            info.context.loaders.prime_operator(r)
+            edges.append(OperatorEdge(cursor=encode_cursor(tag, [r["sort_key"], r["operator_id"]]), node=Operator.from_row(r)))
+
+        async def count() -> int:
+            return int((await db.read("api/count_operators", **params))[0]["total"])
+
+        return OperatorConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=len(rows) > first,
+                has_previous_page=after is not None,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            count=count,
+        )
+
+    @strawberry.field(description="The shortest evidence path between two accounts through shared identifiers "
+                      "(at most 4 identifiers; hubs are not crossed); null when there is none.")
+    async def connection(self, info: Info, a: strawberry.ID, b: strawberry.ID) -> EvidencePath | None:
+        a_id, b_id = check_id(str(a), "a"), check_id(str(b), "b")
+        if a_id == b_id:
+            raise BadInput("Arguments 'a' and 'b' must name two different accounts.")
+        ctx = info.context
+        rows = await ctx.db.read(
+            "api/find_connection", a=a_id, b=b_id,
+            max_identifier_accounts=ctx.state.api.connection_max_identifier_accounts,
+        )
+        if not rows:
+            return None
+        nodes, rels = rows[0]["nodes"], rows[0]["rels"]
+        account_ids = [n["account_id"] for n in nodes[0::2]]
+        ctx.touched.accounts.update(account_ids)
+        steps = []
+        for i in range(1, len(nodes), 2):
+            n = nodes[i]
+            steps.append(
+                EvidenceStep(
+                    via=IdentifierRef(
+                        kind=IdentifierKind(KIND_OF_REL[rels[i - 1]]),
+                        value=n["value"],
+                        n_accounts=n.get("n_accounts"),
+                        card_bin=n.get("bin"),
+                        card_last4=n.get("last4"),
+                    ),
+                    from_id=nodes[i - 1]["account_id"],
+                    to_id=nodes[i + 1]["account_id"],
+                )
+            )
+        return EvidencePath(hops=len(steps), steps=steps, account_ids=account_ids)
+
+    @strawberry.field(description="Attribution runs, newest first.")
+    async def runs(
+        self, info: Info, first: int = 20, after: str | None = None, status: RunStatus | None = None
+    ) -> RunConnection:
+        check_first(first)
+        key = decode_cursor("run", after)
+        if key is not None and not (isinstance(key, list) and len(key) == 2 and isinstance(key[0], int) and isinstance(key[1], str)):
+            raise BadInput("Invalid cursor for 'after'.")
+        db = info.context.db
+        status_value = status.value if status else None
+        rows = await db.read(
+            "api/list_runs", status=status_value, after_key=key[0] if key else None,
+            after_id=key[1] if key else None, limit=first + 1,
+        )
+        edges = []
+        for r in rows[:first]:
+            info.context.loaders.run.prime(r["run_id"], r)
+            edges.append(RunEdge(cursor=encode_cursor("run", [r["sort_key"], r["run_id"]]), node=AttributionRun.from_row(r)))
+
+        async def count() -> int:
+            return int((await db.read("api/count_runs", status=status_value))[0]["total"])
+
+        return RunConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=len(rows) > first,
+                has_previous_page=after is not None,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            count=count,
+        )
+
+    @strawberry.field(description="One attribution run by id; null when there is none.")
+    async def run(self, info: Info, id: strawberry.ID) -> AttributionRun | None:
+        return await load_run(info, check_id(str(id), "id"))
+
+
+@strawberry.type
+class Mutation:
+    @analyst_field("Name an operator. The label wins over bundle labels in every later run.")
+    async def label_operator(self, info: Info, id: strawberry.ID, label: str) -> Operator:
+        op_id = check_id(str(id), "id")
+        label = label.strip()
+        if not 1 <= len(label) <= MAX_LABEL_LENGTH or not label.isprintable():
+            raise BadInput(f"Argument 'label' must be 1 to {MAX_LABEL_LENGTH} printable characters.")
+        ctx = info.context
+        ctx.touched.operators.add(op_id)
+        assert ctx.principal is not None
+        rows = await ctx.db.write("api/set_operator_label", operator_id=op_id, label=label, by=ctx.principal.user)
+        if not rows:
+            raise NotFound(f"Operator '{op_id}' does not exist.")
+        ctx.loaders.operator.clear(op_id)
+        op = await load_operator(info, op_id)
+        assert op is not None
+        return op
+
+    @analyst_field("Confirm or reject an account's attribution to an operator; the next run honours it.")
+    async def decide_attribution(
+        self, info: Info, account_id: strawberry.ID, operator_id: strawberry.ID, decision: DecisionKind, reason: str
+    ) -> AnalystDecision:
+        a_id, o_id = check_id(str(account_id), "accountId"), check_id(str(operator_id), "operatorId")
+        reason = reason.strip()
+        if not 1 <= len(reason) <= MAX_REASON_LENGTH:
+            raise BadInput(f"Argument 'reason' must be 1 to {MAX_REASON_LENGTH} characters.")
+        ctx = info.context
+        ctx.touched.accounts.add(a_id)
+        ctx.touched.operators.add(o_id)
+        assert ctx.principal is not None
+        rows = await ctx.db.write(
+            "api/create_decision", account_id=a_id, operator_id=o_id, decision=decision.value,
+            by=ctx.principal.user, reason=reason,
+        )
+        if not rows:
+            exists = (await ctx.db.read("api/read_entity_exists", account_id=a_id, operator_id=o_id))[0]
+            if not exists["account"]:
+                raise NotFound(f"Account '{a_id}' does not exist.")
+            raise NotFound(f"Operator '{o_id}' does not exist.")
+        return AnalystDecision.from_row(rows[0])
+
+    @analyst_field("Start an attribution run in the background; returns its id at once.")
+    async def start_attribution_run(self, info: Info) -> StartedRun:
+        run_id = await info.context.state.runner.start()
+        return StartedRun(run_id=strawberry.ID(run_id))
+
+
+class ApiSchema(strawberry.Schema):
+    """Logs unexpected errors with their traceback; expected ones (refusals, bad input) stay quiet."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        for error in errors:
+            if is_expected(error):
+                log.debug("graphql error %s: %s", error_code(error), error.message)
+            else:
+                log.error("unexpected error: %s", error.message, exc_info=error.original_error or error)
+
+
+def build_schema(api: ApiSettings | None = None, production: bool = False) -> ApiSchema:
+    """The schema with this server's limits. The SDL is the same whatever the settings."""
+    api = api or ApiSettings(keys={})
+    return ApiSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=schema_extensions(api, production),
+        config=StrawberryConfig(
+            disable_field_suggestions=production,
+            scalar_map={Long: LONG_SCALAR},
+        ),
+    )
