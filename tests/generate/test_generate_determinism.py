@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sybilgraph.generate import GenerateReport, generate_bundle
+from sybilgraph.errors import SybilgraphError
+from sybilgraph.generate import GenerateArgumentError, GenerateReport, generate_bundle
 from sybilgraph.generate.__main__ import main
 
 SMALL = 0.01
@@ -100,8 +101,10 @@ def test_regenerating_replaces_stale_parts_and_keeps_other_files(tmp_path: Path)
 
 @pytest.mark.parametrize("scale", [0, -0.5, float("nan"), float("inf"), 11.0])
 def test_bad_scale_rejected(tmp_path: Path, scale: float) -> None:
-    with pytest.raises(ValueError, match="scale"):
+    with pytest.raises(ValueError, match="scale") as exc:
         generate_bundle(tmp_path / "x", scale=scale)
+    assert isinstance(exc.value, GenerateArgumentError)
+    assert isinstance(exc.value, SybilgraphError)  # the CLI prints the message, no traceback
     assert not (tmp_path / "x").exists()
 
 

@@ -47,7 +47,9 @@ def test_find_table_files_single_file_and_absent(tmp_path: Path, write: Write, a
         find_table_files(tmp_path, "nope")
 
 
-def test_find_table_files_directory_of_parts(tmp_path: Path, write: Write, caplog: pytest.LogCaptureFixture, interactions_rows: list) -> None:
+def test_find_table_files_directory_of_parts(
+    tmp_path: Path, write: Write, caplog: pytest.LogCaptureFixture, interactions_rows: list
+) -> None:
     parts = tmp_path / "interactions"
     write(parts / "part-0002.parquet", interactions_rows[:2])
     write(parts / "part-0001.csv", interactions_rows[2:4])
@@ -150,7 +152,9 @@ def _utc(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("ext", FORMATS)
-def test_each_format_reads_to_the_same_normalized_output(tmp_path: Path, write: Write, read_all: ReadAll, ext: str, accounts_rows: list, interactions_rows: list) -> None:
+def test_each_format_reads_to_the_same_normalized_output(
+    tmp_path: Path, write: Write, read_all: ReadAll, ext: str, accounts_rows: list, interactions_rows: list
+) -> None:
     write(tmp_path / f"accounts{ext}", accounts_rows)
     write(tmp_path / f"interactions{ext}", interactions_rows)
     good, bad, batches = read_all(tmp_path, "accounts")
@@ -177,7 +181,9 @@ def test_each_format_reads_to_the_same_normalized_output(tmp_path: Path, write: 
     ]
 
 
-def test_directory_of_parts_reads_like_one_file(tmp_path: Path, write: Write, read_all: ReadAll, interactions_rows: list) -> None:
+def test_directory_of_parts_reads_like_one_file(
+    tmp_path: Path, write: Write, read_all: ReadAll, interactions_rows: list
+) -> None:
     single = tmp_path / "single"
     write(single / "interactions.parquet", interactions_rows)
     parts = tmp_path / "parts"
@@ -294,10 +300,12 @@ def test_duplicate_accounts_last_valid_row_wins_across_parts_and_batches(
     def acc(i: str, when: str, country: str) -> dict[str, str]:
         return {"account_id": i, "created_at": when, "country": country}
 
-    write(tmp_path / "accounts" / "p1.csv", [acc("a", "2026-04-01T00:00:00Z", "US"), acc("b", "2026-04-01T00:00:00Z", "US"),
-                                             acc("a", "2026-04-02T00:00:00Z", "DE")])
-    write(tmp_path / "accounts" / "p2.jsonl", [acc("c", "2026-04-01T00:00:00Z", "US"), acc("a", "2026-04-03T00:00:00Z", "FR"),
-                                               acc("a", "bad", "NL"), acc("b", "2026-04-05T00:00:00Z", "GB")])
+    day = "2026-04-0{}T00:00:00Z".format
+    write(tmp_path / "accounts" / "p1.csv", [acc("a", day(1), "US"), acc("b", day(1), "US"), acc("a", day(2), "DE")])
+    write(
+        tmp_path / "accounts" / "p2.jsonl",
+        [acc("c", day(1), "US"), acc("a", day(3), "FR"), acc("a", "bad", "NL"), acc("b", day(5), "GB")],
+    )
     good, bad, _ = read_all(tmp_path, "accounts", batch_rows=2)
     assert sorted(good.select(["account_id", "country"]).to_pylist(), key=lambda r: r["account_id"]) == [
         {"account_id": "a", "country": "FR"},
@@ -315,8 +323,12 @@ def test_duplicate_accounts_last_valid_row_wins_across_parts_and_batches(
 
 
 def test_link_table_rows_with_unknown_accounts(tmp_path: Path, write: Write, read_all: ReadAll) -> None:
-    write(tmp_path / "labels.csv", [{"account_id": "a", "operator_label": "OP-1"}, {"account_id": "x", "operator_label": "OP-1"},
-                                    {"account_id": "b", "operator_label": ""}])
+    rows = [
+        {"account_id": "a", "operator_label": "OP-1"},
+        {"account_id": "x", "operator_label": "OP-1"},
+        {"account_id": "b", "operator_label": ""},
+    ]
+    write(tmp_path / "labels.csv", rows)
     good, bad, _ = read_all(tmp_path, "labels", known_accounts=pa.chunked_array([["a"], ["b"]]))
     assert good.column("account_id").to_pylist() == ["a"]
     assert quarantined(bad) == [(2, "account_id", "account_id not in accounts"),
@@ -326,7 +338,8 @@ def test_link_table_rows_with_unknown_accounts(tmp_path: Path, write: Write, rea
 
 
 def _interaction(i: int, **over: Any) -> dict[str, Any]:
-    row = {"account_id": f"acct-{i}", "ts": "2026-04-22T03:15:09Z", "ip": "10.0.0.1", "input_tokens": i, "output_tokens": 1}
+    row = {"account_id": f"acct-{i}", "ts": "2026-04-22T03:15:09Z", "ip": "10.0.0.1"}
+    row.update(input_tokens=i, output_tokens=1)
     row.update(over)
     return row
 
@@ -420,6 +433,16 @@ def test_jsonl_blank_lines_on_the_fast_path(tmp_path: Path, read_all: ReadAll) -
     assert good.num_rows == 6
 
 
+def test_jsonl_keys_may_be_left_out_and_appear_late(tmp_path: Path, read_all: ReadAll) -> None:
+    lines = [json.dumps({"account_id": f"a{i}", "is_distillation": i % 2 == 0}) for i in range(30_000)]
+    lines.append(json.dumps({"account_id": "late", "is_distillation": "yes", "operator": "OP-LATE"}))
+    (tmp_path / "truth.jsonl").write_text("\n".join(lines) + "\n")  # > 1 MiB: "operator" is past the peek
+    good, bad, _ = read_all(tmp_path, "truth", batch_rows=10_000)
+    assert bad.num_rows == 0
+    assert good.num_rows == 30_001
+    assert good.slice(30_000).to_pylist() == [{"account_id": "late", "operator": "OP-LATE", "is_distillation": True}]
+
+
 # --------------------------------------------------------------------------- whole-file errors
 
 
@@ -475,7 +498,9 @@ def test_parquet_column_of_an_impossible_type(tmp_path: Path) -> None:
     )
 
 
-def test_a_bad_part_fails_the_table_before_anything_is_yielded(tmp_path: Path, write: Write, interactions_rows: list) -> None:
+def test_a_bad_part_fails_the_table_before_anything_is_yielded(
+    tmp_path: Path, write: Write, interactions_rows: list
+) -> None:
     write(tmp_path / "interactions" / "part-1.parquet", interactions_rows)
     bad = write(tmp_path / "interactions" / "part-2.csv", [{"account_id": "a", "ip": "10.0.0.1"}])
     with pytest.raises(TableError) as err:
@@ -519,7 +544,8 @@ def test_card_numbers_never_appear_in_output_quarantine_logs_or_errors(
         {"account_id": "a", "instrument_id": "tok_1", "bin": "411111", "last4": "1111", "pan_copy": "4111111111111111"},
         {"account_id": "a", "instrument_id": "4111 1111 1111 1111", "bin": "411111", "last4": "1111"},
         {"account_id": "a", "instrument_id": "tok_2", "bin": "5555-5555-5555-4444", "last4": "4444"},
-        {"account_id": "a", "instrument_id": "tok_3", "bin": "371449", "last4": "0005", "issuer_country": "378282246310005"},
+        {"account_id": "a", "instrument_id": "tok_3", "bin": "371449", "last4": "0005",
+         "issuer_country": "378282246310005"},
         {"account_id": "nobody", "instrument_id": "6011111111111117", "bin": "601111", "last4": "1117"},
     ]
     sessions = [

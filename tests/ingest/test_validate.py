@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from sybilgraph.contract import TABLES
 from sybilgraph.ingest.validate import (
     NORMALIZED_SCHEMAS,
+    AccountSet,
     TIMESTAMP_TYPE,
     CheckedBatch,
     _parse_ts_python,
@@ -97,7 +98,8 @@ def test_identifiers_strings_and_empty_values() -> None:
 
 
 def test_identifier_checks_on_ascii_only_batches() -> None:
-    checked = run("labels", {"account_id": ["ok", "a\x01b", "x\x7f", "y" * 129, "with space"], "operator_label": ["OP"] * 5})
+    ids = ["ok", "a\x01b", "x\x7f", "y" * 129, "with space"]
+    checked = run("labels", {"account_id": ids, "operator_label": ["OP"] * 5})
     assert verdicts(checked) == {
         1: ("account_id", "account_id: identifier contains non-printable characters"),
         2: ("account_id", "account_id: identifier contains non-printable characters"),
@@ -386,6 +388,18 @@ def test_unknown_accounts_only_when_known_accounts_given() -> None:
     # accounts itself does not reference accounts
     acc = run("accounts", {"account_id": ["q"], "created_at": ["2026-04-01T00:00:00Z"]}, known_accounts=pa.array(["a"]))
     assert verdicts(acc) == {}
+
+
+def test_account_set_matches_is_in() -> None:
+    known = pa.chunked_array([["a", "b"], ["c", None]])
+    accounts = AccountSet(known)
+    assert len(accounts) == 3
+    values = pa.array(["a", "x", None, "c", "a", "zz"])
+    assert accounts.contains(values).to_pylist() == [True, False, None, True, True, False]
+    cols = {"account_id": ["a", "x", "c"], "operator_label": ["OP"] * 3}
+    assert verdicts(run("labels", cols, known_accounts=accounts)) == verdicts(
+        run("labels", cols, known_accounts=pa.array(["a", "b", "c"]))
+    ) == {1: ("account_id", "account_id not in accounts")}
 
 
 def test_unsupported_types() -> None:

@@ -27,7 +27,7 @@ from sybilgraph.api.config import ApiSettings, check_production, load_key_table
 from sybilgraph.api.context import ApiContext, AppState
 from sybilgraph.api.db import AsyncDatabase
 from sybilgraph.api.errors import INTERNAL_MESSAGE, DatabaseUnavailableError
-from sybilgraph.api.extensions import is_expected
+from sybilgraph.api.extensions import error_code, is_expected
 from sybilgraph.api.masking import Masker
 from sybilgraph.api.runner import AttributionRunner, RunAttribution, attribution_not_available
 from sybilgraph.api.schema import build_schema
@@ -43,8 +43,15 @@ class ApiRouter(GraphQLRouter[ApiContext, None]):
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         if result.errors:
-            result.errors = [e if is_expected(e) else _masked(e) for e in result.errors]
+            result.errors = [_coded(e) if is_expected(e) else _masked(e) for e in result.errors]
         return await super().process_result(request, result)
+
+
+def _coded(error: GraphQLError) -> GraphQLError:
+    """Every error carries extensions.code (GraphQL's own syntax/validation errors included)."""
+    if not (error.extensions or {}).get("code"):
+        error.extensions = {**(error.extensions or {}), "code": error_code(error)}
+    return error
 
 
 def _masked(error: GraphQLError) -> GraphQLError:

@@ -64,6 +64,8 @@ class AsyncDatabase:
                 max_transaction_retry_time=self.api.neo4j_retry_time_s,
                 max_connection_pool_size=self.api.neo4j_pool_size,
                 liveness_check_timeout=30.0,
+                # Statements are reviewed files, not user input: server notifications are noise here.
+                notifications_min_severity="OFF",
             )
         return self._driver
 

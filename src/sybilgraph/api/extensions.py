@@ -37,6 +37,8 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.exceptions import MissingQueryError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.extensions.max_aliases import create_validator as alias_validator
 from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 
@@ -87,6 +89,8 @@ def error_code(error: BaseException) -> str:
             return "GRAPHQL_PARSE_FAILED" if error.message.startswith("Syntax Error") else "GRAPHQL_VALIDATION_FAILED"
         if isinstance(orig, GraphQLError):
             return error_code(orig)
+    if isinstance(error, (MissingQueryError, InvalidOperationTypeError, CannotGetOperationTypeError)):
+        return "BAD_REQUEST"
     return "INTERNAL"
 
 

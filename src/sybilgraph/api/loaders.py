@@ -146,6 +146,13 @@ class Loaders:
         self.operator.prime(row["operator_id"], row)
         self.touched.operators.add(row["operator_id"])
 
+    def forget_operator(self, operator_id: str) -> None:
+        """After a write: the next load reads the operator again."""
+        try:
+            self.operator.clear(operator_id)
+        except KeyError:
+            pass
+
     async def _lineage(self, ids: list[str]) -> list[Row | None]:
         return await self._one_each("api/read_operator_lineage", "operator_id", ids)
 

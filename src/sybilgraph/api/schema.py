@@ -64,6 +64,9 @@ MAX_VALUE_LENGTH = 256
 MAX_LABEL_LENGTH = 64
 MAX_REASON_LENGTH = 2_000
 KIND_OF_REL = {k.rel: k.name for k in KINDS.values()}
+# Tie-break between equally short, equally rare evidence paths: personal identifiers first.
+_PATH_KIND_ORDER = ("card", "device", "ip", "template", "tls", "subnet", "email_domain")
+PATH_RANK = {KINDS[k].rel: i for i, k in enumerate(_PATH_KIND_ORDER)}
 
 
 def analyst_field(description: str) -> Any:
@@ -166,7 +169,7 @@ class Query:
         ctx = info.context
         rows = await ctx.db.read(
             "api/find_connection", a=a_id, b=b_id,
-            max_identifier_accounts=ctx.state.api.connection_max_identifier_accounts,
+            max_identifier_accounts=ctx.state.api.connection_max_identifier_accounts, rank=PATH_RANK,
         )
         if not rows:
             return None
@@ -243,7 +246,7 @@ class Mutation:
         rows = await ctx.db.write("api/set_operator_label", operator_id=op_id, label=label, by=ctx.principal.user)
         if not rows:
             raise NotFound(f"Operator '{op_id}' does not exist.")
-        ctx.loaders.operator.clear(op_id)
+        ctx.loaders.forget_operator(op_id)
         op = await load_operator(info, op_id)
         assert op is not None
         return op

@@ -8,8 +8,10 @@ evidence (``weights.py``) reaches ``min_edge_weight``.
 
 Small identifiers (``n <= exact_max_accounts``) give every pair of their accounts. Larger ones
 would give quadratic many pairs (a proxy pool or a template pool of thousands of accounts), so
-they use the sorted-neighbourhood method (Hernandez & Stolfo, 1995): accounts are put in one
-global pseudo-random order and each is paired with its next ``window`` users of the identifier.
+they use the multi-pass sorted-neighbourhood method (Hernandez & Stolfo, 1995): accounts are
+put in a global pseudo-random order and each is paired with its next ``window`` users of the
+identifier, in ``passes`` independent orders (one order alone gives a group a chain-like band
+of edges, which community detection would cut into segments; a few orders give it an expander).
 When many identifiers share the same users (an operator's template pool, TLS client and proxy
 subnets) the same neighbouring pairs recur and their weight adds up; an identifier shared by
 strangers pairs different neighbours each time and no pair accumulates.
@@ -38,29 +40,33 @@ SELECT l.account_id, l.kind, l.value, l.n_accounts,
        kw.family,
        (kw.personal OR (kw.family = 'network' AND l.kind = 'ip' AND l.n_accounts <= $small_network))
            AS standalone,
-       md5(l.account_id) AS order_key
+       l.account_id AS order_seed
 FROM links l JOIN kind_weights kw ON kw.kind = l.kind
 WHERE l.n_accounts >= 2 AND l.n_accounts < $n_max AND kw.weight > 0
 """
 
 _EDGES_SQL = """
 WITH exact AS (
-    SELECT a.account_id AS src, b.account_id AS dst, a.kind, a.family, a.standalone,
+    SELECT a.account_id AS src, b.account_id AS dst, a.kind, a.value, a.family, a.standalone,
            a.w * least(a.use, b.use) AS w
     FROM wl a JOIN wl b
       ON a.kind = b.kind AND a.value = b.value AND a.account_id < b.account_id
     WHERE a.n_accounts <= $exact_max
 ),
 ranked AS (
-    SELECT account_id, kind, value, w, use, family, standalone,
-           row_number() OVER (PARTITION BY kind, value ORDER BY order_key, account_id) AS rn
-    FROM wl WHERE n_accounts > $exact_max
+    SELECT account_id, kind, value, w, use, family, standalone, pass,
+           row_number() OVER (PARTITION BY pass, kind, value
+                              ORDER BY md5(pass::VARCHAR || ':' || order_seed), account_id) AS rn
+    FROM wl CROSS JOIN range($passes) AS passes(pass)
+    WHERE n_accounts > $exact_max
 ),
 neighbourhood AS (
-    SELECT least(a.account_id, b.account_id) AS src, greatest(a.account_id, b.account_id) AS dst,
-           a.kind, a.family, a.standalone, a.w * least(a.use, b.use) AS w
+    -- A pair met in several passes shares the identifier once: DISTINCT per identifier.
+    SELECT DISTINCT least(a.account_id, b.account_id) AS src, greatest(a.account_id, b.account_id) AS dst,
+           a.kind, a.value, a.family, a.standalone, a.w * least(a.use, b.use) AS w
     FROM ranked a JOIN ranked b
-      ON a.kind = b.kind AND a.value = b.value AND b.rn > a.rn AND b.rn <= a.rn + $window
+      ON a.pass = b.pass AND a.kind = b.kind AND a.value = b.value
+     AND b.rn > a.rn AND b.rn <= a.rn + $window
 ),
 contributions AS (
     SELECT * FROM exact UNION ALL SELECT * FROM neighbourhood
@@ -118,11 +124,17 @@ def weighted_links(con: duckdb.DuckDBPyConnection, links: pa.Table, n_total: int
     ).to_arrow_table()
 
 
-def candidate_edges(links: pa.Table, n_total: int, params: AttributionParams) -> pa.Table:
+def candidate_edges(
+    links: pa.Table, n_total: int, params: AttributionParams, memory_limit: str = "4GB", spill_dir: str | None = None
+) -> pa.Table:
     """Weighted account pairs; ``n_total`` is the number of accounts in the population."""
     con = duckdb.connect()
     try:
         con.execute("SET threads = 2")
+        con.execute("SET preserve_insertion_order = false")
+        con.execute("SET memory_limit = ?", [memory_limit])
+        if spill_dir:
+            con.execute("SET temp_directory = ?", [spill_dir])
         wl = weighted_links(con, links, n_total, params)
         con.register("wl", wl)
         edges = con.sql(
@@ -130,6 +142,7 @@ def candidate_edges(links: pa.Table, n_total: int, params: AttributionParams) ->
             params={
                 "exact_max": params.exact_max_accounts,
                 "window": params.window,
+                "passes": params.passes,
                 "min_weight": params.min_edge_weight,
                 "family_min": params.family_min_weight,
                 "single_family_min": params.single_family_min_weight,

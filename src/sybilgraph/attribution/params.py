@@ -50,6 +50,7 @@ class AttributionParams:
     # adding weight to the same pairs while shared-by-strangers hubs do not.
     exact_max_accounts: int = 64
     window: int = 10
+    passes: int = 3
     # Pairs whose summed evidence stays below this are not linked.
     min_edge_weight: float = 3.0
     # Network evidence alone links two accounts only through an IP of at most this many
@@ -71,6 +72,9 @@ class AttributionParams:
     core_ratio: float = 0.1
     core_min_size: int = 6
     flag_threshold: float = 0.5
+    # A campaign is many accounts: groups smaller than this are never flagged, whatever their
+    # score (a developer's three automation accounts are not a distillation campaign).
+    flag_min_accounts: int = 10
     # Usage intensity: a link used `count` times counts 1 - exp(-count / scale) of its weight.
     intensity_scale: dict[str, float] = field(
         default_factory=lambda: {"template": 3.0, "ip": 2.0, "subnet": 2.0, "tls": 2.0}

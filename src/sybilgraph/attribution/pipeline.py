@@ -95,7 +95,7 @@ def run_attribution(
 def _run(db: Database, params: AttributionParams, reporter: Reporter, result: AttributionResult, holder: str) -> None:
     run_id = result.run_id
     with _phase(db, result, "read", holder):
-        links = _read_links(db)
+        links = read_links(db)
         population = db.read("attribution/read_population_summary")[0]
         n_total = int(population["accounts"])
         previous = {r["operator_id"]: r["members"] for r in db.read("attribution/read_current_assignment")}
@@ -105,7 +105,10 @@ def _run(db: Database, params: AttributionParams, reporter: Reporter, result: At
     result.counts.update(accounts=n_total, links=links.num_rows)
 
     with _phase(db, result, "similarity", holder):
-        edges = candidate_edges(links, n_total, params)
+        edges = candidate_edges(
+            links, n_total, params,
+            memory_limit=db.settings.ingest_memory_limit, spill_dir=str(db.settings.home / "tmp"),
+        )
         import duckdb
 
         con = duckdb.connect()
@@ -151,7 +154,8 @@ def _run(db: Database, params: AttributionParams, reporter: Reporter, result: At
     )
 
 
-def _read_links(db: Database) -> pa.Table:
+def read_links(db: Database) -> pa.Table:
+    """Every account-identifier link the graph holds, with rarity and usage count."""
     cols: dict[str, list[Any]] = {"account_id": [], "kind": [], "value": [], "n_accounts": [], "count": []}
     with db.session() as s:
         for account_id, rel, value, n, count in s.run(db_query("attribution/read_links")):
@@ -232,7 +236,7 @@ def _score_operators(
                 "operator_id": op,
                 "size": size,
                 "campaign_score": round(score, 6),
-                "flagged": score >= params.flag_threshold,
+                "flagged": score >= params.flag_threshold and size >= params.flag_min_accounts,
                 "label": label,
                 "label_conflict": conflict,
                 "features_json": json.dumps({k: round(v, 4) for k, v in feats.items()}),

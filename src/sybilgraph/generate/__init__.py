@@ -7,6 +7,6 @@ distillation operators with different tradecraft, plus a ``truth`` table for eva
 See docs/generator.md for the population model and its figures.
 """
 
-from sybilgraph.generate.bundle import GenerateReport, generate_bundle
+from sybilgraph.generate.bundle import GenerateArgumentError, GenerateReport, generate_bundle
 
-__all__ = ["GenerateReport", "generate_bundle"]
+__all__ = ["GenerateArgumentError", "GenerateReport", "generate_bundle"]

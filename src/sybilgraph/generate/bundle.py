@@ -25,6 +25,7 @@ import numpy as np
 
 import sybilgraph
 from sybilgraph.contract import TABLE_ORDER
+from sybilgraph.errors import SybilgraphError
 from sybilgraph.generate import tables
 from sybilgraph.generate.activity import SYNC_JITTER_MS, SYNC_PERIOD_MS, interaction_parts, plan_parts
 from sybilgraph.generate.config import (
@@ -53,6 +54,11 @@ TABLE_FILES: dict[str, str] = {
 }
 MANIFEST = "generator.json"
 MAX_SCALE = 10.0
+
+
+class GenerateArgumentError(SybilgraphError, ValueError):
+    """A scale or seed generate_bundle cannot use. A ValueError for callers, and a
+    SybilgraphError so the CLI prints its message instead of a traceback."""
 
 
 @dataclass(frozen=True)
@@ -148,12 +154,13 @@ def generate_bundle(
     """Write a synthetic distillation bundle with ground truth into ``out_dir``.
 
     Deterministic: the same (scale, seed) gives byte-identical files. ``progress`` is called
-    with (stage, fraction of that stage done) as the work goes on.
+    with (stage, fraction of that stage done) as the work goes on. Raises GenerateArgumentError
+    (a ValueError) for a scale outside (0, 10] or a seed outside [0, 2**32).
     """
     if not (isinstance(scale, int | float) and math.isfinite(scale) and 0 < scale <= MAX_SCALE):
-        raise ValueError(f"scale must be in (0, {MAX_SCALE}], got {scale!r}")
+        raise GenerateArgumentError(f"scale must be in (0, {MAX_SCALE}], got {scale!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
-        raise ValueError(f"seed must be an integer in [0, 2**32), got {seed!r}")
+        raise GenerateArgumentError(f"seed must be an integer in [0, 2**32), got {seed!r}")
     scale = float(scale)
     report = progress or (lambda stage, fraction: None)
     started = time.perf_counter()

@@ -13,6 +13,12 @@ files (sorted by name; names starting with ``.`` or ``_`` are skipped, e.g. ``_S
 Row numbers in the quarantine are exact per file: CSV data rows (header not counted, blank
 lines not counted, malformed rows counted), JSON Lines line numbers, Parquet row index + 1.
 
+Columns: a file must hold every required column of its table (CSV header, Parquet schema; for
+JSON Lines, the keys seen in the first MiB); columns outside the contract are dropped with a
+warning on the ``sybilgraph.ingest`` logger.  ``known_accounts`` is turned into a set once per
+call (see :class:`~sybilgraph.ingest.validate.AccountSet`), so it costs per unique id of a
+batch, not per row.
+
 Failure of a whole file (unreadable format, missing required column, a column of an
 impossible type) raises :class:`~sybilgraph.errors.TableError`.  The header / schema of every
 file of the table is checked when ``read_table`` is called, before anything is yielded; only
@@ -47,7 +53,7 @@ from ..contract import FILE_EXTENSIONS, TABLES, ColumnType, Table
 from ..errors import BundleError, TableError
 from .luhn import redact_pans
 from .quarantine import QUARANTINE_SCHEMA, quarantine_table, raw_line_json, record_json
-from .validate import NORMALIZED_SCHEMAS, CheckedBatch, unsupported_type_reason, validate_batch
+from .validate import NORMALIZED_SCHEMAS, AccountSet, CheckedBatch, unsupported_type_reason, validate_batch
 
 __all__ = [
     "NORMALIZED_SCHEMAS",
@@ -132,9 +138,14 @@ def find_table_files(bundle_dir: Path, table: str) -> list[Path]:
         if entry.is_file() and _split_name(entry.name) is not None:
             parts.append(entry)
         else:
-            log.warning("table '%s': ignoring %s (not a %s part file)", table, entry, "/".join(FILE_EXTENSIONS))
+            log.warning(
+                "table '%s': ignoring %s (not a %s part file)",
+                table,
+                redact_pans(str(entry)),
+                "/".join(FILE_EXTENSIONS),
+            )
     if not parts:
-        log.warning("table '%s': directory %s holds no part files", table, directory)
+        log.warning("table '%s': directory %s holds no part files", table, redact_pans(str(directory)))
     return parts
 
 
@@ -393,6 +404,7 @@ def _json_text(value: Any) -> str | None:
 class _JsonlSource(_Source):
     kind = "JSON Lines"
     _PEEK = _MIB
+    _MAX_LINE = 64 * _MIB
 
     def __init__(self, table: Table, path: Path) -> None:
         super().__init__(table, path)
@@ -412,15 +424,26 @@ class _JsonlSource(_Source):
             with pa.input_stream(self.path) as f:
                 head = f.read(self._PEEK)
                 eof = len(head) < self._PEEK
-                while not eof and b"\n" not in head[-65536:] and len(head) < 64 * _MIB:
-                    more = f.read(65536)
-                    eof = not more
-                    head += more
+                if not eof and b"\n" not in head:  # make sure the peek holds a whole line
+                    parts = [head]
+                    size = len(head)
+                    while size < self._MAX_LINE:
+                        more = f.read(1 << 16)
+                        if not more:
+                            eof = True
+                            break
+                        parts.append(more)
+                        size += len(more)
+                        if b"\n" in more:
+                            break
+                    head = b"".join(parts)
         except _READ_ERRORS as exc:
             raise self.read_error(exc) from None
         lines = head.split(b"\n")
         if not eof:
-            lines = lines[:-1]
+            lines = lines[:-1]  # the last line of the peek may be cut
+            if not lines:
+                raise self.fail("cannot be read as JSON Lines: first line longer than 64 MiB")
         keys: dict[str, None] = {}
         objects = nonblank = 0
         for line in lines:
@@ -440,6 +463,8 @@ class _JsonlSource(_Source):
         if objects:
             self.set_header(list(keys))
             self.bytes_per_row = max(1.0, len(head) / max(1, len(lines)))
+        # Keys may be left out of any line, so every contract column is read; an absent key is null.
+        self.columns = [] if not nonblank and eof else list(self.table.column_names)
 
     def _batches(self, batch_rows: int) -> Iterator[_Raw]:
         if not self.columns:
@@ -534,20 +559,16 @@ _SOURCES: dict[str, type[_Source]] = {
 # --------------------------------------------------------------------------- read_table
 
 
-def _known_set(known_accounts: pa.Array | pa.ChunkedArray | None) -> pa.Array | None:
+def _known_set(known_accounts: pa.Array | pa.ChunkedArray | None) -> AccountSet | None:
     if known_accounts is None:
         return None
-    if isinstance(known_accounts, pa.ChunkedArray):
-        known_accounts = known_accounts.combine_chunks()
-    if not isinstance(known_accounts, pa.Array):
+    if not isinstance(known_accounts, pa.Array | pa.ChunkedArray):
         known_accounts = pa.array(known_accounts, pa.string())
-    if known_accounts.type != pa.string():
-        known_accounts = pc.cast(known_accounts, pa.string())
-    return known_accounts
+    return AccountSet(known_accounts)
 
 
 def _checked(
-    sources: list[_Source], table: str, known: pa.Array | None, batch_rows: int
+    sources: list[_Source], table: str, known: AccountSet | None, batch_rows: int
 ) -> Iterator[tuple[_Source, _Raw, CheckedBatch]]:
     for src in sources:
         for raw in src.batches(batch_rows):
@@ -626,7 +647,9 @@ def read_table(
     return _read(sources, table, known, batch_rows)
 
 
-def _read(sources: list[_Source], table: str, known: pa.Array | None, batch_rows: int) -> Iterator[ValidatedBatch]:
+def _read(
+    sources: list[_Source], table: str, known: AccountSet | None, batch_rows: int
+) -> Iterator[ValidatedBatch]:
     key = _UNIQUE_KEY.get(table)
     winner = _winners(sources, table, key, batch_rows) if key else None
     cursor = 0

@@ -35,6 +35,7 @@ __all__ = [
     "BOOL_TRUE",
     "BOOL_FALSE",
     "MAX_ID_LENGTH",
+    "AccountSet",
     "CheckedBatch",
     "subnet_column",
     "pan_checked_columns",
@@ -493,11 +494,38 @@ def _normalize_column(table: Table, col: Column, arr: pa.Array) -> _Col:
     return c
 
 
-def validate_batch(table: str, raw: pa.RecordBatch, *, known_accounts: pa.Array | None = None) -> CheckedBatch:
+class AccountSet:
+    """The account ids of a bundle, for the referential check of the link tables.
+
+    ``pc.is_in`` rebuilds its hash table from the value set on every call: with a million
+    accounts that is ~1 us per row of a 200k-row batch.  This set is built once; each batch
+    probes it with its unique ids only.
+    """
+
+    def __init__(self, ids: pa.Array | pa.ChunkedArray) -> None:
+        if ids.type != pa.string():
+            ids = pc.cast(ids, pa.string())
+        self._ids = frozenset(v for v in ids.to_pylist() if v is not None)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def contains(self, values: pa.Array) -> pa.BooleanArray:
+        """Per value: is it a known account id (null stays null)."""
+        enc = pc.dictionary_encode(values)
+        known = self._ids
+        member = pa.array([v in known for v in enc.dictionary.to_pylist()], pa.bool_())
+        return pc.take(member, enc.indices)
+
+
+def validate_batch(
+    table: str, raw: pa.RecordBatch, *, known_accounts: pa.Array | AccountSet | None = None
+) -> CheckedBatch:
     """Normalise and check one batch of ``table``; columns of ``raw`` not in the contract are ignored.
 
-    ``known_accounts`` (string array): when given and the table references accounts, rows whose
-    ``account_id`` is not in it are rejected.
+    ``known_accounts`` (string array, or an :class:`AccountSet` when many batches are checked):
+    when given and the table references accounts, rows whose ``account_id`` is not in it are
+    rejected.
     """
     spec = TABLES[table]
     schema = NORMALIZED_SCHEMAS[table]
@@ -527,7 +555,11 @@ def validate_batch(table: str, raw: pa.RecordBatch, *, known_accounts: pa.Array 
 
     if known_accounts is not None and spec.references_accounts and n:
         ids = out.normalized.column("account_id")
-        unknown = pc.and_(ids.is_valid(), pc.invert(pc.is_in(ids, value_set=known_accounts)))
+        if isinstance(known_accounts, AccountSet):
+            known = known_accounts.contains(ids)
+        else:
+            known = pc.is_in(ids, value_set=known_accounts)
+        unknown = pc.and_(ids.is_valid(), pc.invert(known))
         if _any(unknown):
             out.reject(unknown, "account_id", "account_id not in accounts")
     return out
