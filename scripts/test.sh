@@ -14,5 +14,10 @@ echo "==> installing Python dependencies"
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]"
 echo "==> building the local Neo4j 5.26 + OpenGDS 2.13 launcher (Maven)"
 .venv/bin/python -c "from sybilgraph.settings import Settings; from sybilgraph.db.launcher import LocalNeo4j; LocalNeo4j(Settings()).build()"
+if ! command -v docker-compose >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  echo "==> installing docker-compose (Debian) to validate docker-compose.yml"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose) >/dev/null 2>&1 \
+    || echo "   (could not install docker-compose; the compose validation test will say so)"
+fi
 echo "==> running the test suite"
 exec .venv/bin/python -m pytest "$@"
