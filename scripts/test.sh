@@ -4,16 +4,7 @@
 # the pytest session fixture starts on a free loopback port and stops at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-  echo "==> creating .venv"
-  "$PY" -m venv .venv
-fi
-echo "==> installing Python dependencies"
-.venv/bin/python -m pip install -q --disable-pip-version-check -U pip
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]"
-echo "==> building the local Neo4j 5.26 + OpenGDS 2.13 launcher (Maven)"
-.venv/bin/python -c "from sybilgraph.settings import Settings; from sybilgraph.db.launcher import LocalNeo4j; LocalNeo4j(Settings()).build()"
+bash scripts/install.sh
 if ! command -v docker-compose >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   echo "==> installing docker-compose (Debian) to validate docker-compose.yml"
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose) >/dev/null 2>&1 \

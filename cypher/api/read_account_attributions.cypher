@@ -2,12 +2,10 @@
 UNWIND $ids AS id
 MATCH (a:Account {account_id: id})-[r:ATTRIBUTED_TO]->(o:Operator)
 OPTIONAL MATCH (run:AttributionRun {run_id: r.run_id})
+WITH id, o, r, run ORDER BY run.started_at DESC, r.run_id DESC
 RETURN id AS account_id,
-       o.operator_id AS operator_id,
-       r.run_id AS run_id,
-       r.confidence AS confidence,
-       coalesce(r.provisional, false) AS provisional,
-       r.evidence_json AS evidence_json,
-       coalesce(run.current, false) AS current,
-       run.started_at.epochMillis AS run_started_at
-ORDER BY account_id, run_started_at DESC, run_id DESC
+       collect({
+           account_id: id, operator_id: o.operator_id, run_id: r.run_id, confidence: r.confidence,
+           provisional: coalesce(r.provisional, false), evidence_json: r.evidence_json,
+           current: coalesce(run.current, false), run_started_at: run.started_at.epochMillis
+       }) AS items

@@ -292,6 +292,24 @@ def evaluate_matrix(
     out.print(f"wrote {out_file}")
 
 
+
+@app.command("bench-ingest")
+@human_errors
+def bench_ingest_cmd(
+    bundle: Annotated[Path, typer.Argument(help="Bundle to ingest (>= 1M interactions makes a fair measurement).")],
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: the database is emptied first.")] = False,
+) -> None:
+    """Benchmark ingest against the time pyarrow takes merely to read the same files."""
+    from sybilgraph.bench.ingest_bench import bench_ingest
+
+    if not yes:
+        console.print("bench-ingest empties the database first; pass --yes (and a dedicated SYBILGRAPH_HOME)")
+        raise typer.Exit(2)
+    with open_db(settings()) as db:
+        bench, _ = bench_ingest(db, bundle)
+    out.print_json(data=bench.as_dict())
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

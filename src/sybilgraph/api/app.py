@@ -9,9 +9,8 @@ about people, and a last masking pass so an unexpected error never leaves with i
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -58,8 +57,11 @@ def _masked(error: GraphQLError) -> GraphQLError:
     return GraphQLError(INTERNAL_MESSAGE, nodes=error.nodes, path=error.path, extensions={"code": "INTERNAL"})
 
 
-class BodyLimit:
-    """Refuses request bodies over ``limit`` bytes (declared or streamed) with 413."""
+class HttpGuard:
+    """Pure ASGI (no per-request task group): refuses bodies over ``limit`` bytes (declared or
+    streamed) with 413, and marks every answer ``no-store`` / ``nosniff``: they are about people."""
+
+    HEADERS = ((b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff"))
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
@@ -69,9 +71,17 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [h for h in self.HEADERS if h[0] not in present]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await _too_large(self.limit)(scope, receive, send)
+            await _too_large(self.limit)(scope, receive, send_with_headers)
             return
         seen = 0
 
@@ -85,9 +95,9 @@ class BodyLimit:
             return message
 
         try:
-            await self.app(scope, limited, send)
+            await self.app(scope, limited, send_with_headers)
         except _BodyTooLarge:
-            await _too_large(self.limit)(scope, receive, send)
+            await _too_large(self.limit)(scope, receive, send_with_headers)
 
 
 class _BodyTooLarge(Exception):
@@ -162,12 +172,5 @@ def create_app(
             return JSONResponse({"status": "unavailable", "reason": e.message}, status_code=503)
         return JSONResponse({"status": "ready"})
 
-    @app.middleware("http")
-    async def headers(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
-        response = await call_next(request)
-        response.headers.setdefault("Cache-Control", "no-store")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        return response
-
-    app.add_middleware(BodyLimit, limit=api.max_body_bytes)
+    app.add_middleware(HttpGuard, limit=api.max_body_bytes)
     return app

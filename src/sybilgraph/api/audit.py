@@ -23,6 +23,7 @@ import sys
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -229,25 +230,38 @@ def redact_variables(
     """
     if not variables:
         return {}
-    if document is None:
+    plan = _variable_plan(schema, document, operation_name) if document is not None else None
+    if plan is None:
         return {k: REDACTED for k in variables}
+    found, declared = plan
+    out: dict[str, Any] = {}
+    for name, value in variables.items():
+        if name in found or name not in declared:
+            out[name] = REDACTED
+        else:
+            out[name] = _redact_value(value, declared[name])
+    return out
+
+
+@lru_cache(maxsize=512)
+def _variable_plan(
+    schema: GraphQLSchema, document: DocumentNode, operation_name: str | None
+) -> tuple[frozenset[str], dict[str, GraphQLInputType | None]] | None:
+    """Per (document, operation): which variables feed identifier fields, and every variable's type.
+
+    Cached: documents come from the parser cache, so the walk runs once per distinct query.
+    """
     ops = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     op = next((o for o in ops if operation_name is None or (o.name and o.name.value == operation_name)), None)
     if op is None:
-        return {k: REDACTED for k in variables}
+        return None
     type_info = TypeInfo(schema)
     finder = _IdentifierVariables(type_info)
     visit(op, TypeInfoVisitor(type_info, finder))
     declared: dict[str, GraphQLInputType | None] = {}
     for d in op.variable_definitions or ():
         declared[d.variable.name.value] = type_from_ast(schema, d.type)  # type: ignore[assignment]
-    out: dict[str, Any] = {}
-    for name, value in variables.items():
-        if name in finder.found or name not in declared:
-            out[name] = REDACTED
-        else:
-            out[name] = _redact_value(value, declared[name])
-    return out
+    return frozenset(finder.found), declared
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from neo4j import AsyncDriver, AsyncGraphDatabase, Query, RoutingControl
+from neo4j import READ_ACCESS, AsyncDriver, AsyncGraphDatabase, Query, RoutingControl
 from neo4j.exceptions import (
     AuthError,
     ClientError,
@@ -86,12 +86,13 @@ class AsyncDatabase:
     async def run(self, name: str, params: dict[str, Any], *, write: bool, timeout_s: float | None) -> list[Row]:
         query = Query(cypher.load(name), timeout=timeout_s)  # type: ignore[arg-type]
         try:
-            records, _, _ = await self.driver.execute_query(
-                query,
-                params,
-                database_=self.database,
-                routing_=RoutingControl.WRITE if write else RoutingControl.READ,
-            )
+            if write:
+                records, _, _ = await self.driver.execute_query(
+                    query, params, database_=self.database, routing_=RoutingControl.WRITE
+                )
+                rows = [dict(zip(r.keys(), r.values())) for r in records]
+            else:
+                rows = await self._read(query, params)
         except (ServiceUnavailable, SessionExpired, AuthError, OSError) as e:
             log.warning("neo4j unavailable running %s: %s", name, e)
             raise DatabaseUnavailableError() from e
@@ -103,7 +104,25 @@ class AsyncDatabase:
             if e.code and "DatabaseUnavailable" in e.code:
                 raise DatabaseUnavailableError() from e
             raise
-        return [r.data() for r in records]
+        return rows
+
+    async def _read(self, query: Query, params: dict[str, Any]) -> list[Row]:
+        """Reads run as auto-commit statements: one round trip instead of three (BEGIN, RUN, COMMIT).
+
+        A pooled connection that died (Neo4j restarted) fails on first use; one retry on a fresh
+        connection hides that. Anything else is the caller's to see.
+        """
+        for attempt in (1, 2):
+            try:
+                async with self.driver.session(database=self.database, default_access_mode=READ_ACCESS) as s:
+                    result = await s.run(query, params)
+                    # Statements return only maps, lists and scalars: the values need no conversion
+                    # (Record.data() would walk every nested value again).
+                    return [dict(zip(r.keys(), r.values())) async for r in result]
+            except (ServiceUnavailable, SessionExpired):
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
 
 @dataclass

@@ -75,13 +75,6 @@ class Page:
     total: int
 
 
-def _group_by(rows: Sequence[Row], key: str) -> dict[Any, list[Row]]:
-    out: dict[Any, list[Row]] = defaultdict(list)
-    for r in rows:
-        out[r[key]].append(r)
-    return out
-
-
 class Loaders:
     """One set of loaders per request."""
 
@@ -118,10 +111,12 @@ class Loaders:
 
     # -- generic ----------------------------------------------------------------------------
     def _by_id(self, statement: str, key: str) -> Callable[[list[str]], Awaitable[list[list[Row]]]]:
+        """Statements that return one row per id with its rows collected in ``items``."""
+
         async def load(ids: list[str]) -> list[list[Row]]:
             rows = await self.db.read(statement, ids=ids)
-            grouped = _group_by(rows, key)
-            return [grouped.get(i, []) for i in ids]
+            found = {r[key]: list(r["items"]) for r in rows}
+            return [found.get(i, []) for i in ids]
 
         return load
 

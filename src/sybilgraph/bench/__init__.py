@@ -1,0 +1,1 @@
+"""Benchmarks: measured side by side with their floors, in one process (not tests)."""

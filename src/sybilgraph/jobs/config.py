@@ -1,0 +1,111 @@
+"""Settings of the scheduler (``SYBILGRAPH_JOBS_*``), apart from the core settings.
+
+Why a class of its own: the scheduler is one deployment among several (CLI, API, scheduler);
+its knobs (inbox, cron, retries, heartbeats) mean nothing to the others, and keeping them
+here lets the scheduler ship without touching ``sybilgraph.settings``. Read from the
+environment like the core settings; explicit arguments win.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from sybilgraph.settings import Settings
+
+__all__ = ["JobsConfig", "cron_trigger", "next_cron_time"]
+
+
+class JobsConfig(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SYBILGRAPH_JOBS_", extra="ignore")
+
+    # -- the inbox -------------------------------------------------------------------------------
+    # Where bundles are dropped, one directory each. Default: $SYBILGRAPH_HOME/inbox.
+    inbox: Path | None = None
+    # Where ingested bundles go (with <name>.report.json) and where refused ones go (with
+    # <name>.reason.json). Default: <inbox>/done and <inbox>/failed.
+    done_dir: Path | None = None
+    failed_dir: Path | None = None
+    # A bundle is ready when it holds this file, or when nothing in it changed for settle_s.
+    ready_marker: str = "READY"
+    settle_s: float = Field(default=60.0, ge=0)
+    poll_interval_s: float = Field(default=5.0, gt=0)
+
+    # -- attribution -----------------------------------------------------------------------------
+    # Cron expression (UTC): 5 fields (minute hour day month weekday), or 6 with seconds first.
+    attribution_cron: str = "0 * * * *"
+    attribute_after_ingest: bool = True
+    # Wait this long after the last ingest before the full run, so a burst of bundles gives one run.
+    after_ingest_delay_s: float = Field(default=10.0, ge=0)
+    # Run attribution as soon as the scheduler starts (catch up after downtime).
+    attribute_on_start: bool = False
+    seed: int = 42
+    flag_threshold: float = 0.5
+
+    # -- incremental attribution -----------------------------------------------------------------
+    incremental: bool = True
+    # A new account joins the operator that holds at least this share of its evidence.
+    incremental_min_purity: float = Field(default=0.5, gt=0, le=1)
+    # Bundles with more new accounts than this wait for the full run (the work is a full read).
+    incremental_max_accounts: int = Field(default=20_000, ge=1)
+
+    # -- failures, locks, shutdown ---------------------------------------------------------------
+    retry_attempts: int = Field(default=5, ge=1)
+    retry_base_s: float = Field(default=2.0, gt=0)
+    retry_max_s: float = Field(default=300.0, gt=0)
+    # run_once: how long to wait for an attribution lock another holder has.
+    lock_wait_s: float = Field(default=900.0, ge=0)
+    heartbeat_s: float = Field(default=10.0, gt=0)
+    # A holder silent for this long is dead; its lock is reclaimed.
+    lock_stale_s: float = Field(default=60.0, gt=0)
+    # On SIGTERM the current step may finish within this; after it, it is abandoned.
+    shutdown_grace_s: float = Field(default=30.0, ge=0)
+    # main(): how long to wait for Neo4j to answer at start (compose starts services together).
+    connect_timeout_s: float = Field(default=300.0, ge=0)
+
+    @field_validator("attribution_cron")
+    @classmethod
+    def _valid_cron(cls, v: str) -> str:
+        cron_trigger(v)
+        return v
+
+    @model_validator(mode="after")
+    def _stale_after_beats(self) -> JobsConfig:
+        if self.lock_stale_s < 2 * self.heartbeat_s:
+            raise ValueError("lock_stale_s must be at least twice heartbeat_s (a missed beat is not a death)")
+        return self
+
+    def inbox_dir(self, settings: Settings) -> Path:
+        return self.inbox or settings.home / "inbox"
+
+    def done_path(self, settings: Settings) -> Path:
+        return self.done_dir or self.inbox_dir(settings) / "done"
+
+    def failed_path(self, settings: Settings) -> Path:
+        return self.failed_dir or self.inbox_dir(settings) / "failed"
+
+
+def cron_trigger(expression: str) -> CronTrigger:
+    """A UTC cron trigger from 5 fields, or 6 with a leading seconds field."""
+    fields = expression.split()
+    try:
+        if len(fields) == 5:
+            return CronTrigger.from_crontab(expression, timezone=timezone.utc)
+        if len(fields) == 6:
+            second, minute, hour, day, month, dow = fields
+            return CronTrigger(second=second, minute=minute, hour=hour, day=day, month=month,
+                               day_of_week=dow, timezone=timezone.utc)
+    except ValueError as e:
+        raise ValueError(f"invalid cron expression {expression!r}: {e}") from None
+    raise ValueError(f"invalid cron expression {expression!r}: expected 5 fields (or 6 with seconds first)")
+
+
+def next_cron_time(trigger: CronTrigger, after: datetime) -> datetime:
+    fire = trigger.get_next_fire_time(None, after)
+    if fire is None:  # pragma: no cover - a cron expression always fires again
+        raise ValueError("the cron expression never fires again")
+    return fire
