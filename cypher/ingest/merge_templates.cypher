@@ -1,4 +1,5 @@
 // PromptTemplate nodes for identifiers used by at least two accounts; n_accounts is their rarity.
 UNWIND $rows AS row
 MERGE (n:PromptTemplate {fingerprint: row.value})
-SET n.n_accounts = row.n_accounts
+SET n.n_accounts = row.n_accounts,
+    n.hub = row.hub

@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     # Ingest
     batch_size: int = 20_000
     ingest_memory_limit: str = "4GB"
+    # Identifiers used by more than this share of accounts (and by more than the minimum) get a
+    # node but no per-account links. Attribution gives them no weight at the same cut-off
+    # (AttributionParams.hub_fraction), so keep the two equal or this one larger.
+    link_max_share: float = 0.05
+    link_hub_min_accounts: int = 50
 
     @field_validator("bolt_port")
     @classmethod

@@ -24,7 +24,7 @@ query AccountFull($id: ID!) {
         edges { cursor uses firstSeen lastSeen node { id } }
       }
     }
-    operator {
+    attribution {
       runId current confidence provisional
       operator { id label size flagged }
       run { id status current }

@@ -9,14 +9,14 @@ store (Parquet, the ingest layout) for the operator timeline.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["SEED_STATEMENTS", "seed_graph", "write_interactions", "ACCOUNTS", "CARD_TOKEN"]
+__all__ = ["ACCOUNTS", "CARD_TOKEN", "SEED_STATEMENTS", "seed_graph", "write_interactions"]
 
 CARD_TOKEN = "tok_4f1c9a7e2b"
 ACCOUNTS = [f"a{i}" for i in range(1, 9)]
@@ -204,7 +204,7 @@ def write_interactions(columnar_dir: Path) -> Path:
     """Interactions of a1..a6 over three days (UTC) in the ingest layout; returns the file."""
     rows: dict[str, list[Any]] = {c: [] for c in ("account_id", "ts", "ip", "subnet", "device_id", "api_key_id", "model",
                                                   "input_tokens", "output_tokens", "prompt_fingerprint", "category")}
-    base = datetime(2026, 3, 1, 2, 0, tzinfo=timezone.utc)
+    base = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
     plan = {"a1": [3, 2, 1], "a2": [1, 0, 4], "a3": [0, 1, 0], "a4": [2, 2, 2], "a5": [5, 0, 0], "a6": [0, 0, 1], "a7": [9, 9, 9]}
     for account, per_day in plan.items():
         for day, n in enumerate(per_day):

@@ -11,13 +11,13 @@ import asyncio
 import socket
 import threading
 import time
-from typing import Any
+from typing import Any, Self
 
 import httpx
 import uvicorn
 from fastapi import FastAPI
 
-__all__ = ["free_port", "ApiServer", "TcpProxy", "KEYS", "VIEWER", "ANALYST", "ADMIN", "Client"]
+__all__ = ["ADMIN", "ANALYST", "KEYS", "VIEWER", "ApiServer", "Client", "TcpProxy", "free_port"]
 
 VIEWER = "viewer-key-7f3a9c21d4e8b6a0f5c2"
 ANALYST = "analyst-key-2b8e4d6f0a1c3e5b7d9f"
@@ -42,12 +42,12 @@ class ApiServer:
         self.app = app
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on",
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", proxy_headers=False,
                                 access_log=False)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name=f"uvicorn-{self.port}", daemon=True)
 
-    def __enter__(self) -> ApiServer:
+    def __enter__(self) -> Self:
         self.thread.start()
         deadline = time.monotonic() + 20
         while not self.server.started:
@@ -96,7 +96,7 @@ class Client:
     def close(self) -> None:
         self.http.close()
 
-    def __enter__(self) -> Client:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from tests.api.api_seed import seed_graph, write_interactions
-from tests.api.api_support import KEYS, ApiServer
 from sybilgraph.api import create_app
 from sybilgraph.api.config import ApiSettings
 from sybilgraph.db.admin import reset
 from sybilgraph.db.session import Database
 from sybilgraph.settings import Settings
+from tests.api.api_seed import seed_graph, write_interactions
+from tests.api.api_support import KEYS, ApiServer
 
 MASK_KEY = "test-mask-key-4c9e1f7a2b"
 

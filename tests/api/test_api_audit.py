@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from sybilgraph.api import create_app
-from sybilgraph.api.audit import GENESIS, AuditLog, main as audit_main, record_hash, verify_chain
+from sybilgraph.api.audit import GENESIS, AuditLog, record_hash, verify_chain
+from sybilgraph.api.audit import main as audit_main
 from sybilgraph.db.session import Database
 from sybilgraph.settings import Settings
 from tests.api.api_queries import ACCOUNTS_BY_IDENTIFIER, DECIDE
@@ -27,7 +28,7 @@ def records(home: Path) -> list[dict]:
 def test_every_operation_writes_exactly_one_record(server: ApiServer, api_home: Path) -> None:
     before = len(records(api_home))
     with server.client(VIEWER) as viewer, server.client(None) as nobody, server.client("bad-key") as bad:
-        viewer.gql('query One { account(id: "a1") { id operator { operator { id } } } }')   # allowed
+        viewer.gql('query One { account(id: "a1") { id attribution { operator { id } } } }')   # allowed
         nobody.post("query Two { me { user } }")                                         # denied: no key
         bad.post("query Three { me { user } }", operation_name="Three")                  # denied: bad key
         viewer.gql(DECIDE, {"accountId": "a1", "operatorId": "op-heron", "decision": "REJECTED", "reason": "x"})  # denied: role
@@ -148,3 +149,13 @@ def test_no_answer_leaves_without_an_audit_record(neo4j_settings: Settings, seed
         "message": "The audit log cannot be written; the request was refused.",
         "extensions": {"code": "AUDIT_UNAVAILABLE"},
     }]}
+
+
+def test_origin_is_the_peer_unless_a_trusted_proxy_forwards(neo4j_settings: Settings, seeded: Database, tmp_path: Path) -> None:
+    spoofed = {"X-Forwarded-For": "198.51.100.9"}
+    for trusted, expected in (([], "127.0.0.1"), (["127.0.0.1"], "198.51.100.9")):
+        home = tmp_path / ("trusted" if trusted else "direct")
+        app = create_app(app_settings(neo4j_settings, home), api_settings=api_settings(trusted_proxies=trusted))
+        with ApiServer(app) as srv, srv.client(VIEWER) as c:
+            c.http.post("/graphql", json={"query": "{ me { user } }"}, headers=spoofed)
+        assert records(home)[-1]["origin"] == expected

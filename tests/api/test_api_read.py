@@ -61,7 +61,7 @@ def test_account_profile_activity_and_attribution(server: ApiServer) -> None:
     assert [e["node"]["id"] for e in card["accounts"]["edges"]] == ["a1", "a2"]
     assert card["accounts"]["pageInfo"]["hasNextPage"] is True
 
-    cur = a["operator"]
+    cur = a["attribution"]
     assert cur["current"] is True and cur["runId"] == "run-2" and cur["confidence"] == 0.9
     assert cur["operator"] == {"id": "op-kestrel", "label": "OP-KESTREL", "size": 4, "flagged": True}
     assert cur["run"] == {"id": "run-2", "status": "COMPLETE", "current": True}
@@ -80,7 +80,7 @@ def test_account_profile_activity_and_attribution(server: ApiServer) -> None:
 def test_account_decisions_and_provisional(server: ApiServer) -> None:
     with server.client(VIEWER) as c:
         a = c.data(ACCOUNT_FULL, {"id": "a4"})["account"]
-    assert a["operator"]["provisional"] is True and a["operator"]["confidence"] == 1.0
+    assert a["attribution"]["provisional"] is True and a["attribution"]["confidence"] == 1.0
     assert a["decisions"] == [{
         "decision": "CONFIRMED", "by": "alice", "at": "2026-03-07T09:00:00+00:00", "reason": "same card as a1",
         "account": {"id": "a4"}, "operator": {"id": "op-kestrel"},
@@ -274,7 +274,7 @@ def test_statements_per_request_do_not_grow_with_the_page(server: ApiServer, api
         id topIdentifiers { value } lineage { splitFrom { operator { id label } } } history { runId }
         decisions { by account { id } } timeline { day }
         members(first: 10) { edges { node { id emailDomain identifiers { value accounts(first: 3) { totalCount } }
-                                          operator { confidence evidence { value } run { id } } decisions { by } } } } } } } }"""
+                                          attribution { confidence evidence { value } run { id } } decisions { by } } } } } } } }"""
     counts = []
     with server.client(VIEWER) as c:
         for first in (3, 25):

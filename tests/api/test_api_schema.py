@@ -19,15 +19,16 @@ from graphql import (
     visit,
 )
 
-from tests.api.api_queries import MUTATIONS, READ_EXAMPLES
-from tests.api.api_support import ADMIN, ApiServer
 from sybilgraph.api.audit import REDACTED_INPUT_FIELDS
 from sybilgraph.api.config import Role
 from sybilgraph.api.masking import POLICY
 from sybilgraph.api.schema import build_schema
-from sybilgraph.api.schema_export import SCHEMA_FILE, main as export_main, sdl
+from sybilgraph.api.schema_export import SCHEMA_FILE, sdl
+from sybilgraph.api.schema_export import main as export_main
 from sybilgraph.api.types import MaskedDirective, MaskIdentifier, RequireRole
 from sybilgraph.identifiers import KINDS
+from tests.api.api_queries import MUTATIONS, READ_EXAMPLES
+from tests.api.api_support import ADMIN, ApiServer
 
 SCHEMA = build_schema()
 GQL = SCHEMA._schema

@@ -125,8 +125,8 @@ def test_masks_are_stable_across_accounts(server: ApiServer) -> None:
 
 
 # -- limits -------------------------------------------------------------------------------------
-DEEP = ('query Deep { account(id: "a1") { operator { operator { members { edges { node { operator { operator { members '
-        '{ edges { node { operator { operator { id } } } } } } } } } } } } } }')
+DEEP = ('query Deep { account(id: "a1") { attribution { operator { members { edges { node { attribution { operator { members '
+        '{ edges { node { attribution { operator { id } } } } } } } } } } } } } }')
 
 
 @pytest.mark.parametrize(
@@ -214,16 +214,16 @@ def test_production_turns_off_introspection_graphiql_and_suggestions(production_
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"keys": {}}, "refusing to start in production: no API keys configured "
-                       "(set SYBILGRAPH_API_KEYS or SYBILGRAPH_API_KEYS_FILE)"),
+        ({"keys": {}}, ("refusing to start in production: no API keys configured "
+                       "(set SYBILGRAPH_API_KEYS or SYBILGRAPH_API_KEYS_FILE)")),
         ({"keys": {**KEYS, "demo-admin-key": {"user": "x", "role": "admin"}}},
-         "refusing to start in production: a default, demo or weak API key is configured "
-         "(keys need at least 24 random characters)"),
+         ("refusing to start in production: a default, demo or weak API key is configured "
+         "(keys need at least 24 random characters)")),
         ({"keys": {"short-key-1": {"user": "x", "role": "viewer"}}},
-         "refusing to start in production: a default, demo or weak API key is configured "
-         "(keys need at least 24 random characters)"),
-        ({"mask_key": None}, "refusing to start in production: SYBILGRAPH_API_MASK_KEY must be set "
-                             "to at least 16 random characters"),
+         ("refusing to start in production: a default, demo or weak API key is configured "
+         "(keys need at least 24 random characters)")),
+        ({"mask_key": None}, ("refusing to start in production: SYBILGRAPH_API_MASK_KEY must be set "
+                             "to at least 16 random characters")),
     ],
 )
 def test_production_refuses_insecure_configuration(tmp_path: Path, overrides: dict, message: str) -> None:
@@ -249,3 +249,21 @@ def test_development_without_keys_uses_the_demo_keys(tmp_path: Path) -> None:
 
     table = load_key_table(ApiSettings(keys={}), production=False)
     assert set(table) == {hash_key(k) for k in DEMO_KEYS}
+
+
+def test_concurrent_callers_keep_their_own_identity(server: ApiServer) -> None:
+    """Per-request state (principal, 401 status, loaders) never leaks between concurrent requests."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    keys = [VIEWER, None, ADMIN, "wrong", ANALYST] * 8
+
+    def call(key: str | None) -> tuple[int, object]:
+        with server.client(key) as c:
+            r = c.post("{ me { user } }")
+            return r.status_code, (r.json().get("data") or {}).get("me")
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(call, keys))
+    expected = {VIEWER: (200, {"user": "vera"}), ADMIN: (200, {"user": "adam"}), ANALYST: (200, {"user": "alice"}),
+                None: (401, None), "wrong": (401, None)}
+    assert results == [expected[k] for k in keys]

@@ -28,11 +28,15 @@ from sybilgraph.api.db import AsyncDatabase
 from sybilgraph.api.errors import INTERNAL_MESSAGE, DatabaseUnavailableError
 from sybilgraph.api.extensions import error_code, is_expected
 from sybilgraph.api.masking import Masker
-from sybilgraph.api.runner import AttributionRunner, RunAttribution, attribution_not_available
+from sybilgraph.api.runner import (
+    AttributionRunner,
+    RunAttribution,
+    attribution_not_available,
+)
 from sybilgraph.api.schema import build_schema
 from sybilgraph.settings import Settings
 
-__all__ = ["create_app"]
+__all__ = ["app_from_environment", "create_app"]
 
 log = logging.getLogger("sybilgraph.api")
 
@@ -174,3 +178,19 @@ def create_app(
 
     app.add_middleware(HttpGuard, limit=api.max_body_bytes)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """uvicorn ``--factory`` entry for several worker processes (``--workers N``), which need an
+    import string rather than an app object: settings from the environment, production when
+    ``SYBILGRAPH_API_PRODUCTION=1``, attribution wired when ``SYBILGRAPH_API_ATTRIBUTION=1``."""
+    import os
+
+    from sybilgraph.api.runner import run_attribution_with_defaults
+
+    wired = os.environ.get("SYBILGRAPH_API_ATTRIBUTION") == "1"
+    return create_app(
+        Settings(),
+        production=os.environ.get("SYBILGRAPH_API_PRODUCTION") == "1",
+        run_attribution=run_attribution_with_defaults if wired else None,
+    )

@@ -45,11 +45,11 @@ from graphql import (
 )
 
 __all__ = [
-    "AuditLog",
-    "ChainReport",
     "GENESIS",
     "REDACTED",
     "REDACTED_INPUT_FIELDS",
+    "AuditLog",
+    "ChainReport",
     "canonical_json",
     "record_hash",
     "redact_variables",

@@ -16,7 +16,7 @@ from starlette.requests import HTTPConnection
 
 from sybilgraph.api.config import KeySpec, Role, hash_key
 
-__all__ = ["Principal", "Authenticator", "client_ip"]
+__all__ = ["Authenticator", "Principal", "client_ip"]
 
 
 @dataclass(frozen=True)

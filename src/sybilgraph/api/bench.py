@@ -33,7 +33,7 @@ from typing import Any
 
 import httpx
 
-__all__ = ["main", "bench_app", "ACCOUNT_QUERY", "OPERATORS_QUERY"]
+__all__ = ["ACCOUNT_QUERY", "OPERATORS_QUERY", "bench_app", "main"]
 
 ACCOUNT_QUERY = """
 query BenchAccount($id: ID!) {
@@ -41,7 +41,7 @@ query BenchAccount($id: ID!) {
     id status createdAt
     activity { nInteractions totalTokens }
     identifiers { kind value nAccounts }
-    operator {
+    attribution {
       confidence provisional
       operator { id label size campaignScore flagged }
       evidence { kind value membersSharing weight }
@@ -155,11 +155,12 @@ def print_results(results: list[LevelResult]) -> None:
 def bench_app() -> Any:
     """uvicorn factory for ``--serve``: the app on the configured Neo4j with the bench key."""
     from sybilgraph.api import create_app
-    from sybilgraph.api.config import ApiSettings
+    from sybilgraph.api.config import ApiSettings, KeySpec, Role
     from sybilgraph.settings import Settings
 
     key = os.environ["SYBILGRAPH_BENCH_KEY"]
-    api = ApiSettings(keys={key: {"user": "bench", "role": os.environ.get("SYBILGRAPH_BENCH_ROLE", "admin")}})
+    spec = KeySpec(user="bench", role=Role(os.environ.get("SYBILGRAPH_BENCH_ROLE", "admin")))
+    api = ApiSettings(keys={key: spec})
     return create_app(Settings(), api_settings=api)
 
 

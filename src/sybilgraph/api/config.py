@@ -28,14 +28,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sybilgraph.errors import ConfigError
 
 __all__ = [
+    "DEMO_KEYS",
+    "MAX_PAGE_SIZE",
     "ApiSettings",
     "KeySpec",
     "Role",
-    "DEMO_KEYS",
-    "MAX_PAGE_SIZE",
+    "check_production",
     "hash_key",
     "load_key_table",
-    "check_production",
 ]
 
 log = logging.getLogger("sybilgraph.api")

@@ -23,7 +23,7 @@ from sybilgraph.settings import Settings
 if TYPE_CHECKING:
     from sybilgraph.api.runner import AttributionRunner
 
-__all__ = ["AppState", "ApiContext"]
+__all__ = ["ApiContext", "AppState"]
 
 
 @dataclass

@@ -12,17 +12,17 @@ from typing import Any
 from graphql import GraphQLError
 
 __all__ = [
+    "DB_UNAVAILABLE_MESSAGE",
+    "INTERNAL_MESSAGE",
     "ApiError",
-    "Unauthenticated",
-    "Forbidden",
+    "AuditUnavailable",
     "BadInput",
-    "NotFound",
     "Conflict",
     "DatabaseUnavailableError",
+    "Forbidden",
+    "NotFound",
     "QueryTimeout",
-    "AuditUnavailable",
-    "INTERNAL_MESSAGE",
-    "DB_UNAVAILABLE_MESSAGE",
+    "Unauthenticated",
 ]
 
 INTERNAL_MESSAGE = "Internal server error."

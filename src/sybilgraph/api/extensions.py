@@ -20,7 +20,7 @@ import hashlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from graphql import (
@@ -30,6 +30,7 @@ from graphql import (
     NoSchemaIntrospectionCustomRule,
     OperationDefinitionNode,
 )
+from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import (
     AddValidationRules,
     MaxTokensLimiter,
@@ -37,25 +38,34 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
-from strawberry.exceptions import MissingQueryError
-from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.extensions.max_aliases import create_validator as alias_validator
-from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
+from strawberry.extensions.query_depth_limiter import (
+    create_validator as depth_validator,
+)
+from strawberry.schema.exceptions import (
+    CannotGetOperationTypeError,
+    InvalidOperationTypeError,
+)
 
 from sybilgraph.api.audit import redact_variables
 from sybilgraph.api.config import ApiSettings
 from sybilgraph.api.context import ApiContext
-from sybilgraph.api.errors import ApiError, AuditUnavailable, QueryTimeout, Unauthenticated
+from sybilgraph.api.errors import (
+    ApiError,
+    AuditUnavailable,
+    QueryTimeout,
+    Unauthenticated,
+)
 
 __all__ = [
-    "AuditExtension",
-    "DeadlineExtension",
-    "limit_rules",
-    "schema_extensions",
-    "error_code",
-    "is_expected",
     "DENIED_CODES",
     "MAX_AUDITED_IDS",
+    "AuditExtension",
+    "DeadlineExtension",
+    "error_code",
+    "is_expected",
+    "limit_rules",
+    "schema_extensions",
 ]
 
 log = logging.getLogger("sybilgraph.api")
@@ -154,7 +164,7 @@ class AuditExtension(SchemaExtension):
         finally:
             try:
                 self._write(ctx, failure, started)
-            except Exception:  # noqa: BLE001 - the log records why; the client is refused
+            except Exception:
                 log.exception("audit record could not be written (request %s)", ctx.request_id)
                 self._refuse()
 
@@ -188,7 +198,7 @@ class AuditExtension(SchemaExtension):
         operators = sorted(ctx.touched.operators)
         record: dict[str, Any] = {
             "v": 1,
-            "ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "ts": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "request_id": ctx.request_id,
             "user": ctx.principal.user if ctx.principal else None,
             "role": ctx.principal.role.value if ctx.principal else None,

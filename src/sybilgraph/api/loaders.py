@@ -28,7 +28,7 @@ from sybilgraph.api.db import RequestDb, Row
 from sybilgraph.api.timeline import DailyRow, daily_activity
 from sybilgraph.identifiers import KINDS
 
-__all__ = ["Loaders", "Touched", "MembersKey", "IdentifierKey", "TimelineKey", "Page", "KIND_OF_REL"]
+__all__ = ["KIND_OF_REL", "IdentifierKey", "Loaders", "MembersKey", "Page", "TimelineKey", "Touched"]
 
 KIND_OF_REL: dict[str, str] = {k.rel: k.name for k in KINDS.values()}
 

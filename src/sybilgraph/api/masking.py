@@ -20,7 +20,7 @@ from enum import Enum
 
 from sybilgraph.api.config import Role
 
-__all__ = ["Mask", "POLICY", "Masker"]
+__all__ = ["POLICY", "Mask", "Masker"]
 
 
 class Mask(str, Enum):
@@ -48,7 +48,7 @@ class Masker:
         self._secret = secret
 
     def ref(self, kind: str, value: str) -> str:
-        digest = hmac.new(self._secret, f"{kind}\x00{value}".encode("utf-8"), hashlib.sha256)
+        digest = hmac.new(self._secret, f"{kind}\x00{value}".encode(), hashlib.sha256)
         return digest.hexdigest()[:12]
 
     def mask(

@@ -16,7 +16,7 @@ from typing import Any
 from sybilgraph.api.config import MAX_PAGE_SIZE
 from sybilgraph.api.errors import BadInput
 
-__all__ = ["encode_cursor", "decode_cursor", "check_first", "check_id", "MAX_ID_LENGTH"]
+__all__ = ["MAX_ID_LENGTH", "check_first", "check_id", "decode_cursor", "encode_cursor"]
 
 MAX_ID_LENGTH = 128  # docs/data-contract.md: identifiers are 1-128 printable characters
 

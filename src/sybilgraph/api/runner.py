@@ -26,7 +26,13 @@ from sybilgraph.api.errors import ApiError, Conflict, QueryTimeout
 from sybilgraph.errors import SybilgraphError
 from sybilgraph.settings import Settings
 
-__all__ = ["RunAttribution", "AttributionUnavailable", "attribution_not_available", "AttributionRunner"]
+__all__ = [
+    "AttributionRunner",
+    "AttributionUnavailable",
+    "RunAttribution",
+    "attribution_not_available",
+    "run_attribution_with_defaults",
+]
 
 log = logging.getLogger("sybilgraph.api.runner")
 
@@ -39,6 +45,16 @@ class AttributionUnavailable(SybilgraphError):
 
 def attribution_not_available(settings: Settings) -> str:
     raise AttributionUnavailable("attribution not available")
+
+
+def run_attribution_with_defaults(settings: Settings) -> str:
+    """An adapter the CLI may pass to ``create_app``: one run of ``sybilgraph attribute`` with
+    default parameters on its own connection (imported lazily: attribution is heavy)."""
+    from sybilgraph.attribution import AttributionParams, run_attribution
+    from sybilgraph.db.session import connect
+
+    with connect(settings) as db:
+        return run_attribution(db, AttributionParams()).run_id
 
 
 class AttributionNotAvailable(ApiError):

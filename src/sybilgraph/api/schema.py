@@ -20,7 +20,12 @@ from strawberry.types import ExecutionContext
 from sybilgraph.api.config import ApiSettings, Role
 from sybilgraph.api.errors import BadInput, NotFound
 from sybilgraph.api.extensions import error_code, is_expected, schema_extensions
-from sybilgraph.api.pagination import check_first, check_id, decode_cursor, encode_cursor
+from sybilgraph.api.pagination import (
+    check_first,
+    check_id,
+    decode_cursor,
+    encode_cursor,
+)
 from sybilgraph.api.types import (
     LONG_SCALAR,
     Account,
@@ -31,6 +36,7 @@ from sybilgraph.api.types import (
     EvidenceStep,
     IdentifierAccountConnection,
     IdentifierInput,
+    IdentifierKind,
     IdentifierRef,
     Info,
     Long,
@@ -48,7 +54,6 @@ from sybilgraph.api.types import (
     RunEdge,
     RunStatus,
     StartedRun,
-    IdentifierKind,
     identifier_accounts,
     load_account,
     load_operator,
@@ -56,7 +61,7 @@ from sybilgraph.api.types import (
 )
 from sybilgraph.identifiers import KINDS
 
-__all__ = ["Query", "Mutation", "ApiSchema", "build_schema"]
+__all__ = ["ApiSchema", "Mutation", "Query", "build_schema"]
 
 log = logging.getLogger("sybilgraph.api")
 

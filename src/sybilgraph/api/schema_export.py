@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sybilgraph.settings import REPO_ROOT
 
-__all__ = ["SCHEMA_FILE", "sdl", "main"]
+__all__ = ["SCHEMA_FILE", "main", "sdl"]
 
 SCHEMA_FILE = REPO_ROOT / "schema.graphql"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-__all__ = ["DailyRow", "interaction_files", "daily_activity"]
+__all__ = ["DailyRow", "daily_activity", "interaction_files"]
 
 _EPOCH = date(1970, 1, 1)
 _MS_PER_DAY = 86_400_000
@@ -68,6 +68,7 @@ def daily_activity(
     con = duckdb.connect()
     try:
         con.execute("SET threads TO 2")
+        con.execute("SET memory_limit = '1GB'")
         rows = con.execute(
             _SQL,
             {

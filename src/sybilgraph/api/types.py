@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Annotated, Any, NewType
 
 import strawberry
 from strawberry.extensions import FieldExtension
-from strawberry.schema_directive import Location
 from strawberry.scalars import JSON
+from strawberry.schema_directive import Location
 from strawberry.types import Info as StrawberryInfo
 
 from sybilgraph.api.config import Role
@@ -126,8 +126,13 @@ def _kind_name(kind: Any) -> str:
     return kind.value if isinstance(kind, Enum) else str(kind)
 
 
+def _json(text: str | None) -> JSON | None:
+    value = parse_json_object(text)
+    return JSON(value) if value is not None else None
+
+
 def _dt(ms: int | None) -> datetime | None:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc) if ms is not None else None
+    return datetime.fromtimestamp(ms / 1000, tz=UTC) if ms is not None else None
 
 
 # -- enums and inputs ------------------------------------------------------------------------
@@ -332,8 +337,9 @@ class Account:
             )
         return out
 
-    @strawberry.field(description="The operator the current attribution run placed this account with.")
-    async def operator(self, info: Info) -> Attribution | None:
+    @strawberry.field(description="Its current attribution: the operator the current run placed it with, how "
+                      "sure, and the evidence.")
+    async def attribution(self, info: Info) -> Attribution | None:
         rows = await info.context.loaders.account_attributions.load(str(self.id))
         current = next((r for r in rows if r["current"]), None)
         return Attribution.from_row(current) if current else None
@@ -762,9 +768,9 @@ class AttributionRun:
             started_at=_dt(r.get("started_at")),
             finished_at=_dt(r.get("finished_at")),
             seed=r.get("seed"),
-            parameters=parse_json_object(r.get("params_json")),
-            counts=parse_json_object(r.get("counts_json")),
-            metrics=parse_json_object(r.get("metrics_json")),
+            parameters=_json(r.get("params_json")),
+            counts=_json(r.get("counts_json")),
+            metrics=_json(r.get("metrics_json")),
             progress=r.get("progress"),
             error=r.get("error"),
             timings_json=r.get("timings_json"),

@@ -23,6 +23,7 @@ __all__ = [
     "ACCOUNTS_OUT_SQL",
     "LABELS_LATEST_SQL",
     "delta_sql",
+    "hub_accounts",
 ]
 
 # An identifier of a single account ties nobody together: no node, no link.
@@ -85,6 +86,11 @@ WHERE value IS NOT NULL
 GROUP BY account_id, kind, value
 """
 
+# ``hub``: used by more than $hub_accounts accounts (a share of the population): carrier NAT,
+# VPN exits, browser TLS, the most popular templates. The node and its rarity are written, but
+# not a link per account: they tie nobody together, and hundreds of thousands of links to one
+# node would dominate the write and every traversal through it. Their users stay queryable in
+# the columnar store.
 IDENTIFIERS_SQL = f"""
 WITH ident AS (
     SELECT kind, value, count(*)::BIGINT AS n_accounts
@@ -98,14 +104,15 @@ cards AS (
            arg_max(issuer_country, _ingest_seq) AS issuer_country
     FROM payment_methods GROUP BY instrument_id
 )
-SELECT i.kind, i.value, i.n_accounts, c.bin, c.last4, c.issuer_country
+SELECT i.kind, i.value, i.n_accounts, i.n_accounts > $hub_accounts AS hub,
+       c.bin, c.last4, c.issuer_country
 FROM ident i LEFT JOIN cards c ON i.kind = 'card' AND c.value = i.value
 """
 
 LINKS_SQL = """
 SELECT p.account_id, p.kind, p.value, p.count,
        epoch_ms(p.first_seen) AS first_seen, epoch_ms(p.last_seen) AS last_seen
-FROM pairs p SEMI JOIN identifiers i ON p.kind = i.kind AND p.value = i.value
+FROM pairs p SEMI JOIN identifiers i ON p.kind = i.kind AND p.value = i.value AND NOT i.hub
 """
 
 ACCOUNT_FEATURES_SQL = f"""
@@ -162,6 +169,11 @@ LABELS_LATEST_SQL = """
 SELECT account_id, operator_label, arg_max(source, _ingest_seq) AS source
 FROM labels GROUP BY account_id, operator_label
 """
+
+def hub_accounts(n_accounts: int, share: float, minimum: int) -> float:
+    """Identifiers used by more accounts than this are hubs (see IDENTIFIERS_SQL)."""
+    return max(float(minimum), share * n_accounts)
+
 
 def delta_sql(new: str, old: str | None) -> str:
     """Rows of ``new`` that the graph does not hold yet (``old`` is what was written last)."""

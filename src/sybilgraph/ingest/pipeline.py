@@ -239,7 +239,9 @@ def _aggregate(store: ColumnarStore, settings: Settings) -> dict[str, pa.Table]:
                 con.read_parquet(glob, union_by_name=True).create_view(table)
         con.execute(f"CREATE TEMP TABLE accounts_latest AS {agg.ACCOUNTS_LATEST_SQL}")
         con.execute(f"CREATE TEMP TABLE pairs AS {agg.PAIRS_SQL}")
-        con.execute(f"CREATE TEMP TABLE identifiers AS {agg.IDENTIFIERS_SQL}")
+        n_accounts = int(con.sql("SELECT count(*) FROM accounts_latest").fetchall()[0][0])
+        hub = agg.hub_accounts(n_accounts, settings.link_max_share, settings.link_hub_min_accounts)
+        con.execute(f"CREATE TEMP TABLE identifiers AS {agg.IDENTIFIERS_SQL}", {"hub_accounts": hub})
         con.execute(f"CREATE TEMP TABLE account_features AS {agg.ACCOUNT_FEATURES_SQL}")
         out = {
             "accounts": con.sql(agg.ACCOUNTS_OUT_SQL + " ORDER BY account_id").to_arrow_table(),

@@ -3,7 +3,8 @@
 Why a directory protocol: the producers (a warehouse export, an analyst's laptop, ``sybilgraph
 generate``) need nothing but a copy. A copy takes time, so a bundle is taken only once it is
 *ready*: it holds the marker file (``READY`` by default; write it last), or nothing in it has
-changed for ``settle_s`` seconds. Hidden entries (``.name``) and the done/failed directories
+changed for ``settle_s`` seconds (modification or status-change time, so copies that keep the
+source's times are still seen arriving). Hidden entries (``.name``) and the done/failed directories
 are never bundles; plain files in the inbox are ignored.
 
 After ingest a bundle moves to ``done/`` with ``<name>.report.json`` beside it, or to
@@ -94,12 +95,16 @@ class Inbox:
 
 
 def _newest_change(bundle: Path) -> tuple[float, int]:
-    newest = bundle.stat().st_mtime
+    """Latest change under ``bundle`` and its file count. ctime counts too: a copy that keeps
+    the source's modification times (``cp -p``, ``rsync -a``) still changes ctime, which no
+    tool can set back."""
+    st = bundle.stat()
+    newest = max(st.st_mtime, st.st_ctime)
     files = 0
     for dirpath, dirnames, filenames in os.walk(bundle):
         for name in dirnames + filenames:
             st = os.stat(os.path.join(dirpath, name))
-            newest = max(newest, st.st_mtime)
+            newest = max(newest, st.st_mtime, st.st_ctime)
         files += len(filenames)
     return newest, files
 

@@ -168,7 +168,9 @@ class Scheduler:
         self.start()
         report = CycleReport(bundles=self._process_inbox())
         due = self._cron_due() or (bool(report.ingested) and self.config.attribute_after_ingest)
-        if attribute if attribute is not None else due:
+        if attribute is not None:
+            due = attribute
+        if due:
             report.attribution = self._attribute(wait=True)
         return report
 

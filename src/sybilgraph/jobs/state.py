@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import datetime, timezone
 from typing import Any
+
+from neo4j.exceptions import TransientError
 
 from sybilgraph import cypher
 from sybilgraph.db.session import Database
@@ -29,11 +32,22 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def apply_job_schema(db: Database) -> None:
-    """The JobState uniqueness constraint (idempotent), before any job writes state."""
+def apply_job_schema(db: Database, attempts: int = 5) -> None:
+    """The JobState uniqueness constraint (idempotent), before any job writes state.
+
+    Schedulers starting together create it concurrently, which Neo4j may answer with a
+    deadlock (a transient error): schema statements run in auto-commit, so retry here.
+    """
     for statement in cypher.statements("jobs/create_job_constraints"):
-        with db.session() as s:
-            s.run(statement).consume()
+        for attempt in range(1, attempts + 1):
+            try:
+                with db.session() as s:
+                    s.run(statement).consume()
+                break
+            except TransientError:
+                if attempt == attempts:
+                    raise
+                time.sleep(0.2 * attempt)
 
 
 class JobStateWriter:

@@ -1,0 +1,133 @@
+"""``sybilgraph runs``: attribution run history, job state and locks, as one rich table.
+
+Why: an unattended scheduler must be inspectable from a terminal without Cypher: which run is
+current, which failed and why, when the next run is due, who holds the locks, how many
+provisional attributions await confirmation. Everything shown is read from Neo4j, so it is the
+same from any host.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from rich.markup import escape
+from rich.table import Table
+
+from sybilgraph.db.session import Database
+
+__all__ = ["runs_table", "attribution_runs_table", "job_states_table", "locks_table"]
+
+STATUS_STYLE = {"complete": "green", "ok": "green", "running": "yellow", "busy": "yellow", "skipped": "dim",
+                "deferred": "yellow", "failed": "red", "abandoned": "red"}
+ERROR_CHARS = 80
+
+
+def runs_table(db: Database, limit: int = 15) -> Table:
+    """Attribution runs (newest first), then job states and locks, stacked in one table."""
+    outer = Table.grid(padding=(1, 0))
+    outer.add_column()
+    outer.add_row(attribution_runs_table(db, limit))
+    outer.add_row(job_states_table(db))
+    outer.add_row(locks_table(db))
+    return outer
+
+
+def attribution_runs_table(db: Database, limit: int = 15) -> Table:
+    t = Table(title=f"Attribution runs (newest {limit})", title_justify="left")
+    for col, justify in (("run", "left"), ("status", "left"), ("current", "center"), ("started (UTC)", "left"),
+                         ("duration", "right"), ("accounts", "right"), ("operators", "right"),
+                         ("attributed", "right"), ("provisional", "right"), ("flagged", "right"), ("note", "left")):
+        t.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for r in db.read("jobs/read_recent_runs", limit=limit):
+        counts = _json(r["counts_json"])
+        t.add_row(
+            r["run_id"],
+            _styled(r["status"]),
+            "✓" if r["current"] else "",
+            _when(r["started_at"]),
+            _duration(r["started_at"], r["finished_at"]),
+            _count(counts.get("accounts")),
+            _count(counts.get("operators")),
+            _count(counts.get("attributed")),
+            _count(r["provisional"]),
+            _count(counts.get("flagged_operators")),
+            _short(r["error"] or (r["progress"] if r["status"] == "running" else "")),
+        )
+    return t
+
+
+def job_states_table(db: Database) -> Table:
+    t = Table(title="Jobs", title_justify="left")
+    for col in ("job", "last status", "last run (UTC)", "took", "next run (UTC)", "holder", "detail / error"):
+        t.add_column(col)
+    for r in db.read("jobs/read_job_states"):
+        took = r["last_duration_s"]
+        t.add_row(
+            r["name"],
+            _styled(r["last_status"]),
+            _when(r["last_run_at"]),
+            "" if took is None else f"{took:.1f}s",
+            _when(r["next_run_at"]),
+            escape(r["holder"] or ""),
+            _short(r["last_error"] or _detail(r["last_detail_json"])),
+        )
+    return t
+
+
+def locks_table(db: Database) -> Table:
+    t = Table(title="Locks", title_justify="left")
+    for col in ("lock", "holder", "expires (UTC)", "last heartbeat (UTC)", "reclaimed from"):
+        t.add_column(col)
+    for r in db.read("jobs/read_locks"):
+        t.add_row(
+            r["name"],
+            escape(r["holder"]) if r["holder"] else "[dim]free[/]",
+            _when(r["expires_at"]) if r["holder"] else "",
+            _when(r["heartbeat_at"]) if r["heartbeating"] else "",
+            escape(r["reclaimed_from"] or ""),
+        )
+    return t
+
+
+def _json(text: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _detail(text: str | None) -> str:
+    detail = _json(text)
+    return ", ".join(f"{k}={v}" for k, v in detail.items() if v not in (None, [], {}))
+
+
+def _when(epoch_ms: int | None) -> str:
+    if epoch_ms is None:
+        return ""
+    return datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _duration(start_ms: int | None, end_ms: int | None) -> str:
+    if start_ms is None or end_ms is None:
+        return ""
+    return f"{(end_ms - start_ms) / 1000:.1f}s"
+
+
+def _count(value: Any) -> str:
+    return "" if value is None else f"{int(value):,}"
+
+
+def _styled(status: str | None) -> str:
+    if not status:
+        return ""
+    style = STATUS_STYLE.get(status)
+    return f"[{style}]{status}[/]" if style else status
+
+
+def _short(text: str | None) -> str:
+    if not text:
+        return ""
+    return escape(text if len(text) <= ERROR_CHARS else text[: ERROR_CHARS - 1] + "…")

@@ -1,0 +1,210 @@
+"""Scheduler parts that need no database: cron, backoff, retries, inbox readiness, placement."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+from pydantic import ValidationError
+
+from sybilgraph.attribution.candidates import candidate_edges
+from sybilgraph.attribution.params import AttributionParams
+from sybilgraph.errors import BundleError, DatabaseUnavailable
+from sybilgraph.jobs.config import JobsConfig, cron_trigger, next_cron_time
+from sybilgraph.jobs.inbox import Inbox
+from sybilgraph.jobs.incremental import LINK_SCHEMA, assign, pair_edges
+from sybilgraph.jobs.retry import Backoff, Stopped, is_infrastructure, retry
+from sybilgraph.settings import Settings
+
+
+# -- config --------------------------------------------------------------------------------------
+def test_cron_five_and_six_fields() -> None:
+    start = datetime(2026, 5, 1, 10, 17, 3, tzinfo=timezone.utc)
+    assert next_cron_time(cron_trigger("0 * * * *"), start) == datetime(2026, 5, 1, 11, 0, tzinfo=timezone.utc)
+    assert next_cron_time(cron_trigger("*/10 * * * * *"), start) == datetime(2026, 5, 1, 10, 17, 10, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("expr", ["every hour", "61 * * * *", "* * *"])
+def test_bad_cron_is_refused(expr: str) -> None:
+    with pytest.raises(ValidationError, match="cron"):
+        JobsConfig(attribution_cron=expr)
+
+
+def test_config_from_environment_and_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SYBILGRAPH_JOBS_ATTRIBUTION_CRON", "30 2 * * *")
+    monkeypatch.setenv("SYBILGRAPH_JOBS_SETTLE_S", "5")
+    cfg = JobsConfig()
+    settings = Settings(home=tmp_path)
+    assert cfg.attribution_cron == "30 2 * * *" and cfg.settle_s == 5
+    assert cfg.inbox_dir(settings) == tmp_path / "inbox"
+    assert cfg.done_path(settings) == tmp_path / "inbox" / "done"
+
+
+def test_stale_must_outlast_missed_beats() -> None:
+    with pytest.raises(ValidationError, match="twice heartbeat_s"):
+        JobsConfig(heartbeat_s=10, lock_stale_s=15)
+
+
+# -- backoff and retry ---------------------------------------------------------------------------
+def test_backoff_doubles_and_caps() -> None:
+    b = Backoff(base_s=1.0, max_s=10.0, jitter=0.0)
+    assert [b.delay(n) for n in range(6)] == [0.0, 1.0, 2.0, 4.0, 8.0, 10.0]
+
+
+def test_retry_retries_then_succeeds() -> None:
+    calls: list[int] = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise DatabaseUnavailable("down")
+        return "ok"
+
+    assert retry(flaky, 5, Backoff(0.01, 0.02), threading.Event()) == "ok"
+    assert len(calls) == 3
+
+
+def test_retry_does_not_retry_a_bad_bundle() -> None:
+    calls: list[int] = []
+
+    def bad() -> None:
+        calls.append(1)
+        raise BundleError("no accounts table")
+
+    with pytest.raises(BundleError):
+        retry(bad, 5, Backoff(0.01, 0.02), threading.Event())
+    assert len(calls) == 1
+
+
+def test_retry_gives_up_and_stop_interrupts() -> None:
+    with pytest.raises(RuntimeError):
+        retry(lambda: (_ for _ in ()).throw(RuntimeError("x")), 2, Backoff(0.01, 0.01), threading.Event())
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(Stopped):
+        retry(lambda: (_ for _ in ()).throw(RuntimeError("x")), 5, Backoff(10, 10), stop)
+
+
+def test_infrastructure_errors_are_told_apart() -> None:
+    assert is_infrastructure(DatabaseUnavailable("x"))
+    wrapped = RuntimeError("wrapper")
+    wrapped.__cause__ = ConnectionError("reset")
+    assert is_infrastructure(wrapped)
+    assert not is_infrastructure(ValueError("bad row"))
+
+
+# -- inbox readiness -----------------------------------------------------------------------------
+def _inbox(tmp_path: Path, settle_s: float = 30.0) -> Inbox:
+    inbox = Inbox(tmp_path / "inbox", tmp_path / "inbox" / "done", tmp_path / "inbox" / "failed", "READY", settle_s)
+    inbox.ensure()
+    return inbox
+
+
+def test_marker_makes_a_bundle_ready_at_once(tmp_path: Path) -> None:
+    inbox = _inbox(tmp_path)
+    b = inbox.root / "b1"
+    b.mkdir()
+    (b / "accounts.csv").write_text("account_id,created_at\n")
+    assert inbox.ready_bundles() == []
+    (b / "READY").touch()
+    assert [r.name for r in inbox.ready_bundles()] == ["b1"]
+
+
+def test_unchanged_bundle_becomes_ready_after_settling(tmp_path: Path) -> None:
+    inbox = _inbox(tmp_path, settle_s=30)
+    b = inbox.root / "b1"
+    b.mkdir()
+    (b / "accounts.csv").write_text("account_id,created_at\n")
+    now = time.time()
+    assert inbox.ready_bundles(now=now) == []
+    assert [r.name for r in inbox.ready_bundles(now=now + 31)] == ["b1"]
+
+
+def test_copy_keeping_old_mtimes_is_not_ready_at_once(tmp_path: Path) -> None:
+    inbox = _inbox(tmp_path, settle_s=30)
+    b = inbox.root / "b1"
+    b.mkdir()
+    f = b / "accounts.csv"
+    f.write_text("account_id,created_at\n")
+    old = time.time() - 3600
+    os.utime(f, (old, old))
+    os.utime(b, (old, old))  # as cp -p would: ctime still says "just now"
+    assert inbox.ready_bundles() == []
+
+
+def test_hidden_empty_and_outcome_dirs_are_not_bundles(tmp_path: Path) -> None:
+    inbox = _inbox(tmp_path, settle_s=0)
+    (inbox.root / ".partial").mkdir()
+    (inbox.root / ".partial" / "READY").touch()
+    (inbox.root / "empty").mkdir()
+    (inbox.root / "loose.csv").write_text("x")
+    (inbox.done / "READY").touch()
+    assert inbox.ready_bundles(now=time.time() + 60) == []
+
+
+def test_moves_keep_both_bundles_of_one_name(tmp_path: Path) -> None:
+    inbox = _inbox(tmp_path)
+    paths = []
+    for _ in range(2):
+        b = inbox.root / "same"
+        b.mkdir()
+        (b / "READY").touch()
+        paths.append(inbox.move_done(inbox.ready_bundles()[0], {"ok": True}))
+    assert paths[0].name == "same" and paths[1].name.startswith("same.")
+    assert (inbox.done / "same.report.json").is_file() and (inbox.done / f"{paths[1].name}.report.json").is_file()
+
+
+# -- incremental evidence and placement ----------------------------------------------------------
+def _links(rows: list[tuple[str, str, str, int, int]]) -> pa.Table:
+    cols = list(zip(*rows))
+    return pa.table({n: list(c) for n, c in zip(LINK_SCHEMA.names, cols)}, schema=LINK_SCHEMA)
+
+
+def test_pair_weights_match_the_full_run() -> None:
+    """The incremental edge rule gives the full run's weights (small identifiers: exact pairs)."""
+    rows = [
+        ("new", "card", "c1", 3, 1), ("m1", "card", "c1", 3, 1), ("m2", "card", "c1", 3, 1),
+        ("new", "device", "d1", 2, 4), ("m1", "device", "d1", 2, 4),
+        ("new", "ip", "ip9", 5, 1), ("m2", "ip", "ip9", 5, 1), ("x1", "ip", "ip9", 5, 1), ("x2", "ip", "ip9", 5, 1),
+        ("x3", "ip", "ip9", 5, 1), ("x1", "template", "t1", 2, 9), ("x2", "template", "t1", 2, 9),
+    ]
+    links = _links(rows)
+    params = AttributionParams()
+    full = candidate_edges(links, 200, params)
+    expected = {
+        (s if s != "new" else d): w
+        for s, d, w in zip(full["src"].to_pylist(), full["dst"].to_pylist(), full["weight"].to_pylist())
+        if "new" in (s, d)
+    }
+    con = duckdb.connect()
+    got = dict(pair_edges(con, links, ["new"], 200, params)["new"])
+    con.close()
+    assert set(got) == set(expected) == {"m1", "m2"}
+    for other, weight in expected.items():
+        assert got[other] == pytest.approx(weight)
+
+
+def test_assign_takes_the_dominant_operator_and_honours_rejections() -> None:
+    params = AttributionParams()
+    edges = {"n1": [("m1", 10.0), ("m2", 8.0), ("z1", 3.0)], "n2": [("m1", 4.0), ("z1", 6.0)]}
+    operators = {"m1": "op-a", "m2": "op-a", "z1": "op-b"}
+    placed = assign(edges, operators, set(), params, min_purity=0.5)
+    assert placed["n1"].operator_id == "op-a" and placed["n1"].purity == pytest.approx(18 / 21)
+    assert placed["n2"].operator_id == "op-b"
+    assert 0 < placed["n1"].confidence <= 1
+    rejected = assign(edges, operators, {("n1", "op-a")}, params, min_purity=0.5)
+    assert "n1" not in rejected  # op-b holds only 3/21 of its evidence
+
+
+def test_assign_needs_a_majority_and_chains_through_new_accounts() -> None:
+    params = AttributionParams()
+    split = assign({"n": [("a", 5.0), ("b", 5.0), ("c", 5.0)]}, {"a": "op-1", "b": "op-2", "c": "op-3"}, set(), params, 0.5)
+    assert split == {}
+    chained = assign({"n1": [("m1", 9.0)], "n2": [("n1", 9.0)]}, {"m1": "op-a"}, set(), params, 0.5)
+    assert chained["n2"].operator_id == "op-a"
