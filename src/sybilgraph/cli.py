@@ -125,9 +125,9 @@ def db_status() -> None:
         with connect(s) as db:
             v = db.versions()
     except DatabaseUnavailable as e:
-        out.print(json.dumps({"answers": False, "bolt_uri": s.bolt_uri, "reason": str(e)}))
+        typer.echo(json.dumps({"answers": False, "bolt_uri": s.bolt_uri, "reason": str(e)}))
         raise typer.Exit(1) from None
-    out.print(json.dumps({"answers": True, "bolt_uri": s.bolt_uri, "neo4j": v.neo4j, "edition": v.edition, "gds": v.gds}))
+    typer.echo(json.dumps({"answers": True, "bolt_uri": s.bolt_uri, "neo4j": v.neo4j, "edition": v.edition, "gds": v.gds}))
 
 
 @db_app.command("reset")
@@ -140,7 +140,7 @@ def db_reset(yes: Annotated[bool, typer.Option("--yes", help="Really empty the g
         console.print("refusing to empty the database without --yes")
         raise typer.Exit(2)
     with open_db(settings()) as db:
-        out.print(json.dumps(reset(db)))
+        typer.echo(json.dumps(reset(db)))
 
 
 # -- ingest --------------------------------------------------------------------------------------
@@ -198,7 +198,7 @@ def attribute(
     for k, v in result.timings_s.items():
         t.add_row(k, f"{v:.2f}")
     out.print(t)
-    out.print(json.dumps(result.counts))
+    typer.echo(json.dumps(result.counts))
 
 
 @app.command()
@@ -308,6 +308,31 @@ def bench_ingest_cmd(
     with open_db(settings()) as db:
         bench, _ = bench_ingest(db, bundle)
     out.print_json(data=bench.as_dict())
+
+
+
+# -- serving -------------------------------------------------------------------------------------
+@app.command()
+@human_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    production: Annotated[bool, typer.Option("--production", help="No introspection or GraphiQL; refuse weak keys.")] = False,
+) -> None:
+    """Serve the GraphQL API for investigators at /graphql (docs/api.md)."""
+    import uvicorn
+
+    from sybilgraph.api import create_app
+    from sybilgraph.api.runner import run_attribution_with_defaults
+    from sybilgraph.db.launcher import LocalNeo4j
+
+    s = settings()
+    if s.uses_local_launcher and not LocalNeo4j(s).state().running:
+        console.print(f"starting the local Neo4j + GDS on {s.bolt_uri} ...")
+        LocalNeo4j(s).start()
+    api = create_app(s, production=production, run_attribution=run_attribution_with_defaults)
+    # proxy_headers off: a loopback caller must not be able to fake its origin in the audit log.
+    uvicorn.run(api, host=host, port=port, proxy_headers=False, log_level="info")
 
 
 def main() -> None:  # pragma: no cover - console entry point

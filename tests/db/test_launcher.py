@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from pathlib import Path
+
+from sybilgraph.db.launcher import LocalNeo4j
 from sybilgraph.db.session import Database
+from sybilgraph.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -60,3 +64,69 @@ def test_gds_algorithms_run_through_the_python_client(db: Database) -> None:
             part.setdefault(c, set()).add(node["i"])
         assert sorted(sorted(v) for v in part.values()) == [[0, 1, 2, 3], [4, 5, 6, 7]], name
     assert len(sim) > 0 and sim["similarity"].between(0, 1).all()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_sigterm_stops_cleanly_and_the_store_needs_no_recovery(tmp_path: Path) -> None:
+    import os
+
+    if os.environ.get("NEO4J_URI"):
+        pytest.skip("the suite runs against an external Neo4j")
+    settings = Settings(home=tmp_path, bolt_port=_free_port(), heap="1g", pagecache="128m")
+    local = LocalNeo4j(settings)
+    local.start()
+    try:
+        with Database(settings) as db:
+            db.read_raw("RETURN 1")
+            with db.session() as s:
+                s.run("CREATE (:Probe {v: 42})").consume()
+    finally:
+        assert local.stop()
+    assert not local.state().running
+    assert not (settings.neo4j_home / "ready").exists()
+    local.start()
+    try:
+        with Database(settings) as db:
+            assert db.read_raw("MATCH (p:Probe) RETURN p.v AS v") == [{"v": 42}]
+    finally:
+        local.stop()
+    debug = (settings.neo4j_home / "logs" / "debug.log").read_text(errors="replace")
+    assert "Recovery completed" not in debug and "recovery required" not in debug.lower()
+
+
+def test_status_reports_versions_through_the_cli(session_db: Database) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, SYBILGRAPH_BOLT_PORT=str(session_db.settings.bolt_port))
+    if session_db.settings.neo4j_uri:
+        env["NEO4J_URI"] = session_db.settings.neo4j_uri
+    proc = subprocess.run([sys.executable, "-m", "sybilgraph.cli", "db", "status"], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    status = json.loads(proc.stdout)
+    assert status["answers"] is True and status["gds"].startswith("2.13") and status["neo4j"].startswith("5.26.")
+
+
+def test_status_says_so_when_nothing_answers(tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, SYBILGRAPH_HOME=str(tmp_path), SYBILGRAPH_BOLT_PORT=str(_free_port()))
+    env.pop("NEO4J_URI", None)
+    proc = subprocess.run([sys.executable, "-m", "sybilgraph.cli", "db", "status"], env=env, capture_output=True, text=True)
+    assert proc.returncode == 1
+    status = json.loads(proc.stdout)
+    assert status["answers"] is False and "does not answer" in status["reason"]
+    assert "Traceback" not in proc.stderr

@@ -208,3 +208,11 @@ def test_assign_needs_a_majority_and_chains_through_new_accounts() -> None:
     assert split == {}
     chained = assign({"n1": [("m1", 9.0)], "n2": [("n1", 9.0)]}, {"m1": "op-a"}, set(), params, 0.5)
     assert chained["n2"].operator_id == "op-a"
+
+
+def test_assign_leaves_peripheral_accounts_out_as_the_full_run_does() -> None:
+    params = AttributionParams()  # core_ratio 0.1
+    edges = {"weak": [("m1", 4.0)], "strong": [("m1", 40.0), ("m2", 30.0)]}
+    typical = {"op-a": 100.0}.__getitem__
+    placed = assign(edges, {"m1": "op-a", "m2": "op-a"}, set(), params, 0.5, typical)
+    assert set(placed) == {"strong"}

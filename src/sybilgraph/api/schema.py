@@ -20,6 +20,7 @@ from strawberry.types import ExecutionContext
 from sybilgraph.api.config import ApiSettings, Role
 from sybilgraph.api.errors import BadInput, NotFound
 from sybilgraph.api.extensions import error_code, is_expected, schema_extensions
+from sybilgraph.api.loaders import KIND_OF_REL
 from sybilgraph.api.pagination import (
     check_first,
     check_id,
@@ -68,7 +69,6 @@ log = logging.getLogger("sybilgraph.api")
 MAX_VALUE_LENGTH = 256
 MAX_LABEL_LENGTH = 64
 MAX_REASON_LENGTH = 2_000
-KIND_OF_REL = {k.rel: k.name for k in KINDS.values()}
 # Tie-break between equally short, equally rare evidence paths: personal identifiers first.
 _PATH_KIND_ORDER = ("card", "device", "ip", "template", "tls", "subnet", "email_domain")
 PATH_RANK = {KINDS[k].rel: i for i, k in enumerate(_PATH_KIND_ORDER)}

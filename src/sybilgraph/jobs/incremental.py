@@ -16,8 +16,12 @@ new account with its neighbours is weighed exactly (the sorted-neighbourhood win
 bound all-pairs work over the whole population; one account's pairs are few).
 
 An account then joins the operator whose members hold the largest share of its edge weight,
-when that share (purity) reaches ``min_purity`` and no analyst rejected the pair; its
-confidence is the full run's (``purity * strength``, calibrated). New accounts placed this way
+when that share (purity) reaches ``min_purity``, no analyst rejected the pair, and, as the full
+run's core rule demands (``clusters.py``), its weight into the operator is at least
+``core_ratio`` times that of the operator's typical member (operators of ``core_min_size`` or
+more; the typical member's weight comes from the full run's own ``candidate_edges`` over the
+operator's members, cached per run). Its confidence is the full run's (``purity * strength``,
+calibrated). New accounts placed this way
 count as members for the other new accounts of the bundle (a few rounds), so a chain of new
 accounts tied to an operator through each other is placed too.
 
@@ -34,7 +38,7 @@ import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,7 +50,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sybilgraph.attribution.calibration import calibrate
-from sybilgraph.attribution.candidates import weighted_links
+from sybilgraph.attribution.candidates import candidate_edges, weighted_links
 from sybilgraph.attribution.clusters import raw_confidence
 from sybilgraph.attribution.params import AttributionParams
 from sybilgraph.attribution.weights import hub_cutoff
@@ -62,6 +66,7 @@ __all__ = [
     "assign",
     "new_account_ids",
     "pair_edges",
+    "CoreWeights",
 ]
 
 log = logging.getLogger("sybilgraph.jobs")
@@ -158,6 +163,37 @@ class IncrementalResult:
         }
 
 
+class CoreWeights:
+    """The evidence weight of an operator's typical member (median over its members), per run.
+
+    What the full run's core rule compares a member against. Computed with the full run's
+    ``candidate_edges`` over the operator's members and cached: a run's operators do not change.
+    """
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, str], float] = {}
+
+    def typical(self, db: Database, run_id: str, operator_id: str, n_total: int, params: AttributionParams) -> float:
+        key = (run_id, operator_id)
+        if any(cached_run != run_id for cached_run, _ in self._cache):
+            self._cache.clear()  # a new run: the old run's operators are history
+        if key not in self._cache:
+            self._cache[key] = _typical_member_weight(db, run_id, operator_id, n_total, params)
+        return self._cache[key]
+
+
+def _typical_member_weight(db: Database, run_id: str, operator_id: str, n_total: int, params: AttributionParams) -> float:
+    members = [r["account_id"] for r in db.read("jobs/read_operator_members", run_id=run_id, operator_id=operator_id)]
+    if len(members) < params.core_min_size:
+        return 0.0  # the full run keeps every member of a small community
+    edges = candidate_edges(_read_links(db, members), n_total, params)
+    inside: dict[str, float] = dict.fromkeys(members, 0.0)
+    for src, dst, weight in zip(edges["src"].to_pylist(), edges["dst"].to_pylist(), edges["weight"].to_pylist()):
+        inside[src] += weight
+        inside[dst] += weight
+    return float(np.median(list(inside.values())))
+
+
 # -- which accounts are new ----------------------------------------------------------------------
 def new_account_ids(settings: Settings, ingest_id: str) -> list[str]:
     """Accounts of one ingested bundle that no other ingested bundle has (columnar store)."""
@@ -189,13 +225,18 @@ def attribute_new_accounts(
     min_purity: float = 0.5,
     max_accounts: int = 20_000,
     ingest_id: str | None = None,
+    core_weights: CoreWeights | None = None,
 ) -> IncrementalResult:
-    """Provisionally attribute ``account_ids`` (new accounts) to existing operators."""
+    """Provisionally attribute ``account_ids`` (new accounts) to existing operators.
+
+    Pass one ``core_weights`` across calls (the scheduler does) to reuse operators' typical weights.
+    """
     params = params or AttributionParams()
+    core_weights = core_weights or CoreWeights()
     t0 = time.perf_counter()
     result = IncrementalResult(run_id=None)
     for _ in range(RUN_CHANGE_RETRIES + 1):
-        result = _attempt(db, account_ids, params, min_purity, max_accounts, ingest_id)
+        result = _attempt(db, account_ids, params, min_purity, max_accounts, ingest_id, core_weights)
         if result.skipped or result.run_id == current_run_id(db):
             break
         log.info(json.dumps({"event": "incremental_run_changed", "stale_run_id": result.run_id}))
@@ -216,6 +257,7 @@ def _attempt(
     min_purity: float,
     max_accounts: int,
     ingest_id: str | None,
+    core_weights: CoreWeights,
 ) -> IncrementalResult:
     run_id = current_run_id(db)
     if run_id is None:
@@ -228,7 +270,7 @@ def _attempt(
     if len(candidates) > max_accounts:
         result.skipped = f"{len(candidates)} new accounts (more than {max_accounts}): left to the full run"
         return result
-    placements, evidence = _plan(db, run_id, candidates, params, min_purity)
+    placements, evidence = _plan(db, run_id, candidates, params, min_purity, core_weights)
     result.placements = placements
     if placements:
         rows = [
@@ -249,7 +291,12 @@ def _unattributed(db: Database, run_id: str, account_ids: Sequence[str]) -> list
 
 
 def _plan(
-    db: Database, run_id: str, candidates: list[str], params: AttributionParams, min_purity: float
+    db: Database,
+    run_id: str,
+    candidates: list[str],
+    params: AttributionParams,
+    min_purity: float,
+    core_weights: CoreWeights,
 ) -> tuple[dict[str, Placement], dict[str, str]]:
     n_total = int(db.read("jobs/count_accounts")[0]["accounts"])
     n_max = hub_cutoff(n_total, params)
@@ -267,7 +314,11 @@ def _plan(
     con = duckdb.connect()
     try:
         edges = pair_edges(con, links, candidates, n_total, params)
-        placements = assign(edges, operator_of, rejected, params, min_purity)
+
+        def typical(operator_id: str) -> float:
+            return core_weights.typical(db, run_id, operator_id, n_total, params)
+
+        placements = assign(edges, operator_of, rejected, params, min_purity, typical)
         evidence = _evidence(con, placements, operator_of)
     finally:
         con.close()
@@ -327,15 +378,19 @@ def assign(
     rejected: set[tuple[str, str]],
     params: AttributionParams,
     min_purity: float,
+    typical: Callable[[str], float] | None = None,
 ) -> dict[str, Placement]:
-    """Each account with edges joins the operator holding most of its edge weight, if enough."""
+    """Each account with edges joins the operator holding most of its edge weight, if enough.
+
+    ``typical(operator)``: the weight of its typical member, for the core rule (None: no rule).
+    """
     placed: dict[str, Placement] = {}
     for _ in range(MAX_ROUNDS):
         changed = False
         for account in sorted(edges):
             if account in placed:
                 continue
-            placement = _place(account, edges[account], operator_of, placed, rejected, params, min_purity)
+            placement = _place(account, edges[account], operator_of, placed, rejected, params, min_purity, typical)
             if placement is not None:
                 placed[account] = placement
                 changed = True
@@ -352,6 +407,7 @@ def _place(
     rejected: set[tuple[str, str]],
     params: AttributionParams,
     min_purity: float,
+    typical: Callable[[str], float] | None,
 ) -> Placement | None:
     inside: dict[str, float] = defaultdict(float)
     total = 0.0
@@ -367,6 +423,8 @@ def _place(
     purity = weight / total
     if purity < min_purity:
         return None
+    if typical is not None and weight < params.core_ratio * typical(operator):
+        return None  # peripheral: the full run's core rule would leave it out
     raw = float(raw_confidence(np.array([weight]), np.array([total]), params)[0])
     return Placement(operator_id=operator, confidence=calibrate(raw), purity=purity, inside_weight=weight)
 

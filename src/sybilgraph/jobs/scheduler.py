@@ -44,7 +44,7 @@ from sybilgraph.errors import AttributionError, DatabaseUnavailable
 from sybilgraph.ingest import IngestReport, ingest_bundle
 from sybilgraph.jobs.config import JobsConfig, cron_trigger, next_cron_time
 from sybilgraph.jobs.inbox import Inbox, ReadyBundle
-from sybilgraph.jobs.incremental import IncrementalResult, attribute_new_accounts, new_account_ids
+from sybilgraph.jobs.incremental import CoreWeights, IncrementalResult, attribute_new_accounts, new_account_ids
 from sybilgraph.jobs.locks import ATTRIBUTION_LOCK, Heartbeat, InboxLease, beat_attribution_lock, reclaim_stale_lock
 from sybilgraph.jobs.retry import Backoff, Stopped, is_infrastructure, retry
 from sybilgraph.jobs.state import JobStateWriter, apply_job_schema, utcnow
@@ -120,6 +120,7 @@ class Scheduler:
         self.heartbeat = Heartbeat(cfg.heartbeat_s)
         self.inbox_lease = InboxLease(self.db, self.holder, cfg.lock_stale_s)
         self.backoff = Backoff(cfg.retry_base_s, cfg.retry_max_s)
+        self.core_weights = CoreWeights()
         self._cron = cron_trigger(cfg.attribution_cron)
         self._next_cron = next_cron_time(self._cron, utcnow())
         self._stop = threading.Event()
@@ -320,7 +321,7 @@ class Scheduler:
                 result = self._retrying("incremental", lambda: attribute_new_accounts(
                     self.db, new_account_ids(self.settings, report.ingest_id), self.params,
                     min_purity=cfg.incremental_min_purity, max_accounts=cfg.incremental_max_accounts,
-                    ingest_id=report.ingest_id))
+                    ingest_id=report.ingest_id, core_weights=self.core_weights))
         except StepAbandoned:
             self.states.record("incremental", "abandoned", started, error="abandoned at shutdown")
             raise
