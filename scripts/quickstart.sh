@@ -31,6 +31,9 @@ fi
 KEY=$(cat "$KEYFILE")
 export SYBILGRAPH_API_KEYS="{\"$KEY\": {\"user\": \"quickstart\", \"role\": \"admin\"}}"
 
+$SG export --out "$SYBILGRAPH_HOME/export.csv" >/dev/null
+ID=$(.venv/bin/python -c "import csv,sys; rows=[r for r in csv.DictReader(open(sys.argv[1])) if r['flagged']=='true']; print(rows[0]['account_id'] if rows else '')" "$SYBILGRAPH_HOME/export.csv")
+
 cat <<EXAMPLES
 
 ==> [5/5] serving GraphQL on http://127.0.0.1:$PORT/graphql  (Ctrl-C to stop)
@@ -39,10 +42,9 @@ Flagged operators, largest first:
   curl -s http://127.0.0.1:$PORT/graphql -H 'content-type: application/json' -H 'X-API-Key: $KEY' \\
     -d '{"query":"{ operators(filter: {flagged: true}, orderBy: {field: SIZE, direction: DESC}, first: 5) { totalCount edges { node { id label size campaignScore flagged } } } }"}'
 
-One account, its operator and the evidence that ties it:
-  ID=\$(.venv/bin/sybilgraph export --out /dev/stdout 2>/dev/null | awk -F, 'NR==2{gsub(/"/,"",\$1); print \$1}')
+One flagged account, its operator and the evidence that ties it:
   curl -s http://127.0.0.1:$PORT/graphql -H 'content-type: application/json' -H 'X-API-Key: $KEY' \\
-    -d '{"query":"query(\$id: ID!) { account(id: \$id) { id operator { id label confidence evidence { kind value membersSharing weight } } } }","variables":{"id":"'\$ID'"}}'
+    -d '{"query":"query(\$id: ID!) { account(id: \$id) { id status attribution { confidence operator { id label campaignScore flagged } evidence { kind value membersSharing weight } } } }","variables":{"id":"$ID"}}'
 
 EXAMPLES
 exec $SG serve --host 127.0.0.1 --port "$PORT"

@@ -12,8 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
 from sybilgraph.attribution import run_attribution
 from sybilgraph.db.session import Database
 from sybilgraph.ingest import ingest_bundle
@@ -75,26 +73,6 @@ def seed_operators(db: Database, tmp: Path, prefix: str = "seed") -> str:
     bundle = write_bundle(tmp / f"{prefix}-bundle", operator_tables(prefix))
     ingest_bundle(bundle, db.settings, db)
     return run_attribution(db).run_id
-
-
-def clone_account(bundle: Path, source_ids: list[str], new_id: str, out_dir: Path) -> Path:
-    """A bundle holding one account that does what the ``source_ids`` accounts do in ``bundle``
-    (their cards, devices, networks and templates): an operator's fresh account drawing on the
-    operator's pool. The account row is the first source's."""
-    import pyarrow.compute as pc
-    import pyarrow.dataset as ds
-    import pyarrow.parquet as pq
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for table in ("accounts", "payment_methods", "sessions", "interactions"):
-        source = bundle / table if (bundle / table).is_dir() else bundle / f"{table}.parquet"
-        sources = source_ids[:1] if table == "accounts" else source_ids
-        rows = ds.dataset(source, format="parquet").to_table(filter=pc.field("account_id").isin(sources))
-        if rows.num_rows:
-            ids = pa.array([new_id] * rows.num_rows, rows.schema.field("account_id").type)
-            rows = rows.set_column(rows.schema.get_field_index("account_id"), "account_id", ids)
-            pq.write_table(rows, out_dir / f"{table}.parquet")
-    return out_dir
 
 
 def drop(inbox: Path, name: str, tables: dict[str, list[dict[str, Any]]], ready: bool = True) -> Path:

@@ -15,7 +15,7 @@ from typing import Any
 
 
 def _slow_down_communities(seconds: float) -> None:
-    import sybilgraph.attribution.pipeline as pipeline
+    from sybilgraph.attribution import pipeline
 
     real = pipeline.detect_communities
 

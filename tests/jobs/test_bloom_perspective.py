@@ -11,7 +11,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from neo4j.graph import Node, Path as GraphPath, Relationship
+from neo4j.graph import Node, Relationship
+from neo4j.graph import Path as GraphPath
 
 from sybilgraph.attribution import run_attribution
 from sybilgraph.db.session import Database

@@ -16,7 +16,7 @@ from sybilgraph.db.session import Database
 from sybilgraph.ingest import ingest_bundle
 from sybilgraph.jobs import Scheduler
 from tests.bundles import write_bundle
-from tests.jobs.jobs_support import account, clone_account, drop, job_state, jobs_config
+from tests.jobs.jobs_support import account, drop, job_state, jobs_config
 
 pytestmark = pytest.mark.integration
 
@@ -25,19 +25,47 @@ MAX_DELAY_S = 10.0
 
 
 def _target(db: Database) -> dict[str, Any]:
-    """The largest flagged operator, three of its most connected members, and a card its members share."""
-    return db.read_raw(
+    """The largest flagged operator and its pool: identifiers at least three members share."""
+    operator = db.read_raw(
         """MATCH (run:AttributionRun {current: true})
            MATCH (o:Operator {flagged: true})<-[r:ATTRIBUTED_TO]-(:Account) WHERE r.run_id = run.run_id
-           WITH run, o, count(r) AS size ORDER BY size DESC, o.operator_id LIMIT 1
-           MATCH (o)<-[r:ATTRIBUTED_TO]-(m:Account) WHERE r.run_id = run.run_id
-           WITH o, m ORDER BY COUNT { (m)-->() } DESC, m.account_id
-           WITH o, collect(m) AS members
-           MATCH (c:PaymentInstrument)<-[:PAID_WITH]-(user:Account) WHERE user IN members
-           WITH o, members, c, count(user) AS users ORDER BY users DESC LIMIT 1
-           RETURN o.operator_id AS operator, [m IN members[0..3] | m.account_id] AS sources,
-                  c.instrument_id AS card"""
-    )[0]
+           WITH o, count(r) AS size ORDER BY size DESC, o.operator_id LIMIT 1
+           RETURN o.operator_id AS operator"""
+    )[0]["operator"]
+    rows = db.read_raw(
+        """MATCH (run:AttributionRun {current: true})
+           MATCH (:Operator {operator_id: $operator})<-[r:ATTRIBUTED_TO]-(m:Account) WHERE r.run_id = run.run_id
+           MATCH (m)-[:PAID_WITH|USED_IP|USED_DEVICE|USED_TLS|USED_TEMPLATE]->(i)
+           WITH i, count(DISTINCT m) AS members WHERE members >= 3
+           WITH labels(i)[0] AS label, i, members ORDER BY members DESC
+           WITH label, collect(coalesce(i.instrument_id, i.ip, i.device_id, i.fingerprint))[0..8] AS values
+           RETURN label, values""",
+        operator=operator,
+    )
+    pool = {r["label"]: r["values"] for r in rows}
+    assert pool.get("PaymentInstrument"), f"operator {operator} has no shared card: {pool}"
+    return {"operator": operator, "card": pool["PaymentInstrument"][0], "pool": pool}
+
+
+def _pool_account(account_id: str, pool: dict[str, list[str]]) -> dict[str, list[dict[str, Any]]]:
+    """A fresh account of the operator: its cards, devices, TLS clients, IPs and templates."""
+    ips = pool.get("IP") or ["198.51.100.7"]
+    devices = pool.get("Device") or [""]
+    tls = pool.get("TlsFingerprint") or [""]
+    ts = [f"2026-05-0{1 + d}T{h:02d}:{m:02d}:00Z" for d in range(7) for h in range(0, 24, 3) for m in (5, 35)]
+    payments = [{"account_id": account_id, "instrument_id": c, "bin": "411111", "last4": "1111",
+                 "issuer_country": "DE", "added_at": ts[0]} for c in pool["PaymentInstrument"]]
+    sessions = [{"account_id": account_id, "ts": ts[k], "ip": ips[k % len(ips)], "device_id": devices[k % len(devices)],
+                 "user_agent": "UA", "tls_fingerprint": tls[k % len(tls)]} for k in range(24)]
+    templates = pool.get("PromptTemplate") or []
+    interactions = [{"account_id": account_id, "ts": ts[k % len(ts)], "ip": ips[k % len(ips)],
+                     "device_id": devices[k % len(devices)], "api_key_id": f"k_{account_id}", "model": "m1",
+                     "input_tokens": 900, "output_tokens": 2500, "prompt_fingerprint": templates[k % len(templates)],
+                     "category": "reasoning"} for k in range(6 * len(templates))]
+    tables = {"accounts": [account(account_id)], "payment_methods": payments, "sessions": sessions}
+    if interactions:
+        tables["interactions"] = interactions
+    return tables
 
 
 def _attributions(db: Database, prefix: str) -> dict[str, dict[str, Any]]:
@@ -62,7 +90,7 @@ def test_new_account_of_an_operator_is_attributed_within_seconds(
     inbox = tmp_path / "inbox"
     scheduler = Scheduler(db.settings, jobs_config(inbox, attribute_after_ingest=False), db=db)
     try:
-        staged = _stage(small_bundle, target, tmp_path)
+        staged = _stage(target, tmp_path)
         dropped = time.perf_counter()
         os.replace(staged, inbox / "new-accounts")
         report = scheduler.run_once()
@@ -74,62 +102,48 @@ def test_new_account_of_an_operator_is_attributed_within_seconds(
     assert outcome.status == "done" and outcome.incremental is not None
     assert outcome.incremental.run_id == first and outcome.incremental.candidates == 3
     placed = _attributions(db, "inc-")
-    assert set(placed) == {"inc-clone"}  # inc-card is peripheral, inc-stranger tied to nobody
-    clone = placed["inc-clone"]
-    assert clone["operator"] == target["operator"] and clone["run_id"] == first
-    assert clone["provisional"] is True and clone["source"] == "incremental" and 0.5 < clone["confidence"] <= 1
-    evidence = json.loads(clone["evidence_json"])
+    assert set(placed) == {"inc-pool"}  # inc-card is peripheral, inc-stranger tied to nobody
+    new = placed["inc-pool"]
+    assert new["operator"] == target["operator"] and new["run_id"] == first
+    assert new["provisional"] is True and new["source"] == "incremental" and 0.5 < new["confidence"] <= 1
+    evidence = json.loads(new["evidence_json"])
     assert evidence and all(e["members_sharing"] >= 2 and e["weight"] > 0 for e in evidence)
 
-    delay_s = clone["delay_s"]
+    delay_s = new["delay_s"]
     print(f"\ningest->provisional attribution: {delay_s:.3f}s (database clock); "
           f"incremental step {outcome.incremental.seconds:.3f}s; ingest {outcome.ingest_s:.3f}s; "
           f"drop->attributed {wall_s:.3f}s")
     assert 0 <= delay_s < MAX_DELAY_S and outcome.incremental.seconds < MAX_DELAY_S
     assert job_state(db, "incremental")["last_status"] == "ok"
 
-    # The next full run decides for itself, and agrees; the provisional attribution stays as history.
+    # The next full run decides for itself (here it agrees, and also leaves inc-card out); the
+    # provisional attribution stays with the first run as history.
     second = run_attribution(db).run_id
     decided = db.read_raw(
         """MATCH (a:Account)-[r:ATTRIBUTED_TO {run_id: $run_id}]->(o:Operator) WHERE a.account_id STARTS WITH 'inc-'
            RETURN a.account_id AS account, o.operator_id AS operator, r.provisional AS provisional""",
         run_id=second,
     )
-    print("DEBUG", target, db.read_raw("""MATCH (run:AttributionRun {current:true}) MATCH (a)-[r:ATTRIBUTED_TO]->(o:Operator) WHERE r.run_id = run.run_id AND o.operator_id IN ['op-9c221aac27d0'] RETURN o.operator_id AS op, collect(a.account_id) AS m"""),
-      db.read_raw("MATCH (c:Operator)-[l:SPLIT_FROM|MERGED_INTO]->(p) RETURN c.operator_id, type(l), p.operator_id, l.shared, l.run_id"))
-    assert decided == [{"account": "inc-clone", "operator": target["operator"], "provisional": False}]
+    assert decided == [{"account": "inc-pool", "operator": target["operator"], "provisional": False}]
     history = db.read_raw(
-        "MATCH (:Account {account_id: 'inc-clone'})-[r:ATTRIBUTED_TO {run_id: $run_id}]->() RETURN r.provisional AS p",
+        "MATCH (:Account {account_id: 'inc-pool'})-[r:ATTRIBUTED_TO {run_id: $run_id}]->() RETURN r.provisional AS p",
         run_id=first,
     )
     assert history == [{"p": True}]
 
 
-def _stage(small_bundle: Path, target: dict[str, Any], tmp: Path) -> Path:
-    """The new-accounts bundle, written beside the inbox with its READY marker: inc-clone draws on
-    three members' cards, devices, networks and templates; inc-card only pays with the operator's
-    card (peripheral: the full run leaves such accounts out); inc-stranger shares nothing."""
-    bundle = clone_account(small_bundle, target["sources"], "inc-clone", tmp / "staging" / "new-accounts")
-    pay = {"account_id": "inc-card", "instrument_id": target["card"], "bin": "411111", "last4": "1111",
-           "issuer_country": "DE", "added_at": "2026-05-01T00:00:00Z"}
-    extra = write_bundle(tmp / "extra", {"accounts": [account("inc-card"), account("inc-stranger")],
-                                         "payment_methods": [pay]}, fmt="parquet")
-    for name in ("accounts", "payment_methods"):
-        _append_parquet(bundle / f"{name}.parquet", extra / f"{name}.parquet")
+def _stage(target: dict[str, Any], tmp: Path) -> Path:
+    """The new-accounts bundle, written beside the inbox with its READY marker: inc-pool uses the
+    operator's pool; inc-card only pays with one of its cards (peripheral: the full run leaves
+    such accounts out); inc-stranger shares nothing."""
+    tables = _pool_account("inc-pool", target["pool"])
+    tables["accounts"] += [account("inc-card"), account("inc-stranger")]
+    tables["payment_methods"].append({"account_id": "inc-card", "instrument_id": target["card"], "bin": "411111",
+                                      "last4": "1111", "issuer_country": "DE", "added_at": "2026-05-01T00:00:00Z"})
+    bundle = write_bundle(tmp / "staging" / "new-accounts", tables)
     (bundle / "READY").touch()
     (tmp / "inbox").mkdir(exist_ok=True)
     return bundle
-
-
-def _append_parquet(target: Path, extra: Path) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    rows = pq.read_table(extra)
-    if target.is_file():
-        base = pq.read_table(target)
-        rows = pa.concat_tables([base, rows.select(base.column_names).cast(base.schema)])
-    pq.write_table(rows, target)
 
 
 def test_nothing_is_provisional_before_the_first_full_run(db: Database, tmp_path: Path) -> None:

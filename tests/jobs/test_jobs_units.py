@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -25,9 +25,9 @@ from sybilgraph.settings import Settings
 
 # -- config --------------------------------------------------------------------------------------
 def test_cron_five_and_six_fields() -> None:
-    start = datetime(2026, 5, 1, 10, 17, 3, tzinfo=timezone.utc)
-    assert next_cron_time(cron_trigger("0 * * * *"), start) == datetime(2026, 5, 1, 11, 0, tzinfo=timezone.utc)
-    assert next_cron_time(cron_trigger("*/10 * * * * *"), start) == datetime(2026, 5, 1, 10, 17, 10, tzinfo=timezone.utc)
+    start = datetime(2026, 5, 1, 10, 17, 3, tzinfo=UTC)
+    assert next_cron_time(cron_trigger("0 * * * *"), start) == datetime(2026, 5, 1, 11, 0, tzinfo=UTC)
+    assert next_cron_time(cron_trigger("*/10 * * * * *"), start) == datetime(2026, 5, 1, 10, 17, 10, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("expr", ["every hour", "61 * * * *", "* * *"])

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import signal
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -72,9 +73,9 @@ def test_two_schedulers_never_attribute_at_the_same_time(db: Database, tmp_path:
     assert any(o.attempts > 1 for o in outcomes), "the schedulers never met on the lock"
     runs = [r for r in _runs(db) if r["status"] == "complete"]
     assert len(runs) == 5  # the seed run and four raced ones
-    for earlier, later in zip(runs, runs[1:]):
+    for earlier, later in itertools.pairwise(runs):
         assert earlier["finished"] <= later["started"], f"runs overlap: {earlier} / {later}"
-    assert lock(db)["holder"] is None
+    assert lock(db)["holder"] is None and lock(db, "attribution-gate")["holder"] is None
 
 
 def test_killed_scheduler_leaves_a_reclaimable_lock_and_the_previous_run_served(db: Database, tmp_path: Path) -> None:
@@ -129,6 +130,7 @@ def test_sigterm_finishes_or_abandons_the_step(
     record = run_record(db, run["run_id"])
     assert record["status"] == expected, log
     assert lock(db)["holder"] is None  # released on the way out, either way
+    assert lock(db, "attribution-gate")["holder"] is None
     if expected == "complete":
         assert current_run(db) == run["run_id"]
         assert job_state(db, "attribution")["last_status"] == "ok"
@@ -145,4 +147,4 @@ def _attributions(db: Database, run_id: str) -> int:
 
 
 def _now_ms() -> int:
-    return int(datetime.now(timezone.utc).timestamp() * 1000)
+    return int(datetime.now(UTC).timestamp() * 1000)

@@ -8,4 +8,4 @@ from sybilgraph.jobs.history import runs_table
 from sybilgraph.jobs.incremental import IncrementalResult, attribute_new_accounts
 from sybilgraph.jobs.scheduler import CycleReport, Scheduler, main
 
-__all__ = ["JobsConfig", "Scheduler", "CycleReport", "main", "runs_table", "attribute_new_accounts", "IncrementalResult"]
+__all__ = ["CycleReport", "IncrementalResult", "JobsConfig", "Scheduler", "attribute_new_accounts", "main", "runs_table"]

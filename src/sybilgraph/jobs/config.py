@@ -8,7 +8,7 @@ environment like the core settings; explicit arguments win.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from apscheduler.triggers.cron import CronTrigger
@@ -94,11 +94,11 @@ def cron_trigger(expression: str) -> CronTrigger:
     fields = expression.split()
     try:
         if len(fields) == 5:
-            return CronTrigger.from_crontab(expression, timezone=timezone.utc)
+            return CronTrigger.from_crontab(expression, timezone=UTC)
         if len(fields) == 6:
             second, minute, hour, day, month, dow = fields
             return CronTrigger(second=second, minute=minute, hour=hour, day=day, month=month,
-                               day_of_week=dow, timezone=timezone.utc)
+                               day_of_week=dow, timezone=UTC)
     except ValueError as e:
         raise ValueError(f"invalid cron expression {expression!r}: {e}") from None
     raise ValueError(f"invalid cron expression {expression!r}: expected 5 fields (or 6 with seconds first)")

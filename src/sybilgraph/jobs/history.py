@@ -9,7 +9,7 @@ same from any host.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.markup import escape
@@ -17,7 +17,7 @@ from rich.table import Table
 
 from sybilgraph.db.session import Database
 
-__all__ = ["runs_table", "attribution_runs_table", "job_states_table", "locks_table"]
+__all__ = ["attribution_runs_table", "job_states_table", "locks_table", "runs_table"]
 
 STATUS_STYLE = {"complete": "green", "ok": "green", "running": "yellow", "busy": "yellow", "skipped": "dim",
                 "deferred": "yellow", "failed": "red", "abandoned": "red"}
@@ -107,7 +107,7 @@ def _detail(text: str | None) -> str:
 def _when(epoch_ms: int | None) -> str:
     if epoch_ms is None:
         return ""
-    return datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _duration(start_ms: int | None, end_ms: int | None) -> str:

@@ -60,13 +60,13 @@ from sybilgraph.ingest.columnar import ColumnarStore
 from sybilgraph.settings import Settings
 
 __all__ = [
+    "CoreWeights",
     "IncrementalResult",
     "Placement",
-    "attribute_new_accounts",
     "assign",
+    "attribute_new_accounts",
     "new_account_ids",
     "pair_edges",
-    "CoreWeights",
 ]
 
 log = logging.getLogger("sybilgraph.jobs")

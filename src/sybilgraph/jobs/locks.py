@@ -1,18 +1,22 @@
 """Leases in Neo4j, kept alive by a heartbeat thread, reclaimable when their holder dies.
 
 Why: schedulers on several hosts share one database, and a process can be killed at any
-moment. Two locks matter:
+moment. Three locks matter:
 
 * ``attribution`` is the pipeline's own lock (``cypher/attribution/acquire_lock.cypher``):
   a TTL of 15 minutes, renewed per phase. A scheduler running attribution also *beats* on it
   (``heartbeat_at``); when the beats stop for ``lock_stale_s`` the holder is dead and another
   scheduler expires the lock at once instead of waiting out the TTL. A holder that never beat
   (``sybilgraph attribute`` from the CLI) keeps the plain TTL.
-* ``inbox`` serialises ingest (the columnar store takes one writer): a short lease of
-  ``lock_stale_s`` renewed by the heartbeat, so a dead scheduler's inbox frees itself.
+* ``attribution-gate`` is taken by a scheduler before it calls the pipeline. The pipeline's
+  statement reads the lock before it holds the node's write lock, so two callers racing can both
+  take it; the gate (``cypher/jobs/acquire_lease.cypher``) takes the write lock first, so
+  schedulers never race into the pipeline together.
+* ``inbox`` serialises ingest (the columnar store takes one writer).
 
-Leases without fencing tokens assume a live holder beats at least every ``lock_stale_s``;
-beats run on their own thread, so only a stalled process or database breaks that.
+The two leases last ``lock_stale_s`` and are renewed by the heartbeat, so a dead scheduler's
+leases free themselves. Leases without fencing tokens assume a live holder beats at least every
+``lock_stale_s``; beats run on their own thread, so only a stalled process or database breaks that.
 """
 
 from __future__ import annotations
@@ -25,11 +29,20 @@ from contextlib import contextmanager
 
 from sybilgraph.db.session import Database
 
-__all__ = ["Heartbeat", "InboxLease", "reclaim_stale_lock", "beat_attribution_lock", "ATTRIBUTION_LOCK", "INBOX_LOCK"]
+__all__ = [
+    "ATTRIBUTION_GATE",
+    "ATTRIBUTION_LOCK",
+    "INBOX_LOCK",
+    "Heartbeat",
+    "Lease",
+    "beat_attribution_lock",
+    "reclaim_stale_lock",
+]
 
 log = logging.getLogger("sybilgraph.jobs")
 
 ATTRIBUTION_LOCK = "attribution"  # the pipeline's LOCK_NAME
+ATTRIBUTION_GATE = "attribution-gate"
 INBOX_LOCK = "inbox"
 
 
@@ -111,17 +124,18 @@ class _Beat:
         self.fast_tries = 0
 
 
-class InboxLease:
-    """The inbox lease: one scheduler ingests at a time; expires ``ttl_s`` after the last beat."""
+class Lease:
+    """A named lease held by one holder at a time; expires ``ttl_s`` after the last renewal."""
 
-    def __init__(self, db: Database, holder: str, ttl_s: float) -> None:
+    def __init__(self, db: Database, name: str, holder: str, ttl_s: float) -> None:
         self.db = db
+        self.name = name
         self.holder = holder
         self.ttl_s = ttl_s
         self.lost = threading.Event()
 
     def acquire(self) -> tuple[bool, str | None]:
-        row = self.db.write("attribution/acquire_lock", name=INBOX_LOCK, holder=self.holder, ttl_s=self.ttl_s)[0]
+        row = self.db.write("jobs/acquire_lease", name=self.name, holder=self.holder, ttl_s=self.ttl_s)[0]
         if row["acquired"]:
             self.lost.clear()
         return bool(row["acquired"]), row["holder"]
@@ -130,10 +144,10 @@ class InboxLease:
         acquired, holder = self.acquire()
         if not acquired:
             self.lost.set()
-            log.error(json.dumps({"event": "inbox_lease_lost", "holder": self.holder, "now_held_by": holder}))
+            log.error(json.dumps({"event": "lease_lost", "lease": self.name, "holder": self.holder, "now_held_by": holder}))
 
     def release(self) -> None:
-        self.db.write("attribution/release_lock", name=INBOX_LOCK, holder=self.holder)
+        self.db.write("jobs/release_lease", name=self.name, holder=self.holder)
 
 
 def beat_attribution_lock(db: Database, run_id: str) -> bool:
@@ -144,7 +158,7 @@ def beat_attribution_lock(db: Database, run_id: str) -> bool:
 
 def reclaim_stale_lock(db: Database, name: str, stale_s: float) -> str | None:
     """Expire ``name`` when its heartbeating holder went silent; the dead holder, or None."""
-    rows = db.write("jobs/expire_stale_lock", name=name, stale_s=int(round(stale_s)) or 1)
+    rows = db.write("jobs/expire_stale_lock", name=name, stale_s=max(1, round(stale_s)))
     if rows:
         log.warning(json.dumps({"event": "lock_reclaimed", "lock": name, "dead_holder": rows[0]["holder"]}))
         return str(rows[0]["holder"])

@@ -19,7 +19,7 @@ from neo4j.exceptions import ServiceUnavailable, SessionExpired, TransientError
 
 from sybilgraph.errors import BundleError, DatabaseUnavailable
 
-__all__ = ["Backoff", "retry", "is_infrastructure", "is_permanent", "Stopped"]
+__all__ = ["Backoff", "Stopped", "is_infrastructure", "is_permanent", "retry"]
 
 T = TypeVar("T")
 

@@ -44,13 +44,26 @@ from sybilgraph.errors import AttributionError, DatabaseUnavailable
 from sybilgraph.ingest import IngestReport, ingest_bundle
 from sybilgraph.jobs.config import JobsConfig, cron_trigger, next_cron_time
 from sybilgraph.jobs.inbox import Inbox, ReadyBundle
-from sybilgraph.jobs.incremental import CoreWeights, IncrementalResult, attribute_new_accounts, new_account_ids
-from sybilgraph.jobs.locks import ATTRIBUTION_LOCK, Heartbeat, InboxLease, beat_attribution_lock, reclaim_stale_lock
+from sybilgraph.jobs.incremental import (
+    CoreWeights,
+    IncrementalResult,
+    attribute_new_accounts,
+    new_account_ids,
+)
+from sybilgraph.jobs.locks import (
+    ATTRIBUTION_GATE,
+    ATTRIBUTION_LOCK,
+    INBOX_LOCK,
+    Heartbeat,
+    Lease,
+    beat_attribution_lock,
+    reclaim_stale_lock,
+)
 from sybilgraph.jobs.retry import Backoff, Stopped, is_infrastructure, retry
 from sybilgraph.jobs.state import JobStateWriter, apply_job_schema, utcnow
 from sybilgraph.settings import Settings
 
-__all__ = ["Scheduler", "CycleReport", "BundleOutcome", "AttributionOutcome", "StepAbandoned", "main"]
+__all__ = ["AttributionOutcome", "BundleOutcome", "CycleReport", "Scheduler", "StepAbandoned", "main"]
 
 log = logging.getLogger("sybilgraph.jobs")
 
@@ -118,7 +131,8 @@ class Scheduler:
                            cfg.ready_marker, cfg.settle_s)
         self.states = JobStateWriter(self.db, self.holder)
         self.heartbeat = Heartbeat(cfg.heartbeat_s)
-        self.inbox_lease = InboxLease(self.db, self.holder, cfg.lock_stale_s)
+        self.inbox_lease = Lease(self.db, INBOX_LOCK, self.holder, cfg.lock_stale_s)
+        self.attribution_gate = Lease(self.db, ATTRIBUTION_GATE, self.holder, cfg.lock_stale_s)
         self.backoff = Backoff(cfg.retry_base_s, cfg.retry_max_s)
         self.core_weights = CoreWeights()
         self._cron = cron_trigger(cfg.attribution_cron)
@@ -240,7 +254,7 @@ class Scheduler:
             with self.heartbeat.beating("inbox-lease", self.inbox_lease.renew):
                 outcomes = self._ingest_ready(outcomes)
         finally:
-            self._release_inbox()
+            self._release(self.inbox_lease)
             self._record_inbox(started, outcomes)
         return outcomes
 
@@ -257,11 +271,12 @@ class Scheduler:
                 break  # the database is in trouble: no point trying the next bundle now
         return outcomes
 
-    def _release_inbox(self) -> None:
+    @staticmethod
+    def _release(lease: Lease) -> None:
         try:
-            self.inbox_lease.release()
+            lease.release()
         except Exception as e:  # noqa: BLE001 - the lease expires by itself
-            log.warning(json.dumps({"event": "inbox_lease_not_released", "error": str(e)}))
+            log.warning(json.dumps({"event": "lease_not_released", "lease": lease.name, "error": str(e)}))
 
     def _record_inbox(self, started: datetime, outcomes: list[BundleOutcome]) -> None:
         if not outcomes:
@@ -385,20 +400,33 @@ class Scheduler:
     def _attribution_attempt(self) -> AttributionOutcome:
         if self._stop.is_set():
             return AttributionOutcome("stopped")
+        acquired, holder = self.attribution_gate.acquire()
+        if not acquired:
+            return AttributionOutcome("busy", error=f"another scheduler is attributing ({holder})")
+        try:
+            with self.heartbeat.beating("attribution-gate", self.attribution_gate.renew):
+                return self._run_attribution()
+        finally:
+            self._release(self.attribution_gate)
+
+    def _run_attribution(self) -> AttributionOutcome:
+        """The pipeline, under the gate: a dead scheduler's pipeline lock is reclaimed first."""
         reclaim_stale_lock(self.db, ATTRIBUTION_LOCK, self.config.lock_stale_s)
         run_id = new_run_id()
         self.states.record("attribution", "running", utcnow(), detail={"run_id": run_id})
         try:
-            with self.heartbeat.beating("attribution-lock", lambda: beat_attribution_lock(self.db, run_id)):
-                with self._step():
-                    result = run_attribution(self.db, self.params, run_id=run_id)
+            with (
+                self.heartbeat.beating("attribution-lock", lambda: beat_attribution_lock(self.db, run_id)),
+                self._step(),
+            ):
+                result = run_attribution(self.db, self.params, run_id=run_id)
         except StepAbandoned:
             self.states.record("attribution", "abandoned", utcnow(), error="abandoned at shutdown; the previous run stays current",
                                detail={"run_id": run_id})
             raise
         except AttributionError as e:
             if not self.db.read("jobs/read_run_status", run_id=run_id):
-                return AttributionOutcome("busy", error=str(e))  # never got the lock
+                return AttributionOutcome("busy", error=str(e))  # the pipeline lock is held (a CLI run)
             return AttributionOutcome("failed", run_id, error=str(e))
         except Exception as e:  # noqa: BLE001 - retried with backoff
             return AttributionOutcome("failed", run_id, error=f"{type(e).__name__}: {e}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from neo4j.exceptions import TransientError
@@ -20,7 +20,7 @@ from neo4j.exceptions import TransientError
 from sybilgraph import cypher
 from sybilgraph.db.session import Database
 
-__all__ = ["JobStateWriter", "JOB_NAMES", "apply_job_schema", "utcnow"]
+__all__ = ["JOB_NAMES", "JobStateWriter", "apply_job_schema", "utcnow"]
 
 log = logging.getLogger("sybilgraph.jobs")
 
@@ -29,7 +29,7 @@ ERROR_MAX_CHARS = 2_000
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def apply_job_schema(db: Database, attempts: int = 5) -> None:
