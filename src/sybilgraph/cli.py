@@ -281,14 +281,15 @@ def evaluate_matrix(
         raise typer.Exit(2)
     scale_list = [float(x) for x in scales.split(",") if x]
     seed_list = [int(x) for x in seeds.split(",") if x]
-    with open_db(settings()) as db:
-        rows = run_matrix(db, scale_list, seed_list, work, stability=stability, log=out.print)
     command = f"sybilgraph evaluate-matrix --scales {scales} --seeds {seeds} --out {out_file} --yes"
     out_file.parent.mkdir(parents=True, exist_ok=True)
-    out_file.write_text(render_matrix(rows, command))
-    (out_file.with_suffix(".json")).write_text(
-        "[" + ",".join(r.evaluation.to_json() for r in rows) + "]"
-    )
+
+    def save(rows: list[Any]) -> None:  # after every bundle: a long matrix keeps what it measured
+        out_file.write_text(render_matrix(rows, command))
+        out_file.with_suffix(".json").write_text("[" + ",".join(r.evaluation.to_json() for r in rows) + "]")
+
+    with open_db(settings()) as db:
+        run_matrix(db, scale_list, seed_list, work, stability=stability, log=out.print, on_row=save)
     out.print(f"wrote {out_file}")
 
 
