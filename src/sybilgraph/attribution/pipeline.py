@@ -154,17 +154,31 @@ def _run(db: Database, params: AttributionParams, reporter: Reporter, result: At
     )
 
 
-def read_links(db: Database) -> pa.Table:
-    """Every account-identifier link the graph holds, with rarity and usage count."""
-    cols: dict[str, list[Any]] = {"account_id": [], "kind": [], "value": [], "n_accounts": [], "count": []}
+def read_links(db: Database, chunk_rows: int = 200_000) -> pa.Table:
+    """Every account-identifier link the graph holds, with rarity and usage count.
+
+    Records become Arrow in chunks, so millions of links never sit in memory as Python objects.
+    """
+    chunks: list[pa.RecordBatch] = []
+    cols: tuple[list[Any], ...] = ([], [], [], [], [])
+
+    def flush() -> None:
+        if cols[0]:
+            chunks.append(pa.RecordBatch.from_arrays([pa.array(c) for c in cols], schema=LINK_SCHEMA))
+            for c in cols:
+                c.clear()
+
     with db.session() as s:
         for account_id, rel, value, n, count in s.run(db_query("attribution/read_links")):
-            cols["account_id"].append(account_id)
-            cols["kind"].append(KIND_OF_REL[rel])
-            cols["value"].append(value)
-            cols["n_accounts"].append(n)
-            cols["count"].append(count)
-    return pa.table(cols, schema=LINK_SCHEMA)
+            cols[0].append(account_id)
+            cols[1].append(KIND_OF_REL[rel])
+            cols[2].append(value)
+            cols[3].append(n)
+            cols[4].append(count)
+            if len(cols[0]) >= chunk_rows:
+                flush()
+    flush()
+    return pa.Table.from_batches(chunks, schema=LINK_SCHEMA)
 
 
 def db_query(name: str) -> str:
