@@ -16,7 +16,12 @@ from pydantic import ValidationError
 from sybilgraph.attribution.candidates import candidate_edges
 from sybilgraph.attribution.params import AttributionParams
 from sybilgraph.errors import BundleError, DatabaseUnavailable
-from sybilgraph.jobs.config import JobsConfig, cron_trigger, next_cron_time
+from sybilgraph.jobs.config import (
+    JobsConfig,
+    cron_trigger,
+    next_cron_time,
+    standard_weekdays,
+)
 from sybilgraph.jobs.inbox import Inbox
 from sybilgraph.jobs.incremental import LINK_SCHEMA, assign, pair_edges
 from sybilgraph.jobs.retry import Backoff, Stopped, is_infrastructure, retry
@@ -30,7 +35,22 @@ def test_cron_five_and_six_fields() -> None:
     assert next_cron_time(cron_trigger("*/10 * * * * *"), start) == datetime(2026, 5, 1, 10, 17, 10, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("expr", ["every hour", "61 * * * *", "* * *"])
+@pytest.mark.parametrize(
+    ("field", "days"),
+    [("0", "sun"), ("7", "sun"), ("1-5", "mon,tue,wed,thu,fri"), ("mon-fri", "mon,tue,wed,thu,fri"),
+     ("5-7", "sun,fri,sat"), ("*/2", "sun,tue,thu,sat"), ("0,3", "sun,wed"), ("*", "*")],
+)
+def test_weekdays_mean_what_crontab_means(field: str, days: str) -> None:
+    assert standard_weekdays(field) == days
+
+
+def test_sunday_is_sunday() -> None:
+    wednesday = datetime(2026, 5, 6, 12, 0, tzinfo=UTC)
+    assert next_cron_time(cron_trigger("0 0 * * 0"), wednesday).strftime("%a") == "Sun"
+    assert next_cron_time(cron_trigger("0 0 * * 1-5"), wednesday).strftime("%a %d") == "Thu 07"
+
+
+@pytest.mark.parametrize("expr", ["every hour", "61 * * * *", "* * *", "0 0 * * 8", "0 0 * * 5-2"])
 def test_bad_cron_is_refused(expr: str) -> None:
     with pytest.raises(ValidationError, match="cron"):
         JobsConfig(attribution_cron=expr)

@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sybilgraph.settings import Settings
 
-__all__ = ["JobsConfig", "cron_trigger", "next_cron_time"]
+__all__ = ["JobsConfig", "cron_trigger", "next_cron_time", "standard_weekdays"]
 
 
 class JobsConfig(BaseSettings):
@@ -36,7 +36,8 @@ class JobsConfig(BaseSettings):
     poll_interval_s: float = Field(default=5.0, gt=0)
 
     # -- attribution -----------------------------------------------------------------------------
-    # Cron expression (UTC): 5 fields (minute hour day month weekday), or 6 with seconds first.
+    # Cron expression (UTC): 5 fields (minute hour day month weekday, crontab meanings: 0 and 7
+    # are Sunday), or 6 with seconds first.
     attribution_cron: str = "0 * * * *"
     attribute_after_ingest: bool = True
     # Wait this long after the last ingest before the full run, so a burst of bundles gives one run.
@@ -90,18 +91,56 @@ class JobsConfig(BaseSettings):
 
 
 def cron_trigger(expression: str) -> CronTrigger:
-    """A UTC cron trigger from 5 fields, or 6 with a leading seconds field."""
+    """A UTC cron trigger from 5 fields, or 6 with a leading seconds field.
+
+    Weekdays mean what they mean in crontab (0 and 7 are Sunday); APScheduler 3 alone would
+    read 0 as Monday, so the field is translated to day names first.
+    """
     fields = expression.split()
+    if len(fields) == 5:
+        fields = ["0", *fields]
+    if len(fields) != 6:
+        raise ValueError(f"invalid cron expression {expression!r}: expected 5 fields (or 6 with seconds first)")
+    second, minute, hour, day, month, dow = fields
     try:
-        if len(fields) == 5:
-            return CronTrigger.from_crontab(expression, timezone=UTC)
-        if len(fields) == 6:
-            second, minute, hour, day, month, dow = fields
-            return CronTrigger(second=second, minute=minute, hour=hour, day=day, month=month,
-                               day_of_week=dow, timezone=UTC)
+        return CronTrigger(second=second, minute=minute, hour=hour, day=day, month=month,
+                           day_of_week=standard_weekdays(dow), timezone=UTC)
     except ValueError as e:
         raise ValueError(f"invalid cron expression {expression!r}: {e}") from None
-    raise ValueError(f"invalid cron expression {expression!r}: expected 5 fields (or 6 with seconds first)")
+
+
+WEEKDAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def standard_weekdays(field: str) -> str:
+    """A crontab weekday field (0-7 with 0 and 7 Sunday, names, ranges, steps, lists) as the
+    explicit day names APScheduler reads unambiguously."""
+    if field in ("*", "?"):
+        return "*"
+    days: set[int] = set()
+    for part in field.lower().split(","):
+        base, _, step_text = part.partition("/")
+        step = int(step_text) if step_text.isdigit() else 0
+        if base == "*":
+            first, last = 0, 6
+        else:
+            lo, _, hi = base.partition("-")
+            first = _weekday(lo)
+            last = _weekday(hi) if hi else (6 if step_text else first)
+            if hi and last == 0:
+                last = 7  # "5-7", "fri-sun": through Sunday
+        if (step_text and step < 1) or last < first:
+            raise ValueError(f"bad weekday field {field!r}")
+        days |= {d % 7 for d in range(first, last + 1, step or 1)}
+    return ",".join(WEEKDAY_NAMES[d] for d in sorted(days))
+
+
+def _weekday(token: str) -> int:
+    if token.isdigit() and 0 <= int(token) <= 7:
+        return int(token)
+    if token[:3] in WEEKDAY_NAMES:
+        return WEEKDAY_NAMES.index(token[:3])
+    raise ValueError(f"bad weekday {token!r}")
 
 
 def next_cron_time(trigger: CronTrigger, after: datetime) -> datetime:

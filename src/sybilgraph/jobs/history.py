@@ -40,7 +40,10 @@ def attribution_runs_table(db: Database, limit: int = 15) -> Table:
                          ("duration", "right"), ("accounts", "right"), ("operators", "right"),
                          ("attributed", "right"), ("provisional", "right"), ("flagged", "right"), ("note", "left")):
         t.add_column(col, justify=justify)  # type: ignore[arg-type]
-    for r in db.read("jobs/read_recent_runs", limit=limit):
+    rows = db.read("jobs/read_recent_runs", limit=limit)
+    if not rows:
+        t.caption = "no attribution run yet"
+    for r in rows:
         counts = _json(r["counts_json"])
         t.add_row(
             r["run_id"],
@@ -62,7 +65,10 @@ def job_states_table(db: Database) -> Table:
     t = Table(title="Jobs", title_justify="left")
     for col in ("job", "last status", "last run (UTC)", "took", "next run (UTC)", "holder", "detail / error"):
         t.add_column(col)
-    for r in db.read("jobs/read_job_states"):
+    rows = db.read("jobs/read_job_states")
+    if not rows:
+        t.caption = "no scheduler has recorded a job yet (sybilgraph scheduler)"
+    for r in rows:
         took = r["last_duration_s"]
         t.add_row(
             r["name"],
@@ -80,7 +86,10 @@ def locks_table(db: Database) -> Table:
     t = Table(title="Locks", title_justify="left")
     for col in ("lock", "holder", "expires (UTC)", "last heartbeat (UTC)", "reclaimed from"):
         t.add_column(col)
-    for r in db.read("jobs/read_locks"):
+    rows = db.read("jobs/read_locks")
+    if not rows:
+        t.caption = "no lock taken yet"
+    for r in rows:
         t.add_row(
             r["name"],
             escape(r["holder"]) if r["holder"] else "[dim]free[/]",

@@ -196,14 +196,27 @@ class Scheduler:
             self._pending_at = time.monotonic()
         with self._signal_handlers():
             try:
-                while not self._stop.is_set():
-                    self._tick()
-                    self._stop.wait(self._idle_wait_s())
+                self._loop()
             except StepAbandoned as e:
                 _event("scheduler_abandoned_step", reason=str(e))
         _event("scheduler_stopped", holder=self.holder)
 
     # -- the loop --------------------------------------------------------------------------------
+    def _loop(self) -> None:
+        """Ticks until stopped; a tick that fails (the database went away) is retried with backoff."""
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                self._tick()
+                failures = 0
+                wait = self._idle_wait_s()
+            except Exception as e:  # noqa: BLE001 - the service outlives database outages
+                failures += 1
+                wait = self.backoff.delay(failures)
+                log.error(json.dumps({"event": "tick_failed", "error": f"{type(e).__name__}: {e}",
+                                      "retry_in_s": round(wait, 2)}))
+            self._stop.wait(wait)
+
     def _tick(self) -> None:
         now = time.monotonic()
         if now >= self._next_poll:
@@ -400,7 +413,10 @@ class Scheduler:
     def _attribution_attempt(self) -> AttributionOutcome:
         if self._stop.is_set():
             return AttributionOutcome("stopped")
-        acquired, holder = self.attribution_gate.acquire()
+        try:
+            acquired, holder = self.attribution_gate.acquire()
+        except Exception as e:  # noqa: BLE001 - the database is down: retried with backoff
+            return AttributionOutcome("failed", error=f"{type(e).__name__}: {e}")
         if not acquired:
             return AttributionOutcome("busy", error=f"another scheduler is attributing ({holder})")
         try:
@@ -411,10 +427,10 @@ class Scheduler:
 
     def _run_attribution(self) -> AttributionOutcome:
         """The pipeline, under the gate: a dead scheduler's pipeline lock is reclaimed first."""
-        reclaim_stale_lock(self.db, ATTRIBUTION_LOCK, self.config.lock_stale_s)
         run_id = new_run_id()
         self.states.record("attribution", "running", utcnow(), detail={"run_id": run_id})
         try:
+            reclaim_stale_lock(self.db, ATTRIBUTION_LOCK, self.config.lock_stale_s)
             with (
                 self.heartbeat.beating("attribution-lock", lambda: beat_attribution_lock(self.db, run_id)),
                 self._step(),
