@@ -10,4 +10,5 @@ CREATE CONSTRAINT email_domain IF NOT EXISTS FOR (n:EmailDomain) REQUIRE n.domai
 CREATE CONSTRAINT label_name IF NOT EXISTS FOR (n:Label) REQUIRE n.name IS UNIQUE;
 CREATE CONSTRAINT operator_id IF NOT EXISTS FOR (n:Operator) REQUIRE n.operator_id IS UNIQUE;
 CREATE CONSTRAINT attribution_run_id IF NOT EXISTS FOR (n:AttributionRun) REQUIRE n.run_id IS UNIQUE;
-CREATE CONSTRAINT ingest_run_id IF NOT EXISTS FOR (n:IngestRun) REQUIRE n.ingest_id IS UNIQUE
+CREATE CONSTRAINT ingest_run_id IF NOT EXISTS FOR (n:IngestRun) REQUIRE n.ingest_id IS UNIQUE;
+CREATE CONSTRAINT job_state_name IF NOT EXISTS FOR (n:JobState) REQUIRE n.name IS UNIQUE

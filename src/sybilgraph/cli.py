@@ -336,6 +336,27 @@ def serve(
     uvicorn.run(api, host=host, port=port, proxy_headers=False, log_level="info")
 
 
+
+# -- scheduled jobs ------------------------------------------------------------------------------
+@app.command()
+@human_errors
+def scheduler() -> None:
+    """Watch the inbox, ingest bundles, place new accounts at once, attribute on a schedule (docs/jobs.md)."""
+    from sybilgraph.jobs import main as scheduler_main
+
+    raise typer.Exit(scheduler_main(settings()))
+
+
+@app.command()
+@human_errors
+def runs(limit: Annotated[int, typer.Option(help="How many attribution runs to show.")] = 15) -> None:
+    """Attribution run history, scheduled job state and locks."""
+    from sybilgraph.jobs import runs_table
+
+    with open_db(settings()) as db:
+        out.print(runs_table(db, limit=limit))
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

@@ -6,6 +6,7 @@ into their text, so the file you read is the statement that runs.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from sybilgraph.settings import REPO_ROOT
 
 __all__ = ["CYPHER_DIR", "load", "names", "statements"]
 
-CYPHER_DIR = REPO_ROOT / "cypher"
+# A checkout keeps cypher/ beside src/; an installed package (the Docker image) names it.
+CYPHER_DIR = Path(os.environ.get("SYBILGRAPH_CYPHER_DIR", REPO_ROOT / "cypher"))
 
 
 @lru_cache(maxsize=None)
