@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     # Ingest
     batch_size: int = 20_000
     ingest_memory_limit: str = "4GB"
+    # DuckDB's share while attribution builds candidate pairs (spills to $home/tmp beyond it).
+    attribution_memory_limit: str = "6GB"
     # Identifiers used by more than this share of accounts (and by more than the minimum) get a
     # node but no per-account links. Attribution gives them no weight at the same cut-off
     # (AttributionParams.hub_fraction), so keep the two equal or this one larger.

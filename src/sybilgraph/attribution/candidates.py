@@ -39,74 +39,107 @@ SELECT l.account_id, l.kind, l.value, l.n_accounts,
             THEN 1 - exp(-coalesce(l.count, 1) / kw.intensity_scale) ELSE 1.0 END AS use,
        kw.family,
        (kw.personal OR (kw.family = 'network' AND l.kind = 'ip' AND l.n_accounts <= $small_network))
-           AS standalone,
-       l.account_id AS order_seed
+           AS standalone
 FROM links l JOIN kind_weights kw ON kw.kind = l.kind
 WHERE l.n_accounts >= 2 AND l.n_accounts < $n_max AND kw.weight > 0
 """
 
+# Everything below works on integer ids (accounts, identifiers, kinds, families): at campaign
+# scale there are tens of millions of candidate contributions, and strings would not fit.
+_COMPACT_SQL = """
+CREATE TEMP TABLE accts AS
+    SELECT account_id, (row_number() OVER (ORDER BY account_id) - 1)::INTEGER AS aid
+    FROM (SELECT DISTINCT account_id FROM wl);
+CREATE TEMP TABLE idents AS
+    SELECT kind, value, (row_number() OVER (ORDER BY kind, value) - 1)::INTEGER AS vid
+    FROM (SELECT DISTINCT kind, value FROM wl);
+CREATE TEMP TABLE cl AS
+    SELECT a.aid, i.vid, kw.kid, kw.fid, kw.single_ok, wl.standalone,
+           wl.n_accounts::INTEGER AS n, wl.w::FLOAT AS w, wl.use::FLOAT AS use
+    FROM wl JOIN accts a USING (account_id) JOIN idents i USING (kind, value)
+    JOIN kind_weights kw ON kw.kind = wl.kind;
+CREATE TEMP TABLE orders AS
+    SELECT aid, pass::TINYINT AS pass, md5_number_lower(pass::VARCHAR || ':' || account_id) AS okey
+    FROM accts CROSS JOIN range($passes) AS passes(pass);
+"""
+
 _EDGES_SQL = """
 WITH exact AS (
-    SELECT a.account_id AS src, b.account_id AS dst, a.kind, a.value, a.family, a.standalone,
+    SELECT a.aid AS src, b.aid AS dst, a.vid, a.fid, a.single_ok, a.standalone, a.kid,
            a.w * least(a.use, b.use) AS w
-    FROM wl a JOIN wl b
-      ON a.kind = b.kind AND a.value = b.value AND a.account_id < b.account_id
-    WHERE a.n_accounts <= $exact_max
+    FROM cl a JOIN cl b ON a.vid = b.vid AND a.aid < b.aid
+    WHERE a.n <= $exact_max
 ),
 ranked AS (
-    SELECT account_id, kind, value, w, use, family, standalone, pass,
-           row_number() OVER (PARTITION BY pass, kind, value
-                              ORDER BY md5(pass::VARCHAR || ':' || order_seed), account_id) AS rn
-    FROM wl CROSS JOIN range($passes) AS passes(pass)
-    WHERE n_accounts > $exact_max
+    SELECT c.aid, c.vid, c.fid, c.single_ok, c.standalone, c.kid, c.w, c.use, o.pass,
+           row_number() OVER (PARTITION BY o.pass, c.vid ORDER BY o.okey, c.aid) AS rn
+    FROM cl c JOIN orders o USING (aid)
+    WHERE c.n > $exact_max
 ),
 neighbourhood AS (
     -- A pair met in several passes shares the identifier once: DISTINCT per identifier.
-    SELECT DISTINCT least(a.account_id, b.account_id) AS src, greatest(a.account_id, b.account_id) AS dst,
-           a.kind, a.value, a.family, a.standalone, a.w * least(a.use, b.use) AS w
+    SELECT DISTINCT least(a.aid, b.aid) AS src, greatest(a.aid, b.aid) AS dst,
+           a.vid, a.fid, a.single_ok, a.standalone, a.kid, a.w * least(a.use, b.use) AS w
     FROM ranked a JOIN ranked b
-      ON a.pass = b.pass AND a.kind = b.kind AND a.value = b.value
-     AND b.rn > a.rn AND b.rn <= a.rn + $window
+      ON a.pass = b.pass AND a.vid = b.vid AND b.rn > a.rn AND b.rn <= a.rn + $window
 ),
 contributions AS (
     SELECT * FROM exact UNION ALL SELECT * FROM neighbourhood
 ),
 mass AS (
-    SELECT account_id, family, sum(w * use) AS mass FROM wl GROUP BY account_id, family
+    SELECT aid, fid, sum(w * use) AS mass FROM cl GROUP BY aid, fid
 ),
 shared AS (
-    SELECT src, dst, family, sum(w) AS fw, bool_or(standalone) AS standalone, list(kind) AS kinds
-    FROM contributions GROUP BY src, dst, family
+    SELECT src, dst, fid, any_value(single_ok) AS single_ok, sum(w) AS fw,
+           bool_or(standalone) AS standalone, bit_or(1::BIGINT << kid) AS kinds
+    FROM contributions GROUP BY src, dst, fid
 ),
 per_family AS (
-    -- Content counts only when it is a large part of both accounts content: heavy users of
+    -- Content counts only when it is a large part of both accounts' content: heavy users of
     -- common tools share many templates, but a small share of what they use.
-    SELECT s.src, s.dst, s.family, s.standalone, s.kinds,
-           CASE WHEN s.family = 'content'
+    SELECT s.src, s.dst, s.fid, s.single_ok, s.standalone, s.kinds,
+           CASE WHEN s.fid = $content_fid
                  AND s.fw < $content_min_overlap * greatest(ms.mass, md.mass) THEN 0.0
                 ELSE s.fw END AS fw
     FROM shared s
-    JOIN mass ms ON ms.account_id = s.src AND ms.family = s.family
-    JOIN mass md ON md.account_id = s.dst AND md.family = s.family
+    JOIN mass ms ON ms.aid = s.src AND ms.fid = s.fid
+    JOIN mass md ON md.aid = s.dst AND md.fid = s.fid
+),
+linked AS (
+    SELECT src, dst, sum(fw) AS weight, bit_or(kinds) AS kinds
+    FROM per_family
+    GROUP BY src, dst
+    HAVING sum(fw) >= $min_weight
+       AND (bool_or(standalone)
+            OR count(*) FILTER (WHERE fw >= $family_min) >= 2
+            OR max(fw) FILTER (WHERE single_ok) >= $single_family_min)
 )
-SELECT src, dst, sum(fw) AS weight, list_sort(list_distinct(flatten(list(kinds)))) AS kinds
-FROM per_family
-GROUP BY src, dst
-HAVING sum(fw) >= $min_weight
-   AND (bool_or(standalone)
-        OR count(*) FILTER (WHERE fw >= $family_min) >= 2
-        OR max(fw) FILTER (WHERE family IN ('content', 'device', 'payment', 'client')) >= $single_family_min)
+SELECT s.account_id AS src, d.account_id AS dst, l.weight::DOUBLE AS weight, l.kinds
+FROM linked l JOIN accts s ON s.aid = l.src JOIN accts d ON d.aid = l.dst
 ORDER BY src, dst
 """
 
 
+# Families that may link on their own when strong enough (never network evidence).
+SINGLE_FAMILY_OK = frozenset({"content", "device", "payment", "client"})
+
+
+def _families(params: AttributionParams) -> list[str]:
+    return sorted({KIND_FAMILIES.get(k, k) for k in params.kind_weights})
+
+
 def _kind_weights_table(params: AttributionParams) -> pa.Table:
     kinds = sorted(params.kind_weights)
+    families = _families(params)
+    family_of = [KIND_FAMILIES.get(k, k) for k in kinds]
     return pa.table(
         {
             "kind": kinds,
+            "kid": pa.array(range(len(kinds)), pa.int8()),
             "weight": [float(params.kind_weights[k]) for k in kinds],
-            "family": [KIND_FAMILIES.get(k, k) for k in kinds],
+            "family": family_of,
+            "fid": pa.array([families.index(f) for f in family_of], pa.int8()),
+            "single_ok": [f in SINGLE_FAMILY_OK for f in family_of],
             "personal": [k in PERSONAL_KINDS for k in kinds],
             "intensity_scale": [float(params.intensity_scale.get(k, 0.0)) for k in kinds],
         }
@@ -137,18 +170,30 @@ def candidate_edges(
             con.execute("SET temp_directory = ?", [spill_dir])
         wl = weighted_links(con, links, n_total, params)
         con.register("wl", wl)
+        con.execute(_COMPACT_SQL.replace("$passes", str(int(params.passes))))
+        families = _families(params)
         edges = con.sql(
             _EDGES_SQL,
             params={
                 "exact_max": params.exact_max_accounts,
                 "window": params.window,
-                "passes": params.passes,
                 "min_weight": params.min_edge_weight,
                 "family_min": params.family_min_weight,
                 "single_family_min": params.single_family_min_weight,
                 "content_min_overlap": params.content_min_overlap,
+                "content_fid": families.index("content") if "content" in families else -1,
             },
         ).to_arrow_table()
-        return edges.cast(EDGE_SCHEMA)
+        return _decode_kinds(edges, sorted(params.kind_weights))
     finally:
         con.close()
+
+
+def _decode_kinds(edges: pa.Table, kinds: list[str]) -> pa.Table:
+    masks = edges.column("kinds").to_pylist()
+    names = [[k for i, k in enumerate(kinds) if m >> i & 1] for m in masks]
+    return pa.table(
+        {"src": edges.column("src"), "dst": edges.column("dst"), "weight": edges.column("weight"),
+         "kinds": pa.array(names, pa.list_(pa.string()))},
+        schema=EDGE_SCHEMA,
+    )

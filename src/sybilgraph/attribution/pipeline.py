@@ -107,7 +107,7 @@ def _run(db: Database, params: AttributionParams, reporter: Reporter, result: At
     with _phase(db, result, "similarity", holder):
         edges = candidate_edges(
             links, n_total, params,
-            memory_limit=db.settings.ingest_memory_limit, spill_dir=str(db.settings.home / "tmp"),
+            memory_limit=db.settings.attribution_memory_limit, spill_dir=str(db.settings.home / "tmp"),
         )
         import duckdb
 
