@@ -195,8 +195,9 @@ def attribute(
     t = Table(title=f"attribution {result.run_id}")
     t.add_column("phase")
     t.add_column("seconds", justify="right")
+    t.add_column("peak RSS (MB)", justify="right")
     for k, v in result.timings_s.items():
-        t.add_row(k, f"{v:.2f}")
+        t.add_row(k, f"{v:.2f}", str(result.peak_rss_mb.get(k, "")))
     out.print(t)
     typer.echo(json.dumps(result.counts))
 

@@ -21,24 +21,42 @@ GROUP BY m.operator_id, wl.kind, wl.value
 HAVING count(*) >= 2
 """
 
+# Top items by window rank, not by sorting whole lists: an operator of thousands of accounts
+# shares thousands of identifiers, and only the strongest few are kept.
 _OPERATOR_SQL = """
-SELECT operator_id,
+WITH ranked AS (
+    SELECT *, row_number() OVER (PARTITION BY operator_id
+                                 ORDER BY members_sharing * weight DESC, kind, value) AS rn
+    FROM shared
+),
+tops AS (
+    SELECT operator_id,
+           max(CASE WHEN kind = 'template' THEN members_sharing END) AS top_template_members,
+           max(CASE WHEN kind = 'tls' THEN members_sharing END) AS top_tls_members
+    FROM shared GROUP BY operator_id
+)
+SELECT r.operator_id,
        list({'kind': kind, 'value': value, 'members_sharing': members_sharing,
-             'n_accounts': n_accounts, 'weight': round(weight, 3)}
-            ORDER BY members_sharing * weight DESC, kind, value)[1:$top] AS evidence,
-       max(CASE WHEN kind = 'template' THEN members_sharing END) AS top_template_members,
-       max(CASE WHEN kind = 'tls' THEN members_sharing END) AS top_tls_members
-FROM shared GROUP BY operator_id
+             'n_accounts': n_accounts, 'weight': round(weight, 3)} ORDER BY rn) AS evidence,
+       any_value(t.top_template_members), any_value(t.top_tls_members)
+FROM ranked r JOIN tops t USING (operator_id)
+WHERE rn <= $top
+GROUP BY r.operator_id
 """
 
 _ACCOUNT_SQL = """
-SELECT wl.account_id,
-       list({'kind': s.kind, 'value': s.value, 'members_sharing': s.members_sharing,
-             'weight': round(s.weight, 3)}
-            ORDER BY s.members_sharing * s.weight DESC, s.kind, s.value)[1:$top] AS evidence
-FROM wl JOIN membership m USING (account_id)
-JOIN shared s ON s.operator_id = m.operator_id AND s.kind = wl.kind AND s.value = wl.value
-GROUP BY wl.account_id
+WITH items AS (
+    SELECT wl.account_id, s.kind, s.value, s.members_sharing, s.weight,
+           row_number() OVER (PARTITION BY wl.account_id
+                              ORDER BY s.members_sharing * s.weight DESC, s.kind, s.value) AS rn
+    FROM wl JOIN membership m USING (account_id)
+    JOIN shared s ON s.operator_id = m.operator_id AND s.kind = wl.kind AND s.value = wl.value
+)
+SELECT account_id,
+       list({'kind': kind, 'value': value, 'members_sharing': members_sharing,
+             'weight': round(weight, 3)} ORDER BY rn) AS evidence
+FROM items WHERE rn <= $top
+GROUP BY account_id
 """
 
 
@@ -48,14 +66,25 @@ class EvidenceTables:
         self.accounts = accounts  # account_id -> evidence_json
 
 
-def evidence_tables(weighted_links: pa.Table, membership: pa.Table, top_operator: int = 10, top_account: int = 5) -> EvidenceTables:
+def evidence_tables(
+    weighted_links: pa.Table,
+    membership: pa.Table,
+    top_operator: int = 10,
+    top_account: int = 5,
+    memory_limit: str = "4GB",
+    spill_dir: str | None = None,
+) -> EvidenceTables:
     con = duckdb.connect()
     try:
+        con.execute("SET threads = 2")
+        con.execute("SET memory_limit = ?", [memory_limit])
+        if spill_dir:
+            con.execute("SET temp_directory = ?", [spill_dir])
         con.register("wl", weighted_links)
         con.register("membership", membership)
         con.execute(f"CREATE TEMP TABLE shared AS {_SHARED_SQL}")
-        ops = con.execute(_OPERATOR_SQL, {"top": top_operator}).fetchall()
-        accs = con.execute(_ACCOUNT_SQL, {"top": top_account}).fetchall()
+        ops = con.sql(_OPERATOR_SQL, params={"top": top_operator}).fetchall()
+        accs = con.sql(_ACCOUNT_SQL, params={"top": top_account}).fetchall()
     finally:
         con.close()
     operators = {

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import resource
 import secrets
 import socket
 import time
@@ -61,6 +62,7 @@ class AttributionResult:
     run_id: str
     timings_s: dict[str, float] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
+    peak_rss_mb: dict[str, int] = field(default_factory=dict)
 
 
 def new_run_id() -> str:
@@ -114,6 +116,7 @@ def _run(db: Database, params: AttributionParams, reporter: Reporter, result: At
         con = duckdb.connect()
         wl = weighted_links(con, links, n_total, params)
         con.close()
+        del links  # the weighted links carry everything later phases need
     result.counts["edges"] = edges.num_rows
 
     with _phase(db, result, "communities", holder):
@@ -130,7 +133,10 @@ def _run(db: Database, params: AttributionParams, reporter: Reporter, result: At
             },
             schema=pa.schema([("account_id", pa.string()), ("operator_id", pa.string())]),
         )
-        ev = evidence_tables(wl, members_table)
+        ev = evidence_tables(
+            wl, members_table,
+            memory_limit=db.settings.attribution_memory_limit, spill_dir=str(db.settings.home / "tmp"),
+        )
         operator_rows = _score_operators(db, membership, ev, population, labels, analyst_labels, params)
     result.counts.update(operators=len(operator_rows), attributed=members_table.num_rows,
                          flagged_operators=sum(r["flagged"] for r in operator_rows))
@@ -150,7 +156,7 @@ def _run(db: Database, params: AttributionParams, reporter: Reporter, result: At
         "attribution/promote_run",
         run_id=run_id,
         timings_json=json.dumps(result.timings_s),
-        counts_json=json.dumps(result.counts),
+        counts_json=json.dumps({**result.counts, "peak_rss_mb": result.peak_rss_mb}),
     )
 
 
@@ -290,6 +296,8 @@ def _phase(db: Database, result: AttributionResult, name: str, holder: str) -> I
     t0 = time.perf_counter()
     yield
     result.timings_s[name] = round(time.perf_counter() - t0, 3)
+    # Peak resident memory so far (Linux reports KiB): which phase grows the process.
+    result.peak_rss_mb[name] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     log.info(json.dumps({"event": "attribution_phase", "run_id": result.run_id, "phase": name, "seconds": result.timings_s[name]}))
 
 
