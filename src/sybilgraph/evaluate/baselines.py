@@ -51,7 +51,6 @@ Both baselines return their wall-clock runtime (encoding + algorithm, not the lo
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -63,6 +62,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sybilgraph.ingest.luhn import looks_like_pan
 from sybilgraph.contract import EXPORT_COLUMNS, FILE_EXTENSIONS
 from sybilgraph.evaluate.community import louvain
 from sybilgraph.evaluate.metrics import EvaluationResult, evaluate
@@ -496,7 +496,6 @@ _FORMATS: dict[str, str] = {
     ".jsonl": "json",
     ".jsonl.gz": "json",
 }
-_CARD_LIKE = re.compile(r"[0-9 \-]+")
 
 
 def _extension(path: Path) -> str | None:
@@ -561,25 +560,6 @@ def _select(
 
 def _quote(column: str) -> str:
     return '"' + column.replace('"', '""') + '"'
-
-
-def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2 == 1:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
-
-
-def _looks_like_card_number(value: str) -> bool:
-    if not _CARD_LIKE.fullmatch(value):
-        return False
-    digits = value.replace(" ", "").replace("-", "")
-    return 12 <= len(digits) <= 19 and _luhn_ok(digits)
 
 
 def pairs_from_bundle(
@@ -648,7 +628,7 @@ def pairs_from_bundle(
     )
     is_card = pc.equal(table.column("kind"), "card")
     cards = pc.unique(pc.filter(table.column("value"), is_card)).to_pylist()
-    raw = [c for c in cards if _looks_like_card_number(c)]
+    raw = [c for c in cards if looks_like_pan(c)]
     if raw:
         raw_set = pa.array(raw, pa.string())
         bad = pc.and_(is_card, pc.is_in(table.column("value"), value_set=raw_set))

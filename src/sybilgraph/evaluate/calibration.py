@@ -7,7 +7,6 @@ predicted operator's members (so an operator's id needs no matching to truth nam
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
