@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sybilgraph.attribution import AttributionParams, read_export, run_attribution
+from sybilgraph.attribution import read_export, run_attribution
 from sybilgraph.attribution import pipeline as attribution_pipeline
 from sybilgraph.db.admin import reset
 from sybilgraph.db.session import Database
