@@ -59,7 +59,7 @@ CREATE TEMP TABLE cl AS
     FROM wl JOIN accts a USING (account_id) JOIN idents i USING (kind, value)
     JOIN kind_weights kw ON kw.kind = wl.kind;
 CREATE TEMP TABLE orders AS
-    SELECT aid, pass::TINYINT AS pass, md5_number_lower(pass::VARCHAR || ':' || account_id) AS okey
+    SELECT aid, pass::TINYINT AS pass, md5(pass::VARCHAR || ':' || account_id) AS okey
     FROM accts CROSS JOIN range($passes) AS passes(pass);
 """
 
