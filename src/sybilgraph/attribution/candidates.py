@@ -25,7 +25,7 @@ import pyarrow as pa
 from sybilgraph.attribution.params import KIND_FAMILIES, PERSONAL_KINDS, AttributionParams
 from sybilgraph.attribution.weights import hub_cutoff
 
-__all__ = ["weighted_links", "candidate_edges", "EDGE_SCHEMA"]
+__all__ = ["weighted_links", "candidate_edges", "edges_and_weighted_links", "EDGE_SCHEMA"]
 
 EDGE_SCHEMA = pa.schema(
     [("src", pa.string()), ("dst", pa.string()), ("weight", pa.float64()), ("kinds", pa.list_(pa.string()))]
@@ -161,6 +161,13 @@ def candidate_edges(
     links: pa.Table, n_total: int, params: AttributionParams, memory_limit: str = "4GB", spill_dir: str | None = None
 ) -> pa.Table:
     """Weighted account pairs; ``n_total`` is the number of accounts in the population."""
+    return edges_and_weighted_links(links, n_total, params, memory_limit, spill_dir)[0]
+
+
+def edges_and_weighted_links(
+    links: pa.Table, n_total: int, params: AttributionParams, memory_limit: str = "4GB", spill_dir: str | None = None
+) -> tuple[pa.Table, pa.Table]:
+    """The candidate edges and the weighted links they were built from (evidence reuses them)."""
     con = duckdb.connect()
     try:
         con.execute("SET threads = 2")
@@ -184,7 +191,7 @@ def candidate_edges(
                 "content_fid": families.index("content") if "content" in families else -1,
             },
         ).to_arrow_table()
-        return _decode_kinds(edges, sorted(params.kind_weights))
+        return _decode_kinds(edges, sorted(params.kind_weights)), wl
     finally:
         con.close()
 

@@ -31,8 +31,9 @@ from typing import Any
 
 import pyarrow as pa
 
+from sybilgraph import cypher
 from sybilgraph.attribution import scoring
-from sybilgraph.attribution.candidates import candidate_edges, weighted_links
+from sybilgraph.attribution.candidates import edges_and_weighted_links
 from sybilgraph.attribution.clusters import Cluster, build_clusters
 from sybilgraph.attribution.communities import detect_communities
 from sybilgraph.attribution.evidence import evidence_tables
@@ -107,15 +108,10 @@ def _run(db: Database, params: AttributionParams, reporter: Reporter, result: At
     result.counts.update(accounts=n_total, links=links.num_rows)
 
     with _phase(db, result, "similarity", holder):
-        edges = candidate_edges(
+        edges, wl = edges_and_weighted_links(
             links, n_total, params,
             memory_limit=db.settings.attribution_memory_limit, spill_dir=str(db.settings.home / "tmp"),
         )
-        import duckdb
-
-        con = duckdb.connect()
-        wl = weighted_links(con, links, n_total, params)
-        con.close()
         del links  # the weighted links carry everything later phases need
     result.counts["edges"] = edges.num_rows
 
@@ -175,7 +171,7 @@ def read_links(db: Database, chunk_rows: int = 200_000) -> pa.Table:
                 c.clear()
 
     with db.session() as s:
-        for account_id, rel, value, n, count in s.run(db_query("attribution/read_links")):
+        for account_id, rel, value, n, count in s.run(cypher.load("attribution/read_links")):
             cols[0].append(account_id)
             cols[1].append(KIND_OF_REL[rel])
             cols[2].append(value)
@@ -185,12 +181,6 @@ def read_links(db: Database, chunk_rows: int = 200_000) -> pa.Table:
                 flush()
     flush()
     return pa.Table.from_batches(chunks, schema=LINK_SCHEMA)
-
-
-def db_query(name: str) -> str:
-    from sybilgraph import cypher
-
-    return cypher.load(name)
 
 
 def _apply_decisions(

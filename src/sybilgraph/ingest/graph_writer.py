@@ -6,13 +6,13 @@ changes nothing; the pipeline writes only the rows that differ from the last wri
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pyarrow as pa
 
 from sybilgraph.db.session import Database
-from sybilgraph.identifiers import KINDS
+from sybilgraph.identifiers import KINDS, IdentifierKind
 from sybilgraph.progress import Phase
 
 __all__ = ["GraphWriter"]
@@ -42,19 +42,18 @@ class GraphWriter:
         return self._write("ingest/merge_accounts", table, phase, size=max(1, self.batch_size // 4))
 
     def identifiers(self, table: pa.Table, phase: Phase | None = None) -> int:
-        written = 0
-        for name, kind in KINDS.items():
-            part = table.filter(pa.compute.equal(table["kind"], name))
-            if part.num_rows:
-                written += self._write(kind.merge_nodes, part, phase)
-        return written
+        return self._per_kind(table, phase, lambda kind: kind.merge_nodes)
 
     def links(self, table: pa.Table, phase: Phase | None = None) -> int:
+        return self._per_kind(table, phase, lambda kind: kind.merge_links)
+
+    def _per_kind(self, table: pa.Table, phase: Phase | None, statement: Callable[[IdentifierKind], str]) -> int:
+        # Labels and relationship types cannot be parameters: one statement per kind.
         written = 0
         for name, kind in KINDS.items():
             part = table.filter(pa.compute.equal(table["kind"], name))
             if part.num_rows:
-                written += self._write(kind.merge_links, part, phase)
+                written += self._write(statement(kind), part, phase)
         return written
 
     def ip_subnets(self, table: pa.Table, phase: Phase | None = None) -> int:
