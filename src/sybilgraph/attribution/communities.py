@@ -10,7 +10,10 @@ the run fails, so no stray projection is left behind.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -18,7 +21,7 @@ import pyarrow as pa
 from sybilgraph.attribution.params import AttributionParams
 from sybilgraph.db.session import Database
 
-__all__ = ["detect_communities", "Communities"]
+__all__ = ["Communities", "detect_communities", "project_edges"]
 
 log = logging.getLogger("sybilgraph.attribution")
 
@@ -29,37 +32,67 @@ class Communities:
     community: np.ndarray  # community per node id
     modularity: float | None
     levels: int | None
+    # Steps (ids, GDS projection, leiden, drop) in seconds: benchmarks report them apart.
+    timings_s: dict[str, float] = field(default_factory=dict)
 
 
 def detect_communities(db: Database, edges: pa.Table, params: AttributionParams, graph_name: str) -> Communities:
-    ids, src, dst = _integer_ids(edges)
-    if not ids:
+    if edges.num_rows == 0:
         return Communities([], np.zeros(0, dtype=np.int64), None, None)
+    timings: dict[str, float] = {}
+    with _timed(timings, "ids"):
+        ids, src, dst = _integer_ids(edges)
     gds = db.gds()
     gds.graph.drop(graph_name, fail_if_missing=False)
     try:
-        db.write(
-            "attribution/project_evidence_graph",
-            graph_name=graph_name,
-            src=src.tolist(),
-            dst=dst.tolist(),
-            weight=edges.column("weight").to_pylist(),
-        )
-        g = gds.graph.get(graph_name)
-        frame = gds.leiden.stream(
-            g,
-            relationship_weight_property="weight",
-            random_seed=params.seed,
-            concurrency=1,
-            gamma=params.leiden_gamma,
-            max_levels=params.leiden_max_levels,
-            log_progress=False,
-        )
+        with _timed(timings, "projection"):
+            _project(db, graph_name, src, dst, edges)
+        with _timed(timings, "leiden"):
+            frame = gds.leiden.stream(
+                gds.graph.get(graph_name),
+                relationship_weight_property="weight",
+                random_seed=params.seed,
+                concurrency=1,
+                gamma=params.leiden_gamma,
+                max_levels=params.leiden_max_levels,
+                log_progress=False,
+            )
     finally:
-        gds.graph.drop(graph_name, fail_if_missing=False)
+        with _timed(timings, "drop"):
+            gds.graph.drop(graph_name, fail_if_missing=False)
     community = np.full(len(ids), -1, dtype=np.int64)
     community[frame["nodeId"].to_numpy()] = frame["communityId"].to_numpy()
-    return Communities(ids, community, None, None)
+    return Communities(ids, community, None, None, timings)
+
+
+def project_edges(db: Database, edges: pa.Table, graph_name: str) -> list[str]:
+    """Project ``edges`` into GDS as ``graph_name`` the way attribution does; node id -> account id.
+
+    The caller drops the projection. No edges: nothing is projected and the list is empty.
+    """
+    ids, src, dst = _integer_ids(edges)
+    if ids:
+        _project(db, graph_name, src, dst, edges)
+    return ids
+
+
+def _project(db: Database, graph_name: str, src: np.ndarray, dst: np.ndarray, edges: pa.Table) -> None:
+    db.write(
+        "attribution/project_evidence_graph",
+        graph_name=graph_name,
+        src=src.tolist(),
+        dst=dst.tolist(),
+        weight=edges.column("weight").to_pylist(),
+    )
+
+
+@contextmanager
+def _timed(timings: dict[str, float], step: str) -> Iterator[None]:
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[step] = round(time.perf_counter() - t0, 3)
 
 
 def _integer_ids(edges: pa.Table) -> tuple[list[str], np.ndarray, np.ndarray]:

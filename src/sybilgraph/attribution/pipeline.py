@@ -64,6 +64,9 @@ class AttributionResult:
     timings_s: dict[str, float] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     peak_rss_mb: dict[str, int] = field(default_factory=dict)
+    # The weighted account pairs communities were detected on, only when asked (benchmarks
+    # re-project them to time bare Leiden); None otherwise, so runs do not hold them.
+    edges: pa.Table | None = field(default=None, repr=False)
 
 
 def new_run_id() -> str:
@@ -75,6 +78,7 @@ def run_attribution(
     params: AttributionParams | None = None,
     reporter: Reporter | None = None,
     run_id: str | None = None,
+    keep_edges: bool = False,
 ) -> AttributionResult:
     params = params or AttributionParams()
     reporter = reporter or NullReporter()
@@ -85,7 +89,7 @@ def run_attribution(
         db.write("attribution/create_run", run_id=run_id, seed=params.seed, params_json=params.to_json())
         result = AttributionResult(run_id=run_id)
         try:
-            _run(db, params, reporter, result, holder)
+            _run(db, params, reporter, result, holder, keep_edges)
         except BaseException as e:
             db.write("attribution/fail_run", run_id=run_id, error=f"{type(e).__name__}: {e}")
             if isinstance(e, Exception) and not isinstance(e, AttributionError):
@@ -95,7 +99,10 @@ def run_attribution(
         return result
 
 
-def _run(db: Database, params: AttributionParams, reporter: Reporter, result: AttributionResult, holder: str) -> None:
+def _run(
+    db: Database, params: AttributionParams, reporter: Reporter, result: AttributionResult, holder: str,
+    keep_edges: bool = False,
+) -> None:
     run_id = result.run_id
     with _phase(db, result, "read", holder):
         links = read_links(db)
@@ -114,9 +121,11 @@ def _run(db: Database, params: AttributionParams, reporter: Reporter, result: At
         )
         del links  # the weighted links carry everything later phases need
     result.counts["edges"] = edges.num_rows
+    result.edges = edges if keep_edges else None
 
     with _phase(db, result, "communities", holder):
         communities = detect_communities(db, edges, params, graph_name=f"sybilgraph-{run_id}")
+    result.timings_s.update({f"communities.{k}": v for k, v in communities.timings_s.items()})
 
     with _phase(db, result, "operators", holder):
         clusters = build_clusters(communities, edges, params)
