@@ -313,6 +313,44 @@ def bench_ingest_cmd(
 
 
 
+@app.command("bench")
+@human_errors
+def bench_cmd(
+    scale: Annotated[list[float], typer.Option("--scale", help="Bundle scale; repeat for several (e.g. 0.05, 0.2, 1.0).")],
+    seed: Annotated[int, typer.Option(help="Generator seed of the bundles.")] = 1,
+    bundles: Annotated[Path, typer.Option(help="Where bundles are kept: DIR/s<scale>-seed<seed>, reused when whole.")] = Path("var/bench/bundles"),
+    out_dir: Annotated[Path, typer.Option("--out", help="Results directory (JSON + Markdown per run).")] = Path("bench/results"),
+    docs: Annotated[Path | None, typer.Option(help="Page whose bench section (and plot beside it) is regenerated; '' for none.")] = Path("docs/benchmarks.md"),
+    fresh_store: Annotated[bool | None, typer.Option("--fresh-store/--keep-store", help="Recreate the local Neo4j store for each scale (default: when the local Neo4j is used).")] = None,
+    api_requests: Annotated[int, typer.Option(help="Requests per workload and client count in the API probe.")] = 200,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: the database is emptied for every scale.")] = False,
+) -> None:
+    """Whole pipeline (ingest, attribute, export, API) per scale beside its floors; JSON, Markdown, plot."""
+    from sybilgraph.bench.command import bench_command
+    from sybilgraph.bench.goals import check_goals
+    from sybilgraph.bench.pipeline_bench import BenchOptions, server_for
+
+    if not yes:
+        console.print("bench empties the database for every scale; pass --yes (and a dedicated SYBILGRAPH_HOME)")
+        raise typer.Exit(2)
+    s = settings()
+    fresh = s.uses_local_launcher if fresh_store is None else fresh_store
+    if fresh and not s.uses_local_launcher:
+        console.print("--fresh-store needs the local Neo4j (NEO4J_URI is set)")
+        raise typer.Exit(2)
+    options = BenchOptions(scales=tuple(scale), seed=seed, bundles=bundles, fresh_store=fresh, api_requests=api_requests)
+    command = "sybilgraph bench " + " ".join(f"--scale {x:g}" for x in scale) + f" --seed {seed} --yes"
+    docs_path = docs if docs and str(docs) not in ("", ".") else None
+    with open_db(s) as db:
+        run, files = bench_command(db, server_for(s), options, out_dir, docs_path, command, log=out.print)
+    out.print(f"wrote {files.json} and {files.markdown}" + (f"; {files.docs} and {files.svg}" if files.svg else ""))
+    for r in run.scales:
+        for g in check_goals(r):
+            out.print(f"scale {r.scale:g}: {g.goal}: {g.measured} ({'met' if g.met else 'not measured' if g.met is None else 'MISSED'})"
+                      + (f"; dominated by {g.dominant}" if g.dominant else ""))
+
+
+
 # -- serving -------------------------------------------------------------------------------------
 @app.command()
 @human_errors

@@ -170,11 +170,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _serve(workers: int, role: str) -> tuple[subprocess.Popen[bytes], str, str, tempfile.TemporaryDirectory[str]]:
+def _serve(
+    workers: int, role: str, settings_env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str, str, tempfile.TemporaryDirectory[str]]:
+    """``settings_env`` overrides the environment the server reads its Settings from."""
     key = secrets.token_urlsafe(24)
     port = _free_port()
     tmp = tempfile.TemporaryDirectory(prefix="sybilgraph-bench-")
-    env = {**os.environ, "SYBILGRAPH_BENCH_KEY": key, "SYBILGRAPH_BENCH_ROLE": role,
+    env = {**os.environ, **(settings_env or {}), "SYBILGRAPH_BENCH_KEY": key, "SYBILGRAPH_BENCH_ROLE": role,
            "SYBILGRAPH_API_AUDIT_PATH": os.path.join(tmp.name, "audit.jsonl")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "sybilgraph.api.bench:bench_app", "--factory", "--host", "127.0.0.1",

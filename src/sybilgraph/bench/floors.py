@@ -1,0 +1,111 @@
+"""Floors: the least each piece of work could cost, measured in the same run on the same input.
+
+- *pyarrow read*: pyarrow reading every column of every ``interactions`` file of the bundle
+  (ingest cannot be faster than reading its input once).
+- *DuckDB group-by*: DuckDB grouping those files by (account_id, ip) with a count and the first
+  and last timestamp, materialised (the core of the ingest's aggregate phase, alone).
+- *bare Leiden*: GDS Leiden, with attribution's parameters, on the evidence graph already
+  projected (the projection is not timed); ``stats`` mode, so no result crosses Bolt.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+from sybilgraph.attribution.communities import project_edges
+from sybilgraph.attribution.params import AttributionParams
+from sybilgraph.bench.ingest_bench import read_with_pyarrow
+from sybilgraph.bench.results import Floor
+from sybilgraph.db.session import Database
+from sybilgraph.ingest.columnar import ColumnarStore
+from sybilgraph.ingest.readers import find_table_files
+from sybilgraph.settings import Settings
+
+__all__ = ["duckdb_group_by_floor", "leiden_floor", "pyarrow_read_floor"]
+
+
+def pyarrow_read_floor(bundle: Path) -> Floor:
+    files = find_table_files(bundle, "interactions")
+    t0 = time.perf_counter()
+    rows = columns = 0
+    for path in files:
+        table = read_with_pyarrow(path)
+        rows += table.num_rows
+        columns = table.num_columns
+        del table  # one file at a time: the floor is reading, not holding everything
+    seconds = time.perf_counter() - t0
+    return Floor("pyarrow_read", seconds, rows, "interactions", {"files": len(files), "columns": columns})
+
+
+def duckdb_group_by_floor(bundle: Path, settings: Settings) -> Floor:
+    files = [str(p) for p in find_table_files(bundle, "interactions")]
+    scan = _scan_sql(files)
+    # The connection the ingest's aggregate phase runs on (memory limit, spill directory).
+    con = ColumnarStore(settings.columnar_dir).connect(memory_limit=settings.ingest_memory_limit)
+    try:
+        t0 = time.perf_counter()
+        con.execute(
+            "CREATE TEMP TABLE account_ip AS "
+            "SELECT account_id, ip, count(*) AS n, min(ts) AS first_ts, max(ts) AS last_ts "
+            f"FROM {scan} GROUP BY account_id, ip",
+            [files] if "?" in scan else [],
+        )
+        seconds = time.perf_counter() - t0
+        groups, rows = con.execute("SELECT count(*), coalesce(sum(n), 0) FROM account_ip").fetchone() or (0, 0)
+    finally:
+        con.close()
+    return Floor("duckdb_group_by", seconds, int(rows), "interactions", {"groups": int(groups)})
+
+
+def _scan_sql(files: list[str]) -> str:
+    """DuckDB's scan of the interaction files: one parquet scan, or a union of text scans."""
+    if not files:
+        raise ValueError("the bundle has no interactions files")
+    if all(f.endswith(".parquet") for f in files):
+        return "read_parquet(?)"
+    scans = [f"read_csv({_quote(f)}, header = true)" if ".csv" in f else f"read_json({_quote(f)})" for f in files]
+    return "(" + " UNION ALL BY NAME ".join(f"SELECT * FROM {s}" for s in scans) + ")"
+
+
+def _quote(path: str) -> str:
+    # A file path is data, but DuckDB table functions in a UNION need literals; quote it as one.
+    return "'" + path.replace("'", "''") + "'"
+
+
+def leiden_floor(db: Database, edges: Any, params: AttributionParams) -> Floor | None:
+    """Bare GDS Leiden on the projected graph of ``edges``; None when there is no edge."""
+    if edges is None or edges.num_rows == 0:
+        return None
+    gds = db.gds()
+    name = f"sybilgraph-bench-{secrets.token_hex(4)}"
+    try:
+        project_edges(db, edges, name)
+        graph = gds.graph.get(name)
+        t0 = time.perf_counter()
+        stats = gds.leiden.stats(
+            graph,
+            relationship_weight_property="weight",
+            random_seed=params.seed,
+            concurrency=1,
+            gamma=params.leiden_gamma,
+            max_levels=params.leiden_max_levels,
+            log_progress=False,
+        )
+        seconds = time.perf_counter() - t0
+        detail = {
+            "nodes": int(graph.node_count()),
+            "relationships": int(graph.relationship_count()),
+            "compute_ms": int(_stat(stats, "compute_millis", "computeMillis")),
+            "communities": int(_stat(stats, "community_count", "communityCount")),
+        }
+    finally:
+        gds.graph.drop(name, fail_if_missing=False)
+    return Floor("gds_leiden", seconds, detail["nodes"], "accounts", detail)
+
+
+def _stat(stats: Any, attribute: str, column: str) -> Any:
+    # graphdatascience answers with a typed result (2.x endpoints) or a pandas Series (older).
+    return getattr(stats, attribute) if hasattr(stats, attribute) else stats[column]

@@ -1,0 +1,98 @@
+"""The issue's performance goals, checked against one scale's measurements.
+
+The goals are stated for scale 1.0 on a 2-core / 24 GiB machine; they are checked at every
+scale anyway (a small scale that misses one will not meet it at 1.0). A missed goal names the
+phase that dominates it, which is where the work to close it starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sybilgraph.bench.results import GIB, Phase, ScaleResult, ratio
+
+__all__ = ["GOAL_SCALE", "GoalCheck", "check_goals", "dominant_child"]
+
+GOAL_SCALE = 1.0
+INGEST_FLOOR_RATIO = 10.0
+ATTRIBUTION_SECONDS = 180.0
+PEAK_MEMORY_BYTES = 12 * GIB
+
+
+@dataclass(frozen=True)
+class GoalCheck:
+    goal: str
+    target: str
+    measured: str
+    met: bool | None  # None: not measured (e.g. the JVM runs on another machine)
+    dominant: str | None = None  # for a missed goal: what dominates it
+
+
+def check_goals(r: ScaleResult) -> list[GoalCheck]:
+    return [_ingest_goal(r), _attribution_goal(r), _memory_goal(r)]
+
+
+def _ingest_goal(r: ScaleResult) -> GoalCheck:
+    goal = "ingest within 10x the pyarrow read floor"
+    target = f"<= {INGEST_FLOOR_RATIO:g}x"
+    floor = r.floor_seconds("pyarrow_read")
+    x = ratio(r.seconds("ingest"), floor)
+    if x is None or floor is None:
+        return GoalCheck(goal, target, "not measured", None)
+    met = x <= INGEST_FLOOR_RATIO
+    top = None if met else dominant_child(r, "ingest")
+    dominant = None if top is None else _share(r, top, "ingest", f"{top.seconds / floor:.1f}x the read floor alone")
+    return GoalCheck(goal, target, f"{x:.1f}x", met, dominant)
+
+
+def _attribution_goal(r: ScaleResult) -> GoalCheck:
+    goal = "attribution within 3 minutes"
+    target = f"<= {ATTRIBUTION_SECONDS:g} s"
+    s = r.seconds("attribute")
+    if s is None:
+        return GoalCheck(goal, target, "not measured", None)
+    met = s <= ATTRIBUTION_SECONDS
+    top = None if met else dominant_child(r, "attribute")
+    return GoalCheck(goal, target, f"{s:.1f} s", met, None if top is None else _share(r, top, "attribute"))
+
+
+def _memory_goal(r: ScaleResult) -> GoalCheck:
+    goal = "peak RSS of Python and the JVM together"
+    target = f"<= {PEAK_MEMORY_BYTES / GIB:g} GiB"
+    peak = r.peak_python_jvm
+    if peak is None:
+        return GoalCheck(goal, target, "not measured (no JVM on this machine)", None)
+    met = peak <= PEAK_MEMORY_BYTES
+    return GoalCheck(goal, target, f"{peak / GIB:.2f} GiB", met, None if met else _memory_dominant(r))
+
+
+def dominant_child(r: ScaleResult, parent: str) -> Phase | None:
+    """The direct sub-phase of ``parent`` that takes the most time."""
+    depth = parent.count(".") + 1
+    children = [p for p in r.phases if p.name.startswith(parent + ".") and p.depth == depth]
+    return max(children, key=lambda p: p.seconds, default=None)
+
+
+def _share(r: ScaleResult, p: Phase, parent: str, extra: str | None = None) -> str:
+    total = r.seconds(parent) or p.seconds or 1.0
+    tail = f"; {extra}" if extra else ""
+    return f"{p.name} ({p.seconds:.1f} s, {p.seconds / total:.0%} of {parent}{tail})"
+
+
+def _memory_dominant(r: ScaleResult) -> str | None:
+    """The phase (down to a sub-phase) where Python and the JVM together peaked highest."""
+    measured = [p for p in r.phases if p.peak_python_jvm is not None]
+    if not measured:
+        return None
+    top = max((p for p in measured if p.depth == 0), key=_together, default=None)
+    if top is None:
+        return None
+    subs = [p for p in measured if p.name.startswith(top.name + ".")]
+    where = max(subs, key=_together) if subs else top
+    py, jvm = where.peak_rss.get("python"), where.peak_rss.get("jvm")
+    parts = [f"Python {py / GIB:.2f} GiB" if py else None, f"JVM {jvm / GIB:.2f} GiB" if jvm else None]
+    return f"{where.name} ({', '.join(p for p in parts if p)})"
+
+
+def _together(p: Phase) -> int:
+    return p.peak_python_jvm or 0
