@@ -58,9 +58,14 @@ CREATE TEMP TABLE cl AS
            wl.n_accounts::INTEGER AS n, wl.w::FLOAT AS w, wl.use::FLOAT AS use
     FROM wl JOIN accts a USING (account_id) JOIN idents i USING (kind, value)
     JOIN kind_weights kw ON kw.kind = wl.kind;
+"""
+
+# The sorted-neighbourhood orders: a keyed hash of the account id per pass, so the same data
+# always gives the same pairs; ``order_salt`` changes the orders (robustness checks).
+_ORDERS_SQL = """
 CREATE TEMP TABLE orders AS
-    SELECT aid, pass::TINYINT AS pass, md5(pass::VARCHAR || ':' || account_id) AS okey
-    FROM accts CROSS JOIN range($passes) AS passes(pass);
+    SELECT aid, pass::TINYINT AS pass, md5($salt || pass::VARCHAR || ':' || account_id) AS okey
+    FROM accts CROSS JOIN range($passes) AS passes(pass)
 """
 
 _EDGES_SQL = """
@@ -97,10 +102,14 @@ shared AS (
 per_family AS (
     -- Content counts only when it is a large part of both accounts' content: heavy users of
     -- common tools share many templates, but a small share of what they use.
-    SELECT s.src, s.dst, s.fid, s.single_ok, s.standalone, s.kinds,
+    -- Alone, content links only when the shared templates are most of what both accounts
+    -- use: heavy users of popular templates overlap by a third by chance, a private pool far more.
+    SELECT s.src, s.dst, s.fid, s.standalone, s.kinds,
            CASE WHEN s.fid = $content_fid
                  AND s.fw < $content_min_overlap * greatest(ms.mass, md.mass) THEN 0.0
-                ELSE s.fw END AS fw
+                ELSE s.fw END AS fw,
+           s.single_ok AND (s.fid <> $content_fid
+                            OR s.fw >= $content_solo_min_overlap * greatest(ms.mass, md.mass)) AS single_ok
     FROM shared s
     JOIN mass ms ON ms.aid = s.src AND ms.fid = s.fid
     JOIN mass md ON md.aid = s.dst AND md.fid = s.fid
@@ -177,7 +186,8 @@ def edges_and_weighted_links(
             con.execute("SET temp_directory = ?", [spill_dir])
         wl = weighted_links(con, links, n_total, params)
         con.register("wl", wl)
-        con.execute(_COMPACT_SQL.replace("$passes", str(int(params.passes))))
+        con.execute(_COMPACT_SQL)
+        con.execute(_ORDERS_SQL, {"salt": params.order_salt, "passes": int(params.passes)})
         families = _families(params)
         edges = con.sql(
             _EDGES_SQL,
@@ -188,6 +198,7 @@ def edges_and_weighted_links(
                 "family_min": params.family_min_weight,
                 "single_family_min": params.single_family_min_weight,
                 "content_min_overlap": params.content_min_overlap,
+                "content_solo_min_overlap": params.content_solo_min_overlap,
                 "content_fid": families.index("content") if "content" in families else -1,
             },
         ).to_arrow_table()
