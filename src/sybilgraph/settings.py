@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import (
@@ -63,6 +63,13 @@ class Settings(BaseSettings):
     # (AttributionParams.hub_fraction), so keep the two equal or this one larger.
     link_max_share: float = 0.05
     link_hub_min_accounts: int = 50
+    # What aggregates the columnar store for the graph: DuckDB in this process, or the PySpark
+    # job (ingest/spark_aggregate.py) on ``spark_master``; both give the same tables
+    # (docs/scaling.md). local[*] runs Spark on this machine.
+    aggregator: Literal["duckdb", "spark"] = "duckdb"
+    spark_master: str = "local[*]"
+    # Any Spark setting for that job, e.g. SYBILGRAPH_SPARK_CONF='{"spark.driver.memory": "8g"}'.
+    spark_conf: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("bolt_port")
     @classmethod

@@ -3,7 +3,8 @@
 Phases:
 1. *validate*: each contract table is read in streamed batches, bad rows go to quarantine,
    good rows to the columnar store's staging area; the staged bundle is committed atomically.
-2. *aggregate*: DuckDB aggregates every ingested bundle into accounts, identifiers and links.
+2. *aggregate*: DuckDB (or the Spark job, ``SYBILGRAPH_AGGREGATOR``; ingest/aggregators.py)
+   aggregates every ingested bundle into accounts, identifiers and links.
 3. *write*: only rows that differ from what the graph already holds are written to Neo4j, in
    batched managed transactions; the written state is saved last.
 
@@ -28,6 +29,7 @@ from sybilgraph.contract import TABLE_ORDER, TABLES
 from sybilgraph.db.session import Database
 from sybilgraph.errors import BundleError, TableError
 from sybilgraph.ingest import aggregate as agg
+from sybilgraph.ingest.aggregators import AggregateInput, make_aggregator
 from sybilgraph.ingest.columnar import BundleEntry, ColumnarStore, StagedTable
 from sybilgraph.ingest.graph_writer import GraphWriter
 from sybilgraph.ingest.netaddr import subnet_of
@@ -42,7 +44,7 @@ from sybilgraph.ingest.report import IngestReport, TableReport
 from sybilgraph.progress import NullReporter, Reporter
 from sybilgraph.settings import Settings
 
-__all__ = ["ingest_bundle", "bundle_digest"]
+__all__ = ["aggregate_input", "bundle_digest", "ingest_bundle"]
 
 log = logging.getLogger("sybilgraph.ingest")
 
@@ -228,31 +230,28 @@ def _previous_report(run_dir: Path) -> IngestReport | None:
 
 
 # -- phase 2: aggregate --------------------------------------------------------------------------
+def aggregate_input(store: ColumnarStore, settings: Settings) -> AggregateInput:
+    """What an aggregator reads: the staged tables of every committed bundle, and the hub cut."""
+    return AggregateInput(
+        tables={table: store.table_glob(table) for table in GRAPH_TABLES},
+        schemas={table: _staged_schema(table) for table in GRAPH_TABLES},
+        link_max_share=settings.link_max_share,
+        link_hub_min_accounts=settings.link_hub_min_accounts,
+    )
+
+
 def _aggregate(store: ColumnarStore, settings: Settings) -> dict[str, pa.Table]:
-    con = store.connect(memory_limit=settings.ingest_memory_limit)
-    try:
-        for table in GRAPH_TABLES:
-            glob = store.table_glob(table)
-            if glob is None:
-                con.register(table, _staged_schema(table).empty_table())
-            else:
-                con.read_parquet(glob, union_by_name=True).create_view(table)
-        con.execute(f"CREATE TEMP TABLE accounts_latest AS {agg.ACCOUNTS_LATEST_SQL}")
-        con.execute(f"CREATE TEMP TABLE pairs AS {agg.PAIRS_SQL}")
-        n_accounts = int(con.sql("SELECT count(*) FROM accounts_latest").fetchall()[0][0])
-        hub = agg.hub_accounts(n_accounts, settings.link_max_share, settings.link_hub_min_accounts)
-        con.execute(f"CREATE TEMP TABLE identifiers AS {agg.IDENTIFIERS_SQL}", {"hub_accounts": hub})
-        con.execute(f"CREATE TEMP TABLE account_features AS {agg.ACCOUNT_FEATURES_SQL}")
-        out = {
-            "accounts": con.sql(agg.ACCOUNTS_OUT_SQL + " ORDER BY account_id").to_arrow_table(),
-            "identifiers": con.sql("SELECT * FROM identifiers ORDER BY kind, value").to_arrow_table(),
-            "links": con.sql(agg.LINKS_SQL + " ORDER BY kind, value, account_id").to_arrow_table(),
-            "labels": con.sql(agg.LABELS_LATEST_SQL + " ORDER BY account_id, operator_label").to_arrow_table(),
-        }
-        out["ip_subnets"] = _ip_subnets(out["identifiers"])
-        return out
-    finally:
-        con.close()
+    aggregator = make_aggregator(
+        settings.aggregator,
+        lambda: store.connect(memory_limit=settings.ingest_memory_limit),
+        spark_master=settings.spark_master,
+        work_dir=store.root / "spark",
+        java_home=settings.java_home,
+        spark_conf=settings.spark_conf,
+    )
+    out = aggregator.aggregate(aggregate_input(store, settings))
+    out["ip_subnets"] = _ip_subnets(out["identifiers"])
+    return out
 
 
 def _ip_subnets(identifiers: pa.Table) -> pa.Table:
