@@ -91,7 +91,8 @@ def _chart(chart: Chart, left: float) -> list[str]:
     for y, label in chart.hlines:
         out.append(f'<line x1="{ax.x(ax.x_range[0]):.1f}" x2="{ax.x(ax.x_range[1]):.1f}" y1="{ax.y(y):.1f}" '
                    f'y2="{ax.y(y):.1f}" stroke="#000" stroke-dasharray="2 3"/>')
-        out.append(f'<text x="{ax.x(ax.x_range[1]) - 4:.1f}" y="{ax.y(y) + 13:.1f}" text-anchor="end">{escape(label)}</text>')
+        # At the left, below the line: the data starts right of the padding there.
+        out.append(f'<text x="{ax.x(ax.x_range[0]) + 4:.1f}" y="{ax.y(y) + 13:.1f}">{escape(label)}</text>')
     out += _legend(chart, left)
     return out
 
