@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 
 from sybilgraph.attribution.calibration import calibrate
 from sybilgraph.attribution.communities import Communities
+from sybilgraph.attribution.merging import MergeRule, merge_split_communities
 from sybilgraph.attribution.params import AttributionParams
 
 __all__ = ["Cluster", "build_clusters", "EvidenceItem"]
@@ -42,11 +43,11 @@ class Cluster:
 def build_clusters(communities: Communities, edges: pa.Table, params: AttributionParams) -> list[Cluster]:
     if not communities.account_ids:
         return []
-    index = {a: i for i, a in enumerate(communities.account_ids)}
-    src = np.fromiter((index[a] for a in edges.column("src").to_pylist()), dtype=np.int64, count=edges.num_rows)
-    dst = np.fromiter((index[a] for a in edges.column("dst").to_pylist()), dtype=np.int64, count=edges.num_rows)
+    ids = pa.array(communities.account_ids, pa.string())
+    src = pc.index_in(edges.column("src"), value_set=ids).to_numpy().astype(np.int64)
+    dst = pc.index_in(edges.column("dst"), value_set=ids).to_numpy().astype(np.int64)
     w = edges.column("weight").to_numpy()
-    comm = communities.community
+    comm = merge_split_communities(communities.community, src, dst, w, merge_rule(params))
     same = comm[src] == comm[dst]
     n = len(communities.account_ids)
     total = np.bincount(src, weights=w, minlength=n) + np.bincount(dst, weights=w, minlength=n)
@@ -70,6 +71,14 @@ def build_clusters(communities: Communities, edges: pa.Table, params: Attributio
         clusters.append(c)
     clusters.sort(key=lambda c: (-len(c.members), c.members[0]))
     return clusters
+
+
+def merge_rule(params: AttributionParams) -> MergeRule:
+    return MergeRule(
+        min_size=params.merge_min_size,
+        min_density_ratio=params.merge_min_density_ratio,
+        min_cross_edges_per_member=params.merge_min_cross_edges_per_member,
+    )
 
 
 def _core(group: np.ndarray, inside: np.ndarray, params: AttributionParams) -> np.ndarray:

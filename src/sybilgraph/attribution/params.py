@@ -73,6 +73,12 @@ class AttributionParams:
     content_solo_min_overlap: float = 0.5
     leiden_gamma: float = 1.0
     leiden_max_levels: int = 10
+    # Pieces of one operator cut apart by modularity's resolution limit are merged back
+    # (merging.py): both pieces this large, edges between them this dense relative to the
+    # sparser piece, and this many of them per member of the smaller piece.
+    merge_min_size: int = 20
+    merge_min_density_ratio: float = 0.01
+    merge_min_cross_edges_per_member: float = 0.5
     min_operator_size: int = 2
     # Members whose evidence inside their community is below core_ratio x the community's median
     # are peripheral and left unattributed (communities of at least core_min_size).
