@@ -40,7 +40,8 @@ def _partition(db: Database, run_id: str) -> set[frozenset[str]]:
 def test_attribution_meets_the_acceptance_bounds_on_generated_truth(loaded: Database, small_bundle: Path) -> None:
     result = run_attribution(loaded)
     assert {k for k in result.timings_s if "." not in k} == {"read", "similarity", "communities", "operators", "write"}
-    steps = {"communities.ids", "communities.projection", "communities.leiden", "communities.drop"}
+    steps = {"communities.ids", "communities.projection", "communities.leiden", "communities.drop",
+             "operators.clusters", "operators.matching", "operators.evidence", "operators.scores"}
     assert {k for k in result.timings_s if "." in k} == steps
     assert result.edges is None  # only benchmarks ask to keep them
     export = read_export(loaded).to_pandas()

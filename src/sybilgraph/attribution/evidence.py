@@ -13,12 +13,21 @@ import pyarrow as pa
 
 __all__ = ["EvidenceTables", "evidence_tables"]
 
-_SHARED_SQL = """
-SELECT m.operator_id, wl.kind, wl.value, count(*)::BIGINT AS members_sharing,
-       max(wl.w) AS weight, max(wl.n_accounts)::BIGINT AS n_accounts
+# Each member's links with how many members of its operator share the identifier. One pass
+# over the links: joining the links back to a per-operator summary lets the planner pair every
+# member with every shared identifier of its operator (hours at campaign scale).
+_MEMBER_LINKS_SQL = """
+SELECT wl.account_id, m.operator_id, wl.kind, wl.value, wl.w AS weight, wl.n_accounts,
+       count(*) OVER (PARTITION BY m.operator_id, wl.kind, wl.value) AS members_sharing
 FROM wl JOIN membership m USING (account_id)
-GROUP BY m.operator_id, wl.kind, wl.value
-HAVING count(*) >= 2
+"""
+
+_SHARED_SQL = """
+SELECT operator_id, kind, value, any_value(members_sharing)::BIGINT AS members_sharing,
+       max(weight) AS weight, max(n_accounts)::BIGINT AS n_accounts
+FROM member_links
+WHERE members_sharing >= 2
+GROUP BY operator_id, kind, value
 """
 
 # Top items by window rank, not by sorting whole lists: an operator of thousands of accounts
@@ -46,11 +55,11 @@ GROUP BY r.operator_id
 
 _ACCOUNT_SQL = """
 WITH items AS (
-    SELECT wl.account_id, s.kind, s.value, s.members_sharing, s.weight,
-           row_number() OVER (PARTITION BY wl.account_id
-                              ORDER BY s.members_sharing * s.weight DESC, s.kind, s.value) AS rn
-    FROM wl JOIN membership m USING (account_id)
-    JOIN shared s ON s.operator_id = m.operator_id AND s.kind = wl.kind AND s.value = wl.value
+    SELECT account_id, kind, value, members_sharing, weight,
+           row_number() OVER (PARTITION BY account_id
+                              ORDER BY members_sharing * weight DESC, kind, value) AS rn
+    FROM member_links
+    WHERE members_sharing >= 2
 )
 SELECT account_id,
        list({'kind': kind, 'value': value, 'members_sharing': members_sharing,
@@ -82,6 +91,7 @@ def evidence_tables(
             con.execute("SET temp_directory = ?", [spill_dir])
         con.register("wl", weighted_links)
         con.register("membership", membership)
+        con.execute(f"CREATE TEMP TABLE member_links AS {_MEMBER_LINKS_SQL}")
         con.execute(f"CREATE TEMP TABLE shared AS {_SHARED_SQL}")
         ops = con.sql(_OPERATOR_SQL, params={"top": top_operator}).fetchall()
         accs = con.sql(_ACCOUNT_SQL, params={"top": top_account}).fetchall()
