@@ -21,7 +21,7 @@ import pyarrow as pa
 from sybilgraph.attribution.params import AttributionParams
 from sybilgraph.db.session import Database
 
-__all__ = ["Communities", "detect_communities", "project_edges"]
+__all__ = ["Communities", "detect_communities", "leiden_config", "project_edges"]
 
 log = logging.getLogger("sybilgraph.attribution")
 
@@ -36,6 +36,18 @@ class Communities:
     timings_s: dict[str, float] = field(default_factory=dict)
 
 
+def leiden_config(params: AttributionParams) -> dict[str, object]:
+    """Leiden's settings: seeded and single-threaded, the only way GDS repeats a partition."""
+    return {
+        "relationship_weight_property": "weight",
+        "random_seed": params.seed,
+        "concurrency": 1,
+        "gamma": params.leiden_gamma,
+        "max_levels": params.leiden_max_levels,
+        "log_progress": False,
+    }
+
+
 def detect_communities(db: Database, edges: pa.Table, params: AttributionParams, graph_name: str) -> Communities:
     if edges.num_rows == 0:
         return Communities([], np.zeros(0, dtype=np.int64), None, None)
@@ -48,15 +60,7 @@ def detect_communities(db: Database, edges: pa.Table, params: AttributionParams,
         with _timed(timings, "projection"):
             _project(db, graph_name, src, dst, edges)
         with _timed(timings, "leiden"):
-            frame = gds.leiden.stream(
-                gds.graph.get(graph_name),
-                relationship_weight_property="weight",
-                random_seed=params.seed,
-                concurrency=1,
-                gamma=params.leiden_gamma,
-                max_levels=params.leiden_max_levels,
-                log_progress=False,
-            )
+            frame = gds.leiden.stream(gds.graph.get(graph_name), **leiden_config(params))
     finally:
         with _timed(timings, "drop"):
             gds.graph.drop(graph_name, fail_if_missing=False)

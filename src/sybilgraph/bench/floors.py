@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sybilgraph.attribution.communities import project_edges
+from sybilgraph.attribution.communities import leiden_config, project_edges
 from sybilgraph.attribution.params import AttributionParams
 from sybilgraph.bench.ingest_bench import read_with_pyarrow
 from sybilgraph.bench.results import Floor
@@ -104,15 +104,7 @@ def leiden_floor(db: Database, edges: Any, params: AttributionParams, repeats: i
         stats: Any = None
         for _ in range(repeats):
             t0 = time.perf_counter()
-            stats = gds.leiden.stats(
-                graph,
-                relationship_weight_property="weight",
-                random_seed=params.seed,
-                concurrency=1,
-                gamma=params.leiden_gamma,
-                max_levels=params.leiden_max_levels,
-                log_progress=False,
-            )
+            stats = gds.leiden.stats(graph, **leiden_config(params))
             runs.append(time.perf_counter() - t0)
         nodes = int(graph.node_count())
         detail: dict[str, Any] = {
