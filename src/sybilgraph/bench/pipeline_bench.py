@@ -261,19 +261,23 @@ class _Recorder:
 
     @contextmanager
     def phase(self, name: str, unit: str, footprint: bool = True) -> Iterator[_Rows]:
+        # The memory window includes the boundary samples, so a phase shorter than the sampling
+        # interval still has a simultaneous Python + JVM reading; the timing window does not.
+        w0 = time.monotonic()
         reset = self.sampler.reset_marks()
         holder = _Rows()
         t0 = time.monotonic()
         yield holder
         t1 = time.monotonic()
         marks = self.sampler.high_water_marks()
-        peaks = self._peaks(t0, t1)
+        w1 = time.monotonic()
+        peaks = self._peaks(w0, w1)
         for proc, took in reset.items():  # the kernel's mark catches what fell between samples
             if took and marks.get(proc) is not None:
                 peaks[proc] = max(peaks.get(proc) or 0, marks[proc] or 0)
         store, tx_logs = self.footprint() if footprint else (None, None)  # after t1: not timed
         phase = Phase(name, round(t1 - t0, 3), holder.rows, unit, peaks,
-                      peak_sum_between(self.sampler.snapshot(), ("python", "jvm"), t0, t1), store, tx_logs)
+                      peak_sum_between(self.sampler.snapshot(), ("python", "jvm"), w0, w1), store, tx_logs)
         self.result.phases.append(phase)
         self.windows[name] = (t0, t1)
         self.log(f"{name}: {phase.seconds:.1f} s" + (f", {phase.rows:,} {unit}" if phase.rows is not None else ""))
