@@ -10,9 +10,6 @@ the run fails, so no stray projection is left behind.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,6 +17,7 @@ import pyarrow as pa
 
 from sybilgraph.attribution.params import AttributionParams
 from sybilgraph.db.session import Database
+from sybilgraph.timing import timed
 
 __all__ = ["Communities", "detect_communities", "leiden_config", "project_edges"]
 
@@ -52,17 +50,17 @@ def detect_communities(db: Database, edges: pa.Table, params: AttributionParams,
     if edges.num_rows == 0:
         return Communities([], np.zeros(0, dtype=np.int64), None, None)
     timings: dict[str, float] = {}
-    with _timed(timings, "ids"):
+    with timed(timings, "ids"):
         ids, src, dst = _integer_ids(edges)
     gds = db.gds()
     gds.graph.drop(graph_name, fail_if_missing=False)
     try:
-        with _timed(timings, "projection"):
+        with timed(timings, "projection"):
             _project(db, graph_name, src, dst, edges)
-        with _timed(timings, "leiden"):
+        with timed(timings, "leiden"):
             frame = gds.leiden.stream(gds.graph.get(graph_name), **leiden_config(params))
     finally:
-        with _timed(timings, "drop"):
+        with timed(timings, "drop"):
             gds.graph.drop(graph_name, fail_if_missing=False)
     community = np.full(len(ids), -1, dtype=np.int64)
     community[frame["nodeId"].to_numpy()] = frame["communityId"].to_numpy()
@@ -88,15 +86,6 @@ def _project(db: Database, graph_name: str, src: np.ndarray, dst: np.ndarray, ed
         dst=dst.tolist(),
         weight=edges.column("weight").to_pylist(),
     )
-
-
-@contextmanager
-def _timed(timings: dict[str, float], step: str) -> Iterator[None]:
-    t0 = time.perf_counter()
-    try:
-        yield
-    finally:
-        timings[step] = round(time.perf_counter() - t0, 3)
 
 
 def _integer_ids(edges: pa.Table) -> tuple[list[str], np.ndarray, np.ndarray]:

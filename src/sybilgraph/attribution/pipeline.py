@@ -21,7 +21,6 @@ import os
 import resource
 import secrets
 import socket
-import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,6 +42,7 @@ from sybilgraph.db.session import Database
 from sybilgraph.errors import AttributionError
 from sybilgraph.identifiers import KINDS
 from sybilgraph.progress import NullReporter, Reporter
+from sybilgraph.timing import timed
 
 __all__ = ["run_attribution", "AttributionResult", "LOCK_NAME", "KEEP_RUNS"]
 
@@ -128,9 +128,9 @@ def _run(
     result.timings_s.update({f"communities.{k}": v for k, v in communities.timings_s.items()})
 
     with _phase(db, result, "operators", holder):
-        with _step(result, "operators.clusters"):
+        with timed(result.timings_s, "operators.clusters"):
             clusters = build_clusters(communities, edges, params)
-        with _step(result, "operators.matching"):
+        with timed(result.timings_s, "operators.matching"):
             match = match_operators([c.members for c in clusters], previous, params.match_min_overlap)
             membership, confidence = _apply_decisions(clusters, match.ids, decisions)
         members_table = pa.table(
@@ -140,12 +140,12 @@ def _run(
             },
             schema=pa.schema([("account_id", pa.string()), ("operator_id", pa.string())]),
         )
-        with _step(result, "operators.evidence"):
+        with timed(result.timings_s, "operators.evidence"):
             ev = evidence_tables(
                 wl, members_table,
                 memory_limit=db.settings.attribution_memory_limit, spill_dir=str(db.settings.home / "tmp"),
             )
-        with _step(result, "operators.scores"):
+        with timed(result.timings_s, "operators.scores"):
             operator_rows = _score_operators(db, membership, ev, population, labels, analyst_labels, params)
     result.counts.update(operators=len(operator_rows), attributed=members_table.num_rows,
                          flagged_operators=sum(r["flagged"] for r in operator_rows))
@@ -296,22 +296,11 @@ def _lock(db: Database, holder: str) -> Iterator[None]:
 def _phase(db: Database, result: AttributionResult, name: str, holder: str) -> Iterator[None]:
     db.write("attribution/acquire_lock", name=LOCK_NAME, holder=holder, ttl_s=LOCK_TTL_S)  # renew
     db.write("attribution/update_run_progress", run_id=result.run_id, progress=name)
-    t0 = time.perf_counter()
-    yield
-    result.timings_s[name] = round(time.perf_counter() - t0, 3)
-    for step in [k for k in result.timings_s if k.startswith(name + ".")]:  # steps follow their phase
-        result.timings_s[step] = result.timings_s.pop(step)
+    with timed(result.timings_s, name):
+        yield
     # Peak resident memory so far (Linux reports KiB): which phase grows the process.
     result.peak_rss_mb[name] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     log.info(json.dumps({"event": "attribution_phase", "run_id": result.run_id, "phase": name, "seconds": result.timings_s[name]}))
-
-
-@contextmanager
-def _step(result: AttributionResult, name: str) -> Iterator[None]:
-    """A timed step inside a phase (benchmarks show where a phase spends its time)."""
-    t0 = time.perf_counter()
-    yield
-    result.timings_s[name] = round(time.perf_counter() - t0, 3)
 
 
 def _prune_history(db: Database) -> None:

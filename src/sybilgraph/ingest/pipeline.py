@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
@@ -43,6 +40,7 @@ from sybilgraph.ingest.readers import (
 from sybilgraph.ingest.report import IngestReport, TableReport
 from sybilgraph.progress import NullReporter, Reporter
 from sybilgraph.settings import Settings
+from sybilgraph.timing import timed
 
 __all__ = ["aggregate_input", "bundle_digest", "ingest_bundle"]
 
@@ -88,7 +86,7 @@ def ingest_bundle(
     for name in unknown_entries(bundle_dir):
         report.warnings.append(f"{bundle_dir / name}: not a contract table; ignored")
 
-    with _timed(report, "schema"):
+    with timed(report.timings_s, "schema"):
         db.apply_schema()
 
     previous = _previous_report(run_dir) if store.is_committed(ingest_id) else None
@@ -96,14 +94,14 @@ def ingest_bundle(
         report.tables, report.reused_staging = previous.tables, True
         report.quarantine_file = previous.quarantine_file
     else:
-        with _timed(report, "validate"):
+        with timed(report.timings_s, "validate"):
             _stage_bundle(bundle_dir, store, ingest_id, seq, run_dir, report, reporter, settings)
         store.commit(BundleEntry(ingest_id=ingest_id, seq=seq, bundle=str(bundle_dir)))
     report.write(run_dir / "report.json")  # staging is durable from here on
 
-    with _timed(report, "aggregate"):
+    with timed(report.timings_s, "aggregate"):
         tables = _aggregate(store, settings)
-    with _timed(report, "write_graph"):
+    with timed(report.timings_s, "write_graph"):
         report.graph_writes = _write_graph(db, store, tables, reporter, settings, full_write)
     db.write(
         "ingest/merge_ingest_run",
@@ -295,12 +293,3 @@ def _delta(store: ColumnarStore, name: str, new: pa.Table, full_write: bool) -> 
         return con.sql(agg.delta_sql("new_rows", "old_rows")).to_arrow_table()
     finally:
         con.close()
-
-
-@contextmanager
-def _timed(report: IngestReport, phase: str) -> Iterator[None]:
-    t0 = time.perf_counter()
-    try:
-        yield
-    finally:
-        report.timings_s[phase] = round(time.perf_counter() - t0, 3)
