@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-__all__ = ["TINY", "write_bundle", "write_table"]
+__all__ = ["ENRICHMENT", "TINY", "write_bundle", "write_table"]
 
 # A bundle whose graph is easy to predict: a1/a2 share a card, a home IP and a device; a1-a3
 # share a prompt template; a4 and a5 share nothing; a5 has no activity.
@@ -49,8 +49,24 @@ TINY: dict[str, list[dict[str, Any]]] = {
     ],
 }
 
+# Known organisations and network owners for TINY: 10.0.0.0/8 is a corporate network of org-acme
+# with a nested /24 datacenter range (the most specific range owns 10.0.0.1 and 10.0.0.2);
+# 192.0.2.0/24 is a VPN; 2001:db8::/32 a university.
+ENRICHMENT: dict[str, list[dict[str, Any]]] = {
+    "organisations": [
+        {"org_id": "org-acme", "name": "Acme AI", "country": "US", "domains": "example.com;acme.test", "kind": "ai_lab"},
+        {"org_id": "org-uni", "name": "Test University", "country": "FR", "domains": "mail.test", "kind": "university"},
+    ],
+    "ip_owners": [
+        {"cidr": "10.0.0.0/8", "owner": "org-acme", "asn": 64500, "kind": "corporate"},
+        {"cidr": "10.0.0.0/24", "owner": "Cloudy Hosting", "asn": 64501, "kind": "datacenter"},
+        {"cidr": "192.0.2.0/24", "owner": "Tunnel VPN", "asn": 64502, "kind": "vpn"},
+        {"cidr": "2001:db8::/32", "owner": "org-uni", "asn": None, "kind": "education"},
+    ],
+}
+
 TIMESTAMP_COLUMNS = {"created_at", "added_at", "ts"}
-INT_COLUMNS = {"input_tokens", "output_tokens"}
+INT_COLUMNS = {"input_tokens", "output_tokens", "asn"}
 
 
 def _arrow(rows: list[dict[str, Any]], typed: bool) -> pa.Table:

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from enum import Enum
 
 __all__ = [
+    "ACCOUNT_STATUSES",
+    "NETWORK_KINDS",
+    "ORGANISATION_KINDS",
     "ColumnType",
     "Column",
     "Table",
@@ -29,6 +32,13 @@ class ColumnType(str, Enum):
     BOOL = "bool"
     COUNTRY = "country"  # ISO-3166-1 alpha-2
     INSTRUMENT = "instrument"  # an id that must not look like a raw card number
+    CIDR = "cidr"  # an IPv4 or IPv6 network, e.g. 203.0.113.0/24
+
+
+# Closed lists of the contract: a value outside them is a bad row (compared lower-cased).
+ACCOUNT_STATUSES: tuple[str, ...] = ("active", "suspended", "closed")
+ORGANISATION_KINDS: tuple[str, ...] = ("ai_lab", "enterprise", "university", "reseller", "cloud_provider", "other")
+NETWORK_KINDS: tuple[str, ...] = ("residential", "mobile", "datacenter", "vpn", "proxy", "education", "corporate")
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,8 @@ class Column:
     name: str
     type: ColumnType
     required: bool = False
+    # A closed list of values (text columns): values are lower-cased, anything else is rejected.
+    choices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,9 +85,30 @@ TABLES: dict[str, Table] = {
             C("email_domain", T.STRING),
             C("country", T.COUNTRY),
             C("signup_ip", T.IP),
-            C("status", T.STRING),
+            C("status", T.STRING, choices=ACCOUNT_STATUSES),
         ),
         required=True,
+        references_accounts=False,
+    ),
+    "organisations": Table(
+        "organisations",
+        (
+            C("org_id", T.ID, True),
+            C("name", T.STRING, True),
+            C("country", T.COUNTRY),
+            C("domains", T.STRING),  # ';'-separated
+            C("kind", T.STRING, choices=ORGANISATION_KINDS),
+        ),
+        references_accounts=False,
+    ),
+    "ip_owners": Table(
+        "ip_owners",
+        (
+            C("cidr", T.CIDR, True),
+            C("owner", T.STRING, True),
+            C("asn", T.INT_NONNEG),
+            C("kind", T.STRING, choices=NETWORK_KINDS),
+        ),
         references_accounts=False,
     ),
     "payment_methods": Table(
@@ -93,6 +126,7 @@ TABLES: dict[str, Table] = {
         "sessions",
         (
             C("account_id", T.ID, True),
+            C("session_id", T.ID),
             C("ts", T.TIMESTAMP, True),
             C("ip", T.IP, True),
             C("device_id", T.ID),
@@ -104,6 +138,7 @@ TABLES: dict[str, Table] = {
         "interactions",
         (
             C("account_id", T.ID, True),
+            C("interaction_id", T.ID),
             C("ts", T.TIMESTAMP, True),
             C("ip", T.IP, True),
             C("device_id", T.ID),
@@ -120,6 +155,7 @@ TABLES: dict[str, Table] = {
         (
             C("account_id", T.ID, True),
             C("operator_label", T.STRING, True),
+            C("organisation", T.STRING),
             C("source", T.STRING),
         ),
     ),
@@ -129,6 +165,7 @@ TABLES: dict[str, Table] = {
             C("account_id", T.ID, True),
             C("operator", T.STRING),
             C("is_distillation", T.BOOL, True),
+            C("organisation", T.STRING),
         ),
     ),
 }
@@ -136,6 +173,8 @@ TABLES: dict[str, Table] = {
 # accounts first: link tables are checked against the accounts known by then.
 TABLE_ORDER: tuple[str, ...] = (
     "accounts",
+    "organisations",
+    "ip_owners",
     "payment_methods",
     "sessions",
     "interactions",

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sybilgraph.ingest.luhn import REDACTED_PAN, looks_like_pan, luhn_valid, pan_mask, redact_pans
+from sybilgraph.ingest.luhn import REDACTED_PAN, contains_pan, looks_like_pan, luhn_valid, pan_mask, redact_pans
 
 # Public test card numbers (Visa, Mastercard, Amex, Discover, JCB, Visa 13-digit, Diners 14).
 TEST_PANS = [
@@ -125,10 +125,81 @@ def test_property_separators_are_ignored(payload: str, sep: str, every: int) -> 
 def test_property_pan_mask_matches_scalar_check(values: list[str | None]) -> None:
     stripped = [None if v is None else v.strip() for v in values]
     mask = pan_mask(pa.array(stripped, pa.string())).to_pylist()
-    assert mask == [v is not None and looks_like_pan(v) for v in stripped]
+    assert mask == [v is not None and contains_pan(v) for v in stripped]
+    assert all(contains_pan(v) for v in stripped if v is not None and looks_like_pan(v))
 
 
 def test_pan_mask_finds_known_numbers() -> None:
     arr = pa.array(["tok_1", "4111 1111 1111 1111", None, "4111111111111112", "5555555555554444"])
     assert pan_mask(arr).to_pylist() == [False, True, False, False, True]
     assert pan_mask(pa.array([], pa.string())).to_pylist() == []
+
+
+# --------------------------------------------------------------------------- card numbers inside values
+
+# Separators: 1-3 characters that are neither letters nor digits (what a person or a system puts
+# between digit groups: spaces, dashes, dots, slashes, colons, tabs, non-breaking spaces, ...).
+SEPARATORS = st.text(alphabet=" -./:_,;|*#\t\u00a0()+", min_size=1, max_size=3)
+
+
+def _digits(text: str) -> str:
+    return "".join(ch for ch in text if ch in "0123456789")
+
+
+@st.composite
+def hidden_pans(draw: st.DrawFn) -> tuple[str, str]:
+    """(a Luhn-valid 13-19 digit number, a value holding it split by separators inside text)."""
+    payload = draw(st.text(alphabet="0123456789", min_size=12, max_size=18))
+    pan = payload + check_digit(payload)
+    cuts = sorted(draw(st.sets(st.integers(1, len(pan) - 1), max_size=len(pan) - 1)))
+    groups = [pan[a:b] for a, b in zip([0, *cuts], [*cuts, len(pan)], strict=True)]
+    written = groups[0]
+    for group in groups[1:]:
+        written += draw(SEPARATORS) + group
+    # Surrounding text may hold anything, digits too, as long as no digit is glued to the number.
+    prefix = draw(st.text(max_size=20).filter(lambda t: not t or not t[-1].isdigit()))
+    suffix = draw(st.text(max_size=20).filter(lambda t: not t or not t[0].isdigit()))
+    return pan, prefix + written + suffix
+
+
+@given(hidden_pans())
+def test_property_a_card_number_inside_any_value_is_found(case: tuple[str, str]) -> None:
+    pan, value = case
+    assert contains_pan(value)
+    assert pan_mask(pa.array([value, "tok_abc"])).to_pylist() == [True, False]
+    assert pan not in _digits(redact_pans(value))
+
+
+@given(hidden_pans())
+def test_property_a_row_holding_one_is_quarantined_without_its_digits(case: tuple[str, str]) -> None:
+    from sybilgraph.ingest.quarantine import record_json
+    from sybilgraph.ingest.validate import validate_batch
+
+    pan, value = case
+    raw = {"account_id": ["a1", "a2"], "instrument_id": [value, "tok_1"], "bin": [None, None]}
+    checked = validate_batch("payment_methods", pa.RecordBatch.from_pydict(raw))
+    idx, columns, reasons = checked.bad_rows()
+    assert idx.tolist() == [0] and columns == ["instrument_id"]
+    assert pan not in reasons[0]
+    assert pan not in _digits(record_json({"account_id": "a1", "instrument_id": value}))
+    assert checked.good().column("instrument_id").to_pylist() == ["tok_1"]
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Nd",)), max_size=60))
+def test_property_text_without_digits_is_never_a_card(text: str) -> None:
+    assert not contains_pan(text)
+    assert redact_pans(text) == text
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:150.0) Gecko/20100101 Firefox/150.0",
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/147.0.0.0 Safari/537.36",
+        "ticket 2026-04-22 10:00:00",
+        "acct-000123, 1745291709",
+        "4111111111111112",  # 16 digits failing Luhn: not a card, whatever its windows do
+    ],
+)
+def test_ordinary_values_are_not_cards(value: str) -> None:
+    assert not contains_pan(value)

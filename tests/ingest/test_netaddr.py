@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sybilgraph.ingest.netaddr import canonical_ip, normalize_ip_array, parse_ip, subnet_of
+from sybilgraph.ingest.netaddr import canonical_ip, normalize_ip_array, parse_cidr, parse_ip, subnet_of
 
 
 @pytest.mark.parametrize(
@@ -119,3 +119,21 @@ def test_property_junk_gets_the_ipaddress_verdict_scalar_and_vectorised(texts: l
     assert canonical.to_pylist() == [e and e[0] for e in exp_or_none]
     assert subnet.to_pylist() == [e and e[1] for e in exp_or_none]
     assert bad.to_pylist() == [bool(t) and e is None for t, e in zip(texts, expected, strict=True)]
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("203.0.113.7/24", "203.0.113.0/24"),
+        ("203.0.113.0/24", "203.0.113.0/24"),
+        ("10.0.0.1", "10.0.0.1/32"),
+        ("2001:DB8:0:0::/32", "2001:db8::/32"),
+        ("::ffff:198.51.100.0/120", "198.51.100.0/24"),
+        ("10.0.0.0/33", None),
+        ("not a network", None),
+        ("", None),
+    ],
+)
+def test_parse_cidr(text: str, expected: str | None) -> None:
+    net = parse_cidr(text)
+    assert (None if net is None else net.with_prefixlen) == expected

@@ -20,7 +20,7 @@ from sybilgraph.db.digest import graph_digest
 from sybilgraph.db.session import Database
 from sybilgraph.ingest import ingest_bundle
 from sybilgraph.ingest.report import EXIT_QUARANTINED, EXIT_TABLE_FAILED
-from tests.bundles import TINY, write_bundle
+from tests.bundles import ENRICHMENT, TINY, write_bundle
 
 pytestmark = pytest.mark.integration
 
@@ -113,6 +113,21 @@ def test_bad_rows_are_quarantined_and_good_rows_load(db: Database, tmp_path: Pat
     everything += json.dumps(db.read_raw("MATCH (n) RETURN properties(n) AS p"), default=str)
     assert PAN not in everything and "4111 1111 1111 1111" not in everything
     assert not re.search(r"\b(?:\d[ -]?){12,19}\b", json.dumps(db.read_raw("MATCH (n) RETURN properties(n) AS p"), default=str).replace("-", ""))
+
+
+def test_organisations_ip_owners_and_row_ids_load(db: Database, tmp_path: Path) -> None:
+    tables = {k: [dict(r) for r in v] for k, v in {**TINY, **ENRICHMENT}.items()}
+    for i, row in enumerate(tables["interactions"]):
+        row["interaction_id"] = f"req-{i}"
+    for i, row in enumerate(tables["sessions"]):
+        row["session_id"] = f"sess-{i}"
+    tables["labels"][0]["organisation"] = "org-acme"
+    report = _ingest(db, write_bundle(tmp_path / "b", tables))
+    assert report.status == "ok", report
+    assert {t: r.rows_loaded for t, r in report.tables.items()} == {
+        "accounts": 5, "organisations": 2, "ip_owners": 4, "payment_methods": 3, "sessions": 3,
+        "interactions": 5, "labels": 1,
+    }
 
 
 def test_missing_required_column_fails_that_table_only(db: Database, tmp_path: Path) -> None:

@@ -172,10 +172,10 @@ def test_each_format_reads_to_the_same_normalized_output(
     assert good.equals(expected)
     first = good.slice(0, 2).to_pylist()
     assert _utc(first) == [
-        {"account_id": "acct-001", "ts": dt.datetime(2026, 4, 22, 3, 0, 9, tzinfo=UTC), "ip": "2001:db8:aa:1::77",
+        {"account_id": "acct-001", "interaction_id": None, "ts": dt.datetime(2026, 4, 22, 3, 0, 9, tzinfo=UTC), "ip": "2001:db8:aa:1::77",
          "subnet": "2001:db8:aa::/48", "device_id": "dev-0", "api_key_id": "key-0", "model": "m-large",
          "input_tokens": 100, "output_tokens": 0, "prompt_fingerprint": "0000000000000000", "category": "coding"},
-        {"account_id": "acct-002", "ts": dt.datetime(2026, 4, 22, 3, 1, 9, tzinfo=UTC), "ip": "198.51.100.23",
+        {"account_id": "acct-002", "interaction_id": None, "ts": dt.datetime(2026, 4, 22, 3, 1, 9, tzinfo=UTC), "ip": "198.51.100.23",
          "subnet": "198.51.100.0/24", "device_id": "dev-1", "api_key_id": "key-1", "model": "m-large",
          "input_tokens": 101, "output_tokens": 1, "prompt_fingerprint": "0000000000000001", "category": "coding"},
     ]
@@ -440,7 +440,9 @@ def test_jsonl_keys_may_be_left_out_and_appear_late(tmp_path: Path, read_all: Re
     good, bad, _ = read_all(tmp_path, "truth", batch_rows=10_000)
     assert bad.num_rows == 0
     assert good.num_rows == 30_001
-    assert good.slice(30_000).to_pylist() == [{"account_id": "late", "operator": "OP-LATE", "is_distillation": True}]
+    assert good.slice(30_000).to_pylist() == [
+        {"account_id": "late", "operator": "OP-LATE", "is_distillation": True, "organisation": None}
+    ]
 
 
 # --------------------------------------------------------------------------- whole-file errors

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from sybilgraph.contract import TABLES
 from sybilgraph.ingest.validate import (
     NORMALIZED_SCHEMAS,
+    PAN_REASON,
     AccountSet,
     TIMESTAMP_TYPE,
     CheckedBatch,
@@ -54,7 +55,7 @@ def test_normalized_schemas_follow_the_contract() -> None:
     assert acc.field("created_at").type == pa.timestamp("ms", tz="UTC")
     assert acc.names[4:6] == ["signup_ip", "signup_subnet"]
     inter = NORMALIZED_SCHEMAS["interactions"]
-    assert inter.names[2:4] == ["ip", "subnet"]
+    assert inter.names[3:5] == ["ip", "subnet"]
     assert inter.field("input_tokens").type == pa.int64()
     assert NORMALIZED_SCHEMAS["truth"].field("is_distillation").type == pa.bool_()
 
@@ -68,7 +69,48 @@ def test_pan_checked_columns() -> None:
     assert pan_checked_columns(TABLES["payment_methods"]) == ("instrument_id", "bin", "last4")
     assert "account_id" not in pan_checked_columns(TABLES["accounts"])
     assert "user_agent" in pan_checked_columns(TABLES["sessions"])
+    assert "tls_fingerprint" not in pan_checked_columns(TABLES["sessions"])
     assert "prompt_fingerprint" not in pan_checked_columns(TABLES["interactions"])
+    assert pan_checked_columns(TABLES["labels"]) == ("operator_label", "organisation", "source")
+    assert pan_checked_columns(TABLES["organisations"]) == ("name", "domains", "kind")
+    assert pan_checked_columns(TABLES["ip_owners"]) == ("owner", "kind")
+
+
+def test_organisations_and_ip_owners() -> None:
+    orgs = run(
+        "organisations",
+        {
+            "org_id": ["org-1", "org-2", "org-3", ""],
+            "name": ["Acme AI", "Uni", "X", "Y"],
+            "country": ["us", "GB", None, "DE"],
+            "domains": ["acme.ai;acme.com", None, None, None],
+            "kind": ["AI_Lab", "university", "bakery", "other"],
+        },
+    )
+    assert verdicts(orgs) == {
+        2: ("kind", "kind: not one of ai_lab, enterprise, university, reseller, cloud_provider, other"),
+        3: ("org_id", "org_id: missing required value"),
+    }
+    assert orgs.good().column("kind").to_pylist() == ["ai_lab", "university"]
+    assert orgs.good().column("country").to_pylist() == ["US", "GB"]
+    owners = run(
+        "ip_owners",
+        {
+            "cidr": ["203.0.113.7/24", "2001:DB8::/32", "10.0.0.0/33", "1.2.3.4", "::ffff:10.0.0.0/104", "x"],
+            "owner": ["org-1", "Big Cloud", "o", "o", "o", "o"],
+            "asn": ["64500", None, "1", "-5", "3", "4"],
+            "kind": ["datacenter", "VPN", "vpn", "vpn", "mobile", "mobile"],
+        },
+    )
+    assert verdicts(owners) == {
+        2: ("cidr", "cidr: not an IPv4 or IPv6 network (CIDR like 203.0.113.0/24)"),
+        3: ("asn", "asn: negative value (must be an integer >= 0)"),
+        5: ("cidr", "cidr: not an IPv4 or IPv6 network (CIDR like 203.0.113.0/24)"),
+    }
+    good = owners.good().to_pydict()
+    assert good["cidr"] == ["203.0.113.0/24", "2001:db8::/32", "10.0.0.0/8"]
+    assert good["asn"] == [64500, None, 3]
+    assert good["kind"] == ["datacenter", "vpn", "mobile"]
 
 
 # --------------------------------------------------------------------------- identifiers, strings
@@ -93,6 +135,7 @@ def test_identifiers_strings_and_empty_values() -> None:
     assert good == {
         "account_id": ["a-1", "x" * 128, "ünïcødé"],
         "operator_label": ["OP-KESTREL", "OP", "OP-RAVEN"],
+        "organisation": [None, None, None],
         "source": [None, "s", "analyst notes"],
     }
 
@@ -173,18 +216,40 @@ def test_card_numbers_are_rejected_with_their_column() -> None:
     checked = run(
         "payment_methods",
         {
-            "account_id": ["a", "b", "c", "d", "e"],
-            "instrument_id": ["tok_9f8e7d", "4111 1111 1111 1111", "4111111111111112", "tok", "tok"],
-            "bin": ["411111", "411111", "411111", "4111111111111111", None],
-            "last4": ["1111", None, "1111", None, "5555-5555-5555-4444"],
+            "account_id": ["a", "b", "c", "d", "e", "f", "g", "h"],
+            "instrument_id": ["tok_9f8e7d", "4111 1111 1111 1111", "4111111111111112", "tok", "tok",
+                              "card 4111 1111 1111 1111", "4111111111111111/12", "4111.1111.1111.1111"],
+            "bin": ["411111", "411111", "411111", "4111111111111111", None, None, None, None],
+            "last4": ["1111", None, "1111", None, "5555-5555-5555-4444", None, None, None],
         },
     )
     assert verdicts(checked) == {
-        1: ("instrument_id", "instrument_id looks like a raw card number (Luhn-valid); rejected, not stored"),
-        3: ("bin", "bin looks like a raw card number (Luhn-valid); rejected, not stored"),
-        4: ("last4", "last4 looks like a raw card number (Luhn-valid); rejected, not stored"),
+        1: ("instrument_id", PAN_REASON.format(column="instrument_id")),
+        3: ("bin", PAN_REASON.format(column="bin")),
+        4: ("last4", PAN_REASON.format(column="last4")),
+        5: ("instrument_id", PAN_REASON.format(column="instrument_id")),
+        6: ("instrument_id", PAN_REASON.format(column="instrument_id")),
+        7: ("instrument_id", PAN_REASON.format(column="instrument_id")),
     }
+    assert "4111" not in PAN_REASON
     assert checked.good().column("instrument_id").to_pylist() == ["tok_9f8e7d", "4111111111111112"]
+
+
+def test_card_numbers_hidden_in_free_text_columns() -> None:
+    checked = run(
+        "labels",
+        {
+            "account_id": ["a", "b", "c", "d"],
+            "operator_label": ["OP-1", "OP-2", "OP-3 card 5555-5555-5555-4444", "OP-4"],
+            "organisation": [None, "org 4111 1111 1111 1111", None, None],
+            "source": ["ticket 2026-04-22 10:00:00", None, None, "paid with 4111111111111111 exp 12/27"],
+        },
+    )
+    assert verdicts(checked) == {
+        1: ("organisation", PAN_REASON.format(column="organisation")),
+        2: ("operator_label", PAN_REASON.format(column="operator_label")),
+        3: ("source", PAN_REASON.format(column="source")),
+    }
 
 
 def test_numeric_account_ids_are_not_mistaken_for_cards() -> None:

@@ -92,7 +92,7 @@ def _chunk(pop: Population, accts: np.ndarray, rng: np.random.Generator) -> pa.T
         "prompt_fingerprint": hex_strings(fp[order]),
         "category": _CATEGORY_TEXT.take(cat[order]),
     }
-    schema = arrow_schema("interactions")
+    schema = arrow_schema("interactions", present=columns)
     return pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
 
 

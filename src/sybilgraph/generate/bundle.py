@@ -199,7 +199,7 @@ def generate_bundle(
     report("truth", 0.0)
     counts["truth"] = write_parquet(tables.truth_table(pop), out_dir / TABLE_FILES["truth"])
     report("truth", 1.0)
-    counts = {name: counts[name] for name in TABLE_ORDER}
+    counts = {name: counts[name] for name in TABLE_ORDER if name in counts}
     write_json(_manifest(pop, scale, seed, counts, len(parts)), out_dir / MANIFEST)
     report("done", 1.0)
 

@@ -41,7 +41,7 @@ _TLS_TEXT = pa.array(vocab.TLS_FINGERPRINTS, type=pa.string())
 
 
 def _table(name: str, columns: dict[str, pa.Array]) -> pa.Table:
-    schema = arrow_schema(name)
+    schema = arrow_schema(name, present=columns)
     return pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
 
 

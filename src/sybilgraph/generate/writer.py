@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ ARROW_TYPES: dict[ColumnType, pa.DataType] = {
     ColumnType.BOOL: pa.bool_(),
     ColumnType.COUNTRY: pa.string(),
     ColumnType.INSTRUMENT: pa.string(),
+    ColumnType.CIDR: pa.string(),
 }
 
 _PARQUET_OPTIONS: dict[str, Any] = {
@@ -46,10 +48,15 @@ _PARQUET_OPTIONS: dict[str, Any] = {
 ROW_GROUP_SIZE = 500_000
 
 
-def arrow_schema(table: str) -> pa.Schema:
-    """The Arrow schema of a contract table: exactly its columns, in contract order."""
+def arrow_schema(table: str, present: Collection[str] | None = None) -> pa.Schema:
+    """The Arrow schema of a contract table: its columns in contract order (``present``: only the
+    optional columns among those, so a contract that grows an optional column stays writable)."""
     spec = TABLES[table]
-    return pa.schema([pa.field(c.name, ARROW_TYPES[c.type], nullable=not c.required) for c in spec.columns])
+    return pa.schema([
+        pa.field(c.name, ARROW_TYPES[c.type], nullable=not c.required)
+        for c in spec.columns
+        if present is None or c.required or c.name in present
+    ])
 
 
 def write_parquet(table: pa.Table, path: Path, delta: tuple[str, ...] = ()) -> int:

@@ -1,19 +1,34 @@
 """Card-number (PAN) detection and redaction.
 
 The bundle must never carry raw card numbers (data contract, ``payment_methods.instrument_id``).
-Two different questions are answered here:
+A card number hides in many spellings: ``4111 1111 1111 1111``, ``4111.1111.1111.1111``,
+``card 4111-1111-1111-1111 exp 12/27``, ``4111111111111111/12``. PCI DSS data-discovery
+scanners treat any Luhn-valid run of 13-19 digits as a card number whatever separates the digits,
+and so does this module:
 
-* :func:`looks_like_pan` - is this *whole value* a raw card number?  12-19 digits, spaces or
-  dashes allowed between them, passing the Luhn check.  Used to reject ``instrument_id`` values.
-* :func:`redact_pans` - replace every card-like digit run *inside* a text with
-  ``[REDACTED-PAN]``.  Used on everything a person may read (quarantine records, error and log
-  messages).  It errs on the side of redacting: a run of digits (spaces/dashes allowed) is
-  redacted when any 12-19 digit window of it passes the Luhn check, so a card number glued to
-  other digits is caught too.  Over-redaction of an innocent long number in a quarantine record
-  is acceptable; leaking a card number is not.
+* a *digit run* is a maximal stretch of ASCII digits in which consecutive digits are separated by
+  at most :data:`MAX_SEPARATOR` characters that are neither letters nor digits (spaces, dashes,
+  dots, slashes, colons, commas, ...); a letter ends a run. Its *groups* are the digit
+  sequences between separators;
+* :func:`contains_pan`: some stretch of consecutive whole groups of some run, 13-19 digits long,
+  passes the Luhn check (so ``4111111111111111/12`` is caught by its first group alone), or the
+  whole value is a 12-19 digit Luhn-valid number (the contract's own wording). Rows whose
+  checked columns contain one are rejected, never stored (``validate.pan_checked_columns``);
+* :func:`redact_pans` replaces every run holding such a stretch of 12-19 digits, or a single
+  group with a Luhn-valid window of 13-19 digits (a number glued to other digits), with
+  ``[REDACTED-PAN]``. Used on everything a person may read (quarantine records, error and log
+  messages); it redacts a superset of what :func:`contains_pan` finds, so a rejected row's
+  record never echoes the number. Over-redaction of an innocent long number is acceptable;
+  leaking a card number is not;
+* :func:`looks_like_pan`: is the *whole value* a card number (spaces or dashes allowed). Kept for
+  callers that ask exactly that (evaluation baselines).
 
-:func:`pan_mask` is the vectorised form of :func:`looks_like_pan` for an Arrow string array: a
-cheap regex pre-filter in Arrow, then the Luhn check on the unique candidates only.
+:func:`pan_mask` is the vectorised form of :func:`contains_pan` for an Arrow string array: an
+RE2 pre-filter in Arrow (a run of at least 12 digits), then the Luhn windows on the unique
+candidates only.
+
+Reference: PCI DSS v4.0 requirement 3.5 (PAN unreadable wherever stored); ISO/IEC 7812-1
+(12-19 digit PANs, Luhn check digit).
 """
 
 from __future__ import annotations
@@ -26,28 +41,34 @@ import pyarrow.compute as pc
 
 __all__ = [
     "PAN_MIN_DIGITS",
+    "PAN_RUN_MIN_DIGITS",
     "PAN_MAX_DIGITS",
+    "MAX_SEPARATOR",
     "REDACTED_PAN",
     "luhn_valid",
     "looks_like_pan",
+    "contains_pan",
     "redact_pans",
     "pan_mask",
 ]
 
-PAN_MIN_DIGITS = 12
+PAN_MIN_DIGITS = 12  # the shortest PAN (ISO/IEC 7812); a whole value this long is checked
+PAN_RUN_MIN_DIGITS = 13  # the shortest window looked for inside a longer value
 PAN_MAX_DIGITS = 19
+MAX_SEPARATOR = 3  # characters between two digits of one run
 REDACTED_PAN = "[REDACTED-PAN]"
 
-# A digit run, separators (spaces, dashes) allowed between digits.
-_RUN_RE = re.compile(r"\d(?:[ \-]*\d)+")
+# A digit run: digits separated by at most MAX_SEPARATOR characters that are not letters or digits.
+_RUN_RE = re.compile(r"[0-9](?:[^0-9A-Za-z]{0,%d}[0-9])*" % MAX_SEPARATOR)
+_GROUP_RE = re.compile(r"[0-9]+")
 _SEP_RE = re.compile(r"[ \-]")
-_WHOLE_RE = re.compile(r"\d(?:[ \-]*\d)*")
-# Longer runs than this are redacted outright instead of checking every window.
-_MAX_CHECKED_RUN = 64
+_WHOLE_RE = re.compile(r"\d(?:[ \-]{0,%d}\d)*" % MAX_SEPARATOR)
+# Runs longer than this are taken as card-like outright instead of checking every window
+# (bounds the work a hostile value can cause).
+_MAX_CHECKED_RUN = 256
 
-# Arrow (RE2) pre-filter for pan_mask: only digits, spaces and dashes, starting and ending with a
-# digit, at least PAN_MIN_DIGITS characters long.
-_ARROW_CANDIDATE_RE = r"^[0-9][0-9 \-]{%d,}[0-9]$" % (PAN_MIN_DIGITS - 2)
+# Arrow (RE2) pre-filter for pan_mask: a run of at least PAN_MIN_DIGITS digits.
+_ARROW_CANDIDATE_RE = r"[0-9](?:[^0-9A-Za-z]{0,%d}[0-9]){%d}" % (MAX_SEPARATOR, PAN_MIN_DIGITS - 1)
 
 
 def luhn_valid(digits: str) -> bool:
@@ -69,8 +90,8 @@ def luhn_valid(digits: str) -> bool:
 def looks_like_pan(value: str) -> bool:
     """True when the whole ``value`` is a raw card number.
 
-    12-19 digits once spaces and dashes are removed, passing the Luhn check.  Surrounding
-    whitespace is ignored.
+    12-19 digits once spaces and dashes (at most MAX_SEPARATOR between two digits) are removed,
+    passing the Luhn check.  Surrounding whitespace is ignored.
     """
     text = value.strip()
     if not _WHOLE_RE.fullmatch(text):
@@ -79,23 +100,56 @@ def looks_like_pan(value: str) -> bool:
     return PAN_MIN_DIGITS <= len(digits) <= PAN_MAX_DIGITS and luhn_valid(digits)
 
 
-def _run_is_card_like(digits: str) -> bool:
+def _has_luhn_window(digits: str, shortest: int) -> bool:
+    """Some window of ``shortest``-19 consecutive digits passes the Luhn check."""
     n = len(digits)
-    if n < PAN_MIN_DIGITS:
+    if n < shortest:
         return False
     if n > _MAX_CHECKED_RUN:
         return True
-    for length in range(PAN_MIN_DIGITS, min(PAN_MAX_DIGITS, n) + 1):
+    for length in range(shortest, min(PAN_MAX_DIGITS, n) + 1):
         for start in range(0, n - length + 1):
             if luhn_valid(digits[start : start + length]):
                 return True
     return False
 
 
+def _has_luhn_span(groups: list[str], shortest: int) -> bool:
+    """Some stretch of consecutive whole digit groups, ``shortest``-19 digits long, passes Luhn.
+
+    A card number written with separators is a stretch of whole groups (``4111 1111 ...``,
+    ``4111111111111111/12``): the number itself never starts or ends inside a group.
+    """
+    for i in range(len(groups)):
+        digits = ""
+        for group in groups[i:]:
+            digits += group
+            if len(digits) > PAN_MAX_DIGITS:
+                break
+            if len(digits) >= shortest and luhn_valid(digits):
+                return True
+    return False
+
+
+def contains_pan(value: str) -> bool:
+    """True when ``value`` holds a card number anywhere (see the module note for the rule)."""
+    if looks_like_pan(value):
+        return True
+    return any(_has_luhn_span(_GROUP_RE.findall(m.group(0)), PAN_RUN_MIN_DIGITS) for m in _RUN_RE.finditer(value))
+
+
+def _run_is_card_like(run: str) -> bool:
+    # A superset of what contains_pan rejects (spans from 12 digits), plus a card number glued
+    # to other digits inside one group: redaction errs on the side of hiding.
+    groups = _GROUP_RE.findall(run)
+    if _has_luhn_span(groups, PAN_MIN_DIGITS):
+        return True
+    return any(len(g) > PAN_RUN_MIN_DIGITS and _has_luhn_window(g, PAN_RUN_MIN_DIGITS) for g in groups)
+
+
 def _redact_match(m: re.Match[str]) -> str:
     run = m.group(0)
-    digits = _SEP_RE.sub("", run)
-    return REDACTED_PAN if _run_is_card_like(digits) else run
+    return REDACTED_PAN if _run_is_card_like(run) else run
 
 
 def redact_pans(text: str) -> str:
@@ -106,16 +160,16 @@ def redact_pans(text: str) -> str:
 
 
 def pan_mask(values: pa.Array) -> pa.BooleanArray:
-    """Vectorised :func:`looks_like_pan` over a string array (already stripped).
+    """Vectorised :func:`contains_pan` over a string array.
 
     Returns a boolean array without nulls (null input -> False).  Arrow filters candidates with
-    a regex; the Luhn check runs in Python on the unique candidates only.
+    a regex; the Luhn windows run in Python on the unique candidates only.
     """
     n = len(values)
     if n == 0:
         return pa.array([], pa.bool_())
     no_hits = pa.array(np.zeros(n, dtype=bool))
-    # Shorter than PAN_MIN_DIGITS bytes cannot be a card number: nearly free, and it spares
+    # Shorter than PAN_MIN_DIGITS bytes cannot hold a card number: nearly free, and it spares
     # the regex for short columns (model names, categories, country codes).
     long_enough = pc.fill_null(pc.greater_equal(pc.binary_length(values), PAN_MIN_DIGITS), False)
     if not pc.any(long_enough).as_py():
@@ -125,7 +179,7 @@ def pan_mask(values: pa.Array) -> pa.BooleanArray:
     if not pc.any(cand).as_py():
         return no_hits
     uniq = pc.unique(long_values.filter(cand))
-    hits = [v for v in uniq.to_pylist() if looks_like_pan(v)]
+    hits = [v for v in uniq.to_pylist() if contains_pan(v)]
     if not hits:
         return no_hits
     return pc.fill_null(pc.is_in(values, value_set=pa.array(hits, pa.string())), False)

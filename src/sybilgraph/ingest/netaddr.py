@@ -4,6 +4,10 @@ Canonical text is the :mod:`ipaddress` compressed form (``2001:db8::1``, ``10.1.
 IPv4-mapped IPv6 address (``::ffff:10.1.2.3``) is the IPv4 host it maps, so both spellings link
 to the same address; an IPv6 zone (``fe80::1%eth0``) is dropped.
 
+Networks (``ip_owners.cidr``): :func:`parse_cidr` gives the canonical ``network/prefix`` text
+(host bits cleared, so ``10.1.2.3/24`` is ``10.1.2.0/24``; a bare address is its /32 or /128;
+an IPv4-mapped IPv6 network is the IPv4 network it maps, like addresses).
+
 Subnets: the /24 of an IPv4 address (``10.1.2.0/24``) and the /48 of an IPv6 address
 (``2001:db8:1::/48``), the usual unit of one customer's allocation.
 
@@ -30,6 +34,8 @@ __all__ = [
     "canonical_ip",
     "subnet_of",
     "normalize_ip_array",
+    "parse_cidr",
+    "normalize_cidr_array",
 ]
 
 IPV4_SUBNET_PREFIX = 24
@@ -150,3 +156,35 @@ def normalize_ip_array(values: pa.Array) -> tuple[pa.Array, pa.Array, pa.Boolean
     subnet = pc.replace_with_mask(subnet, other, rest_subnet)
     bad = pc.and_(other, pc.is_null(canonical))
     return canonical, subnet, bad
+
+
+_MAPPED_V4 = ipaddress.IPv6Network("::ffff:0:0/96")
+
+
+def parse_cidr(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    """The network a CIDR text names (host bits cleared), or None when it is not one."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        net = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return None
+    if isinstance(net, ipaddress.IPv6Network) and net.prefixlen >= 96 and net.subnet_of(_MAPPED_V4):
+        base = int(net.network_address) & 0xFFFFFFFF
+        return ipaddress.IPv4Network((base, net.prefixlen - 96))
+    return net
+
+
+def normalize_cidr_array(values: pa.Array) -> tuple[pa.Array, pa.BooleanArray]:
+    """``(canonical, bad)`` over a string array of CIDR texts (stripped, empty already null)."""
+    if len(values) == 0:
+        return pa.array([], pa.string()), pa.array([], pa.bool_())
+    enc = pc.dictionary_encode(values)
+    canon: list[str | None] = []
+    for text in enc.dictionary.to_pylist():
+        net = parse_cidr(text)
+        canon.append(None if net is None else net.with_prefixlen)
+    canonical = pc.take(pa.array(canon, pa.string()), enc.indices)
+    bad = pc.and_(pc.is_valid(values), pc.is_null(canonical))
+    return canonical, pc.fill_null(bad, False)

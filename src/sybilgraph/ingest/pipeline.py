@@ -47,7 +47,7 @@ __all__ = ["aggregate_input", "bundle_digest", "ingest_bundle"]
 log = logging.getLogger("sybilgraph.ingest")
 
 # Tables whose rows are versioned by ingest order (a later bundle's row wins).
-SEQUENCED_TABLES = frozenset({"accounts", "payment_methods", "labels"})
+SEQUENCED_TABLES = frozenset({"accounts", "payment_methods", "labels", "organisations", "ip_owners"})
 # Written to the columnar store only: truth is for evaluation, never for attribution.
 GRAPH_TABLES = ("accounts", "payment_methods", "sessions", "interactions", "labels")
 

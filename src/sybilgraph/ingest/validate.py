@@ -24,9 +24,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..contract import TABLES, Column, ColumnType, Table
+from ..contract import ACCOUNT_STATUSES, TABLES, Column, ColumnType, Table
 from .luhn import pan_mask
-from .netaddr import normalize_ip_array
+from .netaddr import normalize_cidr_array, normalize_ip_array
 
 __all__ = [
     "NORMALIZED_SCHEMAS",
@@ -35,6 +35,7 @@ __all__ = [
     "BOOL_TRUE",
     "BOOL_FALSE",
     "MAX_ID_LENGTH",
+    "PAN_REASON",
     "AccountSet",
     "CheckedBatch",
     "subnet_column",
@@ -48,11 +49,12 @@ log = logging.getLogger("sybilgraph.ingest")
 
 TIMESTAMP_TYPE = pa.timestamp("ms", tz="UTC")
 MAX_ID_LENGTH = 128
-ACCOUNT_STATUSES = ("active", "suspended", "closed")
 BOOL_TRUE = ("true", "1", "yes")
 BOOL_FALSE = ("false", "0", "no")
 
 _INT64_MAX = 2**63 - 1
+# Names the column, never the digits: reasons are logged and counted.
+PAN_REASON = "{column} holds a raw card number (a Luhn-valid run of 13-19 digits); rejected, not stored"
 _NULL_STR = pa.scalar(None, pa.string())
 
 
@@ -83,19 +85,22 @@ def _normalized_schema(table: Table) -> pa.Schema:
 NORMALIZED_SCHEMAS: dict[str, pa.Schema] = {name: _normalized_schema(t) for name, t in TABLES.items()}
 
 
-# Fixed-format hash columns: a 16-hex-digit fingerprint is all decimal digits (and then
-# Luhn-valid) often enough that checking it would reject legitimate rows, and no person types
-# into it.
-_PAN_EXEMPT = frozenset({"prompt_fingerprint"})
+# Fixed-format hash columns (prompt template LSH, JA3/JA4 client fingerprint): hex digests
+# hold long all-decimal stretches (and then a Luhn-valid one) often enough that checking them
+# would reject legitimate rows, and no person types into them.
+_PAN_EXEMPT = frozenset({"prompt_fingerprint", "tls_fingerprint"})
 
 
 def pan_checked_columns(table: Table) -> tuple[str, ...]:
-    """Columns whose whole value must not be a raw card number.
+    """Columns that must not hold a raw card number anywhere in their value (luhn.contains_pan).
 
-    The contract's instrument columns, and every free-text column (a card number pasted into
-    the wrong field is still a card number): such a row is rejected, never stored.  Identifier
-    columns are not checked: numeric ids of 12-19 digits are legitimate and one in ten of them
-    passes the Luhn check.
+    The contract's instrument column (``payment_methods.instrument_id``), and every free-text
+    column, because a card number pasted into the wrong field is still a card number:
+    ``bin``, ``last4``, ``email_domain``, ``user_agent``, ``model``, ``category``,
+    ``operator_label``, ``organisation``, ``source``, organisation ``name`` and ``domains``,
+    network ``owner``, truth ``operator``. Such a row is rejected, never stored.  Identifier
+    columns (``account_id``, ``device_id``, ``api_key_id``, ``session_id``, ...) are not
+    checked: numeric ids of 13-19 digits are legitimate and one in ten passes the Luhn check.
     """
     return tuple(
         c.name
@@ -224,6 +229,14 @@ def _norm_ip(name: str, arr: pa.Array) -> _Col:
     c.check(bad, f"{name}: not an IPv4 or IPv6 address")
     c.values = canonical
     c.added = subnet
+    return c
+
+
+def _norm_cidr(name: str, arr: pa.Array) -> _Col:
+    c = _text_col(arr)
+    canonical, bad = normalize_cidr_array(c.values)
+    c.check(bad, f"{name}: not an IPv4 or IPv6 network (CIDR like 203.0.113.0/24)")
+    c.values = canonical
     return c
 
 
@@ -452,9 +465,6 @@ class CheckedBatch:
         return idx[order], [cols[i] for i in order], [reasons[i] for i in order]
 
 
-_STATUS_SET = pa.array(ACCOUNT_STATUSES)
-
-
 def _normalize_column(table: Table, col: Column, arr: pa.Array) -> _Col:
     name = col.name
     kind = col.type
@@ -468,6 +478,8 @@ def _normalize_column(table: Table, col: Column, arr: pa.Array) -> _Col:
         return _norm_bool(name, arr)
     if kind is ColumnType.COUNTRY:
         return _norm_country(name, arr)
+    if kind is ColumnType.CIDR:
+        return _norm_cidr(name, arr)
     if kind in (ColumnType.ID, ColumnType.INSTRUMENT):
         c = _norm_id(name, arr)
     else:
@@ -476,12 +488,12 @@ def _normalize_column(table: Table, col: Column, arr: pa.Array) -> _Col:
         pan = pan_mask(c.values)
         if _any(pan):
             # A card number is reported first, whatever else is wrong with the value.
-            c.checks.insert(0, (pan, f"{name} looks like a raw card number (Luhn-valid); rejected, not stored"))
-    if table.name == "accounts" and name == "status":
+            c.checks.insert(0, (pan, PAN_REASON.format(column=name)))
+    if col.choices:
         c.values = pc.utf8_lower(c.values)
         c.check(
-            pc.and_(c.values.is_valid(), pc.invert(pc.is_in(c.values, value_set=_STATUS_SET))),
-            f"status: not one of {', '.join(ACCOUNT_STATUSES)}",
+            pc.and_(c.values.is_valid(), pc.invert(pc.is_in(c.values, value_set=pa.array(col.choices)))),
+            f"{name}: not one of {', '.join(col.choices)}",
         )
     elif table.name == "accounts" and name == "email_domain":
         c.values = pc.utf8_lower(c.values)
