@@ -2,6 +2,22 @@
 
 Labels and relationship types cannot be Cypher parameters, so every statement that needs one
 is written per kind in ``cypher/``; this table names them, and nothing outside it invents one.
+
+Where each kind comes from (``ingest/aggregate.py``):
+
+| kind | source |
+|---|---|
+| card | payment_methods.instrument_id |
+| bin | payment_methods.bin (the issuer range of a card) |
+| ip | interactions.ip, sessions.ip, accounts.signup_ip |
+| subnet | the /24 (IPv4) or /48 (IPv6) of those IPs |
+| device | interactions.device_id, sessions.device_id |
+| tls | sessions.tls_fingerprint |
+| user_agent | sessions.user_agent |
+| template | interactions.prompt_fingerprint |
+| api_key | interactions.api_key_id |
+| email_domain | accounts.email_domain |
+| network_owner | the owner (``ip_owners.owner``: an org_id or a name) of the most specific range holding an IP the account used; count = the account's activity from that owner's networks |
 """
 
 from __future__ import annotations
@@ -38,6 +54,10 @@ KINDS: dict[str, IdentifierKind] = {
         IdentifierKind("tls", "TlsFingerprint", "fingerprint", "USED_TLS", "tls_fingerprints"),
         IdentifierKind("template", "PromptTemplate", "fingerprint", "USED_TEMPLATE", "templates"),
         IdentifierKind("email_domain", "EmailDomain", "domain", "HAS_EMAIL_DOMAIN", "email_domains"),
+        IdentifierKind("user_agent", "UserAgent", "user_agent", "USED_USER_AGENT", "user_agents"),
+        IdentifierKind("bin", "CardBin", "bin", "USED_CARD_BIN", "card_bins"),
+        IdentifierKind("api_key", "ApiKey", "api_key_id", "USED_API_KEY", "api_keys"),
+        IdentifierKind("network_owner", "NetworkOwner", "owner", "USED_NETWORK", "network_owners"),
     )
 }
 

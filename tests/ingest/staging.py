@@ -5,14 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from sybilgraph.ingest import pipeline
+from sybilgraph.ingest.aggregators import DuckDBAggregator
 from sybilgraph.ingest.columnar import BundleEntry, ColumnarStore
+from sybilgraph.ingest.combine import combine
 from sybilgraph.ingest.report import IngestReport
 from sybilgraph.progress import NullReporter
 from sybilgraph.settings import Settings
 from tests.bundles import TINY, write_bundle
 
-__all__ = ["UPDATE", "stage", "staged_store", "tiny_and_update"]
+__all__ = ["UPDATE", "combined", "stage", "staged_store", "tiny_and_update"]
 
 # A later bundle whose rows update earlier ones, several with NULLs where the earlier row had a
 # value (the latest non-NULL value must win), plus a new account sharing a seed account's card,
@@ -43,13 +47,24 @@ UPDATE: dict[str, list[dict[str, Any]]] = {
 
 
 def stage(store: ColumnarStore, bundle: Path, settings: Settings) -> None:
-    """Validate and commit one bundle into ``store``: ingest's first phase, nothing written to Neo4j."""
+    """Validate and commit one bundle into ``store`` with its partials: nothing written to Neo4j."""
     ingest_id = pipeline.bundle_digest(bundle)
     seq = store.next_seq()
     report = IngestReport(ingest_id=ingest_id, bundle=str(bundle), seq=seq)
     run_dir = settings.runs_dir / "ingest" / ingest_id
     pipeline._stage_bundle(bundle, store, ingest_id, seq, run_dir, report, NullReporter(), settings)
-    store.commit(BundleEntry(ingest_id=ingest_id, seq=seq, bundle=str(bundle)))
+    entry = BundleEntry(ingest_id=ingest_id, seq=seq, bundle=str(bundle))
+    store.commit(entry)
+    store.save_partial(ingest_id, DuckDBAggregator(store.connect).aggregate(pipeline.aggregate_input(store, [entry])))
+
+
+def combined(store: ColumnarStore, settings: Settings) -> dict[str, pa.Table]:
+    """The state tables of everything staged in ``store`` (ingest's aggregate phase)."""
+    con = store.connect()
+    try:
+        return combine(con, pipeline.combine_input(store, settings))
+    finally:
+        con.close()
 
 
 def staged_store(home: Path, bundles: list[Path]) -> tuple[ColumnarStore, Settings]:

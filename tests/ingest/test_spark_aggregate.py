@@ -17,7 +17,7 @@ from sybilgraph.db.digest import graph_digest
 from sybilgraph.db.session import Database
 from sybilgraph.ingest import ingest_bundle
 from sybilgraph.ingest.aggregators import (
-    OUTPUT_SCHEMAS,
+    PARTIAL_SCHEMAS,
     DuckDBAggregator,
     SparkAggregator,
 )
@@ -56,7 +56,7 @@ def test_spark_job_gives_the_duckdb_tables(tmp_path: Path) -> None:
     # Three bundles: the seed bundle (2,450 accounts, 468,000 interactions), TINY (offsets,
     # missing values, an account with no activity) and a later bundle that updates both.
     store, settings = staged_store(tmp_path / "home", [SEEDS, *tiny_and_update(tmp_path)])
-    inputs = aggregate_input(store, settings)
+    inputs = aggregate_input(store)
     expected = DuckDBAggregator(store.connect).aggregate(inputs)
 
     t0 = time.perf_counter()
@@ -64,21 +64,20 @@ def test_spark_job_gives_the_duckdb_tables(tmp_path: Path) -> None:
     seconds = time.perf_counter() - t0
     print(f"spark aggregation job: {seconds:.1f} s")  # visible with -s; docs/scaling.md quotes it
 
-    for name in OUTPUT_SCHEMAS:
-        assert got[name].schema.equals(OUTPUT_SCHEMAS[name]), name
+    for name in PARTIAL_SCHEMAS:
+        assert got[name].schema.equals(PARTIAL_SCHEMAS[name]), name
         want, have = _rows(expected[name]), _rows(got[name])
         assert len(have) == len(want), name
         mismatched = [(w, h) for w, h in zip(want, have) if not _equal_rows(w, h)]
         assert not mismatched, f"{name}: {len(mismatched)} rows differ, first {mismatched[0]}"
     # The comparison is only as good as the data: the cases the translation has to get right.
-    accounts = {r["account_id"]: r for r in got["accounts"].to_pylist()}
-    assert accounts[SEED_ACCOUNT]["status"] == "suspended"  # the later bundle's row wins ...
-    assert accounts[SEED_ACCOUNT]["email_domain"] == "gmx.de"  # ... but not with its NULLs
-    assert accounts["a5"]["n_interactions"] == 0 and accounts["a5"]["hour_hist"] == [0] * 168
-    assert accounts["a6"]["hour_hist"][5 * 24 + 23] == 1  # Sun 3 May 00:30+01:00 is Sat 23:30 UTC
-    cards = {r["value"]: r for r in got["identifiers"].to_pylist() if r["kind"] == "card"}
-    assert cards[SEED_CARD]["bin"] == "457579" and cards[SEED_CARD]["n_accounts"] == 2
-    assert sum(got["identifiers"]["hub"].to_pylist()) > 0  # hubs exist, and got no links
+    activity = {r["account_id"]: r for r in got["activity"].to_pylist()}
+    assert "a5" not in activity  # no activity, no row
+    assert activity["a6"]["hour_hist"][5 * 24 + 23] == 1  # Sun 3 May 00:30+01:00 is Sat 23:30 UTC
+    assert activity["a6"]["days"] == [20575]  # 2026-05-02 UTC
+    assert activity["a1"]["model_names"] == ["m1"] and activity["a1"]["n_api_key_requests"] == 2
+    cards = {r["account_id"] for r in got["pairs"].to_pylist() if r["kind"] == "card" and r["value"] == SEED_CARD}
+    assert len(cards) == 2
 
 
 @pytest.mark.integration

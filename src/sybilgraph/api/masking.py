@@ -38,6 +38,12 @@ POLICY: dict[str, dict[Role, Mask]] = {
     "tls": {Role.VIEWER: Mask.HASH, Role.ANALYST: Mask.RAW, Role.ADMIN: Mask.RAW},
     "template": {Role.VIEWER: Mask.HASH, Role.ANALYST: Mask.RAW, Role.ADMIN: Mask.RAW},
     "email_domain": {Role.VIEWER: Mask.HASH, Role.ANALYST: Mask.RAW, Role.ADMIN: Mask.RAW},
+    # Kinds added by ingest (identifiers.py); the API does not serve them yet. A BIN (first 6-8
+    # digits) may be shown under PCI DSS; the others follow device/tls.
+    "user_agent": {Role.VIEWER: Mask.HASH, Role.ANALYST: Mask.RAW, Role.ADMIN: Mask.RAW},
+    "bin": {Role.VIEWER: Mask.RAW, Role.ANALYST: Mask.RAW, Role.ADMIN: Mask.RAW},
+    "api_key": {Role.VIEWER: Mask.HASH, Role.ANALYST: Mask.RAW, Role.ADMIN: Mask.RAW},
+    "network_owner": {Role.VIEWER: Mask.RAW, Role.ANALYST: Mask.RAW, Role.ADMIN: Mask.RAW},
 }
 
 

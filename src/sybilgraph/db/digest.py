@@ -15,7 +15,8 @@ from sybilgraph.db.session import Database
 __all__ = ["graph_digest", "canonical"]
 
 # Node properties that identify a node (its uniqueness key), per label.
-KEYS = ("account_id", "instrument_id", "ip", "cidr", "device_id", "fingerprint", "domain", "name", "operator_id")
+KEYS = ("account_id", "instrument_id", "ip", "cidr", "device_id", "fingerprint", "domain", "name", "operator_id",
+        "user_agent", "bin", "api_key_id", "owner", "org_id")
 
 
 def canonical(value: Any) -> Any:

@@ -1,27 +1,45 @@
 """Aggregation of the columnar store into what the graph holds (DuckDB SQL, pure builders).
 
 Interactions are tens of millions of rows; the graph needs only who used what, how often and
-when, plus per-account activity features. Everything is aggregated here, before crossing into
-Python, over *all* ingested bundles, so every value written to Neo4j is absolute (re-runs and
-re-ingests converge on the same graph).
+when, plus per-account activity features. Aggregation has two stages:
 
-Relations the caller registers as views: ``accounts``, ``payment_methods``, ``sessions``,
-``interactions``, ``labels`` (normalized schemas; ``accounts``, ``payment_methods`` and
-``labels`` carry ``_ingest_seq``, the ingest order, so a later bundle's row wins).
+1. *Partial* (``PAIRS_PARTIAL_SQL``, ``ACTIVITY_PARTIAL_SQL``): the heavy scan of one delivery's
+   ``interactions``, ``sessions`` and ``payment_methods`` into per (account, identifier) usage and
+   per-account activity. Partials are additive: counts sum, first/last seen take min/max,
+   histograms add, active days unite.
+2. *Combine* (the other statements): every live delivery's partials, folded, plus the small
+   versioned tables (``accounts``, ``payment_methods`` card details, ``labels``,
+   ``organisations``, ``ip_owners``; a later delivery's row wins per key, by ``_ingest_seq``)
+   into the state the graph holds. Every value is absolute, so re-runs converge on one graph.
+
+Relations the caller registers: for a partial, ``interactions``, ``sessions`` and
+``payment_methods`` of the rows to aggregate; for combining, ``pairs_partial`` and
+``activity_partial`` (every live delivery's partials), the staged ``accounts``,
+``payment_methods``, ``labels``, ``organisations``, ``ip_owners`` and ``ip_networks`` (the
+owner of each IP, ``networks.match_networks``). Timestamps leave as epoch milliseconds.
 """
 
 from __future__ import annotations
 
+from sybilgraph.contract import NETWORK_KINDS
+
 __all__ = [
     "MIN_ACCOUNTS_FOR_LINK",
     "HOURS_PER_WEEK",
+    "MS_PER_DAY",
+    "PAIRS_PARTIAL_SQL",
+    "ACTIVITY_PARTIAL_SQL",
     "ACCOUNTS_LATEST_SQL",
+    "IP_OWNERS_LATEST_SQL",
     "PAIRS_SQL",
+    "ACCOUNT_IDENTIFIERS_SQL",
     "IDENTIFIERS_SQL",
     "LINKS_SQL",
-    "ACCOUNT_FEATURES_SQL",
+    "ACTIVITY_SQL",
     "ACCOUNTS_OUT_SQL",
     "LABELS_LATEST_SQL",
+    "ORGANISATIONS_LATEST_SQL",
+    "NET_KIND_COLUMNS",
     "delta_sql",
     "hub_accounts",
 ]
@@ -29,7 +47,87 @@ __all__ = [
 # An identifier of a single account ties nobody together: no node, no link.
 MIN_ACCOUNTS_FOR_LINK = 2
 HOURS_PER_WEEK = 168
+MS_PER_DAY = 86_400_000
 
+# Per account, activity seen from each kind of network (ip_owners.kind): n_datacenter, ...
+NET_KIND_COLUMNS: dict[str, str] = {kind: f"n_{kind}" for kind in NETWORK_KINDS}
+
+# -- stage 1: partials of one delivery ----------------------------------------------------------
+# One scan of interactions and of sessions, several groupings each (GROUPING SETS).
+PAIRS_PARTIAL_SQL = """
+WITH raw AS (
+    SELECT account_id,
+           CASE WHEN grouping(ip) = 0 THEN 'ip'
+                WHEN grouping(subnet) = 0 THEN 'subnet'
+                WHEN grouping(device_id) = 0 THEN 'device'
+                WHEN grouping(api_key_id) = 0 THEN 'api_key'
+                ELSE 'template' END AS kind,
+           coalesce(ip, subnet, device_id, api_key_id, prompt_fingerprint) AS value,
+           count(*) AS n, min(ts) AS first_seen, max(ts) AS last_seen
+    FROM interactions
+    GROUP BY GROUPING SETS ((account_id, ip), (account_id, subnet), (account_id, device_id),
+                            (account_id, api_key_id), (account_id, prompt_fingerprint))
+    UNION ALL
+    SELECT account_id,
+           CASE WHEN grouping(ip) = 0 THEN 'ip'
+                WHEN grouping(subnet) = 0 THEN 'subnet'
+                WHEN grouping(device_id) = 0 THEN 'device'
+                WHEN grouping(tls_fingerprint) = 0 THEN 'tls'
+                ELSE 'user_agent' END AS kind,
+           coalesce(ip, subnet, device_id, tls_fingerprint, user_agent) AS value,
+           count(*) AS n, min(ts) AS first_seen, max(ts) AS last_seen
+    FROM sessions
+    GROUP BY GROUPING SETS ((account_id, ip), (account_id, subnet), (account_id, device_id),
+                            (account_id, tls_fingerprint), (account_id, user_agent))
+    UNION ALL
+    SELECT account_id,
+           CASE WHEN grouping(instrument_id) = 0 THEN 'card' ELSE 'bin' END AS kind,
+           coalesce(instrument_id, bin) AS value,
+           count(*) AS n, min(added_at) AS first_seen, max(added_at) AS last_seen
+    FROM payment_methods
+    GROUP BY GROUPING SETS ((account_id, instrument_id), (account_id, bin))
+)
+SELECT account_id, kind, value, sum(n)::BIGINT AS count,
+       epoch_ms(min(first_seen)) AS first_seen, epoch_ms(max(last_seen)) AS last_seen
+FROM raw
+WHERE value IS NOT NULL
+GROUP BY account_id, kind, value
+"""
+
+ACTIVITY_PARTIAL_SQL = f"""
+WITH f AS (
+    SELECT account_id,
+           count(*)::BIGINT AS n_interactions,
+           coalesce(sum(input_tokens), 0)::BIGINT AS input_tokens,
+           coalesce(sum(output_tokens), 0)::BIGINT AS output_tokens,
+           epoch_ms(min(ts)) AS first_interaction,
+           epoch_ms(max(ts)) AS last_interaction,
+           count(api_key_id)::BIGINT AS n_api_key_requests,
+           histogram((isodow(ts) - 1) * 24 + hour(ts)) AS how,
+           histogram(category) FILTER (WHERE category IS NOT NULL) AS cats,
+           histogram(model) FILTER (WHERE model IS NOT NULL) AS models,
+           list_sort(list(DISTINCT (epoch_ms(ts) // {MS_PER_DAY})::INTEGER)) AS days
+    FROM interactions GROUP BY account_id
+),
+s AS (SELECT account_id, count(*)::BIGINT AS n_sessions FROM sessions GROUP BY account_id)
+SELECT coalesce(f.account_id, s.account_id) AS account_id,
+       coalesce(f.n_interactions, 0) AS n_interactions,
+       coalesce(f.input_tokens, 0) AS input_tokens,
+       coalesce(f.output_tokens, 0) AS output_tokens,
+       f.first_interaction, f.last_interaction,
+       coalesce(f.n_api_key_requests, 0) AS n_api_key_requests,
+       coalesce(list_transform(range({HOURS_PER_WEEK}), lambda h: coalesce(f.how[h], 0)::BIGINT),
+                list_transform(range({HOURS_PER_WEEK}), lambda h: 0::BIGINT)) AS hour_hist,
+       list_sort(map_keys(coalesce(f.cats, MAP {{}}))) AS category_names,
+       list_transform(list_sort(map_keys(coalesce(f.cats, MAP {{}}))), lambda k: f.cats[k]::BIGINT) AS category_counts,
+       list_sort(map_keys(coalesce(f.models, MAP {{}}))) AS model_names,
+       list_transform(list_sort(map_keys(coalesce(f.models, MAP {{}}))), lambda k: f.models[k]::BIGINT) AS model_counts,
+       coalesce(f.days, []::INTEGER[]) AS days,
+       coalesce(s.n_sessions, 0) AS n_sessions
+FROM f FULL OUTER JOIN s ON f.account_id = s.account_id
+"""
+
+# -- stage 2: combine every live delivery -------------------------------------------------------
 ACCOUNTS_LATEST_SQL = """
 SELECT account_id,
        arg_max(created_at, _ingest_seq)   AS created_at,
@@ -42,59 +140,51 @@ FROM accounts
 GROUP BY account_id
 """
 
-# One scan of interactions and of sessions, several groupings each (GROUPING SETS).
+IP_OWNERS_LATEST_SQL = """
+SELECT cidr, arg_max(owner, _ingest_seq) AS owner, arg_max(asn, _ingest_seq) AS asn,
+       arg_max(kind, _ingest_seq) AS kind
+FROM ip_owners GROUP BY cidr
+"""
+
+# Usage of every identifier by every account, identifiers of one account included; rows of
+# accounts no live delivery has (their delivery was withdrawn) do not count.
 PAIRS_SQL = """
 WITH raw AS (
-    SELECT account_id,
-           CASE WHEN grouping(ip) = 0 THEN 'ip'
-                WHEN grouping(subnet) = 0 THEN 'subnet'
-                WHEN grouping(device_id) = 0 THEN 'device'
-                ELSE 'template' END AS kind,
-           coalesce(ip, subnet, device_id, prompt_fingerprint) AS value,
-           count(*) AS n, min(ts) AS first_seen, max(ts) AS last_seen
-    FROM interactions
-    GROUP BY GROUPING SETS ((account_id, ip), (account_id, subnet),
-                            (account_id, device_id), (account_id, prompt_fingerprint))
+    SELECT account_id, kind, value, count, first_seen, last_seen FROM pairs_partial
     UNION ALL
-    SELECT account_id,
-           CASE WHEN grouping(ip) = 0 THEN 'ip'
-                WHEN grouping(subnet) = 0 THEN 'subnet'
-                WHEN grouping(device_id) = 0 THEN 'device'
-                ELSE 'tls' END AS kind,
-           coalesce(ip, subnet, device_id, tls_fingerprint) AS value,
-           count(*) AS n, min(ts) AS first_seen, max(ts) AS last_seen
-    FROM sessions
-    GROUP BY GROUPING SETS ((account_id, ip), (account_id, subnet),
-                            (account_id, device_id), (account_id, tls_fingerprint))
-    UNION ALL
-    SELECT account_id, 'card', instrument_id, count(*), min(added_at), max(added_at)
-    FROM payment_methods GROUP BY ALL
-    UNION ALL
-    SELECT account_id, 'ip', signup_ip, 1, created_at, created_at
+    SELECT account_id, 'ip', signup_ip, 1, epoch_ms(created_at), epoch_ms(created_at)
     FROM accounts_latest WHERE signup_ip IS NOT NULL
     UNION ALL
-    SELECT account_id, 'subnet', signup_subnet, 1, created_at, created_at
+    SELECT account_id, 'subnet', signup_subnet, 1, epoch_ms(created_at), epoch_ms(created_at)
     FROM accounts_latest WHERE signup_subnet IS NOT NULL
     UNION ALL
-    SELECT account_id, 'email_domain', email_domain, 1, created_at, created_at
+    SELECT account_id, 'email_domain', email_domain, 1, epoch_ms(created_at), epoch_ms(created_at)
     FROM accounts_latest WHERE email_domain IS NOT NULL
 )
-SELECT account_id, kind, value, sum(n)::BIGINT AS count,
+SELECT account_id, kind, value, sum(count)::BIGINT AS count,
        min(first_seen) AS first_seen, max(last_seen) AS last_seen
-FROM raw
-WHERE value IS NOT NULL
+FROM raw SEMI JOIN accounts_latest USING (account_id)
 GROUP BY account_id, kind, value
+"""
+
+# pairs plus the owner of the networks each account used (network_owner).
+ACCOUNT_IDENTIFIERS_SQL = """
+SELECT account_id, kind, value, count, first_seen, last_seen FROM pairs
+UNION ALL
+SELECT p.account_id, 'network_owner', n.owner, sum(p.count)::BIGINT, min(p.first_seen), max(p.last_seen)
+FROM pairs p JOIN ip_networks n ON p.kind = 'ip' AND p.value = n.ip
+GROUP BY p.account_id, n.owner
 """
 
 # ``hub``: used by more than $hub_accounts accounts (a share of the population): carrier NAT,
 # VPN exits, browser TLS, the most popular templates. The node and its rarity are written, but
 # not a link per account: they tie nobody together, and hundreds of thousands of links to one
 # node would dominate the write and every traversal through it. Their users stay queryable in
-# the columnar store.
+# the account_identifiers state table.
 IDENTIFIERS_SQL = f"""
 WITH ident AS (
     SELECT kind, value, count(*)::BIGINT AS n_accounts
-    FROM pairs GROUP BY kind, value
+    FROM account_identifiers GROUP BY kind, value
     HAVING count(*) >= {MIN_ACCOUNTS_FOR_LINK}
 ),
 cards AS (
@@ -105,70 +195,146 @@ cards AS (
     FROM payment_methods GROUP BY instrument_id
 )
 SELECT i.kind, i.value, i.n_accounts, i.n_accounts > $hub_accounts AS hub,
-       c.bin, c.last4, c.issuer_country
-FROM ident i LEFT JOIN cards c ON i.kind = 'card' AND c.value = i.value
+       c.bin, c.last4, c.issuer_country,
+       n.owner, n.asn, n.net_kind
+FROM ident i
+LEFT JOIN cards c ON i.kind = 'card' AND c.value = i.value
+LEFT JOIN ip_networks n ON i.kind = 'ip' AND n.ip = i.value
 """
 
 LINKS_SQL = """
-SELECT p.account_id, p.kind, p.value, p.count,
-       epoch_ms(p.first_seen) AS first_seen, epoch_ms(p.last_seen) AS last_seen
-FROM pairs p SEMI JOIN identifiers i ON p.kind = i.kind AND p.value = i.value AND NOT i.hub
+SELECT p.account_id, p.kind, p.value, p.count, p.first_seen, p.last_seen
+FROM account_identifiers p SEMI JOIN identifiers i ON p.kind = i.kind AND p.value = i.value AND NOT i.hub
 """
 
-ACCOUNT_FEATURES_SQL = f"""
-WITH f AS (
-    SELECT account_id,
-           count(*)::BIGINT AS n_interactions,
-           coalesce(sum(input_tokens), 0)::BIGINT AS input_tokens,
-           coalesce(sum(output_tokens), 0)::BIGINT AS output_tokens,
-           min(ts) AS first_interaction,
-           max(ts) AS last_interaction,
-           histogram((isodow(ts) - 1) * 24 + hour(ts)) AS how,
-           histogram(category) FILTER (WHERE category IS NOT NULL) AS cats
-    FROM interactions GROUP BY account_id
+# Every live delivery's activity partials folded per account. An account in one partial only
+# (the usual case) is taken as it is; the others add up element by element.
+ACTIVITY_SQL = f"""
+WITH multi AS (
+    SELECT account_id FROM activity_partial GROUP BY account_id HAVING count(*) > 1
+),
+single AS (
+    SELECT * FROM activity_partial ANTI JOIN multi USING (account_id)
+),
+parts AS (
+    SELECT * FROM activity_partial SEMI JOIN multi USING (account_id)
+),
+totals AS (
+    SELECT account_id, sum(n_interactions)::BIGINT AS n_interactions,
+           sum(input_tokens)::BIGINT AS input_tokens, sum(output_tokens)::BIGINT AS output_tokens,
+           min(first_interaction) AS first_interaction, max(last_interaction) AS last_interaction,
+           sum(n_api_key_requests)::BIGINT AS n_api_key_requests,
+           list_sort(list_distinct(flatten(list(days)))) AS days,
+           sum(n_sessions)::BIGINT AS n_sessions
+    FROM parts GROUP BY account_id
+),
+hours AS (
+    SELECT account_id, list(n ORDER BY h) AS hour_hist
+    FROM (SELECT account_id, h, sum(n)::BIGINT AS n
+          FROM (SELECT account_id, unnest(range({HOURS_PER_WEEK})) AS h, unnest(hour_hist) AS n FROM parts)
+          GROUP BY account_id, h)
+    GROUP BY account_id
+),
+cats AS (
+    SELECT account_id, list(name ORDER BY name) AS category_names, list(n ORDER BY name) AS category_counts
+    FROM (SELECT account_id, name, sum(n)::BIGINT AS n
+          FROM (SELECT account_id, unnest(category_names) AS name, unnest(category_counts) AS n FROM parts)
+          GROUP BY account_id, name)
+    GROUP BY account_id
+),
+models AS (
+    SELECT account_id, list(name ORDER BY name) AS model_names, list(n ORDER BY name) AS model_counts
+    FROM (SELECT account_id, name, sum(n)::BIGINT AS n
+          FROM (SELECT account_id, unnest(model_names) AS name, unnest(model_counts) AS n FROM parts)
+          GROUP BY account_id, name)
+    GROUP BY account_id
 )
 SELECT account_id, n_interactions, input_tokens, output_tokens, first_interaction, last_interaction,
-       list_transform(range({HOURS_PER_WEEK}), lambda h: coalesce(how[h], 0)::BIGINT) AS hour_hist,
-       list_sort(map_keys(coalesce(cats, MAP {{}}))) AS category_names,
-       list_transform(list_sort(map_keys(coalesce(cats, MAP {{}}))), lambda k: cats[k]::BIGINT) AS category_counts
-FROM f
+       n_api_key_requests, hour_hist, category_names, category_counts, model_names, model_counts,
+       days, n_sessions
+FROM single
+UNION ALL
+SELECT t.account_id, t.n_interactions, t.input_tokens, t.output_tokens, t.first_interaction,
+       t.last_interaction, t.n_api_key_requests, h.hour_hist,
+       coalesce(c.category_names, []::VARCHAR[]), coalesce(c.category_counts, []::BIGINT[]),
+       coalesce(m.model_names, []::VARCHAR[]), coalesce(m.model_counts, []::BIGINT[]),
+       t.days, t.n_sessions
+FROM totals t JOIN hours h USING (account_id)
+LEFT JOIN cats c USING (account_id) LEFT JOIN models m USING (account_id)
 """
 
-ACCOUNTS_OUT_SQL = """
+_NET_KIND_SUMS = ",\n           ".join(
+    f"coalesce(sum(p.count) FILTER (WHERE n.net_kind = '{kind}'), 0)::BIGINT AS {column}"
+    for kind, column in NET_KIND_COLUMNS.items()
+)
+_NET_KIND_OUT = ", ".join(f"coalesce(nk.{c}, 0) AS {c}" for c in NET_KIND_COLUMNS.values())
+
+ACCOUNTS_OUT_SQL = f"""
 WITH per_kind AS (
     SELECT account_id,
            count(*) FILTER (WHERE kind = 'ip')::BIGINT AS n_ips,
            count(*) FILTER (WHERE kind = 'device')::BIGINT AS n_devices,
            count(*) FILTER (WHERE kind = 'template')::BIGINT AS n_templates,
            count(*) FILTER (WHERE kind = 'tls')::BIGINT AS n_tls,
-           count(*) FILTER (WHERE kind = 'card')::BIGINT AS n_cards
+           count(*) FILTER (WHERE kind = 'card')::BIGINT AS n_cards,
+           count(*) FILTER (WHERE kind = 'user_agent')::BIGINT AS n_user_agents,
+           count(*) FILTER (WHERE kind = 'api_key')::BIGINT AS n_api_keys
     FROM pairs GROUP BY account_id
 ),
-sess AS (SELECT account_id, count(*)::BIGINT AS n_sessions FROM sessions GROUP BY account_id)
+net_kinds AS (
+    SELECT p.account_id,
+           {_NET_KIND_SUMS}
+    FROM pairs p JOIN ip_networks n ON p.kind = 'ip' AND p.value = n.ip
+    GROUP BY p.account_id
+)
 SELECT a.account_id, epoch_ms(a.created_at) AS created_at, a.email_domain, a.country,
        a.signup_ip, a.status,
        coalesce(f.n_interactions, 0) AS n_interactions,
        coalesce(f.input_tokens, 0) AS input_tokens,
        coalesce(f.output_tokens, 0) AS output_tokens,
-       epoch_ms(f.first_interaction) AS first_interaction,
-       epoch_ms(f.last_interaction) AS last_interaction,
-       coalesce(f.hour_hist, list_transform(range(168), lambda h: 0::BIGINT)) AS hour_hist,
+       f.first_interaction, f.last_interaction,
+       coalesce(f.hour_hist, list_transform(range({HOURS_PER_WEEK}), lambda h: 0::BIGINT)) AS hour_hist,
        coalesce(f.category_names, []::VARCHAR[]) AS category_names,
        coalesce(f.category_counts, []::BIGINT[]) AS category_counts,
-       coalesce(s.n_sessions, 0) AS n_sessions,
+       coalesce(f.model_names, []::VARCHAR[]) AS model_names,
+       coalesce(f.model_counts, []::BIGINT[]) AS model_counts,
+       coalesce(f.n_api_key_requests, 0) AS n_api_key_requests,
+       coalesce(len(f.days), 0)::BIGINT AS active_days,
+       coalesce(f.n_sessions, 0) AS n_sessions,
        coalesce(k.n_ips, 0) AS n_ips, coalesce(k.n_devices, 0) AS n_devices,
        coalesce(k.n_templates, 0) AS n_templates, coalesce(k.n_tls, 0) AS n_tls,
-       coalesce(k.n_cards, 0) AS n_cards
+       coalesce(k.n_cards, 0) AS n_cards, coalesce(k.n_user_agents, 0) AS n_user_agents,
+       coalesce(k.n_api_keys, 0) AS n_api_keys,
+       {_NET_KIND_OUT}
 FROM accounts_latest a
-LEFT JOIN account_features f USING (account_id)
+LEFT JOIN activity f USING (account_id)
 LEFT JOIN per_kind k USING (account_id)
-LEFT JOIN sess s USING (account_id)
+LEFT JOIN net_kinds nk USING (account_id)
 """
 
 LABELS_LATEST_SQL = """
-SELECT account_id, operator_label, arg_max(source, _ingest_seq) AS source
-FROM labels GROUP BY account_id, operator_label
+SELECT account_id, operator_label,
+       arg_max(source, _ingest_seq) AS source,
+       arg_max(organisation, _ingest_seq) AS organisation
+FROM labels SEMI JOIN accounts_latest USING (account_id)
+GROUP BY account_id, operator_label
 """
+
+# ``domains`` is ';'-separated text in the contract, a sorted list of lower-cased names here.
+ORGANISATIONS_LATEST_SQL = """
+WITH latest AS (
+    SELECT org_id, arg_max(name, _ingest_seq) AS name, arg_max(country, _ingest_seq) AS country,
+           arg_max(domains, _ingest_seq) AS domains, arg_max(kind, _ingest_seq) AS kind
+    FROM organisations GROUP BY org_id
+)
+SELECT org_id, name, country,
+       list_sort(list_distinct(list_filter(list_transform(string_split(coalesce(domains, ''), ';'),
+                                                          lambda d: lower(trim(d))),
+                                           lambda d: d <> ''))) AS domains,
+       kind
+FROM latest
+"""
+
 
 def hub_accounts(n_accounts: int, share: float, minimum: int) -> float:
     """Identifiers used by more accounts than this are hubs (see IDENTIFIERS_SQL)."""

@@ -1,15 +1,17 @@
-"""The aggregation step as a replaceable part: staged Parquet in, fixed-schema Arrow tables out.
+"""The heavy aggregation step as a replaceable part: staged Parquet in, partial aggregates out.
 
-The ingest pipeline asks an ``Aggregator`` for four tables (``accounts``, ``identifiers``,
-``links``, ``labels``; schemas in ``OUTPUT_SCHEMAS``) computed from every committed bundle in the
-columnar store. Two implementations compute the same rows:
+The ingest pipeline asks an ``Aggregator`` for the two *partial* tables of a set of staged rows
+(``pairs``: usage of each identifier by each account; ``activity``: per-account activity; schemas
+in ``PARTIAL_SCHEMAS``, SQL in ``aggregate.py``). This is the scan of the tens of millions of
+interactions; combining partials into the graph's state (``combine.py``) is small and always
+runs in DuckDB. Two implementations compute the same rows:
 
 * ``DuckDBAggregator`` (the default): the SQL of ``aggregate.py``, in process.
 * ``SparkAggregator``: the PySpark job of ``spark_aggregate.py``, run as a separate process (in
   local mode here; on a cluster it is the same job under ``spark-submit``, docs/scaling.md).
 
-``SYBILGRAPH_AGGREGATOR=duckdb|spark`` picks one. Whatever computes the tables, the graph writer,
-the delta against the written state and everything after them stay the same.
+``SYBILGRAPH_AGGREGATOR=duckdb|spark`` picks one. Whatever computes the partials, combining them,
+the delta against the written state and everything after stay the same.
 """
 
 from __future__ import annotations
@@ -37,8 +39,8 @@ from sybilgraph.ingest import aggregate as agg
 
 __all__ = [
     "INPUT_TABLES",
-    "OUTPUT_SCHEMAS",
-    "SORT_KEYS",
+    "PARTIAL_SCHEMAS",
+    "PARTIAL_SORT_KEYS",
     "AggregateInput",
     "AggregationError",
     "Aggregator",
@@ -47,48 +49,18 @@ __all__ = [
     "conform",
     "make_aggregator",
     "read_output",
+    "register_parquet",
 ]
 
 log = logging.getLogger("sybilgraph.ingest")
 
-# The staged (normalized) tables an aggregator reads.
-INPUT_TABLES = ("accounts", "payment_methods", "sessions", "interactions", "labels")
+# The staged (normalized) tables a partial aggregation reads.
+INPUT_TABLES = ("payment_methods", "sessions", "interactions")
 
-# Epoch milliseconds rather than timestamps: the graph writer turns them into datetimes, and
-# integers compare the same in every engine (no time zone or precision to disagree on).
-OUTPUT_SCHEMAS: dict[str, pa.Schema] = {
-    "accounts": pa.schema([
-        ("account_id", pa.string()),
-        ("created_at", pa.int64()),
-        ("email_domain", pa.string()),
-        ("country", pa.string()),
-        ("signup_ip", pa.string()),
-        ("status", pa.string()),
-        ("n_interactions", pa.int64()),
-        ("input_tokens", pa.int64()),
-        ("output_tokens", pa.int64()),
-        ("first_interaction", pa.int64()),
-        ("last_interaction", pa.int64()),
-        ("hour_hist", pa.list_(pa.int64())),
-        ("category_names", pa.list_(pa.string())),
-        ("category_counts", pa.list_(pa.int64())),
-        ("n_sessions", pa.int64()),
-        ("n_ips", pa.int64()),
-        ("n_devices", pa.int64()),
-        ("n_templates", pa.int64()),
-        ("n_tls", pa.int64()),
-        ("n_cards", pa.int64()),
-    ]),
-    "identifiers": pa.schema([
-        ("kind", pa.string()),
-        ("value", pa.string()),
-        ("n_accounts", pa.int64()),
-        ("hub", pa.bool_()),
-        ("bin", pa.string()),
-        ("last4", pa.string()),
-        ("issuer_country", pa.string()),
-    ]),
-    "links": pa.schema([
+# Epoch milliseconds rather than timestamps: integers compare the same in every engine (no time
+# zone or precision to disagree on).
+PARTIAL_SCHEMAS: dict[str, pa.Schema] = {
+    "pairs": pa.schema([
         ("account_id", pa.string()),
         ("kind", pa.string()),
         ("value", pa.string()),
@@ -96,21 +68,31 @@ OUTPUT_SCHEMAS: dict[str, pa.Schema] = {
         ("first_seen", pa.int64()),
         ("last_seen", pa.int64()),
     ]),
-    "labels": pa.schema([
+    "activity": pa.schema([
         ("account_id", pa.string()),
-        ("operator_label", pa.string()),
-        ("source", pa.string()),
+        ("n_interactions", pa.int64()),
+        ("input_tokens", pa.int64()),
+        ("output_tokens", pa.int64()),
+        ("first_interaction", pa.int64()),
+        ("last_interaction", pa.int64()),
+        ("n_api_key_requests", pa.int64()),
+        ("hour_hist", pa.list_(pa.int64())),
+        ("category_names", pa.list_(pa.string())),
+        ("category_counts", pa.list_(pa.int64())),
+        ("model_names", pa.list_(pa.string())),
+        ("model_counts", pa.list_(pa.int64())),
+        ("days", pa.list_(pa.int32())),  # distinct UTC days (since 1970-01-01) with an interaction
+        ("n_sessions", pa.int64()),
     ]),
 }
 
-# Each output's key, which is also its row order: writes and deltas see the same order whichever
-# engine computed the rows.
-SORT_KEYS: dict[str, tuple[str, ...]] = {
-    "accounts": ("account_id",),
-    "identifiers": ("kind", "value"),
-    "links": ("kind", "value", "account_id"),
-    "labels": ("account_id", "operator_label"),
+# Each partial's key, which is also its row order.
+PARTIAL_SORT_KEYS: dict[str, tuple[str, ...]] = {
+    "pairs": ("account_id", "kind", "value"),
+    "activity": ("account_id",),
 }
+
+PARTIAL_SQL: dict[str, str] = {"pairs": agg.PAIRS_PARTIAL_SQL, "activity": agg.ACTIVITY_PARTIAL_SQL}
 
 
 class AggregationError(SybilgraphError):
@@ -119,24 +101,20 @@ class AggregationError(SybilgraphError):
 
 @dataclass(frozen=True)
 class AggregateInput:
-    """Where the staged tables are and how hubs are cut: everything an aggregation reads.
+    """Where the staged tables to aggregate are: everything a partial aggregation reads.
 
-    ``tables`` maps each of ``INPUT_TABLES`` to a Parquet glob over every committed bundle, or to
-    None when no bundle has that table (it then counts as empty, with its ``schemas`` entry).
+    ``tables`` maps each of ``INPUT_TABLES`` to a list of Parquet files (or globs), or to None
+    when there is none (the table then counts as empty, with its ``schemas`` entry).
     """
 
-    tables: Mapping[str, str | None]
+    tables: Mapping[str, list[str] | None]
     schemas: Mapping[str, pa.Schema]
-    link_max_share: float
-    link_hub_min_accounts: int
 
     def to_json(self) -> str:
         """A JSON document a job in another process (or on another machine) can read back."""
         return json.dumps({
             "tables": dict(self.tables),
             "schemas": {name: _schema_text(s) for name, s in self.schemas.items()},
-            "link_max_share": self.link_max_share,
-            "link_hub_min_accounts": self.link_hub_min_accounts,
         }, indent=1)
 
     @classmethod
@@ -145,8 +123,6 @@ class AggregateInput:
         return cls(
             tables=data["tables"],
             schemas={name: _schema_from_text(s) for name, s in data["schemas"].items()},
-            link_max_share=float(data["link_max_share"]),
-            link_hub_min_accounts=int(data["link_hub_min_accounts"]),
         )
 
 
@@ -160,7 +136,7 @@ def _schema_from_text(text: str) -> pa.Schema:
 
 
 class Aggregator(Protocol):
-    """Computes the graph's tables from the staged ones; see OUTPUT_SCHEMAS and SORT_KEYS."""
+    """Computes the partial tables of staged rows; see PARTIAL_SCHEMAS and PARTIAL_SORT_KEYS."""
 
     name: str
 
@@ -168,18 +144,18 @@ class Aggregator(Protocol):
 
 
 def conform(name: str, table: pa.Table) -> pa.Table:
-    """``table`` with exactly the columns and types of OUTPUT_SCHEMAS[name]."""
-    schema = OUTPUT_SCHEMAS[name]
+    """``table`` with exactly the columns and types of PARTIAL_SCHEMAS[name]."""
+    schema = PARTIAL_SCHEMAS[name]
     return table.select(schema.names).cast(schema)
 
 
 def read_output(directory: Path, name: str) -> pa.Table:
-    """One output table written as Parquet (a file or a directory of parts), conformed and sorted."""
+    """One partial written as Parquet (a file or a directory of parts), conformed and sorted."""
     path = directory / name
     if path.is_dir() and not any(path.glob("*.parquet")):
-        return OUTPUT_SCHEMAS[name].empty_table()  # an engine may write no part for no rows
+        return PARTIAL_SCHEMAS[name].empty_table()  # an engine may write no part for no rows
     table = conform(name, pq.read_table(path))
-    return table.sort_by([(k, "ascending") for k in SORT_KEYS[name]])
+    return table.sort_by([(k, "ascending") for k in PARTIAL_SORT_KEYS[name]])
 
 
 # -- DuckDB, in process (the default) -------------------------------------------------------------
@@ -194,32 +170,21 @@ class DuckDBAggregator:
     def aggregate(self, inputs: AggregateInput) -> dict[str, pa.Table]:
         con = self.connect()
         try:
-            _register_inputs(con, inputs)
-            con.execute(f"CREATE TEMP TABLE accounts_latest AS {agg.ACCOUNTS_LATEST_SQL}")
-            con.execute(f"CREATE TEMP TABLE pairs AS {agg.PAIRS_SQL}")
-            n_accounts = int(con.sql("SELECT count(*) FROM accounts_latest").fetchall()[0][0])
-            hub = agg.hub_accounts(n_accounts, inputs.link_max_share, inputs.link_hub_min_accounts)
-            con.execute(f"CREATE TEMP TABLE identifiers AS {agg.IDENTIFIERS_SQL}", {"hub_accounts": hub})
-            con.execute(f"CREATE TEMP TABLE account_features AS {agg.ACCOUNT_FEATURES_SQL}")
-            queries = {
-                "accounts": agg.ACCOUNTS_OUT_SQL,
-                "identifiers": "SELECT * FROM identifiers",
-                "links": agg.LINKS_SQL,
-                "labels": agg.LABELS_LATEST_SQL,
-            }
-            return {name: conform(name, con.sql(f"{sql} ORDER BY {', '.join(SORT_KEYS[name])}").to_arrow_table())
-                    for name, sql in queries.items()}
+            register_parquet(con, inputs.tables, inputs.schemas)
+            return {name: conform(name, con.sql(f"{sql} ORDER BY {', '.join(PARTIAL_SORT_KEYS[name])}").to_arrow_table())
+                    for name, sql in PARTIAL_SQL.items()}
         finally:
             con.close()
 
 
-def _register_inputs(con: duckdb.DuckDBPyConnection, inputs: AggregateInput) -> None:
-    for table in INPUT_TABLES:
-        glob = inputs.tables.get(table)
-        if glob is None:
-            con.register(table, inputs.schemas[table].empty_table())
+def register_parquet(con: duckdb.DuckDBPyConnection, tables: Mapping[str, list[str] | None],
+                     schemas: Mapping[str, pa.Schema]) -> None:
+    """A view per table over its Parquet files, or an empty table of its schema when it has none."""
+    for table, files in tables.items():
+        if not files:
+            con.register(table, schemas[table].empty_table())
         else:
-            con.read_parquet(glob, union_by_name=True).create_view(table)
+            con.read_parquet(list(files), union_by_name=True).create_view(table)
 
 
 # -- Spark, as a job in its own process -----------------------------------------------------------
@@ -255,7 +220,7 @@ class SparkAggregator:
             inputs_file = run_dir / "inputs.json"
             inputs_file.write_text(inputs.to_json())
             self._run_job(self.command(inputs_file, run_dir / "out", run_dir / "local"))
-            return {name: read_output(run_dir / "out", name) for name in OUTPUT_SCHEMAS}
+            return {name: read_output(run_dir / "out", name) for name in PARTIAL_SCHEMAS}
         finally:
             shutil.rmtree(run_dir, ignore_errors=True)
 

@@ -5,8 +5,9 @@ timelines. Layout under ``$SYBILGRAPH_HOME/columnar``::
 
     manifest.json                         ingested bundles, in ingest order (seq)
     bundles/<ingest_id>/<table>/part-*.parquet
+    bundles/<ingest_id>/partial/<name>.parquet   its partial aggregates (aggregate.py)
     staging/<ingest_id>/...               a bundle being written; moved into bundles/ at once
-    graph_state/<name>.parquet            what the graph holds, to write only what changed
+    graph_state/CURRENT, gen-*/<name>.parquet    what the graph holds (state.py)
 
 Each step ends in an atomic rename, so a process killed at any point leaves either the old or
 the new state, never half of one.
@@ -134,6 +135,33 @@ class ColumnarStore:
         self._write_manifest([*others, entry])
 
     # -- reading -----------------------------------------------------------------------------
+    def committed(self) -> list[BundleEntry]:
+        """The bundles whose staging completed, in ingest order."""
+        return [e for e in self.entries() if (self.bundles_dir / e.ingest_id / "COMPLETE").is_file()]
+
+    def table_files(self, table: str, entries: list[BundleEntry] | None = None) -> list[str]:
+        """The Parquet files of ``table`` of the given (default: every committed) bundle."""
+        chosen = self.committed() if entries is None else entries
+        return [str(p) for e in chosen for p in sorted((self.bundles_dir / e.ingest_id / table).glob("*.parquet"))]
+
+    def partial_dir(self, ingest_id: str) -> Path:
+        return self.bundles_dir / ingest_id / "partial"
+
+    def partial_files(self, name: str, entries: list[BundleEntry] | None = None) -> list[str]:
+        """The partial ``name`` of each given (default: every committed) bundle that has one."""
+        chosen = self.committed() if entries is None else entries
+        paths = (self.partial_dir(e.ingest_id) / f"{name}.parquet" for e in chosen)
+        return [str(p) for p in paths if p.is_file()]
+
+    def save_partial(self, ingest_id: str, tables: dict[str, pa.Table]) -> None:
+        """Write a bundle's partials; each file appears whole or not at all."""
+        directory = self.partial_dir(ingest_id)
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, table in tables.items():
+            tmp = directory / f"{name}.parquet.tmp"
+            pq.write_table(table, tmp, **PARQUET_OPTIONS)
+            os.replace(tmp, directory / f"{name}.parquet")
+
     def table_glob(self, table: str) -> str | None:
         """A Parquet glob over every committed bundle's ``table``, or None when none has it."""
         committed = [e.ingest_id for e in self.entries() if (self.bundles_dir / e.ingest_id / "COMPLETE").is_file()]
@@ -149,16 +177,6 @@ class ColumnarStore:
         if threads:
             con.execute(f"SET threads = {int(threads)}")
         return con
-
-    # -- graph state -------------------------------------------------------------------------
-    def state_path(self, name: str) -> Path:
-        return self.state_dir / f"{name}.parquet"
-
-    def save_state(self, name: str, table: pa.Table) -> None:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_dir / f"{name}.parquet.tmp"
-        pq.write_table(table, tmp, **PARQUET_OPTIONS)
-        os.replace(tmp, self.state_path(name))
 
     def files(self) -> Iterator[Path]:
         yield from self.bundles_dir.rglob("*.parquet")

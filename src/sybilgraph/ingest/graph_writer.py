@@ -59,5 +59,8 @@ class GraphWriter:
     def ip_subnets(self, table: pa.Table, phase: Phase | None = None) -> int:
         return self._write("ingest/merge_ip_subnets", table, phase)
 
+    def organisations(self, table: pa.Table, phase: Phase | None = None) -> int:
+        return self._write("ingest/merge_organisations", table, phase)
+
     def labels(self, table: pa.Table, phase: Phase | None = None) -> int:
         return self._write("ingest/merge_labels", table, phase)

@@ -4,9 +4,10 @@ Phases:
 1. *validate*: each contract table is read in streamed batches, bad rows go to quarantine,
    good rows to the columnar store's staging area; the staged bundle is committed atomically.
 2. *aggregate*: DuckDB (or the Spark job, ``SYBILGRAPH_AGGREGATOR``; ingest/aggregators.py)
-   aggregates every ingested bundle into accounts, identifiers and links.
+   computes the new bundle's partial aggregates once; ``combine.py`` folds every bundle's
+   partials into the state tables (``state.py``): accounts, identifiers, links, labels, ...
 3. *write*: only rows that differ from what the graph already holds are written to Neo4j, in
-   batched managed transactions; the written state is saved last.
+   batched managed transactions; the written state is saved last (``state.read_state``).
 
 A run killed at any point and started again converges on the state of a clean run: staging is
 redone or reused whole, and graph rows are absolute values written idempotently.
@@ -19,17 +20,16 @@ import logging
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from sybilgraph.contract import TABLE_ORDER, TABLES
 from sybilgraph.db.session import Database
 from sybilgraph.errors import BundleError, TableError
 from sybilgraph.ingest import aggregate as agg
-from sybilgraph.ingest.aggregators import AggregateInput, make_aggregator
-from sybilgraph.ingest.columnar import BundleEntry, ColumnarStore, StagedTable
+from sybilgraph.ingest.aggregators import INPUT_TABLES, PARTIAL_SCHEMAS, AggregateInput, make_aggregator
+from sybilgraph.ingest.columnar import PARQUET_OPTIONS, BundleEntry, ColumnarStore, StagedTable
+from sybilgraph.ingest.combine import VERSIONED_TABLES, CombineInput, combine
 from sybilgraph.ingest.graph_writer import GraphWriter
-from sybilgraph.ingest.netaddr import subnet_of
 from sybilgraph.ingest.readers import (
     NORMALIZED_SCHEMAS,
     QUARANTINE_SCHEMA,
@@ -38,18 +38,17 @@ from sybilgraph.ingest.readers import (
     unknown_entries,
 )
 from sybilgraph.ingest.report import IngestReport, TableReport
+from sybilgraph.ingest.state import GRAPH_TABLES, StateDir
 from sybilgraph.progress import NullReporter, Reporter
 from sybilgraph.settings import Settings
 from sybilgraph.timing import timed
 
-__all__ = ["aggregate_input", "bundle_digest", "ingest_bundle"]
+__all__ = ["aggregate_input", "bundle_digest", "combine_input", "ingest_bundle"]
 
 log = logging.getLogger("sybilgraph.ingest")
 
 # Tables whose rows are versioned by ingest order (a later bundle's row wins).
 SEQUENCED_TABLES = frozenset({"accounts", "payment_methods", "labels", "organisations", "ip_owners"})
-# Written to the columnar store only: truth is for evaluation, never for attribution.
-GRAPH_TABLES = ("accounts", "payment_methods", "sessions", "interactions", "labels")
 
 
 def bundle_digest(bundle_dir: Path) -> str:
@@ -228,11 +227,20 @@ def _previous_report(run_dir: Path) -> IngestReport | None:
 
 
 # -- phase 2: aggregate --------------------------------------------------------------------------
-def aggregate_input(store: ColumnarStore, settings: Settings) -> AggregateInput:
-    """What an aggregator reads: the staged tables of every committed bundle, and the hub cut."""
+def aggregate_input(store: ColumnarStore, entries: list[BundleEntry] | None = None) -> AggregateInput:
+    """What a partial aggregation reads: the staged link tables of the given (default: all) bundles."""
     return AggregateInput(
-        tables={table: store.table_glob(table) for table in GRAPH_TABLES},
-        schemas={table: _staged_schema(table) for table in GRAPH_TABLES},
+        tables={table: store.table_files(table, entries) or None for table in INPUT_TABLES},
+        schemas={table: _staged_schema(table) for table in INPUT_TABLES},
+    )
+
+
+def combine_input(store: ColumnarStore, settings: Settings) -> CombineInput:
+    """What combining reads: every committed bundle's partials and versioned staged tables."""
+    return CombineInput(
+        partials={name: store.partial_files(name) for name in PARTIAL_SCHEMAS},
+        staged={table: store.table_files(table) for table in VERSIONED_TABLES},
+        staged_schemas={table: _staged_schema(table) for table in VERSIONED_TABLES},
         link_max_share=settings.link_max_share,
         link_hub_min_accounts=settings.link_hub_min_accounts,
     )
@@ -247,21 +255,18 @@ def _aggregate(store: ColumnarStore, settings: Settings) -> dict[str, pa.Table]:
         java_home=settings.java_home,
         spark_conf=settings.spark_conf,
     )
-    out = aggregator.aggregate(aggregate_input(store, settings))
-    out["ip_subnets"] = _ip_subnets(out["identifiers"])
-    return out
-
-
-def _ip_subnets(identifiers: pa.Table) -> pa.Table:
-    ips = identifiers.filter(pc.equal(identifiers["kind"], "ip"))["value"].to_pylist()
-    return pa.table({"ip": pa.array(ips, pa.string()), "subnet": pa.array([subnet_of(ip) for ip in ips], pa.string())})
+    # Partials are computed once per bundle (a killed run's missing ones on the next run).
+    for entry in store.committed():
+        if len(store.partial_files("pairs", [entry])) < 1 or len(store.partial_files("activity", [entry])) < 1:
+            store.save_partial(entry.ingest_id, aggregator.aggregate(aggregate_input(store, [entry])))
+    con = store.connect(memory_limit=settings.ingest_memory_limit)
+    try:
+        return combine(con, combine_input(store, settings))
+    finally:
+        con.close()
 
 
 # -- phase 3: write the graph --------------------------------------------------------------------
-# Order matters: links MATCH both ends, so nodes come first.
-WRITE_ORDER = ("accounts", "identifiers", "links", "ip_subnets", "labels")
-
-
 def _write_graph(
     db: Database,
     store: ColumnarStore,
@@ -271,20 +276,20 @@ def _write_graph(
     full_write: bool,
 ) -> dict[str, int]:
     writer = GraphWriter(db, batch_size=settings.batch_size // 2)
-    deltas = {name: _delta(store, name, tables[name], full_write) for name in WRITE_ORDER}
+    state = StateDir(store.state_dir)
+    deltas = {name: _delta(store, state, name, tables[name], full_write) for name in GRAPH_TABLES}
     written: dict[str, int] = {}
     with reporter.phase("write graph", total=sum(d.num_rows for d in deltas.values())) as phase:
-        for name in WRITE_ORDER:
+        for name in GRAPH_TABLES:
             written[name] = getattr(writer, name)(deltas[name], phase)
     # Saved only once the graph holds it: a run killed before this point rewrites the rows.
-    for name in WRITE_ORDER:
-        store.save_state(name, tables[name])
+    state.write(tables, PARQUET_OPTIONS)
     return written
 
 
-def _delta(store: ColumnarStore, name: str, new: pa.Table, full_write: bool) -> pa.Table:
-    old_path = store.state_path(name)
-    if full_write or not old_path.is_file():
+def _delta(store: ColumnarStore, state: StateDir, name: str, new: pa.Table, full_write: bool) -> pa.Table:
+    old_path = state.table_path(name)
+    if full_write or old_path is None:
         return new
     con = store.connect()
     try:

@@ -1,28 +1,24 @@
-"""The aggregation step as a PySpark job: the tables of ``aggregate.py``, computed by Spark SQL.
+"""The heavy aggregation step as a PySpark job: the partials of ``aggregate.py``, by Spark SQL.
 
-It reads the columnar store's staged Parquet (every committed bundle) and writes one Parquet
-directory per output table (``accounts``, ``identifiers``, ``links``, ``labels``) that
-``aggregators.read_output`` turns into the tables the graph writer consumes, unchanged::
+It reads staged Parquet (one delivery's, or any set of files) and writes one Parquet directory
+per partial table (``pairs``, ``activity``) that ``aggregators.read_output`` turns into the
+tables ``combine.py`` folds, unchanged::
 
     python -m sybilgraph.ingest.spark_aggregate --store var/columnar --out OUT --master 'local[2]'
     spark-submit --master yarn .../sybilgraph/ingest/spark_aggregate.py --inputs inputs.json --out s3a://...
 
 ``--inputs`` is an ``AggregateInput`` as JSON (the form ``SparkAggregator`` hands over); its
-globs may name any file system Spark reads. pyspark is imported only when the job runs, so the
+files may be on any file system Spark reads. pyspark is imported only when the job runs, so the
 package works without it.
 
 Translations from the DuckDB SQL, each chosen to give the same rows:
 
-* ``arg_max(x, seq)`` skips rows whose ``x`` is NULL (an older non-NULL value wins over a newer
-  NULL); Spark's ``max_by`` does not, so the order is NULL wherever ``x`` is:
-  ``max_by(x, IF(x IS NULL, NULL, seq))``.
 * ``histogram`` has no Spark twin: counts per (account, key) are grouped first, then turned into
-  the 168-slot hour list with a map lookup, or into name-sorted category lists with
+  the 168-slot hour list with a map lookup, or into name-sorted category and model lists with
   ``array_sort`` over (name, count) structs.
+* ``list(DISTINCT day)`` sorted is ``array_sort(collect_set(day))``; ``//`` is ``floor(/)``.
 * ``isodow(ts) - 1`` is ``weekday(ts)`` (Monday = 0); ``epoch_ms`` is ``unix_millis``; hour and
   weekday are taken in UTC because the session time zone is set to UTC.
-* ``count(*) FILTER (WHERE ...)`` is ``count_if``; ``SEMI JOIN`` is ``LEFT SEMI JOIN``;
-  ``GROUP BY ALL`` names its columns.
 """
 
 from __future__ import annotations
@@ -48,92 +44,58 @@ __all__ = ["build_session", "main", "run_job", "spark_type"]
 log = logging.getLogger("sybilgraph.ingest.spark")
 
 
-def _latest(column: str, seq: str = "_ingest_seq") -> str:
-    return f"max_by({column}, IF({column} IS NULL, NULL, {seq})) AS {column}"
-
-
-ACCOUNTS_LATEST_SQL = f"""
-SELECT account_id,
-       {_latest("created_at")}, {_latest("email_domain")}, {_latest("country")},
-       {_latest("signup_ip")}, {_latest("signup_subnet")}, {_latest("status")}
-FROM accounts
-GROUP BY account_id
-"""
-
-PAIRS_SQL = """
+# Partial pairs: see aggregate.PAIRS_PARTIAL_SQL.
+PAIRS_PARTIAL_SQL = """
 WITH raw AS (
     SELECT account_id,
            CASE WHEN grouping(ip) = 0 THEN 'ip'
                 WHEN grouping(subnet) = 0 THEN 'subnet'
                 WHEN grouping(device_id) = 0 THEN 'device'
+                WHEN grouping(api_key_id) = 0 THEN 'api_key'
                 ELSE 'template' END AS kind,
-           coalesce(ip, subnet, device_id, prompt_fingerprint) AS value,
+           coalesce(ip, subnet, device_id, api_key_id, prompt_fingerprint) AS value,
            count(*) AS n, min(ts) AS first_seen, max(ts) AS last_seen
     FROM interactions
-    GROUP BY GROUPING SETS ((account_id, ip), (account_id, subnet),
-                            (account_id, device_id), (account_id, prompt_fingerprint))
+    GROUP BY GROUPING SETS ((account_id, ip), (account_id, subnet), (account_id, device_id),
+                            (account_id, api_key_id), (account_id, prompt_fingerprint))
     UNION ALL
     SELECT account_id,
            CASE WHEN grouping(ip) = 0 THEN 'ip'
                 WHEN grouping(subnet) = 0 THEN 'subnet'
                 WHEN grouping(device_id) = 0 THEN 'device'
-                ELSE 'tls' END AS kind,
-           coalesce(ip, subnet, device_id, tls_fingerprint) AS value,
+                WHEN grouping(tls_fingerprint) = 0 THEN 'tls'
+                ELSE 'user_agent' END AS kind,
+           coalesce(ip, subnet, device_id, tls_fingerprint, user_agent) AS value,
            count(*) AS n, min(ts) AS first_seen, max(ts) AS last_seen
     FROM sessions
-    GROUP BY GROUPING SETS ((account_id, ip), (account_id, subnet),
-                            (account_id, device_id), (account_id, tls_fingerprint))
+    GROUP BY GROUPING SETS ((account_id, ip), (account_id, subnet), (account_id, device_id),
+                            (account_id, tls_fingerprint), (account_id, user_agent))
     UNION ALL
-    SELECT account_id, 'card', instrument_id, count(*), min(added_at), max(added_at)
-    FROM payment_methods GROUP BY account_id, instrument_id
-    UNION ALL
-    SELECT account_id, 'ip', signup_ip, 1L, created_at, created_at
-    FROM accounts_latest WHERE signup_ip IS NOT NULL
-    UNION ALL
-    SELECT account_id, 'subnet', signup_subnet, 1L, created_at, created_at
-    FROM accounts_latest WHERE signup_subnet IS NOT NULL
-    UNION ALL
-    SELECT account_id, 'email_domain', email_domain, 1L, created_at, created_at
-    FROM accounts_latest WHERE email_domain IS NOT NULL
+    SELECT account_id,
+           CASE WHEN grouping(instrument_id) = 0 THEN 'card' ELSE 'bin' END AS kind,
+           coalesce(instrument_id, bin) AS value,
+           count(*) AS n, min(added_at) AS first_seen, max(added_at) AS last_seen
+    FROM payment_methods
+    GROUP BY GROUPING SETS ((account_id, instrument_id), (account_id, bin))
 )
 SELECT account_id, kind, value, CAST(sum(n) AS BIGINT) AS count,
-       min(first_seen) AS first_seen, max(last_seen) AS last_seen
+       unix_millis(min(first_seen)) AS first_seen, unix_millis(max(last_seen)) AS last_seen
 FROM raw
 WHERE value IS NOT NULL
 GROUP BY account_id, kind, value
 """
 
-# Hubs: see aggregate.IDENTIFIERS_SQL. ``:hub_accounts`` is a Spark named parameter.
-IDENTIFIERS_SQL = f"""
-WITH ident AS (
-    SELECT kind, value, count(*) AS n_accounts
-    FROM pairs GROUP BY kind, value
-    HAVING count(*) >= {agg.MIN_ACCOUNTS_FOR_LINK}
-),
-cards AS (
-    SELECT instrument_id AS value,
-           {_latest("bin")}, {_latest("last4")}, {_latest("issuer_country")}
-    FROM payment_methods GROUP BY instrument_id
-)
-SELECT i.kind, i.value, i.n_accounts, i.n_accounts > :hub_accounts AS hub,
-       c.bin, c.last4, c.issuer_country
-FROM ident i LEFT JOIN cards c ON i.kind = 'card' AND c.value = i.value
-"""
-
-LINKS_SQL = """
-SELECT p.account_id, p.kind, p.value, p.count,
-       unix_millis(p.first_seen) AS first_seen, unix_millis(p.last_seen) AS last_seen
-FROM pairs p LEFT SEMI JOIN identifiers i ON p.kind = i.kind AND p.value = i.value AND NOT i.hub
-"""
-
-ACCOUNT_FEATURES_SQL = f"""
+# Partial activity: see aggregate.ACTIVITY_PARTIAL_SQL.
+ACTIVITY_PARTIAL_SQL = f"""
 WITH totals AS (
     SELECT account_id,
            count(*) AS n_interactions,
            coalesce(sum(input_tokens), 0L) AS input_tokens,
            coalesce(sum(output_tokens), 0L) AS output_tokens,
-           min(ts) AS first_interaction,
-           max(ts) AS last_interaction
+           unix_millis(min(ts)) AS first_interaction,
+           unix_millis(max(ts)) AS last_interaction,
+           count(api_key_id) AS n_api_key_requests,
+           array_sort(collect_set(CAST(floor(unix_millis(ts) / {agg.MS_PER_DAY}) AS INT))) AS days
     FROM interactions GROUP BY account_id
 ),
 hour_counts AS (
@@ -151,59 +113,46 @@ category_counts AS (
 cats AS (
     SELECT account_id, array_sort(collect_list(struct(category, n))) AS cats
     FROM category_counts GROUP BY account_id
-)
-SELECT t.account_id, t.n_interactions, t.input_tokens, t.output_tokens,
-       t.first_interaction, t.last_interaction,
-       transform(sequence(0, {agg.HOURS_PER_WEEK - 1}), h -> coalesce(try_element_at(hours.how, h), 0L)) AS hour_hist,
-       coalesce(transform(c.cats, x -> x.category), CAST(array() AS ARRAY<STRING>)) AS category_names,
-       coalesce(transform(c.cats, x -> x.n), CAST(array() AS ARRAY<BIGINT>)) AS category_counts
-FROM totals t
-LEFT JOIN hours ON hours.account_id = t.account_id
-LEFT JOIN cats c ON c.account_id = t.account_id
-"""
-
-ACCOUNTS_OUT_SQL = f"""
-WITH per_kind AS (
-    SELECT account_id,
-           count_if(kind = 'ip') AS n_ips,
-           count_if(kind = 'device') AS n_devices,
-           count_if(kind = 'template') AS n_templates,
-           count_if(kind = 'tls') AS n_tls,
-           count_if(kind = 'card') AS n_cards
-    FROM pairs GROUP BY account_id
 ),
-sess AS (SELECT account_id, count(*) AS n_sessions FROM sessions GROUP BY account_id)
-SELECT a.account_id, unix_millis(a.created_at) AS created_at, a.email_domain, a.country,
-       a.signup_ip, a.status,
+model_counts AS (
+    SELECT account_id, model, count(*) AS n
+    FROM interactions WHERE model IS NOT NULL GROUP BY account_id, model
+),
+models AS (
+    SELECT account_id, array_sort(collect_list(struct(model, n))) AS models
+    FROM model_counts GROUP BY account_id
+),
+f AS (
+    SELECT t.account_id, t.n_interactions, t.input_tokens, t.output_tokens,
+           t.first_interaction, t.last_interaction, t.n_api_key_requests, t.days,
+           transform(sequence(0, {agg.HOURS_PER_WEEK - 1}), h -> coalesce(try_element_at(hours.how, h), 0L)) AS hour_hist,
+           coalesce(transform(c.cats, x -> x.category), CAST(array() AS ARRAY<STRING>)) AS category_names,
+           coalesce(transform(c.cats, x -> x.n), CAST(array() AS ARRAY<BIGINT>)) AS category_counts,
+           coalesce(transform(m.models, x -> x.model), CAST(array() AS ARRAY<STRING>)) AS model_names,
+           coalesce(transform(m.models, x -> x.n), CAST(array() AS ARRAY<BIGINT>)) AS model_counts
+    FROM totals t
+    LEFT JOIN hours ON hours.account_id = t.account_id
+    LEFT JOIN cats c ON c.account_id = t.account_id
+    LEFT JOIN models m ON m.account_id = t.account_id
+),
+s AS (SELECT account_id, count(*) AS n_sessions FROM sessions GROUP BY account_id)
+SELECT coalesce(f.account_id, s.account_id) AS account_id,
        coalesce(f.n_interactions, 0L) AS n_interactions,
        coalesce(f.input_tokens, 0L) AS input_tokens,
        coalesce(f.output_tokens, 0L) AS output_tokens,
-       unix_millis(f.first_interaction) AS first_interaction,
-       unix_millis(f.last_interaction) AS last_interaction,
+       f.first_interaction, f.last_interaction,
+       coalesce(f.n_api_key_requests, 0L) AS n_api_key_requests,
        coalesce(f.hour_hist, array_repeat(0L, {agg.HOURS_PER_WEEK})) AS hour_hist,
        coalesce(f.category_names, CAST(array() AS ARRAY<STRING>)) AS category_names,
        coalesce(f.category_counts, CAST(array() AS ARRAY<BIGINT>)) AS category_counts,
-       coalesce(s.n_sessions, 0L) AS n_sessions,
-       coalesce(k.n_ips, 0L) AS n_ips, coalesce(k.n_devices, 0L) AS n_devices,
-       coalesce(k.n_templates, 0L) AS n_templates, coalesce(k.n_tls, 0L) AS n_tls,
-       coalesce(k.n_cards, 0L) AS n_cards
-FROM accounts_latest a
-LEFT JOIN account_features f ON f.account_id = a.account_id
-LEFT JOIN per_kind k ON k.account_id = a.account_id
-LEFT JOIN sess s ON s.account_id = a.account_id
+       coalesce(f.model_names, CAST(array() AS ARRAY<STRING>)) AS model_names,
+       coalesce(f.model_counts, CAST(array() AS ARRAY<BIGINT>)) AS model_counts,
+       coalesce(f.days, CAST(array() AS ARRAY<INT>)) AS days,
+       coalesce(s.n_sessions, 0L) AS n_sessions
+FROM f FULL OUTER JOIN s ON f.account_id = s.account_id
 """
 
-LABELS_LATEST_SQL = f"""
-SELECT account_id, operator_label, {_latest("source")}
-FROM labels GROUP BY account_id, operator_label
-"""
-
-OUTPUT_SQL = {
-    "accounts": ACCOUNTS_OUT_SQL,
-    "identifiers": "SELECT * FROM identifiers",
-    "links": LINKS_SQL,
-    "labels": LABELS_LATEST_SQL,
-}
+OUTPUT_SQL = {"pairs": PAIRS_PARTIAL_SQL, "activity": ACTIVITY_PARTIAL_SQL}
 
 _SPARK_TYPES = {
     pa.string(): "STRING",
@@ -227,41 +176,26 @@ def spark_type(arrow_type: pa.DataType) -> str:
 
 # -- the job ----------------------------------------------------------------------------------------
 def run_job(spark: SparkSession, inputs: AggregateInput, out: str) -> None:
-    """Compute every output table from ``inputs`` and write each as Parquet under ``out``/name."""
+    """Compute both partials from ``inputs`` and write each as Parquet under ``out``/name."""
     for table in INPUT_TABLES:
         _input_frame(spark, inputs, table).createOrReplaceTempView(table)
-    # Reused by several outputs; persisted so interactions are scanned once, as DuckDB's temp
-    # tables do.
-    latest = _persisted(spark, "accounts_latest", ACCOUNTS_LATEST_SQL)
-    pairs = _persisted(spark, "pairs", PAIRS_SQL)
-    hub = agg.hub_accounts(latest.count(), inputs.link_max_share, inputs.link_hub_min_accounts)
-    identifiers = _persisted(spark, "identifiers", IDENTIFIERS_SQL, hub_accounts=hub)
-    spark.sql(ACCOUNT_FEATURES_SQL).createOrReplaceTempView("account_features")
     for name, sql in OUTPUT_SQL.items():
         t0 = time.perf_counter()
         spark.sql(sql).write.mode("overwrite").parquet(f"{out.rstrip('/')}/{name}")
         log.info("wrote %s in %.1f s", name, time.perf_counter() - t0)
-    for frame in (identifiers, pairs, latest):
-        frame.unpersist()
 
 
 def _input_frame(spark: SparkSession, inputs: AggregateInput, table: str) -> DataFrame:
-    glob = inputs.tables.get(table)
+    files = inputs.tables.get(table)
     schema = inputs.schemas[table]
-    if glob is not None:
-        return spark.read.option("mergeSchema", "true").parquet(glob)
+    if files:
+        return spark.read.option("mergeSchema", "true").parquet(*files)
     # No bundle has this table: an empty frame of its staged schema, built in the JVM (no
     # Python worker needed).
     from pyspark.sql import functions as F
 
     columns = [F.lit(None).cast(spark_type(f.type)).alias(f.name) for f in schema]
     return spark.range(0).select(*columns)
-
-
-def _persisted(spark: SparkSession, view: str, sql: str, **params: object) -> DataFrame:
-    frame = spark.sql(sql, args=params or None).persist()
-    frame.createOrReplaceTempView(view)
-    return frame
 
 
 def build_session(
@@ -301,8 +235,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m sybilgraph.ingest.spark_aggregate", description=__doc__.splitlines()[0])
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--inputs", help="an AggregateInput as JSON (what SparkAggregator writes)")
-    source.add_argument("--store", help="a columnar store directory ($SYBILGRAPH_HOME/columnar); "
-                        "hub settings come from SYBILGRAPH_* as for ingest")
+    source.add_argument("--store", help="a columnar store directory ($SYBILGRAPH_HOME/columnar): "
+                        "the partials of every bundle in it, together")
     p.add_argument("--out", required=True, help="directory (any Spark file system) for <table>/part-*.parquet")
     p.add_argument("--master", help="Spark master, e.g. local[2]; omit under spark-submit")
     p.add_argument("--local-dir", help="spark.local.dir: shuffle and spill files")
@@ -316,9 +250,8 @@ def _load_inputs(args: argparse.Namespace) -> AggregateInput:
         return AggregateInput.from_json(Path(args.inputs).read_text())
     from sybilgraph.ingest.columnar import ColumnarStore
     from sybilgraph.ingest.pipeline import aggregate_input
-    from sybilgraph.settings import Settings
 
-    return aggregate_input(ColumnarStore(Path(args.store)), Settings())
+    return aggregate_input(ColumnarStore(Path(args.store)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

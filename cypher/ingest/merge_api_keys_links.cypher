@@ -1,0 +1,8 @@
+// (:Account)-[:USED_API_KEY]->(:ApiKey): absolute values recomputed from the columnar store, so re-runs are idempotent.
+UNWIND $rows AS row
+MATCH (a:Account {account_id: row.account_id})
+MATCH (n:ApiKey {api_key_id: row.value})
+MERGE (a)-[r:USED_API_KEY]->(n)
+SET r.count = row.count,
+    r.first_seen = CASE WHEN row.first_seen IS NULL THEN null ELSE datetime({epochMillis: row.first_seen}) END,
+    r.last_seen = CASE WHEN row.last_seen IS NULL THEN null ELSE datetime({epochMillis: row.last_seen}) END

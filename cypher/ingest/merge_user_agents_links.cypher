@@ -1,0 +1,8 @@
+// (:Account)-[:USED_USER_AGENT]->(:UserAgent): absolute values recomputed from the columnar store, so re-runs are idempotent.
+UNWIND $rows AS row
+MATCH (a:Account {account_id: row.account_id})
+MATCH (n:UserAgent {user_agent: row.value})
+MERGE (a)-[r:USED_USER_AGENT]->(n)
+SET r.count = row.count,
+    r.first_seen = CASE WHEN row.first_seen IS NULL THEN null ELSE datetime({epochMillis: row.first_seen}) END,
+    r.last_seen = CASE WHEN row.last_seen IS NULL THEN null ELSE datetime({epochMillis: row.last_seen}) END
