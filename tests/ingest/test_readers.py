@@ -14,6 +14,7 @@ import pytest
 
 from sybilgraph.errors import BundleError, TableError
 from sybilgraph.ingest.luhn import REDACTED_PAN
+from sybilgraph.ingest.validate import PAN_REASON
 from sybilgraph.ingest.readers import (
     NORMALIZED_SCHEMAS,
     QUARANTINE_SCHEMA,
@@ -567,14 +568,14 @@ def test_card_numbers_never_appear_in_output_quarantine_logs_or_errors(
         good, bad, _ = read_all(bundle, "payment_methods", known_accounts=pa.array(["a"]))
         assert good.column("instrument_id").to_pylist() == ["tok_1"]
         assert quarantined(bad) == [
-            (2, "instrument_id", "instrument_id looks like a raw card number (Luhn-valid); rejected, not stored"),
-            (3, "bin", "bin looks like a raw card number (Luhn-valid); rejected, not stored"),
+            (2, "instrument_id", PAN_REASON.format(column="instrument_id")),
+            (3, "bin", PAN_REASON.format(column="bin")),
             (4, "issuer_country", "issuer_country: not an ISO-3166-1 alpha-2 country code (2 letters)"),
-            (5, "instrument_id", "instrument_id looks like a raw card number (Luhn-valid); rejected, not stored"),
+            (5, "instrument_id", PAN_REASON.format(column="instrument_id")),
         ]
         good, bad, _ = read_all(bundle, "sessions")
         assert quarantined(bad) == [
-            (1, "user_agent", "user_agent looks like a raw card number (Luhn-valid); rejected, not stored"),
+            (1, "user_agent", PAN_REASON.format(column="user_agent")),
             (2, "ts", "ts: not an ISO-8601 timestamp"),
         ]
         assert good.column("device_id").to_pylist() == ["d-1"]

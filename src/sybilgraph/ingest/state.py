@@ -57,6 +57,7 @@ __all__ = [
     "StateNotFound",
     "StateDir",
     "read_state",
+    "state_table_path",
 ]
 
 _PAIR_FIELDS = [
@@ -258,3 +259,15 @@ def read_state(settings: Settings) -> GraphState:
         raise StateNotFound(f"no ingested state under {settings.columnar_dir}: run 'sybilgraph ingest BUNDLE' first")
     tables = {name: state.read(name, directory=directory) for name in GraphState.table_names()}
     return GraphState(**tables, generation=generation)
+
+
+def state_table_path(settings: Settings, name: str) -> Path | None:
+    """The Parquet file of one state table of the current generation; None before any ingest.
+
+    For readers that query a table in place (DuckDB over the file) instead of loading it all.
+    The generation before the current one is kept, so a file named here stays readable while a
+    query that started on it runs, even if an ingest switches generations meanwhile.
+    """
+    if name not in STATE_SCHEMAS:
+        raise ValueError(f"no state table named {name!r}; known: {', '.join(STATE_SCHEMAS)}")
+    return StateDir(settings.columnar_dir / "graph_state").table_path(name)
