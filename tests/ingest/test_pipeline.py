@@ -155,20 +155,31 @@ def _cli_env(db: Database) -> dict[str, str]:
     return env
 
 
+@pytest.fixture(scope="module")
+def kill_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated bundle small enough that killing and rerunning it four times stays quick."""
+    from sybilgraph.generate import generate_bundle
+
+    out = tmp_path_factory.mktemp("kill") / "b"
+    generate_bundle(out, scale=0.002, seed=5)
+    return out
+
+
 @pytest.mark.slow
-def test_sigkill_at_random_points_then_rerun_matches_a_clean_run(db: Database, small_bundle: Path) -> None:
-    cmd = [sys.executable, "-m", "sybilgraph.cli", "ingest", str(small_bundle)]
+def test_sigkill_at_random_points_then_rerun_matches_a_clean_run(db: Database, kill_bundle: Path) -> None:
+    cmd = [sys.executable, "-m", "sybilgraph.cli", "ingest", str(kill_bundle)]
     env = _cli_env(db)
     t0 = time.monotonic()
     subprocess.run(cmd, env=env, check=True, capture_output=True)
     clean_seconds = time.monotonic() - t0
     clean = graph_digest(db)
     rng = random.Random(20261129)
-    for point in range(5):
+    points = 4
+    for point in range(points):
         reset(db)
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        # One random point in each fifth of a clean run: every phase gets hit.
-        time.sleep(clean_seconds * rng.uniform(point / 5, (point + 1) / 5) * 0.98)
+        # One random point in each quarter of a clean run: every phase gets hit.
+        time.sleep(clean_seconds * rng.uniform(point / points, (point + 1) / points) * 0.98)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         subprocess.run(cmd, env=env, check=True, capture_output=True)
