@@ -222,11 +222,14 @@ def generate(
     out_dir: Annotated[Path, typer.Argument(help="Where to write the bundle.")],
     scale: Annotated[float, typer.Option(help="1.0 = the reported campaign (~25k fake accounts, ~47M interactions).")] = 0.02,
     seed: Annotated[int, typer.Option(help="Same seed and scale = byte-identical bundle.")] = 1,
+    tradecraft: Annotated[str, typer.Option(
+        help="classic (five fixed operators), random (drawn families and knobs), or families, e.g. careful:2,vm_farm."
+    )] = "classic",
 ) -> None:
     """Write a synthetic bundle with known truth (distillation operators hidden in a benign crowd)."""
     from sybilgraph.generate import generate_bundle
 
-    report = generate_bundle(out_dir, scale=scale, seed=seed)
+    report = generate_bundle(out_dir, scale=scale, seed=seed, tradecraft=tradecraft)
     out.print(f"wrote {out_dir}: " + ", ".join(f"{k} {v:,}" for k, v in report.counts.items())
               + f" in {report.elapsed_seconds:.1f}s")
 

@@ -1,4 +1,4 @@
-"""``python -m sybilgraph.generate OUT_DIR --scale S --seed N`` until the CLI wires it up.
+"""``python -m sybilgraph.generate OUT_DIR --scale S --seed N [--tradecraft MODE]``.
 
 Why a module entry point: the seed bundle (seeds/README.md) must be regenerable from a
 checkout before ``sybilgraph generate`` exists; both call generate_bundle with the same
@@ -23,11 +23,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out_dir", type=Path, help="bundle directory to write")
     parser.add_argument("--scale", type=float, default=0.02, help="1.0 = the reported campaign (~47M interactions)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--tradecraft", default="classic", help="classic | random | families, e.g. careful:2,vm_farm (docs/generator.md)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     args = parser.parse_args(argv)
     try:
         report = generate_bundle(
-            args.out_dir, scale=args.scale, seed=args.seed, progress=None if args.quiet else _progress
+            args.out_dir,
+            scale=args.scale,
+            seed=args.seed,
+            progress=None if args.quiet else _progress,
+            tradecraft=args.tradecraft,
         )
     except ValueError as exc:
         parser.error(str(exc))

@@ -24,7 +24,8 @@ from sybilgraph.generate import vocab
 from sybilgraph.generate.ids import hex_strings
 from sybilgraph.generate.population import HOUR_NAMES, MIX_NAMES, MODEL_PROFILE_NAMES, Population
 from sybilgraph.generate.sampling import ProfileSampler, pick_from_pools, sample_times, wrap_into
-from sybilgraph.generate.writer import TIMESTAMP, arrow_schema
+from sybilgraph.generate.ids import salted_keys
+from sybilgraph.generate.writer import TIMESTAMP, table_from_columns
 
 __all__ = ["HOURS", "SYNC_JITTER_MS", "SYNC_PERIOD_MS", "interaction_parts", "plan_parts"]
 
@@ -56,14 +57,21 @@ def plan_parts(pop: Population, rows_per_part: int) -> list[np.ndarray]:
     return parts
 
 
+# Namespace of the salted keys behind interaction ids (random and family modes only).
+NS_INTERACTION = 6
+
+
 def interaction_parts(pop: Population, parts: list[np.ndarray]) -> Iterator[pa.Table]:
     """Yield one Arrow table per part, rows sorted by time."""
+    first_row = 0
     for i, accts in enumerate(parts):
         rng = np.random.default_rng([pop.seed, 11, i])
-        yield _chunk(pop, np.sort(accts), rng)
+        table = _chunk(pop, np.sort(accts), rng, first_row)
+        first_row += table.num_rows
+        yield table
 
 
-def _chunk(pop: Population, accts: np.ndarray, rng: np.random.Generator) -> pa.Table:
+def _chunk(pop: Population, accts: np.ndarray, rng: np.random.Generator, first_row: int) -> pa.Table:
     a = pop.a
     n_per = pop.n_interactions[accts]
     row = np.repeat(accts, n_per)
@@ -92,8 +100,10 @@ def _chunk(pop: Population, accts: np.ndarray, rng: np.random.Generator) -> pa.T
         "prompt_fingerprint": hex_strings(fp[order]),
         "category": _CATEGORY_TEXT.take(cat[order]),
     }
-    schema = arrow_schema("interactions", present=columns)
-    return pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
+    if pop.world is not None:  # ids are new in the contract; classic bundles stay as they were
+        keys = salted_keys(pop.seed, NS_INTERACTION, np.arange(first_row, first_row + n))
+        columns["interaction_id"] = hex_strings(keys, "int_")
+    return table_from_columns("interactions", columns)
 
 
 def _times(
@@ -158,7 +168,8 @@ def _templates(pop: Population, row: np.ndarray, rng: np.random.Generator) -> tu
     group = ~popular & (u < c_group)
     g = row[group]
     window = np.maximum(a["pool_window"][g], 1).astype(np.int64)
-    tid[group] = a["pool_start"][g] + (a["pool_offset"][g] + (v[group] * window).astype(np.int64)) % a["pool_len"][g]
+    step = (v[group] * window).astype(np.int64) * a["pool_stride"][g]
+    tid[group] = a["pool_start"][g] + (a["pool_offset"][g] + step) % a["pool_len"][g]
     personal = ~popular & ~group & (u < c_pers)
     p = row[personal]
     tid[personal] = a["personal_start"][p] + (v[personal] * a["personal_len"][p]).astype(np.int64)

@@ -103,8 +103,11 @@ class IpSpace:
         self._used = np.empty(0, dtype=np.uint32)
         self._used_blocks = np.empty(0, dtype=np.uint32)
 
-    def _draw_unique(self, n: int, octets: np.ndarray, used: np.ndarray, shift: int) -> np.ndarray:
-        """n distinct values (first octet from ``octets``) not in ``used``; keeps draw order."""
+    def _draw_unique(
+        self, n: int, octets: np.ndarray, used: np.ndarray, shift: int, avoid: tuple[np.ndarray, int] | None = None
+    ) -> np.ndarray:
+        """n distinct values (first octet from ``octets``) not in ``used``; keeps draw order.
+        ``avoid`` = (values, shift): also reject a candidate whose ``cand >> shift`` is among them."""
         out = np.empty(0, dtype=np.uint32)
         span = 1 << (24 - shift)
         while len(out) < n:
@@ -117,6 +120,8 @@ class IpSpace:
             cand = cand[np.sort(idx)]
             cand = cand[~np.isin(cand, used)]
             cand = cand[~np.isin(cand, out)]
+            if avoid is not None:
+                cand = cand[~np.isin(cand >> np.uint32(avoid[1]), avoid[0])]
             out = np.concatenate([out, cand[:need]])
         return out
 
@@ -128,14 +133,16 @@ class IpSpace:
 
     def cloud(self, n: int) -> np.ndarray:
         """Single server addresses in the cloud providers' space."""
-        out = self._draw_unique(n, CLOUD_OCTETS, self._used, 0)
+        # Never inside a /24 handed out whole (an operator's or a tenant's datacenter range).
+        out = self._draw_unique(n, CLOUD_OCTETS, self._used, 0, avoid=(self._used_blocks, 8))
         self._used = np.concatenate([self._used, out])
         return out
 
     def blocks(self, n: int, octets: np.ndarray | None = None) -> np.ndarray:
         """n dedicated /24 networks (as the uint32 of their .0 address)."""
         space = BLOCK_OCTETS if octets is None else octets
-        nets = self._draw_unique(n, space, self._used_blocks, 8)
+        # A whole /24 never holds an address handed out singly (cloud servers share the octets).
+        nets = self._draw_unique(n, space, self._used_blocks, 8, avoid=(self._used >> np.uint32(8), 0))
         self._used_blocks = np.concatenate([self._used_blocks, nets])
         return nets << np.uint32(8)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -33,6 +34,7 @@ from sybilgraph.generate.config import (
     FAKE_INTERACTIONS_AT_ONE,
     HOUR_MS,
     OPERATORS,
+    BenignRates,
     OperatorSpec,
     ms,
     scaled,
@@ -57,34 +59,46 @@ __all__ = [
     "build_population",
 ]
 
-KIND_CONSUMER, KIND_HOUSEHOLD, KIND_ORG, KIND_CAMPUS, KIND_DEVELOPER, KIND_FAKE = range(6)
-KIND_NAMES = ("consumer", "household", "organisation", "campus", "developer", "distillation")
+KIND_CONSUMER, KIND_HOUSEHOLD, KIND_ORG, KIND_CAMPUS, KIND_DEVELOPER, KIND_FAKE, KIND_CUSTOMER, KIND_TENANT = range(8)
+KIND_NAMES = (
+    "consumer", "household", "organisation", "campus", "developer", "distillation", "large_customer", "saas_tenant"
+)
 STATUS_ACTIVE, STATUS_SUSPENDED, STATUS_CLOSED = range(3)
 STATUS_NAMES = ("active", "suspended", "closed")
 HOUR_NAMES: tuple[str, ...] = tuple(vocab.HOUR_PROFILES)
 MIX_NAMES: tuple[str, ...] = tuple(vocab.MIXES)
 MODEL_PROFILE_NAMES: tuple[str, ...] = tuple(vocab.MODEL_PROFILES)
-ALL_BINS: tuple[str, ...] = vocab.COMMON_BINS + vocab.PREPAID_BINS + vocab.VIRTUAL_BINS
+ALL_BINS: tuple[str, ...] = (
+    vocab.COMMON_BINS + vocab.PREPAID_BINS + vocab.VIRTUAL_BINS + vocab.MORE_PREPAID_BINS + vocab.MORE_VIRTUAL_BINS
+)
 _PREPAID0 = len(vocab.COMMON_BINS)
 _VIRTUAL0 = _PREPAID0 + len(vocab.PREPAID_BINS)
+_MORE0 = _VIRTUAL0 + len(vocab.VIRTUAL_BINS)
+# BIN indices by issuer kind, for drawn worlds (classic keeps its fixed choices).
+PREPAID_BIN_INDEX = np.concatenate(
+    [np.arange(_PREPAID0, _VIRTUAL0), _MORE0 + np.arange(len(vocab.MORE_PREPAID_BINS))]
+)
+VIRTUAL_BIN_INDEX = np.concatenate(
+    [np.arange(_VIRTUAL0, _MORE0), _MORE0 + len(vocab.MORE_PREPAID_BINS) + np.arange(len(vocab.MORE_VIRTUAL_BINS))]
+)
 
 # Namespaces of the salted keys behind identifiers (see ids.salted_keys).
 NS_ACCOUNT, NS_DEVICE, NS_INSTRUMENT, NS_TEMPLATE, NS_API_KEY = 1, 2, 3, 4, 5
 
 
-def _h(name: str) -> int:
+def hour_index(name: str) -> int:
     return HOUR_NAMES.index(name)
 
 
-def _m(name: str) -> int:
+def mix_index(name: str) -> int:
     return MIX_NAMES.index(name)
 
 
-def _mp(name: str) -> int:
+def model_index(name: str) -> int:
     return MODEL_PROFILE_NAMES.index(name)
 
 
-def _bp(name: str) -> int:
+def profile_index(name: str) -> int:
     return vocab.browser_profile_index(name)
 
 
@@ -99,7 +113,7 @@ FIELDS: dict[str, tuple[type, float]] = {
     "country": (np.int16, 0),
     "domain": (np.int32, 0),
     "status": (np.int8, STATUS_ACTIVE),
-    "vol_pool": (np.int8, 0),  # volume budget the account draws from
+    "vol_pool": (np.int16, 0),  # volume budget the account draws from
     "vol_weight": (np.float64, 1.0),
     "hour_profile": (np.int8, 0),
     "tz": (np.int8, 0),
@@ -117,12 +131,18 @@ FIELDS: dict[str, tuple[type, float]] = {
     "pool_len": (np.int32, 0),
     "pool_window": (np.int32, 0),
     "pool_offset": (np.int32, 0),
+    "pool_stride": (np.int32, 1),  # step through the pool: 1 = a window, else a scattered subset
     "personal_start": (np.int32, 0),
     "personal_len": (np.int32, 0),
     "p_web": (np.float32, 0.0),  # P(request made in the web app, without an API key)
     "ip_skew": (np.float32, 2.0),
     "n_keys": (np.int8, 1),
     "sess_extra": (np.float32, 2.0),  # mean number of sessions beyond the first
+    # A row of these arrays is a *persona*: who controls an account over one stretch of its
+    # life. Almost every account has one; a hijacked account has a second (the operator's,
+    # from the takeover on) whose ``owner`` is the account's first persona.
+    "owner": (np.int32, -1),  # -1: this persona is its account's first (primary) one
+    "org": (np.int32, -1),  # the true organisation behind the persona (index into the world's), -1: none
 }
 
 
@@ -162,18 +182,39 @@ class Population:
     inst_country: np.ndarray
     sync_phase_ms: int
     segments: dict[str, int] = field(default_factory=dict)
+    tls_text: pa.Array = field(default_factory=lambda: pa.array(vocab.TLS_FINGERPRINTS, type=pa.string()))
+    ua_text: pa.Array = field(default_factory=lambda: pa.array(vocab.USER_AGENTS, type=pa.string()))
+    world: Any = None  # the drawn world (tradecraft.World) in random and family modes; None in classic
 
     @property
     def n(self) -> int:
+        """Personas (rows of ``a``); equal to the number of accounts unless some were hijacked."""
         return len(self.n_interactions)
 
+    @property
+    def primary(self) -> np.ndarray:
+        """Mask of each account's first persona (the one whose sign-up the accounts table shows)."""
+        return self.a["owner"] < 0
 
-class _Builder:
+    @property
+    def account_of(self) -> np.ndarray:
+        """The primary persona of every persona's account."""
+        owner = self.a["owner"].astype(np.int64)
+        return np.where(owner < 0, np.arange(self.n), owner)
+
+
+class Builder:
     """Accumulates accounts, registries and account->identifier links segment by segment."""
 
-    def __init__(self, seed: int, scale: float) -> None:
+    def __init__(self, seed: int, scale: float, rates: BenignRates = BENIGN) -> None:
         self.seed = seed
         self.scale = scale
+        self.rates = rates
+        # Interactions per volume pool; None = the classic fixed totals (see _volumes).
+        self.pool_totals: dict[int, int] | None = None
+        # TLS fingerprints and user agents beyond the fixed vocabulary (private clients).
+        self.extra_tls: list[str] = []
+        self.extra_ua: list[str] = []
         self.rng = np.random.default_rng([seed, 1])
         self.space = IpSpace(np.random.default_rng([seed, 2]))
         self.n = 0
@@ -213,6 +254,20 @@ class _Builder:
         self.n += n
         return idx
 
+    def column(self, name: str) -> np.ndarray:
+        """One per-persona column over everything added so far (a copy)."""
+        return np.concatenate(self.cols[name]) if self.cols[name] else np.empty(0, dtype=FIELDS[name][0])
+
+    def update(self, name: str, idx: np.ndarray, values: np.ndarray | float | int) -> None:
+        """Overwrite a column for personas ``idx`` (global indices, any batch)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        values = np.broadcast_to(np.asarray(values), idx.shape)
+        start = 0
+        for chunk in self.cols[name]:
+            sel = (idx >= start) & (idx < start + len(chunk))
+            chunk[idx[sel] - start] = values[sel]
+            start += len(chunk)
+
     def add_ipv4(self, addresses: np.ndarray) -> np.ndarray:
         self.ip_parts.append(("v4", np.asarray(addresses, dtype=np.uint32), None))
         return self._advance("n_ips", len(addresses))
@@ -235,6 +290,22 @@ class _Builder:
         self.dev_ua.append(ua)
         self.dev_tls.append(tls)
         return self._advance("n_devs", len(profile))
+
+    def add_client_devices(self, n: int, ua: int, tls: int) -> np.ndarray:
+        """n devices of one client (cloned images or one automation stack): same UA and TLS."""
+        self.dev_ua.append(np.full(n, ua, dtype=np.int16))
+        self.dev_tls.append(np.full(n, tls, dtype=np.int16))
+        return self._advance("n_devs", n)
+
+    def private_client(self, tls_text: str, ua_text: str | None) -> tuple[int, int]:
+        """Register a TLS fingerprint (and optionally a user agent) nobody else uses; returns
+        (ua index, tls index) into the world's vocabulary."""
+        self.extra_tls.append(tls_text)
+        tls = len(vocab.TLS_FINGERPRINTS) + len(self.extra_tls) - 1
+        if ua_text is None:
+            return -1, tls
+        self.extra_ua.append(ua_text)
+        return len(vocab.USER_AGENTS) + len(self.extra_ua) - 1, tls
 
     def add_instruments(self, bin_index: np.ndarray, country: np.ndarray | None = None) -> np.ndarray:
         bin_index = np.asarray(bin_index, dtype=np.int16)
@@ -281,8 +352,10 @@ class _Builder:
         out = np.full(len(bin_index), vocab.country_index("US"), dtype=np.int16)
         common = bin_index < _PREPAID0
         out[common] = vocab.COMMON_BIN_COUNTRY[bin_index[common]]
-        virtual = bin_index >= _VIRTUAL0
+        virtual = (bin_index >= _VIRTUAL0) & (bin_index < _MORE0)
         out[virtual] = vocab.VIRTUAL_BIN_COUNTRY[bin_index[virtual] - _VIRTUAL0]
+        more = bin_index >= _MORE0
+        out[more] = vocab.MORE_BIN_COUNTRY[bin_index[more] - _MORE0]
         return out
 
     # --- common draws ---------------------------------------------------------------------
@@ -328,14 +401,14 @@ class _Builder:
         primary = self.add_devices(self.rng.choice(len(vocab.BROWSER_PROFILES), n, p=vocab.HUMAN_BROWSER_WEIGHTS))
         self.link("dev", acct, primary, 0)
         second = self.rng.random(n) < second_share
-        phone_profiles = np.array([_bp("safari_ios"), _bp("android_chrome"), _bp("ios_app"), _bp("android_app")])
+        phone_profiles = np.array([profile_index("safari_ios"), profile_index("android_chrome"), profile_index("ios_app"), profile_index("android_app")])
         phones = self.add_devices(phone_profiles[self.rng.integers(0, 4, second.sum())])
         self.link("dev", acct[second], phones, 1)
         return primary
 
     def homes(self, n: int) -> np.ndarray:
         """Home lines (IPv4, some IPv6) as IP registry indices."""
-        v6 = self.rng.random(n) < BENIGN.ipv6_share
+        v6 = self.rng.random(n) < self.rates.ipv6_share
         out = np.empty(n, dtype=np.int64)
         v4_idx = self.add_ipv4(self.space.homes(int((~v6).sum())))
         out[~v6] = v4_idx
@@ -356,7 +429,7 @@ class _Builder:
 # --- lifecycles ------------------------------------------------------------------------------
 
 
-def _benign_lifecycle(b: _Builder, n: int) -> dict[str, np.ndarray]:
+def benign_lifecycle(b: Builder, n: int) -> dict[str, np.ndarray]:
     """created_at, activity window and status of benign accounts."""
     r = b.rng
     old = r.random(n) < 0.7
@@ -370,11 +443,11 @@ def _benign_lifecycle(b: _Builder, n: int) -> dict[str, np.ndarray]:
     start = np.maximum(created + (r.random(n) * 2 * HOUR_MS).astype(np.int64), BENIGN_START)
     end = np.full(n, BENIGN_END, dtype=np.int64)
     status = np.full(n, STATUS_ACTIVE, dtype=np.int8)
-    churn = r.random(n) < BENIGN.churn_share
+    churn = r.random(n) < b.rates.churn_share
     end[churn] = np.minimum(start[churn] + r.integers(3, 121, churn.sum()) * DAY_MS, BENIGN_END)
-    closed = churn & (r.random(n) < BENIGN.closed_share / BENIGN.churn_share)
+    closed = churn & (r.random(n) < b.rates.closed_share / b.rates.churn_share)
     status[closed] = STATUS_CLOSED
-    suspended = ~churn & (r.random(n) < BENIGN.suspended_share)
+    suspended = ~churn & (r.random(n) < b.rates.suspended_share)
     end[suspended] = start[suspended] + (
         (end[suspended] - start[suspended]) * r.uniform(0.2, 0.9, suspended.sum())
     ).astype(np.int64)
@@ -383,34 +456,34 @@ def _benign_lifecycle(b: _Builder, n: int) -> dict[str, np.ndarray]:
     return {"created": created, "start": start, "end": end, "status": status}
 
 
-def _person(
-    b: _Builder, n: int, country: np.ndarray, mix: str, hour: str | None = None
+def person_columns(
+    b: Builder, n: int, country: np.ndarray, mix: str, hour: str | None = None
 ) -> dict[str, np.ndarray | float | int | bool]:
     """Behaviour of a person using the product by hand (web app, a few tools)."""
     r = b.rng
     if hour is None:
-        hour_profile = np.where(r.random(n) < 0.85, _h("diurnal"), _h("night_owl"))
+        hour_profile = np.where(r.random(n) < 0.85, hour_index("diurnal"), hour_index("night_owl"))
     else:
-        hour_profile = np.full(n, _h(hour))
-    tool_user = r.random(n) < BENIGN.tool_user_share
-    weight = b.lognormal(n, 1.2) * (r.random(n) >= BENIGN.zero_activity_share)
+        hour_profile = np.full(n, hour_index(hour))
+    tool_user = r.random(n) < b.rates.tool_user_share
+    weight = b.lognormal(n, 1.2) * (r.random(n) >= b.rates.zero_activity_share)
     return {
         "country": country,
         "tz": vocab.COUNTRY_TZ[country] + r.integers(-1, 2, n),
         "hour_profile": hour_profile,
         "human": True,
-        "mix": _m(mix),
-        "model_profile": _mp("consumer"),
+        "mix": mix_index(mix),
+        "model_profile": model_index("consumer"),
         "p_pop": np.where(tool_user, r.beta(2.0, 4.0, n), 0.0),
         "p_web": 0.9,
         "ip_skew": 2.5,
         "vol_weight": weight,
         "sess_extra": 2.0,
-        **_benign_lifecycle(b, n),
+        **benign_lifecycle(b, n),
     }
 
 
-def _personal_templates(b: _Builder, acct: np.ndarray, count: np.ndarray, mix: int) -> tuple[np.ndarray, np.ndarray]:
+def personal_templates(b: Builder, acct: np.ndarray, count: np.ndarray, mix: int) -> tuple[np.ndarray, np.ndarray]:
     """Templates only this account uses; returns (personal_start, personal_len) per account."""
     rep = np.repeat(np.arange(len(acct)), count)
     tpl = b.add_templates(b.categories(np.full(len(rep), mix)))
@@ -421,14 +494,14 @@ def _personal_templates(b: _Builder, acct: np.ndarray, count: np.ndarray, mix: i
     return starts, count
 
 
-def _roaming(b: _Builder, acct: np.ndarray, country: np.ndarray, rank0: int, infra: _Infra) -> None:
+def add_roaming(b: Builder, acct: np.ndarray, country: np.ndarray, rank0: int, infra: Infra) -> None:
     """Mobile-carrier NAT and commercial VPN exits on top of a person's own lines."""
     r = b.rng
     for c, exits in infra.carrier_exits.items():
-        users = acct[(country == c) & (r.random(len(acct)) < BENIGN.mobile_share)]
+        users = acct[(country == c) & (r.random(len(acct)) < b.rates.mobile_share)]
         rep, ips, j = b.pick_each(users, exits, r.integers(2, 5, len(users)))
         b.link("ip", rep, ips, rank0 + j)
-    vpn = acct[r.random(len(acct)) < BENIGN.vpn_share]
+    vpn = acct[r.random(len(acct)) < b.rates.vpn_share]
     provider = r.integers(0, len(infra.vpn_exits), len(vpn))
     for p, exits in enumerate(infra.vpn_exits):
         users = vpn[provider == p]
@@ -437,53 +510,78 @@ def _roaming(b: _Builder, acct: np.ndarray, country: np.ndarray, rank0: int, inf
 
 
 @dataclass
-class _Infra:
-    """Shared network infrastructure: carrier NAT exits and VPN exits (IP registry indices)."""
+class Infra:
+    """Shared network infrastructure: carrier NAT exits and VPN exits (IP registry indices),
+    and the /24 networks they live in (uint32 of the .0 address)."""
 
     carrier_exits: dict[int, np.ndarray]
     vpn_exits: list[np.ndarray]
+    carrier_nets: dict[int, int] = field(default_factory=dict)
+    vpn_nets: list[np.ndarray] = field(default_factory=list)
 
 
-def _build_infra(b: _Builder) -> _Infra:
+@dataclass
+class Sites:
+    """Campuses or organisations as added: per site its mail domain, /24 network, country, the
+    group it forms in truth (-1: strangers), and its members (an index range of accounts)."""
+
+    domain: np.ndarray
+    net: np.ndarray
+    country: np.ndarray
+    group: np.ndarray
+    university: np.ndarray
+    first: int
+    sizes: np.ndarray
+
+    def members(self, i: int) -> np.ndarray:
+        start = self.first + int(self.sizes[:i].sum())
+        return np.arange(start, start + int(self.sizes[i]))
+
+
+def build_infra(b: Builder) -> Infra:
     carriers: dict[int, np.ndarray] = {}
-    n_exits = scaled_sqrt(BENIGN.carrier_exits_at_one, b.scale, 4)
-    for code in BENIGN.carrier_countries:
+    carrier_nets: dict[int, int] = {}
+    vpn_nets: list[np.ndarray] = []
+    n_exits = scaled_sqrt(b.rates.carrier_exits_at_one, b.scale, 4)
+    for code in b.rates.carrier_countries:
         block = b.space.blocks(1)
         addr, _ = b.space.hosts(block, np.array([n_exits]))
         carriers[vocab.country_index(code)] = b.add_ipv4(addr)
+        carrier_nets[vocab.country_index(code)] = int(block[0])
     vpn: list[np.ndarray] = []
-    per_provider = scaled_sqrt(BENIGN.vpn_exits_at_one, b.scale, 3)
-    for _ in range(BENIGN.vpn_providers):
+    per_provider = scaled_sqrt(b.rates.vpn_exits_at_one, b.scale, 3)
+    for _ in range(b.rates.vpn_providers):
         blocks = b.space.blocks(2)
         counts = np.array([(per_provider + 1) // 2, per_provider // 2])
         addr, _ = b.space.hosts(blocks, counts)
         vpn.append(b.add_ipv4(addr))
-    return _Infra(carriers, vpn)
+        vpn_nets.append(blocks)
+    return Infra(carriers, vpn, carrier_nets, vpn_nets)
 
 
 # --- benign segments -------------------------------------------------------------------------
 
 
-def _add_popular_templates(b: _Builder) -> tuple[int, np.ndarray]:
+def add_popular_templates(b: Builder) -> tuple[int, np.ndarray]:
     """Templates of common tools (IDE plugins, browser extensions, chat front-ends)."""
-    n = BENIGN.popular_templates
-    mix = np.where(b.rng.random(n) < 0.6, _m("consumer"), _m("developer"))
+    n = b.rates.popular_templates
+    mix = np.where(b.rng.random(n) < 0.6, mix_index("consumer"), mix_index("developer"))
     idx = b.add_templates(b.categories(mix))
     ranks = np.arange(1, n + 1, dtype=np.float64)
-    w = ranks**-BENIGN.popular_zipf
+    w = ranks**-b.rates.popular_zipf
     cdf = np.cumsum(w / w.sum())
     cdf[-1] = 1.0
     return int(idx[0]), cdf
 
 
-def _add_consumers(b: _Builder, n: int, infra: _Infra) -> None:
+def add_consumers(b: Builder, n: int, infra: Infra) -> None:
     country = b.countries(n)
-    cols = _person(b, n, country, "consumer")
+    cols = person_columns(b, n, country, "consumer")
     acct = b.add_accounts(n, kind=KIND_CONSUMER, domain=b.webmail(n, 0.01), **cols)
     r = b.rng
     home = b.homes(n)
     mobile_only = np.isin(country, list(infra.carrier_exits)) & (
-        r.random(n) < BENIGN.mobile_share * BENIGN.mobile_only_share
+        r.random(n) < b.rates.mobile_share * b.rates.mobile_only_share
     )
     b.link("ip", acct[~mobile_only], home[~mobile_only], 0)
     # Mobile-only people: their carrier's exits are all they have.
@@ -491,28 +589,28 @@ def _add_consumers(b: _Builder, n: int, infra: _Infra) -> None:
         users = acct[mobile_only & (country == c)]
         rep, ips, j = b.pick_each(users, exits, r.integers(2, 5, len(users)))
         b.link("ip", rep, ips, j)
-    _roaming(b, acct[~mobile_only], country[~mobile_only], 1, infra)
+    add_roaming(b, acct[~mobile_only], country[~mobile_only], 1, infra)
     b.human_devices(acct)
-    card = r.random(n) < BENIGN.card_share
+    card = r.random(n) < b.rates.card_share
     b.common_cards(acct[card], b.cols["created"][-1][card] + r.integers(0, 30 * DAY_MS, card.sum()))
     has_tpl = r.random(n) < 0.25
     count = np.where(has_tpl, r.integers(1, 3, n), 0)
-    pstart, plen = _personal_templates(b, acct, count, _m("consumer"))
-    _set(b, acct, personal_start=pstart, personal_len=plen, p_personal=np.where(has_tpl, 0.15, 0.0))
+    pstart, plen = personal_templates(b, acct, count, mix_index("consumer"))
+    set_columns(b, acct, personal_start=pstart, personal_len=plen, p_personal=np.where(has_tpl, 0.15, 0.0))
     b.segments["consumers"] = n
 
 
-def _set(b: _Builder, acct: np.ndarray, **cols: np.ndarray | float) -> None:
+def set_columns(b: Builder, acct: np.ndarray, **cols: np.ndarray | float) -> None:
     """Overwrite columns of accounts added in the most recent add_accounts call."""
     base = b.n - len(b.cols["kind"][-1])
     for name, value in cols.items():
         b.cols[name][-1][acct - base] = value
 
 
-def _add_households(b: _Builder, budget: int, infra: _Infra) -> None:
+def add_households(b: Builder, budget: int, infra: Infra) -> None:
     """2-5 people behind one home line; some share a card or the family computer."""
     r = b.rng
-    sizes = _fill_budget(lambda k: r.choice([2, 3, 4, 5], k, p=BENIGN.household_sizes), budget, 2)
+    sizes = fill_budget(lambda k: r.choice([2, 3, 4, 5], k, p=b.rates.household_sizes), budget, 2)
     n_hh, n = len(sizes), int(sizes.sum())
     hh = np.repeat(np.arange(n_hh), sizes)
     first = np.cumsum(sizes) - sizes
@@ -521,21 +619,21 @@ def _add_households(b: _Builder, budget: int, infra: _Infra) -> None:
     groups = b.add_groups("HH", n_hh, 6, distillation=False)
     family_mail = b.webmail(n_hh)
     domain = np.where(r.random(n) < 0.5, family_mail[hh], b.webmail(n))
-    cols = _person(b, n, hh_country[hh], "consumer")
+    cols = person_columns(b, n, hh_country[hh], "consumer")
     cols["tz"] = (vocab.COUNTRY_TZ[hh_country] + r.integers(-1, 2, n_hh))[hh]
     acct = b.add_accounts(n, kind=KIND_HOUSEHOLD, group=groups[hh], domain=domain, **cols)
     home = b.homes(n_hh)
     b.link("ip", acct, home[hh], 0)
-    _roaming(b, acct, hh_country[hh], 1, infra)
+    add_roaming(b, acct, hh_country[hh], 1, infra)
     b.human_devices(acct)
-    family_pc = r.random(n_hh) < BENIGN.household_device_share
-    pc = b.add_devices(np.full(int(family_pc.sum()), _bp("chrome_win")))
+    family_pc = r.random(n_hh) < b.rates.household_device_share
+    pc = b.add_devices(np.full(int(family_pc.sum()), profile_index("chrome_win")))
     pc_of = np.full(n_hh, -1)
     pc_of[family_pc] = pc
     uses_pc = family_pc[hh] & ((member_no < 2) | (r.random(n) < 0.6))
     b.link("dev", acct[uses_pc], pc_of[hh][uses_pc], 2)
     created = b.cols["created"][-1]
-    shared = r.random(n_hh) < BENIGN.household_card_share
+    shared = r.random(n_hh) < b.rates.household_card_share
     card = b.add_instruments(r.choice(len(vocab.COMMON_BINS), int(shared.sum()), p=vocab.COMMON_BIN_WEIGHTS))
     card_of = np.full(n_hh, -1)
     card_of[shared] = card
@@ -546,13 +644,13 @@ def _add_households(b: _Builder, budget: int, infra: _Infra) -> None:
         card_of[hh][on_shared],
         created[on_shared] + r.integers(0, 10 * DAY_MS, on_shared.sum()),
     )
-    own = ~on_shared & (r.random(n) < BENIGN.card_share)
+    own = ~on_shared & (r.random(n) < b.rates.card_share)
     b.common_cards(acct[own], created[own] + r.integers(0, 30 * DAY_MS, own.sum()))
     b.segments["households"] = n_hh
     b.segments["household_accounts"] = n
 
 
-def _fill_budget(draw: Callable[[int], np.ndarray], budget: int, smallest: int) -> np.ndarray:
+def fill_budget(draw: Callable[[int], np.ndarray], budget: int, smallest: int) -> np.ndarray:
     """Group sizes drawn until they cover ``budget`` accounts; the last group is trimmed (or
     dropped when trimming would make it smaller than ``smallest``)."""
     sizes = np.empty(0, dtype=np.int64)
@@ -566,14 +664,14 @@ def _fill_budget(draw: Callable[[int], np.ndarray], budget: int, smallest: int) 
     return sizes
 
 
-def _add_campuses(b: _Builder, budget: int, infra: _Infra) -> None:
+def add_campuses(b: Builder, budget: int, infra: Infra) -> Sites:
     """Strangers behind a handful of NAT IPs: universities (many with the campus mail domain)
     and co-working spaces."""
     r = b.rng
-    lo, hi = BENIGN.campus_size_range
+    lo, hi = b.rates.campus_size_range
     lo_s, hi_s = max(25, int(lo * b.scale)), max(40, int(hi * b.scale))
     hi_s = max(lo_s + 1, min(hi_s, budget // 2))
-    sizes = _fill_budget(lambda k: r.integers(lo_s, hi_s + 1, k), budget, 10)
+    sizes = fill_budget(lambda k: r.integers(lo_s, hi_s + 1, k), budget, 10)
     n_c, n = len(sizes), int(sizes.sum())
     campus = np.repeat(np.arange(n_c), sizes)
     is_uni = r.random(n_c) < 0.7
@@ -581,29 +679,31 @@ def _add_campuses(b: _Builder, budget: int, infra: _Infra) -> None:
     c_domain = b.made_up_domains(n_c, ("edu", "ac.uk", "edu.au", "uni.de"))
     uses_campus_mail = is_uni[campus] & (r.random(n) < 0.6)
     domain = np.where(uses_campus_mail, c_domain[campus], b.webmail(n))
-    cols = _person(b, n, c_country[campus], "consumer")
-    cols["mix"] = np.where(is_uni[campus], _m("student"), _m("worker"))
-    cols["hour_profile"] = np.where(is_uni[campus], _h("diurnal"), _h("office"))
+    cols = person_columns(b, n, c_country[campus], "consumer")
+    cols["mix"] = np.where(is_uni[campus], mix_index("student"), mix_index("worker"))
+    cols["hour_profile"] = np.where(is_uni[campus], hour_index("diurnal"), hour_index("office"))
     cols["office"] = ~is_uni[campus]
     cols["ip_skew"] = 1.5
     acct = b.add_accounts(n, kind=KIND_CAMPUS, domain=domain, **cols)
-    n_ips = r.integers(BENIGN.campus_ips_range[0], BENIGN.campus_ips_range[1] + 1, n_c)
-    addr, _ = b.space.hosts(b.space.blocks(n_c), n_ips)
+    n_ips = r.integers(b.rates.campus_ips_range[0], b.rates.campus_ips_range[1] + 1, n_c)
+    nets = b.space.blocks(n_c)
+    addr, _ = b.space.hosts(nets, n_ips)
     ip_idx = b.add_ipv4(addr)
     ptr = np.concatenate([[0], np.cumsum(n_ips)])
-    rep, items, j = _expand(acct, campus, ptr, ip_idx)
+    rep, items, j = expand_links(acct, campus, ptr, ip_idx)
     b.link("ip", rep, items, j)
     home = r.random(n) < 0.6
     b.link("ip", acct[home], b.homes(int(home.sum())), 10)
-    _roaming(b, acct, c_country[campus], 11, infra)
+    add_roaming(b, acct, c_country[campus], 11, infra)
     b.human_devices(acct)
     card = r.random(n) < 0.4
     b.common_cards(acct[card], b.cols["created"][-1][card] + r.integers(0, 30 * DAY_MS, card.sum()))
     b.segments["campuses"] = n_c
     b.segments["campus_accounts"] = n
+    return Sites(c_domain, nets, c_country, np.full(n_c, -1), is_uni, int(acct[0]), sizes)
 
 
-def _expand(
+def expand_links(
     acct: np.ndarray, group_of: np.ndarray, ptr: np.ndarray, flat: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Link every account to every item of its group's list; returns (account, item, position)."""
@@ -613,31 +713,31 @@ def _expand(
     return rep, flat[np.repeat(ptr[group_of], counts) + j], j
 
 
-def _add_orgs(b: _Builder, budget: int, infra: _Infra) -> None:
+def add_orgs(b: Builder, budget: int, infra: Infra) -> Sites:
     """Legitimate organisations: 5-200 seats on a corporate card, office IPs, one mail domain,
     and internal tools whose prompt templates every employee sends."""
     r = b.rng
-    lo, hi = BENIGN.org_min_size, BENIGN.org_max_size
+    lo, hi = b.rates.org_min_size, b.rates.org_max_size
     cap = max(lo, min(hi, budget // 3))
     support = np.arange(lo, cap + 1)
-    p = support.astype(np.float64) ** -BENIGN.org_size_exponent
-    sizes = _fill_budget(lambda k: r.choice(support, k, p=p / p.sum()), budget, lo)
+    p = support.astype(np.float64) ** -b.rates.org_size_exponent
+    sizes = fill_budget(lambda k: r.choice(support, k, p=p / p.sum()), budget, lo)
     n_o, n = len(sizes), int(sizes.sum())
     org = np.repeat(np.arange(n_o), sizes)
     o_country = b.countries(n_o)
     o_domain = b.made_up_domains(n_o, ("com", "io", "co", "net", "ai", "de", "co.uk"))
     groups = b.add_groups("ORG", n_o, 4, distillation=False)
-    domain = np.where(r.random(n) < BENIGN.org_domain_coverage, o_domain[org], b.webmail(n))
-    cols = _person(b, n, o_country[org], "worker", hour="office")
+    domain = np.where(r.random(n) < b.rates.org_domain_coverage, o_domain[org], b.webmail(n))
+    cols = person_columns(b, n, o_country[org], "worker", hour="office")
     cols["tz"] = vocab.COUNTRY_TZ[o_country][org]
     cols["office"] = True
-    cols["model_profile"] = _mp("worker")
+    cols["model_profile"] = model_index("worker")
     cols["p_web"] = 0.5
     cols["ip_skew"] = 1.5
     cols["vol_weight"] = cols["vol_weight"] * 2.0
     # Internal tool templates: a pool per organisation that all members draw from.
     n_tpl = 5 + sizes // 10
-    tpl = b.add_templates(b.categories(np.full(int(n_tpl.sum()), _m("worker"))))
+    tpl = b.add_templates(b.categories(np.full(int(n_tpl.sum()), mix_index("worker"))))
     tpl_start = tpl[0] + np.cumsum(n_tpl) - n_tpl
     cols.update(
         p_group=np.where(r.random(n) < 0.9, 0.3, 0.0),
@@ -649,29 +749,31 @@ def _add_orgs(b: _Builder, budget: int, infra: _Infra) -> None:
     )
     acct = b.add_accounts(n, kind=KIND_ORG, group=groups[org], domain=domain, **cols)
     n_ips = r.integers(1, 5, n_o)
-    addr, _ = b.space.hosts(b.space.blocks(n_o), n_ips)
+    nets = b.space.blocks(n_o)
+    addr, _ = b.space.hosts(nets, n_ips)
     ip_idx = b.add_ipv4(addr)
-    rep, items, j = _expand(acct, org, np.concatenate([[0], np.cumsum(n_ips)]), ip_idx)
+    rep, items, j = expand_links(acct, org, np.concatenate([[0], np.cumsum(n_ips)]), ip_idx)
     b.link("ip", rep, items, j)
     remote = r.random(n) < 0.5
     b.link("ip", acct[remote], b.homes(int(remote.sum())), 5)
-    _roaming(b, acct[remote], o_country[org][remote], 6, infra)
-    laptops = b.add_devices(np.where(r.random(n) < 0.6, _bp("chrome_win"), _bp("edge_win")))
+    add_roaming(b, acct[remote], o_country[org][remote], 6, infra)
+    laptops = b.add_devices(np.where(r.random(n) < 0.6, profile_index("chrome_win"), profile_index("edge_win")))
     b.link("dev", acct, laptops, 0)
     phone = r.random(n) < 0.3
-    b.link("dev", acct[phone], b.add_devices(np.full(int(phone.sum()), _bp("safari_ios"))), 1)
+    b.link("dev", acct[phone], b.add_devices(np.full(int(phone.sum()), profile_index("safari_ios"))), 1)
     n_cards = 1 + (sizes >= 50) + (sizes >= 150)
     cards = b.add_instruments(r.choice(len(vocab.COMMON_BINS), int(n_cards.sum()), p=vocab.COMMON_BIN_WEIGHTS))
     card_start = np.cumsum(n_cards) - n_cards
-    covered = r.random(n) < BENIGN.org_card_coverage
+    covered = r.random(n) < b.rates.org_card_coverage
     which = cards[card_start[org] + (r.random(n) * n_cards[org]).astype(np.int64)]
     created = b.cols["created"][-1]
     b.link("inst", acct[covered], which[covered], created[covered] + r.integers(0, 3 * DAY_MS, covered.sum()))
     b.segments["organisations"] = n_o
     b.segments["organisation_accounts"] = n
+    return Sites(o_domain, nets, o_country, groups, np.zeros(n_o, dtype=bool), int(acct[0]), sizes)
 
 
-def _add_developers(b: _Builder, n: int) -> None:
+def add_developers(b: Builder, n: int) -> None:
     """Single heavy API users: their own templates, servers in the cloud, automation running
     round the clock — volume and timing like an operator, but one account each."""
     r = b.rng
@@ -679,17 +781,17 @@ def _add_developers(b: _Builder, n: int) -> None:
     personal_domain = r.random(n) < 0.3
     domain = b.webmail(n)
     domain[personal_domain] = b.made_up_domains(int(personal_domain.sum()), ("dev", "io", "me", "net"))
-    life = _benign_lifecycle(b, n)
+    life = benign_lifecycle(b, n)
     acct = b.add_accounts(
         n,
         kind=KIND_DEVELOPER,
         country=country,
         domain=domain,
         tz=vocab.COUNTRY_TZ[country],
-        hour_profile=np.where(r.random(n) < 0.7, _h("automation"), _h("flat")),
+        hour_profile=np.where(r.random(n) < 0.7, hour_index("automation"), hour_index("flat")),
         human=False,
-        mix=_m("developer"),
-        model_profile=_mp("developer"),
+        mix=mix_index("developer"),
+        model_profile=model_index("developer"),
         p_pop=0.1,
         p_personal=0.65,
         p_web=0.03,
@@ -707,13 +809,13 @@ def _add_developers(b: _Builder, n: int) -> None:
     b.link("ip", acct, b.homes(n), 4)
     client = r.choice(
         [
-            _bp("python_requests"),
-            _bp("python_httpx"),
-            _bp("vendor_sdk"),
-            _bp("node"),
-            _bp("go"),
-            _bp("curl"),
-            _bp("headless_chrome"),
+            profile_index("python_requests"),
+            profile_index("python_httpx"),
+            profile_index("vendor_sdk"),
+            profile_index("node"),
+            profile_index("go"),
+            profile_index("curl"),
+            profile_index("headless_chrome"),
         ],
         n,
         p=[0.33, 0.2, 0.2, 0.15, 0.05, 0.04, 0.03],
@@ -721,28 +823,28 @@ def _add_developers(b: _Builder, n: int) -> None:
     b.link("dev", acct, b.add_devices(client), 0)
     b.human_devices(acct, second_share=0.2)
     b.common_cards(acct, life["created"] + r.integers(0, 5 * DAY_MS, n))
-    pstart, plen = _personal_templates(b, acct, r.integers(5, 31, n), _m("developer"))
-    _set(b, acct, personal_start=pstart, personal_len=plen)
+    pstart, plen = personal_templates(b, acct, r.integers(5, 31, n), mix_index("developer"))
+    set_columns(b, acct, personal_start=pstart, personal_len=plen)
     b.segments["developers"] = n
 
 
 # --- distillation operators ------------------------------------------------------------------
 
 
-def _bursts(b: _Builder, n: int, n_bursts: int, first: str, last: str, spread_h: float) -> np.ndarray:
+def bursts(b: Builder, n: int, n_bursts: int, first: str, last: str, spread_h: float) -> np.ndarray:
     """Creation times of accounts registered in bursts (seconds to minutes apart)."""
     t = np.sort(b.rng.integers(ms(first), ms(last), n_bursts))
     which = b.rng.integers(0, n_bursts, n)
     return t[which] + (b.rng.random(n) * spread_h * HOUR_MS).astype(np.int64)
 
 
-def _aged(b: _Builder, n: int, first: str, last: str) -> np.ndarray:
+def _aged(b: Builder, n: int, first: str, last: str) -> np.ndarray:
     """Creation times of accounts registered (or bought) long before use."""
     return b.rng.integers(ms(first), ms(last), n)
 
 
 def _fake_window(
-    b: _Builder, created: np.ndarray, rotate_days: tuple[int, int] | None, suspended_share: float
+    b: Builder, created: np.ndarray, rotate_days: tuple[int, int] | None, suspended_share: float
 ) -> dict[str, np.ndarray]:
     r = b.rng
     n = len(created)
@@ -766,7 +868,7 @@ def _fake_window(
     return {"created": created, "start": start, "end": end, "status": status}
 
 
-def _country_mix(b: _Builder, n: int, shares: dict[str, float]) -> np.ndarray:
+def _country_mix(b: Builder, n: int, shares: dict[str, float]) -> np.ndarray:
     codes = list(shares)
     p = np.array([shares[c] for c in codes])
     pick = b.rng.choice(len(codes), n, p=p / p.sum())
@@ -774,13 +876,13 @@ def _country_mix(b: _Builder, n: int, shares: dict[str, float]) -> np.ndarray:
 
 
 def _operator_accounts(
-    b: _Builder, op: int, spec: OperatorSpec, life: dict[str, np.ndarray], country: np.ndarray, domain: np.ndarray
+    b: Builder, op: int, spec: OperatorSpec, life: dict[str, np.ndarray], country: np.ndarray, domain: np.ndarray
 ) -> np.ndarray:
     """Accounts of one operator with its workload: template pool, mix, schedule, volume."""
     r = b.rng
     n = len(country)
     pool = scaled_sqrt(spec.template_pool_at_one, b.scale, 2 * spec.template_window)
-    tpl = b.add_templates(b.categories(np.full(pool, _m(spec.mix))))
+    tpl = b.add_templates(b.categories(np.full(pool, mix_index(spec.mix))))
     group = b.add_named_group(spec.truth, distillation=True)
     return b.add_accounts(
         n,
@@ -789,12 +891,12 @@ def _operator_accounts(
         op=op,
         country=country,
         domain=domain,
-        hour_profile=_h(spec.hour_profile),
+        hour_profile=hour_index(spec.hour_profile),
         tz=spec.tz,
         human=False,
         sync=spec.key == "osprey",
-        mix=_m(spec.mix),
-        model_profile=_mp("distiller"),
+        mix=mix_index(spec.mix),
+        model_profile=model_index("distiller"),
         in_shift=r.normal(0.3, 0.1, n),
         out_shift=r.normal(1.0, 0.15, n),
         p_pop=spec.p_popular,
@@ -813,9 +915,9 @@ def _operator_accounts(
     )
 
 
-def _op_kestrel(b: _Builder, op: int, spec: OperatorSpec, n: int) -> None:
+def _op_kestrel(b: Builder, op: int, spec: OperatorSpec, n: int) -> None:
     r = b.rng
-    created = _bursts(b, n, 12, "2026-04-08", "2026-05-25", 3.0)
+    created = bursts(b, n, 12, "2026-04-08", "2026-05-25", 3.0)
     life = _fake_window(b, created, (7, 28), spec.suspended_share)
     country = _country_mix(b, n, {"US": 45, "GB": 10, "CA": 10, "DE": 10, "AU": 8, "FR": 7, "NL": 5, "SE": 5})
     acct = _operator_accounts(b, op, spec, life, country, b.webmail(n, 0.2))
@@ -837,12 +939,12 @@ def _op_kestrel(b: _Builder, op: int, spec: OperatorSpec, n: int) -> None:
     rep, ips, j = b.pick_each(acct, pool, k)
     b.link("ip", rep, ips, j)
     # Anti-detect browser: a fresh "desktop Chrome" fingerprint per account.
-    b.link("dev", acct, b.add_devices(np.full(n, _bp("chrome_win"))), 0)
+    b.link("dev", acct, b.add_devices(np.full(n, profile_index("chrome_win"))), 0)
 
 
-def _op_heron(b: _Builder, op: int, spec: OperatorSpec, n: int) -> None:
+def _op_heron(b: Builder, op: int, spec: OperatorSpec, n: int) -> None:
     r = b.rng
-    created = _bursts(b, n, 4, "2026-04-10", "2026-04-20", 2.0)
+    created = bursts(b, n, 4, "2026-04-10", "2026-04-20", 2.0)
     life = _fake_window(b, created, None, spec.suspended_share)
     country = _country_mix(b, n, {"US": 70, "DE": 15, "SG": 15})
     own = b.made_up_domains(scaled_sqrt(5, b.scale, 2), ("com", "net", "email"))
@@ -857,15 +959,15 @@ def _op_heron(b: _Builder, op: int, spec: OperatorSpec, n: int) -> None:
     pool = b.add_ipv4(addr)
     rep, ips, j = b.pick_each(acct, pool, r.integers(2, 7, n))
     b.link("ip", rep, ips, j)
-    _set(b, acct, ip_skew=1.5)
+    set_columns(b, acct, ip_skew=1.5)
     # Cloned VM images: a dozen device fingerprints for the whole operation.
-    images = b.add_devices(np.full(scaled_sqrt(12, b.scale, 3), _bp("headless_chrome")))
+    images = b.add_devices(np.full(scaled_sqrt(12, b.scale, 3), profile_index("headless_chrome")))
     b.link("dev", acct, images[r.integers(0, len(images), n)], 0)
     second = r.random(n) < 0.2
     b.link("dev", acct[second], images[r.integers(0, len(images), second.sum())], 1)
 
 
-def _op_osprey(b: _Builder, op: int, spec: OperatorSpec, n: int) -> None:
+def _op_osprey(b: Builder, op: int, spec: OperatorSpec, n: int) -> None:
     r = b.rng
     created = _aged(b, n, "2025-06-01", "2026-01-01")
     life = _fake_window(b, created, None, spec.suspended_share)
@@ -875,13 +977,13 @@ def _op_osprey(b: _Builder, op: int, spec: OperatorSpec, n: int) -> None:
     k = r.integers(1, 4, n)
     rep = np.repeat(acct, k)
     b.link("ip", rep, b.add_ipv4(b.space.homes(int(k.sum()))), np.arange(len(rep)) - np.repeat(np.cumsum(k) - k, k))
-    b.link("dev", acct, b.add_devices(np.full(n, _bp("careful_harvester"))), 0)
-    _set(b, acct, ip_skew=2.0)
+    b.link("dev", acct, b.add_devices(np.full(n, profile_index("careful_harvester"))), 0)
+    set_columns(b, acct, ip_skew=2.0)
 
 
-def _op_marlin(b: _Builder, op: int, spec: OperatorSpec, n: int, infra: _Infra) -> None:
+def _op_marlin(b: Builder, op: int, spec: OperatorSpec, n: int, infra: Infra) -> None:
     r = b.rng
-    created = _bursts(b, n, 6, "2026-04-15", "2026-05-20", 1.0)
+    created = bursts(b, n, 6, "2026-04-15", "2026-05-20", 1.0)
     life = _fake_window(b, created, None, spec.suspended_share)
     us = vocab.country_index("US")
     acct = _operator_accounts(b, op, spec, life, np.full(n, us, dtype=np.int16), b.webmail(n))
@@ -889,7 +991,7 @@ def _op_marlin(b: _Builder, op: int, spec: OperatorSpec, n: int, infra: _Infra) 
     rep, ips, j = b.pick_each(acct, infra.carrier_exits[us], r.integers(3, 7, n))
     b.link("ip", rep, ips, j)
     # Emulator farm: each emulated phone carries ~10 accounts.
-    phones = b.add_devices(np.full(max(3, round(n / 10)), _bp("android_app")))
+    phones = b.add_devices(np.full(max(3, round(n / 10)), profile_index("android_app")))
     b.link("dev", acct, phones[r.integers(0, len(phones), n)], 0)
     second = r.random(n) < 0.3
     b.link("dev", acct[second], phones[r.integers(0, len(phones), second.sum())], 1)
@@ -899,10 +1001,10 @@ def _op_marlin(b: _Builder, op: int, spec: OperatorSpec, n: int, infra: _Infra) 
     b.link("inst", acct, cards[r.integers(0, n_cards, n)], created + r.integers(60_000, 6 * HOUR_MS, n))
 
 
-def _op_plover(b: _Builder, op: int, spec: OperatorSpec, n: int, infra: _Infra) -> None:
+def _op_plover(b: Builder, op: int, spec: OperatorSpec, n: int, infra: Infra) -> None:
     r = b.rng
     aged = r.random(n) < 0.5
-    created = np.where(aged, _aged(b, n, "2025-10-01", "2026-02-15"), _bursts(b, n, 3, "2026-04-18", "2026-05-10", 2.0))
+    created = np.where(aged, _aged(b, n, "2025-10-01", "2026-02-15"), bursts(b, n, 3, "2026-04-18", "2026-05-10", 2.0))
     life = _fake_window(b, created, None, spec.suspended_share)
     acct = _operator_accounts(b, op, spec, life, b.countries(n), b.webmail(n, 0.3))
     # Half behind a commercial VPN (exits shared with benign users), half on two DC /24s.
@@ -916,7 +1018,7 @@ def _op_plover(b: _Builder, op: int, spec: OperatorSpec, n: int, infra: _Infra) 
     users = acct[~via_vpn | both]
     rep, ips, j = b.pick_each(users, dc, r.integers(2, 5, len(users)))
     b.link("ip", rep, ips, 10 + j)
-    b.link("dev", acct, b.add_devices(np.full(n, _bp("python_httpx"))), 0)
+    b.link("dev", acct, b.add_devices(np.full(n, profile_index("python_httpx"))), 0)
     # 60% on prepaid cards shared by ~5 accounts, the rest on their own virtual cards.
     prepaid = r.random(n) < 0.6
     n_cards = max(2, round(prepaid.sum() / 5))
@@ -948,7 +1050,7 @@ def _csr(
     return ptr, item, rank
 
 
-def _ip_text(b: _Builder) -> pa.Array:
+def _ip_text(b: Builder) -> pa.Array:
     parts: list[pa.Array] = []
     for kind, first, second in b.ip_parts:
         if kind == "v4":
@@ -959,9 +1061,15 @@ def _ip_text(b: _Builder) -> pa.Array:
     return pa.concat_arrays(parts)
 
 
-def _volumes(a: dict[str, np.ndarray], scale: float) -> np.ndarray:
-    """Interactions per account: each volume pool shares out its total by weight."""
+def _volumes(a: dict[str, np.ndarray], scale: float, pool_totals: dict[int, int] | None) -> np.ndarray:
+    """Interactions per account: each volume pool shares out its total by weight. Without
+    ``pool_totals`` the pools are the classic ones (benign people, developers, each operator)."""
     n_int = np.zeros(len(a["kind"]), dtype=np.int64)
+    if pool_totals is not None:
+        for pool, total in pool_totals.items():
+            sel = a["vol_pool"] == pool
+            n_int[sel] = allocate_counts(a["vol_weight"][sel], total)
+        return n_int
     benign_total = round(BENIGN.interactions * scale)
     dev_total = round(benign_total * BENIGN.developer_volume_share)
     intensity = np.array([s.accounts_at_one * s.intensity for s in OPERATORS])
@@ -977,19 +1085,19 @@ def _volumes(a: dict[str, np.ndarray], scale: float) -> np.ndarray:
 
 def build_population(seed: int, scale: float) -> Population:
     """Draw the whole population for (seed, scale). Deterministic."""
-    b = _Builder(seed, scale)
-    infra = _build_infra(b)
-    popular_start, popular_cdf = _add_popular_templates(b)
+    b = Builder(seed, scale)
+    infra = build_infra(b)
+    popular_start, popular_cdf = add_popular_templates(b)
     n_benign = scaled(BENIGN.accounts, scale, 1000)
     hh_budget = scaled(BENIGN.accounts * BENIGN.household_share, scale, 30)
     org_budget = scaled(BENIGN.accounts * BENIGN.org_share, scale, 30)
     campus_budget = scaled(BENIGN.accounts * BENIGN.campus_share, scale, 60)
     n_dev = scaled(BENIGN.accounts * BENIGN.developer_share, scale, 8)
-    _add_households(b, hh_budget, infra)
-    _add_campuses(b, campus_budget, infra)
-    _add_orgs(b, org_budget, infra)
-    _add_developers(b, n_dev)
-    _add_consumers(b, n_benign - b.n, infra)  # standalone people fill the benign total exactly
+    add_households(b, hh_budget, infra)
+    add_campuses(b, campus_budget, infra)
+    add_orgs(b, org_budget, infra)
+    add_developers(b, n_dev)
+    add_consumers(b, n_benign - b.n, infra)  # standalone people fill the benign total exactly
     for op, spec in enumerate(OPERATORS):
         n = scaled(spec.accounts_at_one, scale, 20)
         if spec.key == "kestrel":
@@ -1005,12 +1113,14 @@ def build_population(seed: int, scale: float) -> Population:
         else:  # pragma: no cover - OPERATORS and this dispatch are edited together
             raise KeyError(spec.key)
         b.segments[f"operator_{spec.key}"] = n
-    return _assemble(b, popular_start, popular_cdf)
+    return assemble(b, popular_start, popular_cdf)
 
 
-def _assemble(b: _Builder, popular_start: int, popular_cdf: np.ndarray) -> Population:
+def assemble(b: Builder, popular_start: int, popular_cdf: np.ndarray, world: Any = None) -> Population:
+    """Freeze the builder's lists into the Population the table writers read."""
     a = {k: np.concatenate(v) for k, v in b.cols.items()}
     n = b.n
+    account_of = np.where(a["owner"] < 0, np.arange(n), a["owner"])
     ip_ptr, ip_flat, _ = _csr(n, b.links["ip"])
     dev_ptr, dev_flat, _ = _csr(n, b.links["dev"])
     if (np.diff(ip_ptr) == 0).any() or (np.diff(dev_ptr) == 0).any():
@@ -1027,8 +1137,8 @@ def _assemble(b: _Builder, popular_start: int, popular_cdf: np.ndarray) -> Popul
         seed=seed,
         scale=b.scale,
         a=a,
-        account_id=hex_strings(salted_keys(seed, NS_ACCOUNT, np.arange(n)), "acct_"),
-        n_interactions=_volumes(a, b.scale),
+        account_id=hex_strings(salted_keys(seed, NS_ACCOUNT, account_of), "acct_"),
+        n_interactions=_volumes(a, b.scale, b.pool_totals),
         groups=b.groups,
         group_is_distillation=b.group_dist,
         domains=b.domains,
@@ -1056,4 +1166,7 @@ def _assemble(b: _Builder, popular_start: int, popular_cdf: np.ndarray) -> Popul
         inst_country=np.concatenate(b.inst_country),
         sync_phase_ms=int(r.integers(0, 288_000)),
         segments=dict(b.segments),
+        tls_text=pa.array(vocab.TLS_FINGERPRINTS + tuple(b.extra_tls), type=pa.string()),
+        ua_text=pa.array(vocab.USER_AGENTS + tuple(b.extra_ua), type=pa.string()),
+        world=world,
     )

@@ -8,15 +8,18 @@ contract change breaks here loudly rather than producing a bundle that readers r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pyarrow as pa
 
 from sybilgraph.generate import vocab
 from sybilgraph.generate.activity import HOURS
 from sybilgraph.generate.config import BENIGN_START, OPERATORS
+from sybilgraph.generate.ids import hex_strings, salted_keys
 from sybilgraph.generate.population import ALL_BINS, STATUS_NAMES, STATUS_SUSPENDED, Population
 from sybilgraph.generate.sampling import pick_from_pools, sample_times
-from sybilgraph.generate.writer import TIMESTAMP, arrow_schema
+from sybilgraph.generate.writer import TIMESTAMP, table_from_columns
 
 __all__ = [
     "LABEL_SHARE",
@@ -36,18 +39,24 @@ _COUNTRY_TEXT = pa.array(vocab.COUNTRIES, type=pa.string())
 _STATUS_TEXT = pa.array(STATUS_NAMES, type=pa.string())
 _BIN_TEXT = pa.array(ALL_BINS, type=pa.string())
 _LAST4_TEXT = pa.array([f"{i:04d}" for i in range(10_000)], type=pa.string())
-_UA_TEXT = pa.array(vocab.USER_AGENTS, type=pa.string())
-_TLS_TEXT = pa.array(vocab.TLS_FINGERPRINTS, type=pa.string())
-
-
-def _table(name: str, columns: dict[str, pa.Array]) -> pa.Table:
-    schema = arrow_schema(name, present=columns)
-    return pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
+_table = table_from_columns
+# Namespace of the salted keys behind session ids (random and family modes only).
+NS_SESSION = 7
 
 
 def account_order(pop: Population) -> np.ndarray:
-    """Accounts in export order: by creation time (ties by index)."""
-    return np.lexsort((np.arange(pop.n), pop.a["created"]))
+    """Accounts (their primary personas) in export order: by creation time (ties by index)."""
+    order = np.lexsort((np.arange(pop.n), pop.a["created"]))
+    return order[pop.primary[order]]
+
+
+def controller(pop: Population) -> np.ndarray:
+    """Per persona: the persona that controls its account at the end of the data (a hijacked
+    account belongs to the operator that took it over)."""
+    out = np.arange(pop.n)
+    later = np.flatnonzero(~pop.primary)
+    out[pop.a["owner"][later]] = later
+    return out
 
 
 def accounts_table(pop: Population) -> pa.Table:
@@ -88,7 +97,8 @@ def payment_methods_table(pop: Population) -> pa.Table:
 
 def sessions_table(pop: Population) -> pa.Table:
     """Logins and console visits. The first session of an account created inside the data's
-    horizon is its sign-up, from its sign-up IP and primary device."""
+    horizon is its sign-up, from its sign-up IP and primary device. A hijacker's persona starts
+    with the login that took the account over."""
     a = pop.a
     rng = np.random.default_rng([pop.seed, 20])
     human_extra = np.minimum(25.0, 1.0 + pop.n_interactions / 15.0)
@@ -98,11 +108,14 @@ def sessions_table(pop: Population) -> pa.Table:
     first = np.zeros(len(owner), dtype=bool)
     first[np.cumsum(count) - count] = True
     signup = first & (a["created"][owner] >= BENIGN_START)
-
+    takeover = first & ~pop.primary[owner]
+    signup &= ~takeover
     ts = sample_times(
         rng, HOURS, a["start"][owner], a["end"][owner], a["hour_profile"][owner], a["tz"][owner], a["office"][owner]
     )
     ts[signup] = a["created"][owner[signup]] + rng.integers(5_000, 120_000, int(signup.sum()))
+    if takeover.any():
+        ts[takeover] = a["start"][owner[takeover]]
     ip = pick_from_pools(rng, pop.ip_ptr, pop.ip_flat, owner, a["ip_skew"][owner])
     ip[signup] = pop.ip_flat[pop.ip_ptr[owner[signup]]]
     dev = pick_from_pools(rng, pop.dev_ptr, pop.dev_flat, owner, 2.0)
@@ -110,17 +123,17 @@ def sessions_table(pop: Population) -> pa.Table:
 
     order = np.lexsort((owner, ts))
     owner, ts, ip, dev = owner[order], ts[order], ip[order], dev[order]
-    return _table(
-        "sessions",
-        {
-            "account_id": pop.account_id.take(owner),
-            "ts": pa.array(ts, type=TIMESTAMP),
-            "ip": pop.ip_text.take(ip),
-            "device_id": pop.device_text.take(dev),
-            "user_agent": _UA_TEXT.take(pop.device_ua[dev]),
-            "tls_fingerprint": _TLS_TEXT.take(pop.device_tls[dev]),
-        },
-    )
+    columns = {
+        "account_id": pop.account_id.take(owner),
+        "ts": pa.array(ts, type=TIMESTAMP),
+        "ip": pop.ip_text.take(ip),
+        "device_id": pop.device_text.take(dev),
+        "user_agent": pop.ua_text.take(pop.device_ua[dev]),
+        "tls_fingerprint": pop.tls_text.take(pop.device_tls[dev]),
+    }
+    if pop.world is not None:
+        columns["session_id"] = hex_strings(salted_keys(pop.seed, NS_SESSION, np.arange(len(owner))), "ses_")
+    return _table("sessions", columns)
 
 
 def label_accounts(pop: Population) -> list[tuple[int, str, str]]:
@@ -154,18 +167,23 @@ def labels_table(pop: Population) -> pa.Table:
     )
 
 
-def truth_table(pop: Population) -> pa.Table:
+def truth_table(pop: Population, organisations: Sequence[str] | None = None) -> pa.Table:
     """Every account: its true controlling operator (null when it stands alone) and whether that
-    operator runs a distillation campaign."""
+    operator runs a distillation campaign; with ``organisations`` (how data names each
+    organisation of the world) also the organisation behind it or employing it."""
     order = account_order(pop)
-    group = pop.a["group"][order]
+    who = controller(pop)[order]
+    group = pop.a["group"][who]
     names = pa.array(pop.groups, type=pa.string())
     is_dist = np.array([*pop.group_is_distillation, False], dtype=bool)[group]  # -1 -> False
-    return _table(
-        "truth",
-        {
-            "account_id": pop.account_id.take(order),
-            "operator": names.take(pa.array(np.maximum(group, 0), mask=group < 0)),
-            "is_distillation": pa.array(is_dist, type=pa.bool_()),
-        },
-    )
+    columns = {
+        "account_id": pop.account_id.take(order),
+        "operator": names.take(pa.array(np.maximum(group, 0), mask=group < 0)),
+        "is_distillation": pa.array(is_dist, type=pa.bool_()),
+    }
+    if organisations is not None:
+        org = pop.a["org"][who]
+        columns["organisation"] = pa.array(list(organisations), type=pa.string()).take(
+            pa.array(np.maximum(org, 0), mask=org < 0)
+        )
+    return _table("truth", columns)

@@ -334,3 +334,88 @@ SYLLABLES: tuple[str, ...] = (
     "mon", "tay", "rix", "pel", "dun", "sar", "vik", "lum", "ora", "zen", "hol", "bri", "gan",
     "tor", "mer", "ax", "ely", "pra", "sol", "vin", "cor", "del", "fal", "gri", "jun", "kor",
 )
+
+# --- additions for the drawn worlds (random and family tradecraft modes) -----------------------
+# Appended after the classic vocabulary so that classic indices (and bytes) do not move.
+
+
+def _more_bins(n: int, taken: set[str], seed: int) -> tuple[str, ...]:
+    r = np.random.default_rng(seed)
+    out: list[str] = []
+    while len(out) < n:
+        b = str(r.choice(["4", "5"])) + "".join(str(d) for d in r.integers(0, 10, 5))
+        if b not in taken:
+            taken.add(b)
+            out.append(b)
+    return tuple(out)
+
+
+_TAKEN_BINS = set(COMMON_BINS + PREPAID_BINS + VIRTUAL_BINS)
+# More prepaid and virtual-card issuers: benign people use them too in drawn worlds, so a BIN
+# alone says little.
+MORE_PREPAID_BINS: tuple[str, ...] = _more_bins(12, _TAKEN_BINS, 20260501)
+MORE_VIRTUAL_BINS: tuple[str, ...] = _more_bins(12, _TAKEN_BINS, 20260502)
+MORE_BIN_COUNTRY: np.ndarray = np.random.default_rng(43).choice(
+    len(COUNTRIES), len(MORE_PREPAID_BINS) + len(MORE_VIRTUAL_BINS), p=COUNTRY_WEIGHTS
+).astype(np.int16)
+
+for _name, _shape in (
+    # One 8-hour shift (a small crew working office-like hours, any time zone).
+    ("one_shift", [0.03] * 8 + [1.0] * 8 + [0.03] * 8),
+    # Three shifts with hand-over dips.
+    ("three_shifts", [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.4] * 3),
+    # A research or enterprise team: office hours, long afternoon.
+    ("business", [0.02, 0.01, 0.01, 0.01, 0.01, 0.02, 0.05, 0.2, 0.7, 1.2, 1.3, 1.2,
+                  0.9, 1.2, 1.3, 1.3, 1.2, 1.0, 0.6, 0.3, 0.2, 0.12, 0.06, 0.03]),
+):
+    HOUR_PROFILES[_name] = _hours(_shape)
+
+MIXES["research"] = _mix(reasoning=25, coding=25, extraction=15, summarization=10, math=10, agentic=10, chat=5)
+MIXES["saas"] = _mix(writing=30, summarization=25, extraction=20, translation=10, chat=15)
+
+MODEL_PROFILES["distiller_reasoning"] = np.array([0.15, 0.0, 0.0, 0.85])
+MODEL_PROFILES["distiller_broad"] = np.array([0.40, 0.30, 0.10, 0.20])
+MODEL_PROFILES["research"] = np.array([0.45, 0.20, 0.05, 0.30])
+
+# Names of the outside world's companies (made up).
+ISP_NAMES: tuple[str, ...] = (
+    "Comnet Broadband", "Telvia Home", "Fibrelink", "Norvox Cable", "Altena Telecom",
+    "Bluewire Internet", "Kestra Fiber", "Omnitel Residential", "Panora Net", "Quillnet",
+    "Rivercom", "Sunline DSL",
+)
+CLOUD_PROVIDERS: tuple[tuple[str, str], ...] = (
+    ("Nimbus Cloud", "nimbuscloud.com"), ("Stratus Compute", "stratuscompute.net"),
+    ("Cirrus Hosting Platform", "cirrusplatform.io"),
+)
+HOSTING_NAMES: tuple[str, ...] = ("Hostwerk", "Serverhaus", "Racknode", "Voltvps", "Byteyard")
+PROXY_PROVIDER_NAMES: tuple[str, ...] = ("Proxyloom", "Gatewise Proxies", "Resiplex")
+VPN_NAMES: tuple[str, ...] = ("Tunnelbear Pro", "SafeRoute VPN", "Veilnet", "Hidewire", "Nordvault")
+CARRIER_NAMES: dict[str, str] = {"US": "Verilink Mobile", "IN": "Jiyo Telecom", "GB": "Threeway Mobile",
+                                 "BR": "Vivara Celular"}
+WEBMAIL_OWNERS: dict[str, str] = {
+    "gmail.com": "Alphabyte Mail", "outlook.com": "Macrosoft Mail", "hotmail.com": "Macrosoft Mail",
+    "yahoo.com": "Yahoot", "icloud.com": "Pear Cloud", "proton.me": "Proton Mailworks",
+}
+# Words for names: operators' true names, investigators' labels, organisations.
+TRUTH_WORDS: tuple[str, ...] = (
+    "ALBATROSS", "AVOCET", "BITTERN", "BUNTING", "CORMORANT", "CRANE", "CURLEW", "DUNLIN",
+    "EGRET", "EIDER", "FULMAR", "GANNET", "GODWIT", "GREBE", "HARRIER", "IBIS", "JACANA",
+    "KITE", "LAPWING", "MERLIN", "NIGHTJAR", "ORIOLE", "PETREL", "PIPIT", "PUFFIN", "RAIL",
+    "REDSHANK", "SANDERLING", "SHRIKE", "SKUA", "SNIPE", "STILT", "SWIFT", "TEAL", "TERN",
+    "TURNSTONE", "WAGTAIL", "WHIMBREL", "WIGEON", "WREN",
+)
+LABEL_WORDS: tuple[str, ...] = (
+    "AMBER", "BASALT", "BIRCH", "CEDAR", "COBALT", "COPPER", "DUNE", "EMBER", "FJORD",
+    "GLACIER", "GRANITE", "HAZEL", "INDIGO", "JASPER", "JUNIPER", "LICHEN", "MAPLE",
+    "MARBLE", "NICKEL", "OBSIDIAN", "ONYX", "QUARTZ", "RAVINE", "SAFFRON", "SLATE",
+    "SPRUCE", "TUNDRA", "UMBER", "WILLOW", "ZINC",
+)
+LABEL_SOURCES: tuple[str, ...] = (
+    "abuse-report-2026-05", "payments-review-2026-05", "threat-intel-2026-04",
+    "partner-tipoff-2026-05", "chargeback-review-2026-06",
+)
+ORG_SUFFIXES: dict[str, tuple[str, ...]] = {
+    "ai_lab": ("AI", "Labs", "Intelligence", "Research", "Machines"),
+    "enterprise": ("Systems", "Group", "Industries", "Holdings", "Analytics"),
+    "reseller": ("Cloud", "Platform", "Apps", "Suite"),
+}

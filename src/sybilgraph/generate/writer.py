@@ -18,9 +18,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sybilgraph.contract import TABLES, ColumnType
+from sybilgraph.contract import TABLES, Column, ColumnType
 
-__all__ = ["ARROW_TYPES", "arrow_schema", "write_csv", "write_json", "write_parquet"]
+__all__ = ["ARROW_TYPES", "arrow_schema", "contract_columns", "table_from_columns", "write_csv", "write_json", "write_parquet"]
 
 TIMESTAMP = pa.timestamp("ms", tz="UTC")
 
@@ -48,15 +48,32 @@ _PARQUET_OPTIONS: dict[str, Any] = {
 ROW_GROUP_SIZE = 500_000
 
 
+def contract_columns(table: str) -> tuple[Column, ...]:
+    """The columns of a contract table, in contract order."""
+    return TABLES[table].columns
+
+
 def arrow_schema(table: str, present: Collection[str] | None = None) -> pa.Schema:
-    """The Arrow schema of a contract table: its columns in contract order (``present``: only the
-    optional columns among those, so a contract that grows an optional column stays writable)."""
-    spec = TABLES[table]
-    return pa.schema([
-        pa.field(c.name, ARROW_TYPES[c.type], nullable=not c.required)
-        for c in spec.columns
-        if present is None or c.required or c.name in present
-    ])
+    """The Arrow schema of a contract table in contract order: every column, or the required ones
+    and those of ``present`` (optional columns the generator does not fill in a mode are left
+    out, so a contract that grows an optional column stays writable)."""
+    cols = [c for c in contract_columns(table) if present is None or c.required or c.name in present]
+    return pa.schema([pa.field(c.name, ARROW_TYPES[c.type], nullable=not c.required) for c in cols])
+
+
+def table_from_columns(table: str, columns: dict[str, pa.Array]) -> pa.Table:
+    """An Arrow table of contract ``table`` from the columns given, in contract order.
+
+    Raises when a required column is missing or a name is not in the contract: a contract
+    change breaks the generator loudly instead of producing a bundle readers reject.
+    """
+    known = {c.name: c for c in contract_columns(table)}
+    unknown = set(columns) - set(known)
+    missing = {n for n, c in known.items() if c.required} - set(columns)
+    if unknown or missing:
+        raise KeyError(f"{table}: columns not in the contract {sorted(unknown)}, required but missing {sorted(missing)}")
+    schema = arrow_schema(table, set(columns))
+    return pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
 
 
 def write_parquet(table: pa.Table, path: Path, delta: tuple[str, ...] = ()) -> int:
