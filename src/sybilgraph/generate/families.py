@@ -243,9 +243,13 @@ def operator_bins(b: Builder, ident: Identity) -> np.ndarray:
 
 
 def _added(b: Builder, acct: np.ndarray) -> np.ndarray:
+    """When a card was added: between sign-up and first use; a hijacker's within a day of T."""
     created = b.column("created")[acct]
     start = b.column("start")[acct]
-    return created + (b.rng.random(len(acct)) * np.maximum(start - created, HOUR_MS)).astype(np.int64)
+    hijacked = b.column("owner")[acct] >= 0
+    lo = np.where(hijacked, start, created)
+    span = np.where(hijacked, DAY_MS, np.maximum(start - created, HOUR_MS))
+    return lo + (b.rng.random(len(acct)) * span).astype(np.int64)
 
 
 def own_cards(b: Builder, acct: np.ndarray, bins: np.ndarray) -> np.ndarray:
@@ -565,7 +569,6 @@ def _takeover(
     old_end = b.column("end")[victims]
     b.update("end", victims, t)
     b.update("vol_weight", victims, b.column("vol_weight")[victims] * (t - old_start) / np.maximum(old_end - old_start, 1))
-    b.update("status", victims, STATUS_ACTIVE)
     life_plan = plan.lifecycle
     end = np.where(
         r.random(n) < life_plan.suspended_share,
@@ -573,6 +576,7 @@ def _takeover(
         z - (r.random(n) * 12 * HOUR_MS).astype(np.int64),
     )
     status = np.where(end < z - 12 * HOUR_MS, STATUS_SUSPENDED, STATUS_ACTIVE).astype(np.int8)
+    b.update("status", victims, status)  # the account's status is the hijacker's doing
     life = {"created": b.column("created")[victims], "start": t, "end": np.maximum(end, t + DAY_MS), "status": status}
     acct, _ = _accounts(
         b, ctx, plan, op, group, pool, n, life_plan, plan.schedule, "webmail", 0.0, np.empty(0, dtype=np.int32),

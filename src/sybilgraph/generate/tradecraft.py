@@ -55,6 +55,10 @@ MAX_FAMILY_COUNT = 8
 # Random worlds: 3-7 operators.
 OPERATORS_RANGE = (3, 7)
 ACCOUNTS_AT_ONE_RANGE = (500, 10_000)
+# A world's operators send at most this many requests at scale 1.0 (the classic five send
+# 28.8M): beyond it every operator's intensity is scaled down alike, which keeps a random
+# world's bundle within ~2x the classic one's size and generation time.
+OPERATOR_REQUESTS_BUDGET_AT_ONE = 40_000_000
 
 
 class TradecraftError(ValueError):
@@ -516,7 +520,7 @@ def _draw_infra(r: np.random.Generator, family: str, rates: BenignRates) -> Infr
             vms=int(ri(2, 21)),
             ips_per_vm=(lo, int(ri(lo, 4))),
             device="vm_clone",
-            client=_pick(r, ("python_requests", "go", "node", "curl", "headless_chrome", "private")),
+            client=_pick(r, ("python_requests", "go", "node", "curl", "private")),  # non-browser clients
         )
     if family == "carrier_nat":
         lo = int(ri(2, 8))
@@ -691,4 +695,17 @@ def draw_world(seed: int, scale: float, tradecraft: Tradecraft) -> World:
                 leaks=_draw_leaks(o, n, look.no_trail_share, orgs[op_org[i]]),
             )
         )
-    return World(seed, scale, tradecraft.text, rates, look, tuple(orgs), tuple(operators))
+    return World(seed, scale, tradecraft.text, rates, look, tuple(orgs), tuple(_within_budget(operators)))
+
+
+def _within_budget(operators: list[OperatorPlan]) -> list[OperatorPlan]:
+    total = sum(o.accounts_at_one * o.workload.requests_per_account for o in operators)
+    if total <= OPERATOR_REQUESTS_BUDGET_AT_ONE:
+        return operators
+    factor = OPERATOR_REQUESTS_BUDGET_AT_ONE / total
+    return [
+        dataclasses.replace(
+            o, workload=dataclasses.replace(o.workload, requests_per_account=round(o.workload.requests_per_account * factor, 1))
+        )
+        for o in operators
+    ]
