@@ -22,7 +22,7 @@ from sybilgraph.generate.writer import ARROW_TYPES, contract_columns
 from tests.generate.gen_support import Sql
 from tests.generate.test_generate_determinism import digest
 
-WORLD_TABLES = (*TABLE_ORDER, "organisations", "ip_owners")
+WORLD_TABLES = TABLE_ORDER
 NETWORK_KINDS = {"residential", "mobile", "datacenter", "vpn", "proxy", "education", "corporate"}
 ORG_KINDS = {"ai_lab", "enterprise", "university", "reseller", "cloud_provider", "other"}
 
@@ -159,11 +159,8 @@ def test_readers_take_every_row_and_skip_the_extra_files(world_report: GenerateR
         assert bad == 0 and good == world_report.counts[table], table
         if table == "accounts":
             known = pa.concat_arrays(ids)
-    unknown = set(readers.unknown_entries(root))
-    # truth_epochs is not a contract table: readers skip it (as they skip the manifest); the
-    # two new optional tables are unknown only until the contract module lists them.
-    assert {"generator.json", "truth_epochs.parquet"} <= unknown
-    assert unknown <= {"generator.json", "truth_epochs.parquet", "organisations.parquet", "ip_owners.parquet"}
+    # truth_epochs is not a contract table: readers skip it with a warning, as they skip the manifest.
+    assert readers.unknown_entries(root) == ["generator.json", "truth_epochs.parquet"]
 
 
 def test_family_mode_is_small_and_quick(tmp_path: Path) -> None:
