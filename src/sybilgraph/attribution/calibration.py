@@ -1,25 +1,43 @@
-"""Confidence calibration: raw evidence scores to probabilities that an account belongs.
+"""Confidence calibration: membership posteriors to probabilities that an account belongs.
 
-The map is a logistic curve on the raw score, ``p = 1 / (1 + exp(-(a * raw + b)))``, fitted on
-generated bundles with known truth by ``sybilgraph calibrate`` (Platt scaling, Platt 1999) and
-stored here as constants so attribution needs no truth at run time. Its reliability is checked
-by ``sybilgraph evaluate`` (the calibration table in docs/evaluation.md).
+The membership posterior (``membership.py``) is a model probability; its calibration is measured
+and corrected on generated bundles with known truth by ``sybilgraph calibrate`` (Platt scaling on
+the posterior's log-odds, Platt 1999: ``p = 1 / (1 + exp(-(a * logit + b)))``), shipped as
+package data (``models/confidence.json``), so attribution needs no truth at run time. Its
+reliability is reported by ``sybilgraph evaluate`` (ECE and the reliability table).
 """
 
 from __future__ import annotations
 
-import math
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
 
-__all__ = ["calibrate", "CALIBRATION"]
+import numpy as np
 
-# Fitted by `sybilgraph calibrate` (see docs/evaluation.md); identity-like until fitted.
-CALIBRATION: tuple[float, float] = (6.0, -2.0)
+__all__ = ["Calibration", "calibrate", "load_calibration"]
 
 
-def calibrate(raw: float, coefficients: tuple[float, float] = CALIBRATION) -> float:
-    a, b = coefficients
-    z = a * raw + b
-    if z >= 0:
-        return 1.0 / (1.0 + math.exp(-z))
-    e = math.exp(z)
-    return e / (1.0 + e)
+@dataclass(frozen=True)
+class Calibration:
+    a: float = 1.0
+    b: float = 0.0
+
+    def apply(self, log_odds_bits: np.ndarray) -> np.ndarray:
+        z = self.a * np.asarray(log_odds_bits, dtype=float) * np.log(2) + self.b
+        return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+    def to_json(self, fitted_on: dict[str, object]) -> str:
+        return json.dumps({"a": self.a, "b": self.b, "fitted_on": fitted_on}, indent=2, sort_keys=True)
+
+
+@lru_cache(maxsize=1)
+def load_calibration() -> Calibration:
+    d = json.loads(resources.files("sybilgraph.attribution").joinpath("models/confidence.json").read_text())
+    return Calibration(a=float(d["a"]), b=float(d["b"]))
+
+
+def calibrate(log_odds_bits: np.ndarray, calibration: Calibration | None = None) -> np.ndarray:
+    """Confidence from membership log-odds (bits)."""
+    return (calibration or load_calibration()).apply(log_odds_bits)

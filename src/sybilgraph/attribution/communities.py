@@ -4,7 +4,8 @@
 Leiden runs single-threaded with a fixed random seed: GDS only guarantees the same partition for
 the same seed with concurrency 1, and re-runs on unchanged data must give the same operators.
 The projection lives only inside ``detect_communities``: it is dropped on the way out, also when
-the run fails, so no stray projection is left behind.
+the run fails, so no stray projection is left behind. Edges are the pairs whose match
+probability reaches the Bayes decision (``grouping.edges_of``), weighted by their match weight.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import logging
 from dataclasses import dataclass, field
 
 import numpy as np
-import pyarrow as pa
 
+from sybilgraph.attribution.grouping import Edges
 from sybilgraph.attribution.params import AttributionParams
 from sybilgraph.db.session import Database
 from sybilgraph.timing import timed
@@ -26,11 +27,8 @@ log = logging.getLogger("sybilgraph.attribution")
 
 @dataclass(frozen=True)
 class Communities:
-    account_ids: list[str]  # index = node id in the projection
-    community: np.ndarray  # community per node id
-    modularity: float | None
-    levels: int | None
-    # Steps (ids, GDS projection, leiden, drop) in seconds: benchmarks report them apart.
+    community: np.ndarray  # Leiden's label per account id, -1 for accounts without an edge
+    # Steps (GDS projection, leiden, drop) in seconds: benchmarks report them apart.
     timings_s: dict[str, float] = field(default_factory=dict)
 
 
@@ -46,54 +44,33 @@ def leiden_config(params: AttributionParams) -> dict[str, object]:
     }
 
 
-def detect_communities(db: Database, edges: pa.Table, params: AttributionParams, graph_name: str) -> Communities:
-    if edges.num_rows == 0:
-        return Communities([], np.zeros(0, dtype=np.int64), None, None)
+def detect_communities(db: Database, edges: Edges, n_accounts: int, params: AttributionParams, graph_name: str) -> Communities:
+    """Leiden on the account graph; accounts are the integer ids of ``pairs.PairTables``."""
+    community = np.full(n_accounts, -1, dtype=np.int64)
+    if len(edges) == 0:
+        return Communities(community)
     timings: dict[str, float] = {}
-    with timed(timings, "ids"):
-        ids, src, dst = _integer_ids(edges)
     gds = db.gds()
     gds.graph.drop(graph_name, fail_if_missing=False)
     try:
         with timed(timings, "projection"):
-            _project(db, graph_name, src, dst, edges)
+            project_edges(db, edges, graph_name)
         with timed(timings, "leiden"):
             frame = gds.leiden.stream(gds.graph.get(graph_name), **leiden_config(params))
     finally:
         with timed(timings, "drop"):
             gds.graph.drop(graph_name, fail_if_missing=False)
-    community = np.full(len(ids), -1, dtype=np.int64)
     community[frame["nodeId"].to_numpy()] = frame["communityId"].to_numpy()
-    return Communities(ids, community, None, None, timings)
+    return Communities(community, timings)
 
 
-def project_edges(db: Database, edges: pa.Table, graph_name: str) -> list[str]:
-    """Project ``edges`` into GDS as ``graph_name`` the way attribution does; node id -> account id.
-
-    The caller drops the projection. No edges: nothing is projected and the list is empty.
-    """
-    ids, src, dst = _integer_ids(edges)
-    if ids:
-        _project(db, graph_name, src, dst, edges)
-    return ids
-
-
-def _project(db: Database, graph_name: str, src: np.ndarray, dst: np.ndarray, edges: pa.Table) -> None:
-    db.write(
-        "attribution/project_evidence_graph",
-        graph_name=graph_name,
-        src=src.tolist(),
-        dst=dst.tolist(),
-        weight=edges.column("weight").to_pylist(),
-    )
-
-
-def _integer_ids(edges: pa.Table) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Dense integer ids for the accounts of ``edges``, in sorted account-id order."""
-    if edges.num_rows == 0:
-        return [], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    src = edges.column("src").to_numpy(zero_copy_only=False).astype(object)
-    dst = edges.column("dst").to_numpy(zero_copy_only=False).astype(object)
-    ids, inverse = np.unique(np.concatenate([src, dst]), return_inverse=True)
-    n = len(src)
-    return [str(x) for x in ids], inverse[:n].astype(np.int64), inverse[n:].astype(np.int64)
+def project_edges(db: Database, edges: Edges, graph_name: str) -> None:
+    """Project ``edges`` into GDS as ``graph_name`` (undirected, weighted); the caller drops it."""
+    if len(edges):
+        db.write(
+            "attribution/project_evidence_graph",
+            graph_name=graph_name,
+            src=edges.a.tolist(),
+            dst=edges.b.tolist(),
+            weight=edges.weight.tolist(),
+        )

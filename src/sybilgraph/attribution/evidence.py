@@ -1,7 +1,13 @@
-"""What ties accounts to their operator: shared identifiers with member counts and weights (pure).
+"""What ties accounts to their operator: the shared values, weighed by the fitted model (pure).
 
-Computed with DuckDB over the weighted links (hubs already removed), so it scales to tens of
-thousands of members without Python loops.
+Each value an operator's members share is weighed by what sharing it tells two accounts: the
+fitted ``log2(m/u)`` of the level it produces (``fellegi_sunter.py``): a card of three accounts
+weighs a lot, a subnet of thousands little. An operator's evidence is its values shared by the
+most members times that weight; an account's is its own shared values with its operator's other
+members, and the membership comparisons that accepted it (``membership.py``).
+
+Computed with DuckDB over the run's integer-id tables, so it scales to operators of tens of
+thousands of accounts without Python loops.
 """
 
 from __future__ import annotations
@@ -9,20 +15,23 @@ from __future__ import annotations
 import json
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
-__all__ = ["EvidenceTables", "evidence_tables"]
+from sybilgraph.attribution.comparisons import COMPARISONS, place_levels
+from sybilgraph.attribution.fellegi_sunter import FSModel
 
-# Each member's links with how many members of its operator share the identifier. One pass
-# over the links: joining the links back to a per-operator summary lets the planner pair every
-# member with every shared identifier of its operator (hours at campaign scale).
+__all__ = ["EvidenceTables", "evidence_tables", "value_weights"]
+
 _MEMBER_LINKS_SQL = """
-SELECT wl.account_id, m.operator_id, wl.kind, wl.value, wl.w AS weight, wl.n_accounts,
-       count(*) OVER (PARTITION BY m.operator_id, wl.kind, wl.value) AS members_sharing
-FROM wl JOIN membership m USING (account_id)
+CREATE OR REPLACE TEMP TABLE member_links AS
+SELECT l.aid, m.operator_id, v.kind, v.value, w.weight, l.n AS n_accounts,
+       count(*) OVER (PARTITION BY m.operator_id, l.vid) AS members_sharing
+FROM lk l JOIN membership m USING (aid) JOIN vals v USING (vid) JOIN vweight w USING (vid)
 """
 
 _SHARED_SQL = """
+CREATE OR REPLACE TEMP TABLE shared AS
 SELECT operator_id, kind, value, any_value(members_sharing)::BIGINT AS members_sharing,
        max(weight) AS weight, max(n_accounts)::BIGINT AS n_accounts
 FROM member_links
@@ -30,75 +39,78 @@ WHERE members_sharing >= 2
 GROUP BY operator_id, kind, value
 """
 
-# Top items by window rank, not by sorting whole lists: an operator of thousands of accounts
-# shares thousands of identifiers, and only the strongest few are kept.
 _OPERATOR_SQL = """
 WITH ranked AS (
     SELECT *, row_number() OVER (PARTITION BY operator_id
-                                 ORDER BY members_sharing * weight DESC, kind, value) AS rn
+                                 ORDER BY members_sharing * greatest(weight, 0) DESC, kind, value) AS rn
     FROM shared
-),
-tops AS (
-    SELECT operator_id,
-           max(CASE WHEN kind = 'template' THEN members_sharing END) AS top_template_members,
-           max(CASE WHEN kind = 'tls' THEN members_sharing END) AS top_tls_members
-    FROM shared GROUP BY operator_id
 )
-SELECT r.operator_id,
+SELECT operator_id,
        list({'kind': kind, 'value': value, 'members_sharing': members_sharing,
-             'n_accounts': n_accounts, 'weight': round(weight, 3)} ORDER BY rn) AS evidence,
-       any_value(t.top_template_members), any_value(t.top_tls_members)
-FROM ranked r JOIN tops t USING (operator_id)
-WHERE rn <= $top
-GROUP BY r.operator_id
+             'n_accounts': n_accounts, 'weight': round(weight, 3)} ORDER BY rn) AS evidence
+FROM ranked WHERE rn <= $top
+GROUP BY operator_id
 """
 
 _ACCOUNT_SQL = """
 WITH items AS (
-    SELECT account_id, kind, value, members_sharing, weight,
-           row_number() OVER (PARTITION BY account_id
-                              ORDER BY members_sharing * weight DESC, kind, value) AS rn
+    SELECT aid, kind, value, members_sharing, weight,
+           row_number() OVER (PARTITION BY aid ORDER BY members_sharing * greatest(weight, 0) DESC, kind, value) AS rn
     FROM member_links
     WHERE members_sharing >= 2
 )
-SELECT account_id,
+SELECT a.account_id,
        list({'kind': kind, 'value': value, 'members_sharing': members_sharing,
              'weight': round(weight, 3)} ORDER BY rn) AS evidence
-FROM items WHERE rn <= $top
-GROUP BY account_id
+FROM items i JOIN accts a USING (aid)
+WHERE rn <= $top
+GROUP BY a.account_id
 """
 
 
 class EvidenceTables:
-    def __init__(self, operators: dict[str, dict[str, object]], accounts: dict[str, str]) -> None:
-        self.operators = operators  # operator_id -> {evidence_json, top_template_members, top_tls_members}
+    def __init__(self, operators: dict[str, str], accounts: dict[str, str], shared: pa.Table) -> None:
+        self.operators = operators  # operator_id -> evidence_json
         self.accounts = accounts  # account_id -> evidence_json
+        self.shared = shared  # operator_id, kind, value, members_sharing, weight, n_accounts
+
+
+def value_weights(con: duckdb.DuckDBPyConnection, model: FSModel) -> pa.Table:
+    """(vid, weight): the fitted weight of sharing each value, by the level it produces."""
+    rows = con.execute("SELECT DISTINCT vid, cid, level, coalesce(email_share, -1.0) AS email FROM lk").fetchnumpy()
+    vid = np.asarray(rows["vid"], dtype=np.int64)
+    cid = np.asarray(rows["cid"], dtype=np.int64)
+    level = np.asarray(rows["level"], dtype=np.int64)
+    email = np.asarray(rows["email"], dtype=float)
+    weights = model.weights()
+    out = np.zeros(len(vid))
+    place = [i for i, c in enumerate(COMPARISONS) if c.name == "place"][0]
+    for j, w in enumerate(weights):
+        sel = cid == j
+        if not sel.any():
+            continue
+        lv = place_levels(level[sel], email[sel]) if j == place else level[sel]
+        out[sel] = w[np.asarray(lv, dtype=np.int64)]
+    return pa.table({"vid": pa.array(vid, pa.int32()), "weight": pa.array(out)})
 
 
 def evidence_tables(
-    weighted_links: pa.Table,
-    membership: pa.Table,
-    top_operator: int = 10,
-    top_account: int = 5,
-    memory_limit: str = "4GB",
-    spill_dir: str | None = None,
+    con: duckdb.DuckDBPyConnection, model: FSModel, membership: pa.Table, top_operator: int = 10, top_account: int = 5
 ) -> EvidenceTables:
-    con = duckdb.connect()
+    """``membership``: (aid int32, operator_id string) of every placed account."""
+    con.register("vweight", value_weights(con, model))
+    con.register("membership", membership)
     try:
-        con.execute("SET threads = 2")
-        con.execute("SET memory_limit = ?", [memory_limit])
-        if spill_dir:
-            con.execute("SET temp_directory = ?", [spill_dir])
-        con.register("wl", weighted_links)
-        con.register("membership", membership)
-        con.execute(f"CREATE TEMP TABLE member_links AS {_MEMBER_LINKS_SQL}")
-        con.execute(f"CREATE TEMP TABLE shared AS {_SHARED_SQL}")
-        ops = con.sql(_OPERATOR_SQL, params={"top": top_operator}).fetchall()
-        accs = con.sql(_ACCOUNT_SQL, params={"top": top_account}).fetchall()
+        con.execute(_MEMBER_LINKS_SQL)
+        con.execute(_SHARED_SQL)
+        ops = con.execute(_OPERATOR_SQL, {"top": top_operator}).fetchall()
+        accs = con.execute(_ACCOUNT_SQL, {"top": top_account}).fetchall()
+        shared = con.execute("SELECT * FROM shared").to_arrow_table()
     finally:
-        con.close()
-    operators = {
-        op: {"evidence_json": json.dumps(ev), "top_template_members": tt or 0, "top_tls_members": tl or 0}
-        for op, ev, tt, tl in ops
-    }
-    return EvidenceTables(operators, {a: json.dumps(ev) for a, ev in accs})
+        con.unregister("vweight")
+        con.unregister("membership")
+    return EvidenceTables(
+        {op: json.dumps(ev) for op, ev in ops},
+        {a: json.dumps(ev) for a, ev in accs},
+        shared,
+    )

@@ -1,12 +1,17 @@
 """``sybilgraph attribute``: link accounts to operators and score campaigns.
 
 Phases (each timed and stored on the run):
-1. *read*: account-identifier links, labels, analyst decisions and the current operators, from Neo4j.
-2. *similarity*: weighted account pairs from shared identifiers (``candidates.py``).
-3. *communities*: Leiden on the GDS projection of those pairs (``communities.py``).
-4. *operators*: clusters, stable ids (``matching.py``), analyst decisions, labels, evidence,
-   campaign scores (``scoring.py``).
-5. *write*: everything under the new run id, then one transaction makes the run current.
+1. *read*: links and account features from the columnar store (``inputs.py``); analyst
+   decisions, labels and the current operators from Neo4j.
+2. *evidence*: the pairwise Fellegi-Sunter model fitted on this bundle (``evidence_model.py``):
+   template pools, candidate pairs, u from random pairs, m by EM, the prior; pairs whose match
+   probability reaches the Bayes decision become edges.
+3. *communities*: Leiden on the GDS projection of those edges (``communities.py``).
+4. *operators*: pieces merged, members judged by each group's own model (``grouping.py``,
+   ``membership.py``), stable ids (``matching.py``), analyst decisions, labels, evidence, campaign
+   scores (``scoring.py``), calibrated confidence (``calibration.py``).
+5. *write*: everything under the new run id, with the fitted model; then one transaction makes
+   the run current.
 
 Only one attribution runs at a time (a lock node in Neo4j). Until the final promotion the
 previous run stays current; a run that dies is marked failed by the next one, which also
@@ -26,36 +31,36 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from sybilgraph import cypher
 from sybilgraph.attribution import scoring
-from sybilgraph.attribution.candidates import edges_and_weighted_links
-from sybilgraph.attribution.clusters import Cluster, build_clusters
+from sybilgraph.attribution.calibration import calibrate
 from sybilgraph.attribution.communities import detect_communities
 from sybilgraph.attribution.evidence import evidence_tables
+from sybilgraph.attribution.evidence_model import fit_pair_model
+from sybilgraph.attribution.grouping import Edges, Grouping, edges_of, group_accounts
+from sybilgraph.attribution.inputs import LINK_SCHEMA, read_inputs
 from sybilgraph.attribution.matching import match_operators
+from sybilgraph.attribution.pairs import PairTables, build_pair_tables, pool_templates
 from sybilgraph.attribution.params import AttributionParams
+from sybilgraph.attribution.profiles import build_profiles
 from sybilgraph.db.session import Database
 from sybilgraph.errors import AttributionError
-from sybilgraph.identifiers import KINDS
 from sybilgraph.progress import NullReporter, Reporter
 from sybilgraph.timing import timed
 
-__all__ = ["run_attribution", "AttributionResult", "LOCK_NAME", "KEEP_RUNS"]
+__all__ = ["run_attribution", "AttributionResult", "LOCK_NAME", "KEEP_RUNS", "read_links", "run_dir"]
 
 log = logging.getLogger("sybilgraph.attribution")
 
 LOCK_NAME = "attribution"
 LOCK_TTL_S = 900
 KEEP_RUNS = 10  # complete runs whose account attributions are kept as history
-KIND_OF_REL = {k.rel: k.name for k in KINDS.values()}
-LINK_SCHEMA = pa.schema(
-    [("account_id", pa.string()), ("kind", pa.string()), ("value", pa.string()),
-     ("n_accounts", pa.int64()), ("count", pa.int64())]
-)
 
 
 @dataclass
@@ -64,13 +69,18 @@ class AttributionResult:
     timings_s: dict[str, float] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     peak_rss_mb: dict[str, int] = field(default_factory=dict)
-    # The weighted account pairs communities were detected on, only when asked (benchmarks
-    # re-project them to time bare Leiden); None otherwise, so runs do not hold them.
-    edges: pa.Table | None = field(default=None, repr=False)
+    # The edges communities were detected on, only when asked (benchmarks re-project them to
+    # time bare Leiden); None otherwise, so runs do not hold them.
+    edges: Edges | None = field(default=None, repr=False)
 
 
 def new_run_id() -> str:
     return f"run-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def run_dir(settings: Any, run_id: str) -> Path:
+    """Where a run keeps its fitted model and derived tables (for explanations and incremental)."""
+    return Path(settings.runs_dir) / "attribution" / run_id
 
 
 def run_attribution(
@@ -104,53 +114,55 @@ def _run(
     keep_edges: bool = False,
 ) -> None:
     run_id = result.run_id
+    settings = db.settings
     with _phase(db, result, "read", holder):
-        links = read_links(db)
-        population = db.read("attribution/read_population_summary")[0]
-        n_total = int(population["accounts"])
+        inputs = read_inputs(settings)
         previous = {r["operator_id"]: r["members"] for r in db.read("attribution/read_current_assignment")}
         decisions = db.read("attribution/read_decisions")
         labels = db.read("attribution/read_labels")
         analyst_labels = {r["operator_id"]: r["label"] for r in db.read("attribution/read_analyst_labels")}
-    result.counts.update(accounts=n_total, links=links.num_rows)
+    result.counts.update(accounts=inputs.n_accounts, links=inputs.links.num_rows)
 
-    with _phase(db, result, "similarity", holder):
-        edges, wl = edges_and_weighted_links(
-            links, n_total, params,
-            memory_limit=db.settings.attribution_memory_limit, spill_dir=str(db.settings.home / "tmp"),
-        )
-        del links  # the weighted links carry everything later phases need
-    result.counts["edges"] = edges.num_rows
+    spill = str(settings.home / "tmp")
+    with _phase(db, result, "evidence", holder):
+        with reporter.phase("evidence model"):
+            t = build_pair_tables(inputs.links, inputs.accounts, memory_limit=settings.attribution_memory_limit, spill_dir=spill)
+            fitted = fit_pair_model(t, params, inputs.labels)
+            edges = edges_of(fitted.pairs, fitted.match_weight, params)
+    result.counts.update(fitted.counts)
+    result.counts["edges"] = len(edges)
     result.edges = edges if keep_edges else None
 
-    with _phase(db, result, "communities", holder):
-        communities = detect_communities(db, edges, params, graph_name=f"sybilgraph-{run_id}")
-    result.timings_s.update({f"communities.{k}": v for k, v in communities.timings_s.items()})
+    try:
+        with _phase(db, result, "communities", holder):
+            communities = detect_communities(db, edges, t.n_accounts, params, graph_name=f"sybilgraph-{run_id}")
+        result.timings_s.update({f"communities.{k}": v for k, v in communities.timings_s.items()})
 
-    with _phase(db, result, "operators", holder):
-        with timed(result.timings_s, "operators.clusters"):
-            clusters = build_clusters(communities, edges, params)
-        with timed(result.timings_s, "operators.matching"):
-            match = match_operators([c.members for c in clusters], previous, params.match_min_overlap)
-            membership, confidence = _apply_decisions(clusters, match.ids, decisions)
-        members_table = pa.table(
-            {
-                "account_id": [a for op, ms in membership.items() for a in ms],
-                "operator_id": [op for op, ms in membership.items() for _ in ms],
-            },
-            schema=pa.schema([("account_id", pa.string()), ("operator_id", pa.string())]),
+        with _phase(db, result, "operators", holder):
+            with timed(result.timings_s, "operators.membership"):
+                profiles = build_profiles(inputs.accounts, t.account_ids)
+                grouping = group_accounts(t, edges, communities.community, params, profiles)
+            result.counts["merges"] = grouping.merges
+            with timed(result.timings_s, "operators.matching"):
+                clusters, confidence = _clusters(t, grouping)
+                match = match_operators(clusters, previous, params.match_min_overlap)
+                membership, confidence = _apply_decisions(clusters, match.ids, confidence, decisions)
+            members_table = _members_table(t, membership)
+            with timed(result.timings_s, "operators.evidence"):
+                ev = evidence_tables(t.con, fitted.model, members_table)
+                shares = _operator_shares(t, members_table)
+            with timed(result.timings_s, "operators.scores"):
+                operator_rows = _score_operators(t, profiles, membership, ev, shares, labels, analyst_labels, params)
+        result.counts.update(
+            operators=len(operator_rows), attributed=members_table.num_rows,
+            flagged_operators=sum(r["flagged"] for r in operator_rows),
         )
-        with timed(result.timings_s, "operators.evidence"):
-            ev = evidence_tables(
-                wl, members_table,
-                memory_limit=db.settings.attribution_memory_limit, spill_dir=str(db.settings.home / "tmp"),
-            )
-        with timed(result.timings_s, "operators.scores"):
-            operator_rows = _score_operators(db, membership, ev, population, labels, analyst_labels, params)
-    result.counts.update(operators=len(operator_rows), attributed=members_table.num_rows,
-                         flagged_operators=sum(r["flagged"] for r in operator_rows))
+        _save_run_artifacts(settings, run_id, fitted.model.to_json(), t)
+    finally:
+        t.con.close()
 
     with _phase(db, result, "write", holder):
+        db.write("attribution/set_run_model", run_id=run_id, model_json=fitted.model.to_json())
         db.write_batches("attribution/merge_operators", operator_rows, 2_000, run_id=run_id)
         rows = (
             {"account_id": a, "operator_id": op, "confidence": confidence[a], "evidence_json": ev.accounts.get(a, "[]")}
@@ -169,39 +181,42 @@ def _run(
     )
 
 
-def read_links(db: Database, chunk_rows: int = 200_000) -> pa.Table:
-    """Every account-identifier link the graph holds, with rarity and usage count.
+def _clusters(t: PairTables, g: Grouping) -> tuple[list[list[str]], dict[str, float]]:
+    """Member account ids per group (largest first), and each member's calibrated confidence."""
+    ids = t.account_ids
+    conf = calibrate(g.log_odds)
+    confidence = {str(ids[a]): float(round(c, 6)) for a, c in zip(g.aid, conf)}
+    by_group: dict[int, list[str]] = defaultdict(list)
+    for a, gid in zip(g.aid, g.gid):
+        by_group[int(gid)].append(str(ids[a]))
+    clusters = [sorted(ms) for ms in by_group.values()]
+    clusters.sort(key=lambda ms: (-len(ms), ms[0]))
+    return clusters, confidence
 
-    Records become Arrow in chunks, so millions of links never sit in memory as Python objects.
-    """
-    chunks: list[pa.RecordBatch] = []
-    cols: tuple[list[Any], ...] = ([], [], [], [], [])
 
-    def flush() -> None:
-        if cols[0]:
-            chunks.append(pa.RecordBatch.from_arrays([pa.array(c) for c in cols], schema=LINK_SCHEMA))
-            for c in cols:
-                c.clear()
+def _members_table(t: PairTables, membership: dict[str, set[str]]) -> pa.Table:
+    index = {str(a): i for i, a in enumerate(t.account_ids)}
+    aids, ops = [], []
+    for op, ms in membership.items():
+        for a in ms:
+            if a in index:
+                aids.append(index[a])
+                ops.append(op)
+    return pa.table({"aid": pa.array(aids, pa.int32()), "operator_id": pa.array(ops, pa.string())})
 
-    with db.session() as s:
-        for account_id, rel, value, n, count in s.run(cypher.load("attribution/read_links")):
-            cols[0].append(account_id)
-            cols[1].append(KIND_OF_REL[rel])
-            cols[2].append(value)
-            cols[3].append(n)
-            cols[4].append(count)
-            if len(cols[0]) >= chunk_rows:
-                flush()
-    flush()
-    return pa.Table.from_batches(chunks, schema=LINK_SCHEMA)
+
+def read_links(db: Database) -> pa.Table:
+    """Every account-identifier link the graph holds, with rarity and usage count (from the
+    columnar store, which holds what the graph holds)."""
+    return read_inputs(db.settings).links.cast(LINK_SCHEMA)
 
 
 def _apply_decisions(
-    clusters: list[Cluster], ids: list[str], decisions: list[dict[str, Any]]
+    clusters: list[list[str]], ids: list[str], confidence: dict[str, float], decisions: list[dict[str, Any]]
 ) -> tuple[dict[str, set[str]], dict[str, float]]:
     """Analyst decisions win over the algorithm: rejected pairs are undone, confirmed ones kept."""
-    membership: dict[str, set[str]] = {op: set(c.members) for op, c in zip(ids, clusters)}
-    confidence: dict[str, float] = {a: c.confidence[a] for c in clusters for a in c.members}
+    membership: dict[str, set[str]] = {op: set(c) for op, c in zip(ids, clusters)}
+    confidence = dict(confidence)
     for d in sorted(decisions, key=lambda d: d["decision"] != "rejected"):
         account, op = d["account_id"], d["operator_id"]
         if d["decision"] == "rejected":
@@ -217,42 +232,72 @@ def _apply_decisions(
     return {op: set(sorted(ms)) for op, ms in sorted(membership.items())}, confidence
 
 
+_SHARES_SQL = """
+WITH ml AS (
+    SELECT m.operator_id, l.aid, l.vid, l.kind, l.n
+    FROM lk l JOIN membership m USING (aid)
+),
+vin AS (
+    SELECT operator_id, vid, any_value(kind) AS kind, any_value(n) AS n, count(*) AS n_in
+    FROM ml GROUP BY operator_id, vid
+),
+sizes AS (SELECT operator_id, count(*)::DOUBLE AS size FROM membership GROUP BY operator_id),
+flags AS (
+    SELECT ml.operator_id, ml.aid,
+           bool_or(v.kind IN ('tls', 'user_agent') AND v.n_in >= 2 AND 2 * v.n_in >= v.n) AS owned_client,
+           bool_or(v.kind = 'card' AND v.n_in >= 2) AS shared_card,
+           bool_or(v.kind = 'email_domain' AND v.n_in >= 2 AND 2 * v.n_in >= v.n) AS own_domain
+    FROM ml JOIN vin v USING (operator_id, vid)
+    GROUP BY ml.operator_id, ml.aid
+),
+pool AS (
+    SELECT operator_id, max(n_in) AS top FROM vin WHERE kind = 'template_pool' GROUP BY operator_id
+)
+SELECT s.operator_id,
+       coalesce(count(*) FILTER (WHERE f.owned_client), 0) / s.size AS owned_client,
+       coalesce(count(*) FILTER (WHERE f.shared_card), 0) / s.size AS shared_card,
+       coalesce(count(*) FILTER (WHERE f.own_domain), 0) / s.size AS own_domain,
+       coalesce(any_value(p.top), 0) / s.size AS template_pool
+FROM sizes s LEFT JOIN flags f USING (operator_id) LEFT JOIN pool p USING (operator_id)
+GROUP BY s.operator_id, s.size
+"""
+
+
+def _operator_shares(t: PairTables, members: pa.Table) -> dict[str, dict[str, float]]:
+    """Per operator, the shares of members on its own identifiers (campaign-score features)."""
+    t.con.register("membership", members)
+    try:
+        rows = t.con.execute(_SHARES_SQL).fetchall()
+    finally:
+        t.con.unregister("membership")
+    return {
+        op: {"owned_client": oc, "shared_card": sc, "own_domain": od, "template_pool": tp}
+        for op, oc, sc, od, tp in rows
+    }
+
+
 def _score_operators(
-    db: Database,
+    t: PairTables,
+    profiles: Any,
     membership: dict[str, set[str]],
     ev: Any,
-    population: dict[str, Any],
+    shares: dict[str, dict[str, float]],
     labels: list[dict[str, Any]],
     analyst_labels: dict[str, str],
     params: AttributionParams,
 ) -> list[dict[str, Any]]:
-    all_members = sorted(a for ms in membership.values() for a in ms)
-    activity: dict[str, scoring.AccountActivity] = {}
-    for start in range(0, len(all_members), 5_000):
-        for r in db.read("attribution/read_account_activity", account_ids=all_members[start : start + 5_000]):
-            activity[r["account_id"]] = scoring.account_activity(
-                r["created_at"] or 0, r["n_interactions"], r["input_tokens"], r["output_tokens"],
-                r["first_interaction"], r["last_interaction"], r["hour_hist"], r["category_names"], r["category_counts"],
-            )
-    baseline = scoring.PopulationBaseline(
-        per_active_day=float(population["per_active_day"] or 1.0) or 1.0,
-        output_ratio=float(population["output_ratio"] or 1.0) or 1.0,
-    )
+    index = {str(a): i for i, a in enumerate(t.account_ids)}
+    baseline = scoring.population_baseline(profiles)
     labels_of: dict[str, list[str]] = defaultdict(list)
     for r in labels:
         labels_of[r["account_id"]].append(r["label"])
-
+    model = scoring.load_score_model()
     rows = []
     for op, members in membership.items():
         size = len(members)
-        info = ev.operators.get(op, {"evidence_json": "[]", "top_template_members": 0, "top_tls_members": 0})
-        feats = scoring.operator_features(
-            [activity[a] for a in members if a in activity],
-            baseline,
-            template_reuse=info["top_template_members"] / size,
-            automation_tls=info["top_tls_members"] / size,
-        )
-        score = scoring.campaign_score(feats)
+        ids = np.array([index[a] for a in members if a in index], dtype=np.int64)
+        feats = scoring.operator_features(ids, profiles, baseline, shares.get(op, {})) if len(ids) else dict.fromkeys(scoring.FEATURES, 0.0)
+        score = model.score(feats)
         label, conflict = _operator_label(members, labels_of, analyst_labels.get(op))
         rows.append(
             {
@@ -262,8 +307,8 @@ def _score_operators(
                 "flagged": score >= params.flag_threshold and size >= params.flag_min_accounts,
                 "label": label,
                 "label_conflict": conflict,
-                "features_json": json.dumps({k: round(v, 4) for k, v in feats.items()}),
-                "evidence_json": info["evidence_json"],
+                "features_json": json.dumps(feats),
+                "evidence_json": ev.operators.get(op, "[]"),
             }
         )
     return rows
@@ -277,6 +322,23 @@ def _operator_label(members: set[str], labels_of: dict[str, list[str]], analyst:
     if not names:
         return None, []
     return names[0], names[1:]
+
+
+def _save_run_artifacts(settings: Any, run_id: str, model_json: str, t: PairTables) -> None:
+    """The fitted model and the template pools of the run, for explanations and incremental."""
+    target = run_dir(settings, run_id)
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "model.json").write_text(model_json)
+    pools = t.con.execute(
+        """
+        SELECT a.account_id, v.value AS pool
+        FROM lk l JOIN vals v USING (vid) JOIN accts a USING (aid)
+        WHERE l.kind = 'template_pool'
+        ORDER BY a.account_id, v.value
+        """
+    ).to_arrow_table()
+    pq.write_table(pools, target / "pools.parquet")
+    pq.write_table(pool_templates(t), target / "pool_templates.parquet")
 
 
 @contextmanager

@@ -1,137 +1,170 @@
 """Campaign score: how strongly an operator's behaviour looks like a distillation campaign (pure).
 
-Transparent by construction: a handful of operator features, each in [0, 1] with a plain
-meaning, combined by a logistic function with fixed weights. Every feature is stored and served
-with the score, so an investigator can see why an operator is flagged.
+Flagging is an accusation, so the score must tell covert harvesting (concealment: proxies,
+datacenter networks, disposable identities spread thin, accounts bought aged or rotated,
+round-the-clock automation) from a large but open customer (an enterprise or research team on
+its own card, domain and office network, in business hours). Each operator gets a vector of
+features in [0, 1] with a plain meaning, stored and served with the score; the score is a
+logistic regression on them whose coefficients are **fitted on generated truth** by
+``sybilgraph calibrate`` (cross-validated across tradecraft families) and shipped as package
+data (``models/campaign_score.json``), never set by hand.
 
-Features (operator = its member accounts):
-- ``size``: log-scaled member count (households have 2-5, campaigns thousands).
+Features (operator = its members):
+
+- ``size``: log10 of the member count / 3.
 - ``creation_burst``: largest share of members created within one 24-hour window.
-- ``volume``: median interactions per member per active day, relative to the population median.
-- ``output_heavy``: median output/input token ratio relative to the population (harvesting
-  answers means long outputs for short prompts).
-- ``task_mix``: share of reasoning, coding, math and agentic requests.
-- ``round_the_clock``: share of activity in each member's quietest 8 hours of the day (people
-  sleep; automation does not), relative to a 1/3 share for perfectly flat activity.
-- ``template_reuse``: share of members using a prompt template that most members use.
-- ``automation_tls``: share of members on a TLS client that most members use and that is rare in
-  the population (browsers are common; an automation client is not).
+- ``volume``: median requests per active day relative to the population median (log10).
+- ``output_heavy``: median output/input token ratio relative to the population (log2 / 2).
+- ``task_mix``: median share of reasoning, coding, math and agentic requests.
+- ``round_the_clock``: median share of activity in the quietest 8 hours of the day x 3.
+- ``api_only``: median share of requests made with an API key.
+- ``business_week``: median excess of weekday activity over a flat week (people work weekdays).
+- ``template_pool``: share of members on the operator's most used template pool.
+- ``owned_client``: share of members on a TLS client or user agent the operator owns.
+- ``shared_card``: share of members paying with a card another member also uses.
+- ``own_domain``: share of members on an e-mail domain the operator owns (corporate or disposable).
+- ``concealed_network``: share of members' activity from datacenter, proxy or VPN networks
+  (``ip_owners``; 0 when the bundle has none).
+- ``short_lived``: how short members' active periods are (1 - log10(days) / log10(180)).
+- ``aged``: how long members waited between creation and first request (log10(days + 1) / 3).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
 
 import numpy as np
 
-__all__ = ["FEATURE_WEIGHTS", "BIAS", "AccountActivity", "operator_features", "campaign_score", "population_baseline"]
+from sybilgraph.attribution.profiles import Profiles
 
-FEATURE_WEIGHTS: dict[str, float] = {
-    "size": 2.0,
-    "creation_burst": 1.5,
-    "volume": 2.0,
-    "output_heavy": 1.0,
-    "task_mix": 1.5,
-    "round_the_clock": 2.0,
-    "template_reuse": 1.0,
-    "automation_tls": 1.0,
-}
-BIAS = -6.0
-TASK_CATEGORIES = frozenset({"reasoning", "coding", "math", "agentic"})
+__all__ = [
+    "FEATURES",
+    "ScoreModel",
+    "campaign_score",
+    "load_score_model",
+    "operator_features",
+    "population_baseline",
+]
+
+FEATURES: tuple[str, ...] = (
+    "size",
+    "creation_burst",
+    "volume",
+    "output_heavy",
+    "task_mix",
+    "round_the_clock",
+    "api_only",
+    "business_week",
+    "template_pool",
+    "owned_client",
+    "shared_card",
+    "own_domain",
+    "concealed_network",
+    "short_lived",
+    "aged",
+)
 DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True)
-class AccountActivity:
-    """Per-account numbers the score needs, derived once from the account's graph properties."""
+class ScoreModel:
+    coefficients: Mapping[str, float]
+    intercept: float
+    fitted_on: Mapping[str, object]
 
-    created_at: float  # epoch ms
-    per_active_day: float  # interactions per day between first and last interaction
-    output_ratio: float  # output tokens per input token
-    task_share: float  # share of task-like categories
-    quiet_share: float  # share of activity in its quietest 8 hours of the day
-    n_interactions: int
+    def score(self, features: Mapping[str, float]) -> float:
+        z = self.intercept + sum(self.coefficients.get(k, 0.0) * features.get(k, 0.0) for k in FEATURES)
+        return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
 
+    def to_json(self) -> str:
+        return json.dumps(
+            {"coefficients": dict(self.coefficients), "intercept": self.intercept, "fitted_on": dict(self.fitted_on)},
+            indent=2,
+            sort_keys=True,
+        )
 
-def account_activity(
-    created_at: float,
-    n_interactions: int,
-    input_tokens: int,
-    output_tokens: int,
-    first_interaction: float | None,
-    last_interaction: float | None,
-    hour_hist: Sequence[int],
-    category_names: Sequence[str],
-    category_counts: Sequence[int],
-) -> AccountActivity:
-    days = 1.0
-    if first_interaction is not None and last_interaction is not None:
-        days = max(1.0, (last_interaction - first_interaction) / DAY_MS)
-    total_cat = sum(category_counts)
-    task = sum(c for n, c in zip(category_names, category_counts) if n in TASK_CATEGORIES)
-    return AccountActivity(
-        created_at=float(created_at),
-        per_active_day=n_interactions / days,
-        output_ratio=(output_tokens / input_tokens) if input_tokens > 0 else 0.0,
-        task_share=(task / total_cat) if total_cat else 0.0,
-        quiet_share=_quiet_share(hour_hist),
-        n_interactions=n_interactions,
-    )
+    @classmethod
+    def from_json(cls, text: str) -> ScoreModel:
+        d = json.loads(text)
+        return cls(coefficients=d["coefficients"], intercept=float(d["intercept"]), fitted_on=d.get("fitted_on", {}))
 
 
-def _quiet_share(hour_hist: Sequence[int]) -> float:
-    hours = np.asarray(hour_hist, dtype=float).reshape(7, 24).sum(axis=0) if len(hour_hist) == 168 else np.zeros(24)
-    total = hours.sum()
-    if total <= 0:
-        return 0.0
-    circular = np.concatenate([hours, hours[:7]])
-    window = np.convolve(circular, np.ones(8), mode="valid")[:24]
-    return float(window.min() / total)
+@lru_cache(maxsize=1)
+def load_score_model() -> ScoreModel:
+    text = resources.files("sybilgraph.attribution").joinpath("models/campaign_score.json").read_text()
+    return ScoreModel.from_json(text)
+
+
+def campaign_score(features: Mapping[str, float], model: ScoreModel | None = None) -> float:
+    return (model or load_score_model()).score(features)
 
 
 @dataclass(frozen=True)
 class PopulationBaseline:
     per_active_day: float
-    output_ratio: float
+    log_ratio: float
 
 
-def population_baseline(activities: Sequence[AccountActivity]) -> PopulationBaseline:
-    active = [a for a in activities if a.n_interactions > 0]
-    if not active:
-        return PopulationBaseline(1.0, 1.0)
+def population_baseline(p: Profiles) -> PopulationBaseline:
+    active = p.n_interactions > 0
+    if not active.any():
+        return PopulationBaseline(1.0, 0.0)
+    per_day = _per_active_day(p)[active]
+    ratio = p.log_ratio[active]
+    ratio = ratio[~np.isnan(ratio)]
     return PopulationBaseline(
-        per_active_day=float(np.median([a.per_active_day for a in active])) or 1.0,
-        output_ratio=float(np.median([a.output_ratio for a in active])) or 1.0,
+        per_active_day=float(np.median(per_day)) or 1.0,
+        log_ratio=float(np.median(ratio)) if len(ratio) else 0.0,
     )
 
 
+def _per_active_day(p: Profiles) -> np.ndarray:
+    span_days = np.maximum(np.nan_to_num((p.last - p.first) / DAY_MS, nan=1.0), 1.0)
+    return p.n_interactions / span_days
+
+
 def operator_features(
-    members: Sequence[AccountActivity],
+    members: np.ndarray,
+    p: Profiles,
     baseline: PopulationBaseline,
-    template_reuse: float,
-    automation_tls: float,
+    shares: Mapping[str, float],
 ) -> dict[str, float]:
+    """Features of the operator whose member ids are ``members``; ``shares`` holds the shares
+    computed from the operator's identifiers (template_pool, owned_client, shared_card,
+    own_domain, concealed_network)."""
     n = len(members)
-    active = [m for m in members if m.n_interactions > 0] or list(members)
-    created = np.sort(np.array([m.created_at for m in members]))
-    burst = _max_in_window(created, DAY_MS) / n if n else 0.0
-    return {
+    active = members[p.n_interactions[members] > 0]
+    if len(active) == 0:
+        active = members
+    created = np.sort(p.created[members][~np.isnan(p.created[members])])
+    burst = _max_in_window(created, DAY_MS) / n if n >= 3 else 0.0
+    per_day = _per_active_day(p)[active]
+    lifetime = np.nan_to_num((p.last[active] - p.first[active]) / DAY_MS, nan=0.0)
+    wait = np.nan_to_num((p.first[active] - p.created[active]) / DAY_MS, nan=0.0)
+    feats = {
         "size": _clip(math.log10(max(n, 1)) / 3.0),
-        "creation_burst": _clip(burst if n >= 3 else 0.0),
-        "volume": _clip(math.log10(max(_median([m.per_active_day for m in active]) / baseline.per_active_day, 1e-9)) / 1.0),
-        "output_heavy": _clip(math.log2(max(_median([m.output_ratio for m in active]) / baseline.output_ratio, 1e-9)) / 2.0),
-        "task_mix": _clip(_median([m.task_share for m in active])),
-        "round_the_clock": _clip(_median([m.quiet_share for m in active]) * 3.0),
-        "template_reuse": _clip(template_reuse),
-        "automation_tls": _clip(automation_tls),
+        "creation_burst": _clip(burst),
+        "volume": _clip(math.log10(max(_median(per_day) / baseline.per_active_day, 1e-9))),
+        "output_heavy": _clip((_nanmedian(p.log_ratio[active]) - baseline.log_ratio) / math.log(2) / 2.0),
+        "task_mix": _clip(_nanmedian(p.task_share[active])),
+        "round_the_clock": _clip(_nanmedian(p.quiet_share[active]) * 3.0),
+        "api_only": _clip(_nanmedian(p.api_share[active])),
+        "business_week": _clip((_nanmedian(p.weekday_share[active]) - 5 / 7) / (2 / 7)),
+        "short_lived": _clip(1.0 - math.log10(max(_median(lifetime), 1.0)) / math.log10(180.0)),
+        "aged": _clip(math.log10(max(_median(wait), 0.0) + 1.0) / 3.0),
     }
+    for k in ("template_pool", "owned_client", "shared_card", "own_domain", "concealed_network"):
+        feats[k] = _clip(float(shares.get(k, 0.0)))
+    return {k: round(feats[k], 4) for k in FEATURES}
 
 
-def campaign_score(features: Mapping[str, float]) -> float:
-    z = BIAS + sum(FEATURE_WEIGHTS[k] * features.get(k, 0.0) for k in FEATURE_WEIGHTS)
-    return 1.0 / (1.0 + math.exp(-z))
+def feature_matrix(rows: Sequence[Mapping[str, float]]) -> np.ndarray:
+    return np.array([[r.get(k, 0.0) for k in FEATURES] for r in rows], dtype=float).reshape(len(rows), len(FEATURES))
 
 
 def _max_in_window(sorted_times: np.ndarray, width: float) -> int:
@@ -141,8 +174,14 @@ def _max_in_window(sorted_times: np.ndarray, width: float) -> int:
     return int((ends - np.arange(len(sorted_times))).max())
 
 
-def _median(values: Sequence[float]) -> float:
+def _median(values: np.ndarray) -> float:
     return float(np.median(values)) if len(values) else 0.0
+
+
+def _nanmedian(values: np.ndarray) -> float:
+    v = np.asarray(values, dtype=float)
+    v = v[~np.isnan(v)]
+    return float(np.median(v)) if len(v) else 0.0
 
 
 def _clip(x: float) -> float:

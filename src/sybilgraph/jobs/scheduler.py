@@ -45,7 +45,6 @@ from sybilgraph.ingest import IngestReport, ingest_bundle
 from sybilgraph.jobs.config import JobsConfig, cron_trigger, next_cron_time
 from sybilgraph.jobs.inbox import Inbox, ReadyBundle
 from sybilgraph.jobs.incremental import (
-    CoreWeights,
     IncrementalResult,
     attribute_new_accounts,
     new_account_ids,
@@ -134,7 +133,6 @@ class Scheduler:
         self.inbox_lease = Lease(self.db, INBOX_LOCK, self.holder, cfg.lock_stale_s)
         self.attribution_gate = Lease(self.db, ATTRIBUTION_GATE, self.holder, cfg.lock_stale_s)
         self.backoff = Backoff(cfg.retry_base_s, cfg.retry_max_s)
-        self.core_weights = CoreWeights()
         self._cron = cron_trigger(cfg.attribution_cron)
         self._next_cron = next_cron_time(self._cron, utcnow())
         self._stop = threading.Event()
@@ -348,8 +346,7 @@ class Scheduler:
             with self._step():
                 result = self._retrying("incremental", lambda: attribute_new_accounts(
                     self.db, new_account_ids(self.settings, report.ingest_id), self.params,
-                    min_purity=cfg.incremental_min_purity, max_accounts=cfg.incremental_max_accounts,
-                    ingest_id=report.ingest_id, core_weights=self.core_weights))
+                    max_accounts=cfg.incremental_max_accounts, ingest_id=report.ingest_id))
         except StepAbandoned:
             self.states.record("incremental", "abandoned", started, error="abandoned at shutdown")
             raise

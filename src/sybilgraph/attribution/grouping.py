@@ -1,0 +1,150 @@
+"""From scored pairs and communities to operators' members with confidence (pure numpy + DuckDB).
+
+1. *Edges*: candidate pairs whose match probability reaches ``edge_probability`` (the Bayes
+   decision), weighted by their match weight in bits (capped).
+2. *Communities* come from Leiden on those edges (``communities.py``, GDS).
+3. *Merging pieces*: modularity cuts large operators into pieces (its resolution limit,
+   Fortunato & Barthelemy 2007). Two communities are one operator when a majority of each one's
+   members has a match edge into the other: a pairwise "one operator" verdict is transitive, and
+   a majority on both sides rules out a few stray edges (a household behind one proxy exit).
+4. *Membership* (``membership.py``): every member, and every account tied to a group, is judged
+   against the group; a member keeps its place when its posterior reaches
+   ``membership_probability``; an account rejected by its group, or in none, joins the group
+   that accepts it with the highest log-odds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from sybilgraph.attribution.arrays import unique_sorted
+from sybilgraph.attribution.comparisons import IDENTIFIER_COMPARISONS
+from sybilgraph.attribution.membership import MembershipScores, membership_scores
+from sybilgraph.attribution.pairs import PairLevels, PairTables
+from sybilgraph.attribution.params import AttributionParams
+from sybilgraph.attribution.profiles import Profiles
+
+__all__ = ["Edges", "Grouping", "edges_of", "group_accounts", "merge_mutual_majority"]
+
+MEMBERSHIP_COMPARISONS = tuple(c.name for c in IDENTIFIER_COMPARISONS)
+
+
+@dataclass
+class Edges:
+    a: np.ndarray  # int64 account ids, a < b
+    b: np.ndarray
+    weight: np.ndarray  # bits, capped
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+
+@dataclass
+class Grouping:
+    aid: np.ndarray  # placed accounts
+    gid: np.ndarray  # their group
+    posterior: np.ndarray  # membership posterior (uncalibrated confidence)
+    log_odds: np.ndarray
+    membership: MembershipScores  # every evaluated (account, group), for evidence
+    merges: int
+
+
+def edges_of(pairs: PairLevels, match_weight: np.ndarray, params: AttributionParams) -> Edges:
+    threshold = float(np.log2(params.edge_probability / (1 - params.edge_probability)))
+    keep = match_weight >= threshold
+    return Edges(
+        a=pairs.a[keep].astype(np.int64),
+        b=pairs.b[keep].astype(np.int64),
+        weight=np.minimum(match_weight[keep] - threshold + 1.0, params.max_edge_bits),
+    )
+
+
+def merge_mutual_majority(community: np.ndarray, edges: Edges) -> tuple[np.ndarray, int]:
+    """Community labels after merging pairs of communities where a majority of each one's
+    members has an edge into the other; merged groups take the smallest label."""
+    if len(edges) == 0:
+        return community.copy(), 0
+    ca, cb = community[edges.a], community[edges.b]
+    cross = (ca != cb) & (ca >= 0) & (cb >= 0)
+    if not cross.any():
+        return community.copy(), 0
+    member = np.concatenate([edges.a[cross], edges.b[cross]])
+    other = np.concatenate([cb[cross], ca[cross]])
+    n_labels = int(community.max()) + 1
+    # distinct (member, other community) -> count members per (own community, other community)
+    key = unique_sorted(member * n_labels + other)
+    own, oth = community[key // n_labels], key % n_labels
+    pair_key = own * n_labels + oth
+    pk, counts = np.unique(pair_key, return_counts=True)
+    size = np.bincount(community[community >= 0], minlength=n_labels)
+    share = dict(zip(pk.tolist(), (counts / size[pk // n_labels]).tolist()))
+    parent = np.arange(n_labels)
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = int(parent[x])
+        return x
+
+    merges = 0
+    for k, s in share.items():
+        c, o = divmod(k, n_labels)
+        if c < o and s > 0.5 and share.get(o * n_labels + c, 0.0) > 0.5 and size[c] >= 2 and size[o] >= 2:
+            rc, ro = find(c), find(o)
+            if rc != ro:
+                parent[max(rc, ro)] = min(rc, ro)
+                merges += 1
+    roots = np.array([find(x) for x in range(n_labels)])
+    return np.where(community >= 0, roots[np.maximum(community, 0)], -1), merges
+
+
+def group_accounts(
+    t: PairTables,
+    edges: Edges,
+    community: np.ndarray,
+    params: AttributionParams,
+    profiles: Profiles | None,
+) -> Grouping:
+    """Members of each group with their membership posterior. ``community``: Leiden's label per
+    account id (-1 for accounts without an edge)."""
+    merged, merges = merge_mutual_majority(community, edges)
+    size = np.bincount(merged[merged >= 0]) if (merged >= 0).any() else np.zeros(0, dtype=np.int64)
+    in_group = (merged >= 0) & (size[np.maximum(merged, 0)] >= params.min_operator_size) if len(size) else merged >= 0
+    groups = pa.table({"aid": pa.array(np.flatnonzero(in_group), pa.int32()), "gid": pa.array(merged[in_group], pa.int64())})
+    # Accounts with an edge into a group they are not in are judged against it as well.
+    src = np.concatenate([edges.a, edges.b])
+    dst = np.concatenate([edges.b, edges.a])
+    g_dst = np.where(in_group[dst], merged[dst], -1)
+    keep = (g_dst >= 0) & (merged[src] != g_dst)
+    candidates = pa.table({"aid": pa.array(src[keep], pa.int32()), "gid": pa.array(g_dst[keep], pa.int64())})
+    scores = membership_scores(t.con, t.n_accounts, groups, candidates, MEMBERSHIP_COMPARISONS, profiles)
+    aid, gid, posterior, log_odds = _assign(scores, params.membership_probability)
+    # Groups that fell below the minimum size after judging keep no members.
+    gsize = np.bincount(np.searchsorted(unique_sorted(gid), gid)) if len(gid) else np.zeros(0, dtype=np.int64)
+    ok = gsize[np.searchsorted(unique_sorted(gid), gid)] >= params.min_operator_size if len(gid) else np.zeros(0, dtype=bool)
+    return Grouping(aid=aid[ok], gid=gid[ok], posterior=posterior[ok], log_odds=log_odds[ok], membership=scores, merges=merges)
+
+
+def _assign(scores: MembershipScores, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Members keep their group when it accepts them; the others join the group that accepts
+    them with the highest log-odds."""
+    t = scores.table
+    aid = t.column("aid").to_numpy().astype(np.int64)
+    gid = t.column("gid").to_numpy().astype(np.int64)
+    member = np.asarray(t.column("member").to_numpy(zero_copy_only=False), dtype=bool)
+    post = t.column("posterior").to_numpy()
+    lo = t.column("log_odds").to_numpy()
+    accepted = post >= threshold
+    kept = member & accepted
+    kept_accounts = unique_sorted(aid[kept])
+    rest = accepted & ~member & ~np.isin(aid, kept_accounts)
+    # best accepting group per remaining account: highest log-odds, then smallest group id
+    idx = np.flatnonzero(rest)
+    order = idx[np.lexsort((gid[idx], -lo[idx], aid[idx]))]
+    first = np.r_[True, aid[order][1:] != aid[order][:-1]] if len(order) else np.zeros(0, dtype=bool)
+    chosen = np.concatenate([np.flatnonzero(kept), order[first]])
+    chosen = chosen[np.lexsort((aid[chosen], gid[chosen]))]
+    return aid[chosen], gid[chosen], post[chosen], lo[chosen]

@@ -1,0 +1,316 @@
+"""Who belongs to an operator: a Fellegi-Sunter model per operator, fitted on the operator itself.
+
+Pairwise evidence finds groups; whether an account belongs to a group is a question about the
+group as a whole. Account ``a`` is compared with group ``g``, always without ``a`` itself
+(leave-one-out: members and newcomers are judged alike), on:
+
+* each family of identifiers (``comparisons.IDENTIFIER_COMPARISONS``) and rare templates, in
+  three levels: ``a`` uses none of the group's *characteristic* values (used by at least two
+  members, and by a larger share of the members than of everybody else); it uses one that the
+  group shares with outsiders (members are less than half of its users: a VPN exit, a popular
+  tool's tail template); or one the group *owns* (members are at least half of its users: a
+  private TLS client, a prompt pool, a card ring);
+* behaviour, for groups with enough profiled members: is ``a``'s hour-of-day profile, task mix,
+  output/input ratio and creation time inside the range spanned by 90% of the members?
+
+``m`` per level is the share of members there; ``u`` the share of the group's *tied outsiders*
+there: the accounts that use a characteristic value of the group without being members. That
+null is the right one: the question for an account tied to a group is whether it belongs, given
+that it is tied to the group somehow, and the accounts that look like a group for an unrelated
+reason (heavy developers on the same automation client, households behind a proxy exit, VPN
+users) are exactly those outsiders. The prior is the share of members among tied accounts.
+
+Comparisons are not independent among outsiders: developers who share an operator's automation
+client also share its round-the-clock hours and coding mix, so multiplying the three would count
+one coincidence three times. The likelihood ratio of an account's whole *pattern* of levels is
+therefore estimated jointly: the share of members and of tied outsiders with exactly that
+pattern, each an equal mixture with the product of the per-comparison shares (a pattern seen
+among the outsiders keeps its weight there; a pattern nobody else has falls back to the product). The per-comparison weights
+``log2(m/u)`` are kept to explain a decision; their sum plus the *dependence adjustment* is
+the log-odds against the prior. All counts are on the data, leave-one-out.
+
+So a household whose line was one of an operator's proxy exits uses an IP the operator owns (as
+do the other households on exits: weak evidence) but none of its cards, templates or schedule,
+which every member has (strong evidence against); a developer on the operator's automation
+client shares only tail templates of popular tools, where members share an owned prompt pool; a
+careful operator's accounts own a TLS client and a template pool no tied outsider uses.
+
+The same model judges a group's members (full run), accounts tied to it by pairwise evidence,
+and new accounts (incremental placement).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from sybilgraph.attribution.profiles import Profiles
+
+__all__ = [
+    "BEHAVIOUR_COMPARISONS",
+    "BEHAVIOUR_MIN_MEMBERS",
+    "IDENTIFIER_LEVELS",
+    "MembershipScores",
+    "membership_scores",
+]
+
+# Below this many members with a profile, a group's behavioural range is not estimated.
+BEHAVIOUR_MIN_MEMBERS = 5
+# A behaviour agrees when it lies inside the range spanned by this share of the members.
+BEHAVIOUR_COVERAGE = 0.9
+BEHAVIOUR_COMPARISONS = ("behaviour_hours", "behaviour_task_mix", "behaviour_output_ratio", "behaviour_created")
+IDENTIFIER_LEVELS = ("uses none of the group's values", "uses a value the group shares with outsiders", "uses a value the group owns")
+
+
+@dataclass
+class MembershipScores:
+    """Per evaluated (account, group): membership log-odds (bits), posterior and the
+    contribution of each comparison (for evidence and explanations)."""
+
+    table: pa.Table  # aid, gid, member, log_odds, posterior
+    comparisons: tuple[str, ...]
+    weights: np.ndarray  # (rows, comparisons) bits, log2(m/u) per comparison
+    levels: np.ndarray  # (rows, identifier comparisons) 0 none, 1 shared, 2 owned
+    dependence: np.ndarray  # (rows,) bits: joint pattern ratio minus the sum of weights
+
+
+_TIED_SQL = """
+CREATE OR REPLACE TEMP TABLE _gsize AS SELECT gid, count(*)::DOUBLE AS size FROM grp GROUP BY gid;
+-- Values the group's members use, with how many members and accounts in all use them.
+CREATE OR REPLACE TEMP TABLE _gv AS
+SELECT g.gid, l.vid, any_value(l.cid) AS cid, any_value(l.n)::DOUBLE AS n, count(*)::DOUBLE AS n_in
+FROM lk l JOIN grp g USING (aid)
+GROUP BY g.gid, l.vid;
+-- Characteristic values: used by >= 2 members and relatively more by members than by others.
+CREATE OR REPLACE TEMP TABLE _char AS
+SELECT gv.* FROM _gv gv JOIN _gsize s USING (gid)
+WHERE gv.n_in >= 2 AND gv.n_in / s.size > (gv.n - gv.n_in) / greatest($n - s.size, 1);
+-- Every account evaluated against a group: its members, the users of its characteristic values
+-- (tied outsiders) and the given candidates.
+CREATE OR REPLACE TEMP TABLE _ev AS
+WITH t AS (
+    SELECT aid, gid FROM grp
+    UNION SELECT l.aid, c.gid FROM _char c JOIN lk l ON l.vid = c.vid
+    UNION SELECT aid, gid FROM _cand
+)
+SELECT t.aid, t.gid, (g.aid IS NOT NULL) AS member
+FROM t LEFT JOIN grp g ON g.aid = t.aid AND g.gid = t.gid;
+"""
+
+# Per evaluated row and comparison: 2 when the account uses a characteristic value the group
+# owns (members, without the account, are at least half its other users), 1 when it uses one
+# the group shares with outsiders, else absent (0).
+_LEVELS_SQL = """
+SELECT e.aid, e.gid, c.cid,
+       max(CASE WHEN 2 * (c.n_in - e.member::INTEGER) >= c.n - 1 THEN 2 ELSE 1 END) AS level
+FROM _ev e JOIN lk l ON l.aid = e.aid
+JOIN _char c ON c.gid = e.gid AND c.vid = l.vid
+WHERE c.n_in - e.member::INTEGER >= 1
+GROUP BY e.aid, e.gid, c.cid
+"""
+
+
+def membership_scores(
+    con: duckdb.DuckDBPyConnection,
+    n_accounts: int,
+    groups: pa.Table,
+    candidates: pa.Table | None,
+    identifier_comparisons: Sequence[str],
+    profiles: Profiles | None = None,
+) -> MembershipScores:
+    """Membership evidence of every member, tied outsider and candidate (aid, gid).
+
+    ``con`` holds ``lk`` (aid, vid, cid, n: pairs.build_pair_tables); ``groups`` is
+    (aid int32, gid int64); ``identifier_comparisons[cid]`` names comparison ``cid``;
+    ``profiles`` (aligned with the integer ids) adds the behavioural comparisons.
+    """
+    con.register("_groups", groups)
+    con.execute("CREATE OR REPLACE TEMP TABLE grp AS SELECT aid::INTEGER AS aid, gid::BIGINT AS gid FROM _groups")
+    con.unregister("_groups")
+    cand = candidates if candidates is not None else pa.table({"aid": pa.array([], pa.int32()), "gid": pa.array([], pa.int64())})
+    con.register("_cand0", cand)
+    con.execute("CREATE OR REPLACE TEMP TABLE _cand AS SELECT aid::INTEGER AS aid, gid::BIGINT AS gid FROM _cand0")
+    con.unregister("_cand0")
+    for statement in _TIED_SQL.split(";"):
+        if statement.strip():
+            con.execute(statement, {"n": float(n_accounts)} if "$n" in statement else None)
+    ev = con.execute("SELECT aid, gid, member FROM _ev ORDER BY gid, aid").fetchnumpy()
+    aid = np.asarray(ev["aid"], dtype=np.int64)
+    gid = np.asarray(ev["gid"], dtype=np.int64)
+    member = np.asarray(ev["member"], dtype=bool)
+    n_id = len(identifier_comparisons)
+
+    levels = np.zeros((len(aid), n_id), dtype=np.int8)
+    lv = con.execute(_LEVELS_SQL).fetchnumpy()
+    if len(lv["aid"]):
+        key = gid * np.int64(n_accounts + 1) + aid  # rows are sorted by (gid, aid)
+        rows = np.searchsorted(key, np.asarray(lv["gid"], dtype=np.int64) * np.int64(n_accounts + 1) + np.asarray(lv["aid"], dtype=np.int64))
+        levels[rows, np.asarray(lv["cid"], dtype=np.int64)] = np.asarray(lv["level"], dtype=np.int8)
+
+    groups_u, ginv = np.unique(gid, return_inverse=True)
+    log_m, log_u = _level_log_probs(levels, member, ginv, len(groups_u))
+    pattern = levels.astype(np.int64)
+    names = list(identifier_comparisons)
+    if profiles is not None:
+        b_levels, b_m, b_u = _behaviour_levels(profiles, aid, ginv, member)
+        log_m = np.concatenate([log_m, b_m], axis=1)
+        log_u = np.concatenate([log_u, b_u], axis=1)
+        pattern = np.concatenate([pattern, b_levels], axis=1)
+        names += list(BEHAVIOUR_COMPARISONS)
+    weights = log_m - log_u
+
+    n_members = np.bincount(ginv, weights=member, minlength=len(groups_u))
+    n_outside = np.bincount(ginv, weights=~member, minlength=len(groups_u))
+    members_wo = n_members[ginv] - member
+    outside_wo = n_outside[ginv] - ~member
+    prior = np.log2((members_wo + 0.5) / (outside_wo + 0.5))
+    joint = _joint_log_ratio(pattern, member, ginv, log_m.sum(axis=1), log_u.sum(axis=1), members_wo, outside_wo)
+    log_odds = prior + joint
+    posterior = 1.0 / (1.0 + np.exp2(-log_odds))
+    table = pa.table(
+        {
+            "aid": pa.array(aid, pa.int32()),
+            "gid": pa.array(gid, pa.int64()),
+            "member": pa.array(member),
+            "log_odds": pa.array(log_odds),
+            "posterior": pa.array(posterior),
+        }
+    )
+    return MembershipScores(
+        table=table, comparisons=tuple(names), weights=weights, levels=levels, dependence=joint - weights.sum(axis=1)
+    )
+
+
+def _joint_log_ratio(
+    pattern: np.ndarray,
+    member: np.ndarray,
+    ginv: np.ndarray,
+    naive_log_m: np.ndarray,
+    naive_log_u: np.ndarray,
+    members_wo: np.ndarray,
+    outside_wo: np.ndarray,
+) -> np.ndarray:
+    """log2 P(pattern | member) / P(pattern | tied outsider), from exact pattern counts in the
+    group (without the row itself), smoothed towards the per-comparison product by one
+    pseudo-account."""
+    key = np.zeros(len(pattern), dtype=np.int64)
+    for j in range(pattern.shape[1]):
+        key = key * 4 + (pattern[:, j] + 1)  # levels -1..2
+    full = ginv.astype(np.int64) * (1 << 40) + key
+    order = np.argsort(full, kind="stable")
+    sorted_full = full[order]
+    starts = np.flatnonzero(np.r_[True, sorted_full[1:] != sorted_full[:-1]])
+    seg = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(full)]))
+    cnt_in = np.bincount(seg, weights=member[order])
+    cnt_out = np.bincount(seg, weights=~member[order])
+    k_in = np.empty(len(full))
+    k_out = np.empty(len(full))
+    k_in[order] = cnt_in[seg] - member[order]
+    k_out[order] = cnt_out[seg] - ~member[order]
+    # An equal mixture of the exact-pattern share and the per-comparison product: a pattern seen
+    # among the outsiders keeps its empirical weight, one seen nowhere falls back to the product.
+    m = 0.5 * (k_in / np.maximum(members_wo, 1.0) + np.exp2(naive_log_m))
+    u = 0.5 * (k_out / np.maximum(outside_wo, 1.0) + np.exp2(naive_log_u))
+    return np.log2(np.maximum(m, 1e-300)) - np.log2(np.maximum(u, 1e-300))
+
+
+def _level_log_probs(
+    levels: np.ndarray, member: np.ndarray, ginv: np.ndarray, n_groups: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """log2 m and log2 u of each row's level per comparison; m over members, u over tied
+    outsiders, each without the row's own account."""
+    n_levels = len(IDENTIFIER_LEVELS)
+    n_rows, n_cmp = levels.shape
+    out_m = np.zeros((n_rows, n_cmp))
+    out_u = np.zeros((n_rows, n_cmp))
+    n_members = np.bincount(ginv, weights=member, minlength=n_groups)
+    n_outside = np.bincount(ginv, weights=~member, minlength=n_groups)
+    for j in range(n_cmp):
+        col = levels[:, j].astype(np.int64)
+        cnt_in = np.zeros((n_groups, n_levels))
+        cnt_out = np.zeros((n_groups, n_levels))
+        np.add.at(cnt_in, (ginv[member], col[member]), 1.0)
+        np.add.at(cnt_out, (ginv[~member], col[~member]), 1.0)
+        k_in = cnt_in[ginv, col] - member
+        k_out = cnt_out[ginv, col] - ~member
+        m = (k_in + 0.5) / (n_members[ginv] - member + 0.5 * n_levels)
+        u = (k_out + 0.5) / (n_outside[ginv] - ~member + 0.5 * n_levels)
+        out_m[:, j] = np.log2(m)
+        out_u[:, j] = np.log2(u)
+    return out_m, out_u
+
+
+def _behaviour_levels(
+    profiles: Profiles, aid: np.ndarray, ginv: np.ndarray, member: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: inside the group's behavioural range (hours, task mix, output ratio, creation)?
+    Level 1 inside, 0 outside, -1 not comparable (or too few profiled members); ``m`` is the
+    coverage of the range, ``u`` the share of tied outsiders inside it. Returns (levels, log2 m,
+    log2 u); not comparable rows get 0 for both."""
+    created, log_ratio, hod, cat = profiles.created, profiles.log_ratio, profiles.hod, profiles.cat
+    shape = (len(aid), len(BEHAVIOUR_COMPARISONS))
+    lv = np.full(shape, -1, dtype=np.int64)
+    out_m = np.zeros(shape)
+    out_u = np.zeros(shape)
+    order = np.argsort(ginv, kind="stable")
+    bounds = np.flatnonzero(np.diff(ginv[order])) + 1
+    for rows in np.split(order, bounds):
+        if len(rows) == 0:
+            continue
+        ms = aid[rows[member[rows]]]
+        outside = ~member[rows]
+        if len(ms) < BEHAVIOUR_MIN_MEMBERS or not outside.any():
+            continue
+        accounts = aid[rows]
+        for j, check in enumerate(
+            (_cosine_check(hod, ms), _cosine_check(cat, ms), _range_check(log_ratio, ms), _range_check(created, ms))
+        ):
+            if check is None:
+                continue
+            ok, known = check(accounts)
+            k_out = float((ok & known & outside).sum())
+            n_out = float((known & outside).sum())
+            u = (k_out + 0.5) / (n_out + 1.0)
+            m = BEHAVIOUR_COVERAGE
+            lv[rows, j] = np.where(known, ok.astype(np.int64), -1)
+            out_m[rows, j] = np.where(known, np.where(ok, np.log2(m), np.log2(1 - m)), 0.0)
+            out_u[rows, j] = np.where(known, np.where(ok, np.log2(u), np.log2(max(1 - u, 1e-9))), 0.0)
+    return lv, out_m, out_u
+
+
+def _cosine_check(profiles: np.ndarray, members: np.ndarray):  # noqa: ANN202 - a closure
+    prof = profiles[members]
+    prof = prof[~np.isnan(prof).any(axis=1)]
+    if len(prof) < BEHAVIOUR_MIN_MEMBERS:
+        return None
+    centre = prof.mean(axis=0)
+    centre /= max(np.linalg.norm(centre), 1e-12)
+    threshold = float(np.quantile(prof @ centre, 1 - BEHAVIOUR_COVERAGE))
+
+    def check(accounts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p = profiles[accounts]
+        ok = ~np.isnan(p).any(axis=1)
+        sim = np.where(ok, np.nan_to_num(p) @ centre, -1.0)
+        return ok & (sim >= threshold), ok
+
+    return check
+
+
+def _range_check(values: np.ndarray, members: np.ndarray):  # noqa: ANN202 - a closure
+    v = values[members]
+    v = v[~np.isnan(v)]
+    if len(v) < BEHAVIOUR_MIN_MEMBERS:
+        return None
+    tail = (1 - BEHAVIOUR_COVERAGE) / 2
+    lo, hi = float(np.quantile(v, tail)), float(np.quantile(v, 1 - tail))
+
+    def check(accounts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x = values[accounts]
+        ok = ~np.isnan(x)
+        return ok & (x >= lo) & (x <= hi), ok
+
+    return check

@@ -1,0 +1,213 @@
+"""Template pools: group-level evidence from how prompt templates are used together (DuckDB + numpy).
+
+An operator that harvests answers writes a pool of prompt templates and has each account send a
+subset of it; two of its accounts may share only one or two templates, or none, yet the pool as
+a whole is used by its accounts and by nobody else. Popular tools' templates are used together
+by strangers no more often than chance predicts. So templates are co-clustered (a bipartite
+co-clustering, as in Dhillon 2001, done here by a projection):
+
+1. the template-template co-usage graph: two templates are tied by the accounts that use both;
+2. each tie is weighed against chance, the configuration-model expectation
+   ``E = n1 n2 sum_a k_a (k_a - 1) / K^2`` (``n`` templates' users, ``k_a`` templates per
+   account, ``K`` their sum), by the Poisson log-likelihood ratio
+   ``G = c ln(c / E) - (c - E)`` of the observed count ``c``; a tie counts when it is
+   significant (``2G`` above the chi-square 5% point, 3.84: co-usage that chance explains ties
+   nothing, however many such ties a popular template has);
+3. templates are grouped by weighted label propagation (Raghavan, Albert & Kumara 2007) on
+   those ties, deterministic (ties broken by the smaller label);
+4. a template stays in its group only when most of its users (at least half) use another
+   template of the group too: a popular template that chance tied to a pool is used mostly by
+   accounts outside it;
+5. a group is a pool only when, as a whole, its templates are used together significantly more
+   than chance predicts: the co-usage summed over its template pairs against the summed
+   expectation, by the same likelihood ratio, at 5% with a Bonferroni correction over the
+   groups tested. A handful of popular templates that single ties glued together fails this;
+   an operator's pool, however thinly each account samples it, passes by orders of magnitude.
+
+Each group of at least two templates is a *pool*, and an account that uses its templates holds
+the pool as a derived identifier (kind ``template_pool``, its count the number of the pool's
+templates it uses), compared between accounts like any identifier: a pool used by 80 accounts
+and nobody else is rare, a pool of popular tools' tail templates that chance glued together is
+used by thousands and weighs nothing (its ``u`` says so).
+
+Per account at most ``max_per_account`` templates (its most used) enter the projection: the
+projection is quadratic in them, and a pool shows in any sizeable subset.
+"""
+
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+__all__ = ["LOOSE_POOL_KIND", "POOL_KIND", "TIGHT_LIFT", "label_propagation", "template_pool_links"]
+
+POOL_KIND = "template_pool"
+# Pools whose templates are used together at least this many times as often as chance predicts
+# are tight (an operator's harvesting prompts, an organisation's internal tools); the others are
+# loose (popular tools' templates that heavy users combine a little more than chance). The two
+# are separate levels of the ``template_pool`` comparison, each weighed on the data.
+TIGHT_LIFT = 10.0
+LOOSE_POOL_KIND = "loose_pool"
+MAX_PER_ACCOUNT = 16
+LPA_ITERATIONS = 20
+CHI2_95 = 3.841  # chi-square, one degree of freedom, 5%
+
+
+def template_pool_links(
+    con: duckdb.DuckDBPyConnection, templates_table: str = "tpl", max_per_account: int = MAX_PER_ACCOUNT
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(account ids, pool ids, templates of the pool used) from ``templates_table``
+    (aid, vid, uses): the rare templates each account uses and how often."""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _ts AS
+        SELECT aid, vid FROM (
+            SELECT aid, vid, row_number() OVER (PARTITION BY aid ORDER BY uses DESC, vid) AS r
+            FROM {templates_table}
+        ) WHERE r <= $cap
+        """,
+        {"cap": int(max_per_account)},
+    )
+    stats = con.execute(
+        """
+        SELECT sum(k)::DOUBLE AS total, sum(k * (k - 1))::DOUBLE AS pairs
+        FROM (SELECT count(*) AS k FROM _ts GROUP BY aid)
+        """
+    ).fetchone()
+    total, pairs = (float(stats[0] or 0.0), float(stats[1] or 0.0)) if stats else (0.0, 0.0)
+    if total <= 0 or pairs <= 0:
+        return _empty()
+    ties = con.execute(
+        """
+        WITH deg AS (SELECT vid, count(*)::DOUBLE AS n FROM _ts GROUP BY vid),
+        co AS (
+            SELECT x.vid AS t1, y.vid AS t2, count(*)::DOUBLE AS c
+            FROM _ts x JOIN _ts y ON x.aid = y.aid AND x.vid < y.vid
+            GROUP BY x.vid, y.vid
+        )
+        SELECT co.t1, co.t2, co.c, d1.n * d2.n * $pairs / ($total * $total) AS e
+        FROM co JOIN deg d1 ON d1.vid = co.t1 JOIN deg d2 ON d2.vid = co.t2
+        """,
+        {"pairs": pairs, "total": total},
+    ).fetchnumpy()
+    c = np.asarray(ties["c"], dtype=float)
+    e = np.maximum(np.asarray(ties["e"], dtype=float), 1e-12)
+    llr = c * np.log(c / e) - (c - e)
+    above = (c > e) & (2 * llr > CHI2_95)
+    t1 = np.asarray(ties["t1"], dtype=np.int64)[above]
+    t2 = np.asarray(ties["t2"], dtype=np.int64)[above]
+    w = llr[above]
+    if len(w) == 0:
+        return _empty()
+    nodes = np.unique(np.concatenate([t1, t2]))
+    i1, i2 = np.searchsorted(nodes, t1), np.searchsorted(nodes, t2)
+    labels = label_propagation(len(nodes), i1, i2, w)
+    sizes = np.bincount(labels, minlength=len(nodes))
+    keep = sizes[labels] >= 2
+    if not keep.any():
+        return _empty()
+    con.register("_po", pa.table({"vid": pa.array(nodes[keep], pa.int32()), "pool": pa.array(nodes[labels[keep]], pa.int64())}))
+    # Keep a template in its pool only when at least half its users use another template of it.
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _pool_of AS
+        WITH u AS (
+            SELECT t.aid, t.vid, p.pool, count(*) OVER (PARTITION BY t.aid, p.pool) AS k
+            FROM {templates_table} t JOIN _po p USING (vid)
+        ),
+        share AS (SELECT vid, pool, avg((k >= 2)::INTEGER) AS s FROM u GROUP BY vid, pool)
+        SELECT vid, pool FROM share WHERE s >= 0.5
+        """
+    )
+    con.unregister("_po")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _pool_of AS SELECT * FROM _pool_of "
+        "WHERE pool IN (SELECT pool FROM _pool_of GROUP BY pool HAVING count(*) >= 2)"
+    )
+    _keep_significant_pools(con, total, pairs)
+    out = con.execute(
+        f"""
+        SELECT t.aid, p.pool, count(*) AS k
+        FROM {templates_table} t JOIN _pool_of p USING (vid)
+        GROUP BY t.aid, p.pool
+        ORDER BY t.aid, p.pool
+        """
+    ).fetchnumpy()
+    return (
+        np.asarray(out["aid"], dtype=np.int64),
+        np.asarray(out["pool"], dtype=np.int64),
+        np.asarray(out["k"], dtype=np.int64),
+    )
+
+
+def _keep_significant_pools(con: duckdb.DuckDBPyConnection, total: float, pairs: float) -> None:
+    """Drop groups whose templates are not used together significantly more than chance."""
+    rows = con.execute(
+        """
+        WITH deg AS (SELECT vid, count(*)::DOUBLE AS n FROM _ts GROUP BY vid),
+        expect AS (
+            SELECT p.pool, (sum(d.n) * sum(d.n) - sum(d.n * d.n)) / 2 * $pairs / ($total * $total) AS e
+            FROM _pool_of p JOIN deg d USING (vid) GROUP BY p.pool
+        ),
+        observed AS (
+            SELECT pool, sum(k * (k - 1) / 2)::DOUBLE AS c
+            FROM (SELECT s.aid, p.pool, count(*) AS k FROM _ts s JOIN _pool_of p USING (vid) GROUP BY s.aid, p.pool)
+            GROUP BY pool
+        )
+        SELECT e.pool, coalesce(o.c, 0) AS c, e.e FROM expect e LEFT JOIN observed o USING (pool)
+        """,
+        {"pairs": pairs, "total": total},
+    ).fetchall()
+    if not rows:
+        return
+    z = NormalDist().inv_cdf(1 - 0.05 / (2 * len(rows)))
+    keep = [(int(pool), c / max(e, 1e-12)) for pool, c, e in rows if c > e and 2 * (c * math.log(c / max(e, 1e-12)) - (c - e)) > z * z]
+    con.register("_sig", pa.table({"pool": pa.array([k for k, _ in keep], pa.int64()), "lift": pa.array([x for _, x in keep], pa.float64())}))
+    con.execute("CREATE OR REPLACE TEMP TABLE _pool_lift AS SELECT * FROM _sig")
+    con.execute("CREATE OR REPLACE TEMP TABLE _pool_of AS SELECT * FROM _pool_of WHERE pool IN (SELECT pool FROM _sig)")
+    con.unregister("_sig")
+
+
+def label_propagation(n: int, a: np.ndarray, b: np.ndarray, w: np.ndarray, iterations: int = LPA_ITERATIONS) -> np.ndarray:
+    """Weighted label propagation on an undirected graph; returns the label (a node index) of
+    each node. Each round every node takes the label carrying the most weight among its
+    neighbours and itself (its own label counts with its strongest tie, so isolated pairs settle);
+    ties go to the smaller label. Deterministic."""
+    labels = np.arange(n)
+    src = np.concatenate([a, b])
+    dst = np.concatenate([b, a])
+    ww = np.concatenate([w, w])
+    self_w = np.zeros(n)
+    np.maximum.at(self_w, src, ww)
+    for _ in range(iterations):
+        nodes = np.concatenate([src, np.arange(n)])
+        labs = np.concatenate([labels[dst], labels])
+        weights = np.concatenate([ww, self_w])
+        key = nodes * np.int64(n) + labs
+        order = np.argsort(key, kind="stable")
+        k_sorted = key[order]
+        starts = np.flatnonzero(np.r_[True, k_sorted[1:] != k_sorted[:-1]])
+        sums = np.add.reduceat(weights[order], starts)
+        node_of = k_sorted[starts] // n
+        lab_of = k_sorted[starts] % n
+        # best label per node: max weight, then smallest label
+        rank = np.lexsort((lab_of, -sums, node_of))
+        first = np.r_[True, node_of[rank][1:] != node_of[rank][:-1]]
+        new = labels.copy()
+        new[node_of[rank][first]] = lab_of[rank][first]
+        if np.array_equal(new, labels):
+            break
+        labels = new
+    # Canonical: each group labelled by its smallest member.
+    canon = np.full(n, n, dtype=np.int64)
+    np.minimum.at(canon, labels, np.arange(n))
+    return canon[labels]
+
+
+def _empty() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    z = np.zeros(0, dtype=np.int64)
+    return z, z.copy(), z.copy()
