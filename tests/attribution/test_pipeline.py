@@ -39,9 +39,9 @@ def _partition(db: Database, run_id: str) -> set[frozenset[str]]:
 
 def test_attribution_meets_the_acceptance_bounds_on_generated_truth(loaded: Database, small_bundle: Path) -> None:
     result = run_attribution(loaded)
-    assert {k for k in result.timings_s if "." not in k} == {"read", "similarity", "communities", "operators", "write"}
-    steps = {"communities.ids", "communities.projection", "communities.leiden", "communities.drop",
-             "operators.clusters", "operators.matching", "operators.evidence", "operators.scores"}
+    assert {k for k in result.timings_s if "." not in k} == {"read", "evidence", "communities", "operators", "write"}
+    steps = {"communities.projection", "communities.leiden", "communities.drop",
+             "operators.membership", "operators.matching", "operators.evidence", "operators.scores"}
     assert {k for k in result.timings_s if "." in k} == steps
     assert result.edges is None  # only benchmarks ask to keep them
     export = read_export(loaded).to_pandas()
@@ -72,7 +72,7 @@ def test_flagged_operators_carry_features_and_evidence(loaded: Database) -> None
 
     for r in rows:
         feats = json.loads(r["f"])
-        assert set(feats) >= {"size", "creation_burst", "volume", "round_the_clock", "template_reuse"}
+        assert set(feats) >= {"size", "creation_burst", "volume", "round_the_clock", "template_pool"}
         evidence = json.loads(r["e"])
         assert evidence and all({"kind", "value", "members_sharing", "weight"} <= set(e) for e in evidence)
     assert {"OP-KESTREL", "OP-HERON", "OP-MARLIN"} <= {r["label"] for r in rows}

@@ -21,7 +21,7 @@ from sybilgraph.settings import Settings
 pytestmark = pytest.mark.integration
 
 TOP = ["generate", "ingest", "attribute", "export", "api"]
-SUB = {"ingest.validate", "ingest.aggregate", "ingest.write_graph", "attribute.read", "attribute.similarity",
+SUB = {"ingest.validate", "ingest.aggregate", "ingest.write_graph", "attribute.read", "attribute.evidence",
        "attribute.communities", "attribute.communities.projection", "attribute.communities.leiden",
        "attribute.operators", "attribute.write"}
 

@@ -105,7 +105,7 @@ def evidence_tables(
         con.execute(_SHARED_SQL)
         ops = con.execute(_OPERATOR_SQL, {"top": top_operator}).fetchall()
         accs = con.execute(_ACCOUNT_SQL, {"top": top_account}).fetchall()
-        shared = con.execute("SELECT * FROM shared").to_arrow_table()
+        shared = con.sql("SELECT * FROM shared").to_arrow_table()
     finally:
         con.unregister("vweight")
         con.unregister("membership")

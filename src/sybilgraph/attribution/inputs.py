@@ -48,7 +48,7 @@ def read_inputs(settings: Settings) -> AttributionInputs:
     con = duckdb.connect()
     try:
         con.execute("SET enable_progress_bar = false")
-        links = con.execute(
+        links = con.sql(
             f"""
             SELECT l.account_id, l.kind, l.value, i.n_accounts::BIGINT AS n_accounts, l.count::BIGINT AS count
             FROM read_parquet('{paths["links"]}') l

@@ -177,7 +177,7 @@ def _add_pool_links(
         )
     c = next(x for x in comparisons if x.name == "template_pool")
     cid = next(i for i, x in enumerate(comparisons) if x.name == "template_pool")
-    base = int(con.execute("SELECT coalesce(max(vid), -1) + 1 FROM vals").fetchone()[0])  # type: ignore[index]
+    base = int(con.execute("SELECT coalesce(max(vid), -1) + 1 FROM vals").fetchall()[0][0])  # type: ignore[index]
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _pools AS
@@ -226,7 +226,7 @@ def build_pair_tables(
         "CREATE TEMP TABLE accts AS SELECT account_id, (row_number() OVER (ORDER BY account_id) - 1)::INTEGER AS aid, "
         "created_at FROM (SELECT account_id, any_value(created_at) AS created_at FROM accounts GROUP BY account_id)"
     )
-    n_total = int(con.execute("SELECT count(*) FROM accts").fetchone()[0])  # type: ignore[index]
+    n_total = int(con.execute("SELECT count(*) FROM accts").fetchall()[0][0])  # type: ignore[index]
     for statement in _links_sql(comparisons).split(";"):
         if statement.strip():
             con.execute(statement, {"n_total": float(max(n_total, 2))} if "$n_total" in statement else None)
@@ -377,10 +377,10 @@ def random_pair_levels(t: PairTables, n_pairs: int, seed: int) -> PairLevels:
 
 def pool_templates(t: PairTables) -> pa.Table:
     """(template, pool, kind) of this run's template pools (empty when none)."""
-    exists = t.con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = '_pool_of'").fetchone()[0]  # type: ignore[index]
+    exists = t.con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = '_pool_of'").fetchall()[0][0]  # type: ignore[index]
     if not exists:
         return pa.table({"template": pa.array([], pa.string()), "pool": pa.array([], pa.string()), "kind": pa.array([], pa.string())})
-    return t.con.execute(
+    return t.con.sql(
         """
         SELECT DISTINCT tv.value AS template, p.value AS pool, p.kind
         FROM _pool_of po JOIN vals tv ON tv.vid = po.vid JOIN _pools p ON p.pool = po.pool

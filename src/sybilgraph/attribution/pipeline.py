@@ -329,11 +329,11 @@ def _save_run_artifacts(settings: Any, run_id: str, model_json: str, t: PairTabl
     target = run_dir(settings, run_id)
     target.mkdir(parents=True, exist_ok=True)
     (target / "model.json").write_text(model_json)
-    pools = t.con.execute(
+    pools = t.con.sql(
         """
         SELECT a.account_id, v.value AS pool
         FROM lk l JOIN vals v USING (vid) JOIN accts a USING (aid)
-        WHERE l.kind = 'template_pool'
+        WHERE l.kind IN ('template_pool', 'loose_pool')
         ORDER BY a.account_id, v.value
         """
     ).to_arrow_table()

@@ -77,7 +77,7 @@ def template_pool_links(
         SELECT sum(k)::DOUBLE AS total, sum(k * (k - 1))::DOUBLE AS pairs
         FROM (SELECT count(*) AS k FROM _ts GROUP BY aid)
         """
-    ).fetchone()
+    ).fetchall()[0]
     total, pairs = (float(stats[0] or 0.0), float(stats[1] or 0.0)) if stats else (0.0, 0.0)
     if total <= 0 or pairs <= 0:
         return _empty()

@@ -93,7 +93,7 @@ def _quote(path: str) -> str:
 
 def leiden_floor(db: Database, edges: Any, params: AttributionParams, repeats: int = REPEATS) -> Floor | None:
     """Bare GDS Leiden on the projected graph of ``edges``; None when there is no edge."""
-    if edges is None or edges.num_rows == 0:
+    if edges is None or len(edges) == 0:
         return None
     gds = db.gds()
     name = f"sybilgraph-bench-{secrets.token_hex(4)}"

@@ -200,7 +200,7 @@ def _attribute(rec: _Recorder, db: Database, params: AttributionParams) -> Attri
         result = run_attribution(db, params, keep_edges=True)
         ph.rows = result.counts.get("accounts", 0)
     c = result.counts
-    rows = {"read": (c.get("links", 0), "links"), "similarity": (c.get("links", 0), "links"),
+    rows = {"read": (c.get("links", 0), "links"), "evidence": (c.get("links", 0), "links"),
             "communities": (c.get("edges", 0), "edges"), "operators": (c.get("attributed", 0), "attributed accounts"),
             "write": (c.get("attributed", 0), "attributed accounts")}
     rows.update({k: rows["communities"] for k in result.timings_s if k.startswith("communities.")})

@@ -102,7 +102,7 @@ class ScaleResult:
         """The issue's GDS steps, named as it names them, from the attribution's phases."""
         return {
             "projection": self.seconds("attribute.communities.projection"),
-            "similarity": self.seconds("attribute.similarity"),
+            "evidence model": self.seconds("attribute.evidence"),
             "community detection": self.seconds("attribute.communities.leiden"),
             "write-back": self.seconds("attribute.write"),
         }
