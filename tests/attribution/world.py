@@ -41,7 +41,7 @@ class World:
             "hour_hist": [int(round(x)) for x in week.reshape(-1)],
             "category_names": names,
             "category_counts": [cats[c] for c in names],
-            "n_api_requests": int(api * n),
+            "n_api_key_requests": int(api * n),
         }
 
     def use(self, account_id: str, kind: str, value: str, count: int = 1) -> None:

@@ -14,11 +14,14 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["MIN_REQUESTS_FOR_PROFILE", "TASK_CATEGORIES", "Profiles", "build_profiles"]
+__all__ = ["CONCEALING_NETWORKS", "MIN_REQUESTS_FOR_PROFILE", "TASK_CATEGORIES", "Profiles", "build_profiles"]
 
 MIN_REQUESTS_FOR_PROFILE = 20
 HOURS = 24
 TASK_CATEGORIES = frozenset({"reasoning", "coding", "math", "agentic"})
+# Network kinds (ip_owners.kind) that hide who is behind a request.
+CONCEALING_NETWORKS = ("datacenter", "proxy", "vpn")
+NETWORK_KINDS = ("residential", "mobile", "datacenter", "vpn", "proxy", "education", "corporate")
 
 
 @dataclass
@@ -35,6 +38,7 @@ class Profiles:
     task_share: np.ndarray  # share of reasoning, coding, math and agentic requests
     quiet_share: np.ndarray  # share of activity in the quietest 8 hours of the day
     weekday_share: np.ndarray  # share of activity Monday to Friday (5/7 when flat)
+    concealed_share: np.ndarray  # share of activity from datacenter, proxy or VPN networks (NaN: unknown)
 
 
 def _unit(m: np.ndarray) -> np.ndarray:
@@ -91,8 +95,13 @@ def build_profiles(accounts: pa.Table, account_ids: np.ndarray) -> Profiles:
     inp, outp = col("input_tokens"), col("output_tokens")
     with np.errstate(invalid="ignore", divide="ignore"):
         log_ratio = np.where((inp > 0) & (outp > 0), np.log(outp / inp), np.nan)
-        api = col("n_api_requests")
+        api = col("n_api_key_requests")
         api_share = np.where(n_int > 0, api / n_int, np.nan)
+    net = {k: col(f"n_{k}", 0.0) for k in NETWORK_KINDS}
+    known_net = sum(np.nan_to_num(v) for v in net.values())
+    hidden = sum(np.nan_to_num(net[k]) for k in CONCEALING_NETWORKS)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        concealed = np.where(known_net > 0, hidden / known_net, np.nan)
     return Profiles(
         hod=hod,
         cat=cat,
@@ -106,4 +115,5 @@ def build_profiles(accounts: pa.Table, account_ids: np.ndarray) -> Profiles:
         task_share=task_share,
         quiet_share=quiet,
         weekday_share=weekday,
+        concealed_share=concealed,
     )

@@ -136,7 +136,7 @@ def operator_features(
 ) -> dict[str, float]:
     """Features of the operator whose member ids are ``members``; ``shares`` holds the shares
     computed from the operator's identifiers (template_pool, owned_client, shared_card,
-    own_domain, concealed_network)."""
+    own_domain)."""
     n = len(members)
     active = members[p.n_interactions[members] > 0]
     if len(active) == 0:
@@ -157,8 +157,9 @@ def operator_features(
         "business_week": _clip((_nanmedian(p.weekday_share[active]) - 5 / 7) / (2 / 7)),
         "short_lived": _clip(1.0 - math.log10(max(_median(lifetime), 1.0)) / math.log10(180.0)),
         "aged": _clip(math.log10(max(_median(wait), 0.0) + 1.0) / 3.0),
+        "concealed_network": _clip(_nanmedian(p.concealed_share[members])),
     }
-    for k in ("template_pool", "owned_client", "shared_card", "own_domain", "concealed_network"):
+    for k in ("template_pool", "owned_client", "shared_card", "own_domain"):
         feats[k] = _clip(float(shares.get(k, 0.0)))
     return {k: round(feats[k], 4) for k in FEATURES}
 
