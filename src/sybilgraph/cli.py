@@ -297,6 +297,65 @@ def evaluate_matrix(
     out.print(f"wrote {out_file}")
 
 
+@app.command("calibrate")
+@human_errors
+def calibrate_cmd(
+    bundles: Annotated[list[Path] | None, typer.Argument(help="Bundles with truth (generated); default: generate --draws.")] = None,
+    draws: Annotated[int, typer.Option(help="Random-tradecraft bundles to generate when none are given.")] = 12,
+    scale: Annotated[float, typer.Option(help="Scale of the generated bundles.")] = 0.02,
+    first_seed: Annotated[int, typer.Option(help="Seed of the first generated bundle (then +1 each).")] = 1000,
+    tradecraft: Annotated[str, typer.Option(help="Generator tradecraft of the generated bundles.")] = "random",
+    work: Annotated[Path, typer.Option(help="Where generated bundles are kept (reused when present).")] = Path("var/calibrate"),
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Where to write the models (default: the package's own).")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: the database is emptied before every bundle.")] = False,
+) -> None:
+    """Fit the campaign score and the confidence calibration on generated truth; report leave-one-family-out."""
+    from importlib import resources
+
+    from sybilgraph.evaluate.calibrate import fit_models
+    from sybilgraph.generate import generate_bundle
+
+    if not yes:
+        console.print("calibrate empties the database for every bundle; pass --yes (and a dedicated SYBILGRAPH_HOME)")
+        raise typer.Exit(2)
+    paths = list(bundles or [])
+    if not paths:
+        for i in range(draws):
+            seed = first_seed + i
+            path = work / f"{tradecraft}-s{scale}-seed{seed}"
+            if not (path / "truth.parquet").exists():
+                out.print(f"generating {path}")
+                generate_bundle(path, scale=scale, seed=seed, tradecraft=tradecraft)
+            paths.append(path)
+    target = out_dir or Path(str(resources.files("sybilgraph.attribution").joinpath("models")))
+    with open_db(settings()) as db:
+        report = fit_models(db, paths, target, progress=out.print)
+    out.print(report.markdown())
+    out.print(f"wrote {target}/campaign_score.json, confidence.json, calibration.md")
+
+
+@app.command("explain")
+@human_errors
+def explain_cmd(
+    account_a: Annotated[str, typer.Argument(help="An account id.")],
+    account_b: Annotated[str, typer.Argument(help="Another account id.")],
+    run: Annotated[str | None, typer.Option(help="Run id (default: the current run).")] = None,
+) -> None:
+    """Why two accounts are (or are not) one operator: the current run's evidence model, comparison by comparison."""
+    from sybilgraph.attribution.explain import explain_pair
+
+    with open_db(settings()) as db:
+        rows, summary = explain_pair(db, account_a, account_b, run)
+    table = Table(title=summary)
+    for col in ("comparison", "level", "m", "u", "weight (bits)", "cumulative", "probability"):
+        table.add_column(col, justify="right" if col not in ("comparison", "level") else "left")
+    for r in rows:
+        table.add_row(
+            r.comparison, r.level, "" if r.m is None else f"{r.m:.4g}", "" if r.u is None else f"{r.u:.3g}",
+            f"{r.weight:+.2f}", f"{r.cumulative:+.2f}", f"{r.probability:.4f}",
+        )
+    out.print(table)
+
 
 @app.command("bench-ingest")
 @human_errors

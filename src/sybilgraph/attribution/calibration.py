@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 
@@ -32,9 +33,15 @@ class Calibration:
         return json.dumps({"a": self.a, "b": self.b, "fitted_on": fitted_on}, indent=2, sort_keys=True)
 
 
-@lru_cache(maxsize=1)
-def load_calibration() -> Calibration:
-    d = json.loads(resources.files("sybilgraph.attribution").joinpath("models/confidence.json").read_text())
+@lru_cache(maxsize=8)
+def load_calibration(models_dir: str = "") -> Calibration:
+    """The fitted calibration shipped with the package, or the one ``sybilgraph calibrate`` wrote
+    to ``models_dir``."""
+    if models_dir:
+        text = (Path(models_dir) / "confidence.json").read_text()
+    else:
+        text = resources.files("sybilgraph.attribution").joinpath("models/confidence.json").read_text()
+    d = json.loads(text)
     return Calibration(a=float(d["a"]), b=float(d["b"]))
 
 

@@ -110,7 +110,9 @@ def _links_sql(comparisons: Sequence[Comparison]) -> str:
             cid_cases.append(f"WHEN kind IN ({kinds}) THEN {index[c.name]}")
             level_cases.append(f"WHEN kind IN ({kinds}) THEN {_level_case(c)}")
     cid_cases.append(f"WHEN kind = 'email_domain' THEN {index['place']}")
-    kinds = sorted({k for c in comparisons for k in c.kinds} - {POOL_KIND, LOOSE_POOL_KIND} | {"email_domain", "template"})
+    # Pools normally come from templates (pools.py); given as links they are taken as they are
+    # (an explanation of one pair rebuilds them from the run's pools).
+    kinds = sorted({k for c in comparisons for k in c.kinds} | {"email_domain", "template"})
     return f"""
     CREATE OR REPLACE TEMP TABLE _w AS
     SELECT a.aid, l.kind, l.value, l.n_accounts::INTEGER AS n, l.n_accounts / $n_total AS share,

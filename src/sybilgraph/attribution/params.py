@@ -47,6 +47,9 @@ class AttributionParams:
     # Matching to earlier operators: a new group keeps an old id when they share at least this
     # share of the smaller of the two.
     match_min_overlap: float = 0.5
+    # Fitted campaign score and confidence calibration: the package's (""), or a directory
+    # written by `sybilgraph calibrate` (evaluation fits them without a family and scores it).
+    models_dir: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

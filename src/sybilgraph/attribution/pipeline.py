@@ -39,7 +39,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sybilgraph.attribution import scoring
-from sybilgraph.attribution.calibration import calibrate
+from sybilgraph.attribution.calibration import calibrate, load_calibration
 from sybilgraph.attribution.communities import detect_communities
 from sybilgraph.attribution.evidence import evidence_tables
 from sybilgraph.attribution.evidence_model import fit_pair_model
@@ -72,6 +72,9 @@ class AttributionResult:
     # The edges communities were detected on, only when asked (benchmarks re-project them to
     # time bare Leiden); None otherwise, so runs do not hold them.
     edges: Edges | None = field(default=None, repr=False)
+    # Per operator (features, score, size) and per placed account (operator, membership
+    # log-odds), only when asked: `sybilgraph calibrate` fits the score and the calibration on them.
+    details: dict[str, Any] | None = field(default=None, repr=False)
 
 
 def new_run_id() -> str:
@@ -89,6 +92,7 @@ def run_attribution(
     reporter: Reporter | None = None,
     run_id: str | None = None,
     keep_edges: bool = False,
+    keep_details: bool = False,
 ) -> AttributionResult:
     params = params or AttributionParams()
     reporter = reporter or NullReporter()
@@ -99,7 +103,7 @@ def run_attribution(
         db.write("attribution/create_run", run_id=run_id, seed=params.seed, params_json=params.to_json())
         result = AttributionResult(run_id=run_id)
         try:
-            _run(db, params, reporter, result, holder, keep_edges)
+            _run(db, params, reporter, result, holder, keep_edges, keep_details)
         except BaseException as e:
             db.write("attribution/fail_run", run_id=run_id, error=f"{type(e).__name__}: {e}")
             if isinstance(e, Exception) and not isinstance(e, AttributionError):
@@ -111,7 +115,7 @@ def run_attribution(
 
 def _run(
     db: Database, params: AttributionParams, reporter: Reporter, result: AttributionResult, holder: str,
-    keep_edges: bool = False,
+    keep_edges: bool = False, keep_details: bool = False,
 ) -> None:
     run_id = result.run_id
     settings = db.settings
@@ -144,7 +148,7 @@ def _run(
                 grouping = group_accounts(t, edges, communities.community, params, profiles)
             result.counts["merges"] = grouping.merges
             with timed(result.timings_s, "operators.matching"):
-                clusters, confidence = _clusters(t, grouping)
+                clusters, confidence = _clusters(t, grouping, params)
                 match = match_operators(clusters, previous, params.match_min_overlap)
                 membership, confidence = _apply_decisions(clusters, match.ids, confidence, decisions)
             members_table = _members_table(t, membership)
@@ -153,6 +157,8 @@ def _run(
                 shares = _operator_shares(t, members_table)
             with timed(result.timings_s, "operators.scores"):
                 operator_rows = _score_operators(t, profiles, membership, ev, shares, labels, analyst_labels, params)
+            if keep_details:
+                result.details = _details(t, grouping, operator_rows, membership)
         result.counts.update(
             operators=len(operator_rows), attributed=members_table.num_rows,
             flagged_operators=sum(r["flagged"] for r in operator_rows),
@@ -181,10 +187,10 @@ def _run(
     )
 
 
-def _clusters(t: PairTables, g: Grouping) -> tuple[list[list[str]], dict[str, float]]:
+def _clusters(t: PairTables, g: Grouping, params: AttributionParams) -> tuple[list[list[str]], dict[str, float]]:
     """Member account ids per group (largest first), and each member's calibrated confidence."""
     ids = t.account_ids
-    conf = calibrate(g.log_odds)
+    conf = calibrate(g.log_odds, load_calibration(params.models_dir))
     confidence = {str(ids[a]): float(round(c, 6)) for a, c in zip(g.aid, conf)}
     by_group: dict[int, list[str]] = defaultdict(list)
     for a, gid in zip(g.aid, g.gid):
@@ -291,7 +297,7 @@ def _score_operators(
     labels_of: dict[str, list[str]] = defaultdict(list)
     for r in labels:
         labels_of[r["account_id"]].append(r["label"])
-    model = scoring.load_score_model()
+    model = scoring.load_score_model(params.models_dir)
     rows = []
     for op, members in membership.items():
         size = len(members)
@@ -314,6 +320,22 @@ def _score_operators(
     return rows
 
 
+def _details(t: PairTables, g: Grouping, operator_rows: list[dict[str, Any]], membership: dict[str, set[str]]) -> dict[str, Any]:
+    operator_of = {a: op for op, ms in membership.items() for a in ms}
+    ids = t.account_ids
+    return {
+        "operators": [
+            {"operator_id": r["operator_id"], "size": r["size"], "campaign_score": r["campaign_score"],
+             "features": json.loads(r["features_json"])}
+            for r in operator_rows
+        ],
+        "members": [
+            {"account_id": str(ids[a]), "operator_id": operator_of.get(str(ids[a])), "log_odds": float(lo)}
+            for a, lo in zip(g.aid, g.log_odds)
+        ],
+    }
+
+
 def _operator_label(members: set[str], labels_of: dict[str, list[str]], analyst: str | None) -> tuple[str | None, list[str]]:
     counts = Counter(lbl for a in members for lbl in labels_of.get(a, ()))
     names = sorted(counts, key=lambda n: (-counts[n], n))
@@ -331,7 +353,7 @@ def _save_run_artifacts(settings: Any, run_id: str, model_json: str, t: PairTabl
     (target / "model.json").write_text(model_json)
     pools = t.con.sql(
         """
-        SELECT a.account_id, v.value AS pool
+        SELECT a.account_id, v.kind, v.value AS pool
         FROM lk l JOIN vals v USING (vid) JOIN accts a USING (aid)
         WHERE l.kind IN ('template_pool', 'loose_pool')
         ORDER BY a.account_id, v.value

@@ -37,6 +37,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 
@@ -94,8 +95,12 @@ class ScoreModel:
         return cls(coefficients=d["coefficients"], intercept=float(d["intercept"]), fitted_on=d.get("fitted_on", {}))
 
 
-@lru_cache(maxsize=1)
-def load_score_model() -> ScoreModel:
+@lru_cache(maxsize=8)
+def load_score_model(models_dir: str = "") -> ScoreModel:
+    """The fitted score shipped with the package, or the one ``sybilgraph calibrate`` wrote to
+    ``models_dir``."""
+    if models_dir:
+        return ScoreModel.from_json((Path(models_dir) / "campaign_score.json").read_text())
     text = resources.files("sybilgraph.attribution").joinpath("models/campaign_score.json").read_text()
     return ScoreModel.from_json(text)
 

@@ -1,0 +1,230 @@
+"""``sybilgraph calibrate``: fit the campaign score and the confidence calibration on generated truth.
+
+Both are fitted, never set by hand, on bundles with known truth (generated with randomized
+tradecraft, so no family of operator is what the fit is tuned to):
+
+* **campaign score**: logistic regression (L2, scikit-learn) of "this operator is a distillation
+  campaign" on the operator features of ``attribution.scoring``, over the operators attribution
+  found with at least ``flag_min_accounts`` members, each weighted by its size (the acceptance
+  metrics count accounts, not operators);
+* **confidence**: Platt scaling of each placed account's membership log-odds against "the
+  account's true operator is its operator's majority true operator".
+
+Leave-one-family-out: the score is fitted again without each tradecraft family (every operator of
+that family in every bundle left out) and scored on that family alone: the share of its
+accounts flagged (distillation families) or flagged wrongly (benign families). A family the fit
+never saw must still be caught, or the score was fitted to the families, not to concealment.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sybilgraph.attribution import AttributionParams, run_attribution
+from sybilgraph.attribution.calibration import Calibration
+from sybilgraph.attribution.scoring import FEATURES, ScoreModel
+from sybilgraph.db.admin import reset
+from sybilgraph.db.session import Database
+from sybilgraph.errors import SybilgraphError
+from sybilgraph.evaluate.command import load_truth
+from sybilgraph.ingest import ingest_bundle
+
+__all__ = [
+    "CalibrationReport",
+    "TrainingSet",
+    "collect_training",
+    "fit_confidence",
+    "fit_models",
+    "fit_score",
+    "leave_one_family_out",
+    "operator_families",
+]
+
+
+@dataclass
+class TrainingSet:
+    """Operators (features, truth, family, size) and placed accounts (log-odds, correct)."""
+
+    operators: pd.DataFrame = field(default_factory=pd.DataFrame)
+    accounts: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def extend(self, other: TrainingSet) -> None:
+        self.operators = pd.concat([self.operators, other.operators], ignore_index=True)
+        self.accounts = pd.concat([self.accounts, other.accounts], ignore_index=True)
+
+
+def operator_families(bundle: Path) -> dict[str, str]:
+    """True operator name -> tradecraft family, from the generator's manifest when it says
+    (random tradecraft), else the operator's own name (one family each)."""
+    manifest = bundle / "generator.json"
+    out: dict[str, str] = {}
+    if manifest.is_file():
+        data = json.loads(manifest.read_text())
+        for op in data.get("operators", []):
+            if isinstance(op, dict) and op.get("truth"):
+                out[str(op["truth"])] = str(op.get("family") or op["truth"])
+        for group in data.get("benign_groups", []) if isinstance(data.get("benign_groups"), list) else []:
+            if isinstance(group, dict) and group.get("truth"):
+                out[str(group["truth"])] = str(group.get("family") or "benign")
+    return out
+
+
+def collect_training(db: Database, bundle: Path, params: AttributionParams) -> TrainingSet:
+    """Empty the database, ingest ``bundle``, attribute it, and pair what was found with the truth."""
+    reset(db)
+    ingest_bundle(bundle, db.settings, db)
+    result = run_attribution(db, params, keep_details=True)
+    assert result.details is not None
+    truth, _labels = load_truth(bundle)
+    truth = truth.set_index("account_id")
+    op_of = truth["operator"].where(truth["operator"].notna() & (truth["operator"] != ""), None)
+    fake = truth["is_distillation"].astype(bool)
+    families = operator_families(bundle)
+    members = pd.DataFrame(result.details["members"])
+    members = members[members["account_id"].isin(truth.index)]
+    members["true_operator"] = op_of.reindex(members["account_id"]).to_numpy()
+    members["fake"] = fake.reindex(members["account_id"]).to_numpy()
+    majority = members.dropna(subset=["true_operator"]).groupby("operator_id")["true_operator"].agg(lambda s: Counter(s).most_common(1)[0][0])
+    members["majority"] = members["operator_id"].map(majority)
+    members["correct"] = (members["true_operator"] == members["majority"]) & members["true_operator"].notna()
+    fake_share = members.groupby("operator_id")["fake"].mean()
+    rows = []
+    for op in result.details["operators"]:
+        oid = op["operator_id"]
+        major = majority.get(oid)
+        fam = families.get(major, major) if major else "strangers"
+        if not fake_share.get(oid, 0.0) > 0.5:
+            fam = f"benign:{families.get(major, 'group') if major else 'strangers'}"
+        rows.append({
+            "bundle": str(bundle), "operator_id": oid, "size": op["size"],
+            "campaign": bool(fake_share.get(oid, 0.0) > 0.5), "family": fam,
+            **{k: float(op["features"].get(k, 0.0)) for k in FEATURES},
+        })
+    accounts = members[["account_id", "operator_id", "log_odds", "correct"]].assign(bundle=str(bundle))
+    return TrainingSet(pd.DataFrame(rows), accounts.reset_index(drop=True))
+
+
+def _decision_population(ops: pd.DataFrame, params: AttributionParams) -> pd.DataFrame:
+    return ops[ops["size"] >= params.flag_min_accounts]
+
+
+def fit_score(ops: pd.DataFrame, params: AttributionParams, fitted_on: dict[str, Any] | None = None) -> ScoreModel:
+    """Size-weighted L2 logistic regression of ``campaign`` on the features."""
+    from sklearn.linear_model import LogisticRegression
+
+    data = _decision_population(ops, params)
+    if data["campaign"].nunique() < 2:
+        raise SybilgraphError("calibration needs both campaigns and benign groups of at least "
+                              f"{params.flag_min_accounts} accounts among the operators found")
+    x = data[list(FEATURES)].to_numpy(dtype=float)
+    y = data["campaign"].to_numpy(dtype=int)
+    model = LogisticRegression(C=1.0, max_iter=2_000)
+    model.fit(x, y, sample_weight=data["size"].to_numpy(dtype=float))
+    coef = {k: round(float(c), 6) for k, c in zip(FEATURES, model.coef_[0])}
+    return ScoreModel(coefficients=coef, intercept=round(float(model.intercept_[0]), 6), fitted_on=fitted_on or {})
+
+
+def fit_confidence(accounts: pd.DataFrame) -> Calibration:
+    """Platt scaling of membership log-odds (bits) against correctness."""
+    from sklearn.linear_model import LogisticRegression
+
+    y = accounts["correct"].to_numpy(dtype=int)
+    if len(np.unique(y)) < 2:
+        return Calibration(1.0, 0.0)
+    x = (accounts["log_odds"].to_numpy(dtype=float) * math.log(2)).reshape(-1, 1)
+    model = LogisticRegression(C=1e6, max_iter=1_000)
+    model.fit(x, y)
+    return Calibration(a=round(float(model.coef_[0][0]), 6), b=round(float(model.intercept_[0]), 6))
+
+
+def leave_one_family_out(ops: pd.DataFrame, params: AttributionParams) -> pd.DataFrame:
+    """Per family: fit without it, score it; share of its accounts flagged."""
+    data = _decision_population(ops, params)
+    rows = []
+    for family in sorted(data["family"].unique()):
+        train = data[data["family"] != family]
+        test = data[data["family"] == family]
+        if train["campaign"].nunique() < 2:
+            continue
+        model = fit_score(train, params)
+        scores = np.array([model.score(dict(zip(FEATURES, r))) for r in test[list(FEATURES)].to_numpy(dtype=float)])
+        flagged = scores >= params.flag_threshold
+        sizes = test["size"].to_numpy(dtype=float)
+        rows.append({
+            "family": family,
+            "campaign": bool(test["campaign"].mean() > 0.5),
+            "operators": len(test),
+            "accounts": int(sizes.sum()),
+            "flagged_share": float((sizes * flagged).sum() / max(sizes.sum(), 1.0)),
+        })
+    return pd.DataFrame(rows)
+
+
+@dataclass
+class CalibrationReport:
+    score: ScoreModel
+    confidence: Calibration
+    lofo: pd.DataFrame
+    n_bundles: int
+    n_operators: int
+    n_accounts: int
+
+    def markdown(self) -> str:
+        lines = [
+            f"Fitted on {self.n_bundles} bundles: {self.n_operators} operators, {self.n_accounts} placed accounts.",
+            "",
+            "| feature | coefficient |",
+            "|---|---:|",
+            *(f"| {k} | {v:+.3f} |" for k, v in self.score.coefficients.items()),
+            f"| (intercept) | {self.score.intercept:+.3f} |",
+            "",
+            f"Confidence: p = 1 / (1 + exp(-({self.confidence.a:.4f} * ln2 * log-odds bits + {self.confidence.b:.4f})))",
+            "",
+            "Leave-one-family-out (fitted without the family, scored on it):",
+            "",
+            "| family | kind | operators | accounts | accounts flagged |",
+            "|---|---|---:|---:|---:|",
+        ]
+        for r in self.lofo.itertuples():
+            lines.append(f"| {r.family} | {'campaign' if r.campaign else 'benign'} | {r.operators} | {r.accounts} | {r.flagged_share:.3f} |")
+        return "\n".join(lines) + "\n"
+
+
+def fit_models(
+    db: Database,
+    bundles: Sequence[Path],
+    out_dir: Path,
+    params: AttributionParams | None = None,
+    progress: Any = None,
+) -> CalibrationReport:
+    """Attribute every bundle, fit both models on all of them, write them to ``out_dir``."""
+    params = params or AttributionParams()
+    training = TrainingSet()
+    for i, bundle in enumerate(bundles):
+        if progress:
+            progress(f"calibrate: bundle {i + 1}/{len(bundles)} {bundle}")
+        training.extend(collect_training(db, bundle, params))
+    fitted_on = {
+        "bundles": [str(b) for b in bundles],
+        "operators": int(len(training.operators)),
+        "families": sorted(training.operators["family"].unique().tolist()) if len(training.operators) else [],
+    }
+    score = fit_score(training.operators, params, fitted_on)
+    confidence = fit_confidence(training.accounts)
+    lofo = leave_one_family_out(training.operators, params)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "campaign_score.json").write_text(score.to_json() + "\n")
+    (out_dir / "confidence.json").write_text(confidence.to_json(fitted_on) + "\n")
+    report = CalibrationReport(score, confidence, lofo, len(bundles), len(training.operators), len(training.accounts))
+    (out_dir / "calibration.md").write_text(report.markdown())
+    training.operators.to_csv(out_dir / "training_operators.csv", index=False)
+    return report
