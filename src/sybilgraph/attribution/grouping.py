@@ -7,10 +7,17 @@
    Fortunato & Barthelemy 2007). Two communities are one operator when a majority of each one's
    members has a match edge into the other: a pairwise "one operator" verdict is transitive, and
    a majority on both sides rules out a few stray edges (a household behind one proxy exit).
-4. *Membership* (``membership.py``): every member, and every account tied to a group, is judged
-   against the group; a member keeps its place when its posterior reaches
-   ``membership_probability``; an account rejected by its group, or in none, joins the group
-   that accepts it with the highest log-odds.
+4. *Groups a shared value defines* (group-level evidence): the accounts of a TLS client, a user
+   agent or a template pool (software and content, which an operator can keep private; cards
+   and devices already tie pairs, and a BIN is shared by strangers) that no community explains
+   (no group holds half its users) are a candidate group, judged by the membership model on the evidence *other*
+   than that value's family (as EM sessions leave out the comparison they are blocked on). A
+   careful operator whose accounts share only a private client and prompts they alone use, each
+   pair too little to link, passes; developers who merely share a public library do not.
+5. *Membership* (``membership.py``): every member, and every account tied to a group, is judged
+   against the group; an account stays in the group of its own that accepts it with the highest
+   log-odds (posterior at least ``membership_probability``); an account no group of its own
+   accepts joins the group that does, with the highest log-odds.
 """
 
 from __future__ import annotations
@@ -21,8 +28,8 @@ import numpy as np
 import pyarrow as pa
 
 from sybilgraph.attribution.arrays import unique_sorted
-from sybilgraph.attribution.comparisons import IDENTIFIER_COMPARISONS
-from sybilgraph.attribution.membership import MembershipScores, membership_scores
+from sybilgraph.attribution.comparisons import IDENTIFIER_COMPARISONS, KIND_TO_COMPARISON
+from sybilgraph.attribution.membership import TEMPLATE_COMPARISON, MembershipScores, membership_scores
 from sybilgraph.attribution.pairs import PairLevels, PairTables
 from sybilgraph.attribution.params import AttributionParams
 from sybilgraph.attribution.profiles import Profiles
@@ -30,6 +37,9 @@ from sybilgraph.attribution.profiles import Profiles
 __all__ = ["Edges", "Grouping", "edges_of", "group_accounts", "merge_mutual_majority"]
 
 MEMBERSHIP_COMPARISONS = tuple(c.name for c in IDENTIFIER_COMPARISONS)
+# Kinds of values whose users may form a group of their own (group-level evidence): software and
+# content an operator can keep to itself.
+VALUE_GROUP_KINDS = ("tls", "user_agent", "template_pool", "loose_pool")
 
 
 @dataclass
@@ -113,12 +123,17 @@ def group_accounts(
     merged, merges = merge_mutual_majority(community, edges)
     size = np.bincount(merged[merged >= 0]) if (merged >= 0).any() else np.zeros(0, dtype=np.int64)
     in_group = (merged >= 0) & (size[np.maximum(merged, 0)] >= params.min_operator_size) if len(size) else merged >= 0
-    groups = pa.table({"aid": pa.array(np.flatnonzero(in_group), pa.int32()), "gid": pa.array(merged[in_group], pa.int64())})
+    group_of = np.where(in_group, merged, -1)
+    value_groups = _value_groups(t, group_of, profiles, params)
+    groups = pa.concat_tables([
+        pa.table({"aid": pa.array(np.flatnonzero(in_group), pa.int32()), "gid": pa.array(merged[in_group], pa.int64())}),
+        value_groups,
+    ])
     # Accounts with an edge into a group they are not in are judged against it as well.
     src = np.concatenate([edges.a, edges.b])
     dst = np.concatenate([edges.b, edges.a])
-    g_dst = np.where(in_group[dst], merged[dst], -1)
-    keep = (g_dst >= 0) & (merged[src] != g_dst)
+    g_dst = group_of[dst]
+    keep = (g_dst >= 0) & (group_of[src] != g_dst)
     candidates = pa.table({"aid": pa.array(src[keep], pa.int32()), "gid": pa.array(g_dst[keep], pa.int64())})
     scores = membership_scores(t.con, t.n_accounts, groups, candidates, MEMBERSHIP_COMPARISONS, profiles)
     aid, gid, posterior, log_odds = _assign(scores, params.membership_probability)
@@ -128,9 +143,67 @@ def group_accounts(
     return Grouping(aid=aid[ok], gid=gid[ok], posterior=posterior[ok], log_odds=log_odds[ok], membership=scores, merges=merges)
 
 
+def _value_groups(t: PairTables, group_of: np.ndarray, profiles: Profiles | None, params: AttributionParams) -> pa.Table:
+    """Accepted members of the groups that unexplained shared values define (see module note)."""
+    con = t.con
+    con.register("_gof", pa.table({"aid": pa.array(np.arange(len(group_of)), pa.int32()), "gid": pa.array(group_of, pa.int64())}))
+    kinds = ", ".join(f"'{k}'" for k in VALUE_GROUP_KINDS)
+    rows = con.execute(
+        f"""
+        WITH users AS (
+            SELECT l.vid, l.kind, l.aid, g.gid FROM lk l JOIN _gof g USING (aid)
+            WHERE l.kind IN ({kinds}) AND l.n >= $min_size
+        ),
+        cover AS (
+            SELECT vid, max(k) AS top, sum(k) AS n
+            FROM (SELECT vid, gid, count(*) AS k FROM users GROUP BY vid, gid)
+            GROUP BY vid
+        ),
+        unexplained AS (
+            SELECT u.vid FROM cover u JOIN (SELECT vid, count(*) FILTER (WHERE gid >= 0) AS placed, count(*) AS n
+                                            FROM users GROUP BY vid) p USING (vid)
+            WHERE 2 * (CASE WHEN p.placed > 0 THEN u.top ELSE 0 END) < u.n
+        )
+        SELECT u.aid, u.vid, any_value(u.kind) OVER (PARTITION BY u.vid) AS kind
+        FROM users u SEMI JOIN unexplained x USING (vid)
+        """,
+        {"min_size": int(max(params.min_operator_size, 3))},
+    ).fetchnumpy()
+    con.unregister("_gof")
+    if len(rows["aid"]) == 0:
+        return pa.table({"aid": pa.array([], pa.int32()), "gid": pa.array([], pa.int64())})
+    offset = int(max(group_of.max(initial=-1), -1)) + 1
+    vids = np.asarray(rows["vid"], dtype=np.int64)
+    gid = offset + vids
+    groups = pa.table({"aid": pa.array(rows["aid"], pa.int32()), "gid": pa.array(gid, pa.int64())})
+    kind_of = dict(zip(vids.tolist(), [str(k) for k in rows["kind"]]))
+    exclude_rows = []
+    for v, k in kind_of.items():
+        for name in _family_of_kind(k):
+            exclude_rows.append((offset + v, name))
+    exclude = pa.table({"gid": pa.array([g for g, _ in exclude_rows], pa.int64()), "comparison": pa.array([c for _, c in exclude_rows], pa.string())})
+    scores = membership_scores(con, t.n_accounts, groups, None, MEMBERSHIP_COMPARISONS, profiles, exclude=exclude)
+    tbl = scores.table
+    accepted = np.asarray(tbl.column("member").to_numpy(zero_copy_only=False), dtype=bool) & (tbl.column("posterior").to_numpy() >= params.membership_probability)
+    a = tbl.column("aid").to_numpy()[accepted]
+    g = tbl.column("gid").to_numpy()[accepted]
+    if len(g) == 0:
+        return pa.table({"aid": pa.array([], pa.int32()), "gid": pa.array([], pa.int64())})
+    uniq, counts = np.unique(g, return_counts=True)
+    big = np.isin(g, uniq[counts >= params.min_operator_size])
+    return pa.table({"aid": pa.array(a[big], pa.int32()), "gid": pa.array(g[big], pa.int64())})
+
+
+def _family_of_kind(kind: str) -> tuple[str, ...]:
+    """The comparisons a group defined by a value of ``kind`` is not judged on."""
+    if kind in ("template_pool", "loose_pool"):
+        return ("template_pool", TEMPLATE_COMPARISON)
+    return (KIND_TO_COMPARISON[kind],)
+
+
 def _assign(scores: MembershipScores, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Members keep their group when it accepts them; the others join the group that accepts
-    them with the highest log-odds."""
+    """Each account stays in the group of its own that accepts it with the highest log-odds; an
+    account none of its own groups accepts joins the accepting group with the highest log-odds."""
     t = scores.table
     aid = t.column("aid").to_numpy().astype(np.int64)
     gid = t.column("gid").to_numpy().astype(np.int64)
@@ -141,10 +214,15 @@ def _assign(scores: MembershipScores, threshold: float) -> tuple[np.ndarray, np.
     kept = member & accepted
     kept_accounts = unique_sorted(aid[kept])
     rest = accepted & ~member & ~np.isin(aid, kept_accounts)
-    # best accepting group per remaining account: highest log-odds, then smallest group id
-    idx = np.flatnonzero(rest)
-    order = idx[np.lexsort((gid[idx], -lo[idx], aid[idx]))]
-    first = np.r_[True, aid[order][1:] != aid[order][:-1]] if len(order) else np.zeros(0, dtype=bool)
-    chosen = np.concatenate([np.flatnonzero(kept), order[first]])
+    chosen = np.concatenate([_best(aid, gid, lo, np.flatnonzero(kept)), _best(aid, gid, lo, np.flatnonzero(rest))])
     chosen = chosen[np.lexsort((aid[chosen], gid[chosen]))]
     return aid[chosen], gid[chosen], post[chosen], lo[chosen]
+
+
+def _best(aid: np.ndarray, gid: np.ndarray, lo: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Of rows ``idx``, the one per account with the highest log-odds (then smallest group id)."""
+    if len(idx) == 0:
+        return idx
+    order = idx[np.lexsort((gid[idx], -lo[idx], aid[idx]))]
+    first = np.r_[True, aid[order][1:] != aid[order][:-1]]
+    return order[first]

@@ -4,8 +4,8 @@ Pairwise evidence finds groups; whether an account belongs to a group is a quest
 group as a whole. Account ``a`` is compared with group ``g``, always without ``a`` itself
 (leave-one-out: members and newcomers are judged alike), on:
 
-* each family of identifiers (``comparisons.IDENTIFIER_COMPARISONS``) and rare templates, in
-  three levels: ``a`` uses none of the group's *characteristic* values (used by at least two
+* each family of identifiers (``comparisons.IDENTIFIER_COMPARISONS``, template pools included)
+  and prompt templates one by one, in three levels: ``a`` uses none of the group's *characteristic* values (used by at least two
   members, and by a larger share of the members than of everybody else); it uses one that the
   group shares with outsiders (members are less than half of its users: a VPN exit, a popular
   tool's tail template); or one the group *owns* (members are at least half of its users: a
@@ -51,6 +51,7 @@ import pyarrow as pa
 from sybilgraph.attribution.profiles import Profiles
 
 __all__ = [
+    "TEMPLATE_COMPARISON",
     "BEHAVIOUR_COMPARISONS",
     "BEHAVIOUR_MIN_MEMBERS",
     "IDENTIFIER_LEVELS",
@@ -64,6 +65,7 @@ BEHAVIOUR_MIN_MEMBERS = 5
 BEHAVIOUR_COVERAGE = 0.9
 BEHAVIOUR_COMPARISONS = ("behaviour_hours", "behaviour_task_mix", "behaviour_output_ratio", "behaviour_created")
 IDENTIFIER_LEVELS = ("uses none of the group's values", "uses a value the group shares with outsiders", "uses a value the group owns")
+TEMPLATE_COMPARISON = "templates"
 
 
 @dataclass
@@ -74,16 +76,24 @@ class MembershipScores:
     table: pa.Table  # aid, gid, member, log_odds, posterior
     comparisons: tuple[str, ...]
     weights: np.ndarray  # (rows, comparisons) bits, log2(m/u) per comparison
-    levels: np.ndarray  # (rows, identifier comparisons) 0 none, 1 shared, 2 owned
+    levels: np.ndarray  # (rows, identifier comparisons and templates) 0 none, 1 shared, 2 owned
     dependence: np.ndarray  # (rows,) bits: joint pattern ratio minus the sum of weights
 
 
 _TIED_SQL = """
+-- Identifiers and templates: templates are compared one by one here (a group owns its prompts
+-- even when they form no pool).
+CREATE OR REPLACE TEMP TABLE mlk AS
+SELECT aid, vid, cid::INTEGER AS cid, n FROM lk
+UNION ALL
+SELECT t.aid, t.vid, $tcid AS cid, tn.n
+FROM tpl t JOIN (SELECT vid, count(*)::INTEGER AS n FROM tpl GROUP BY vid) tn USING (vid)
+WHERE tn.n >= 2;
 CREATE OR REPLACE TEMP TABLE _gsize AS SELECT gid, count(*)::DOUBLE AS size FROM grp GROUP BY gid;
 -- Values the group's members use, with how many members and accounts in all use them.
 CREATE OR REPLACE TEMP TABLE _gv AS
 SELECT g.gid, l.vid, any_value(l.cid) AS cid, any_value(l.n)::DOUBLE AS n, count(*)::DOUBLE AS n_in
-FROM lk l JOIN grp g USING (aid)
+FROM mlk l JOIN grp g USING (aid)
 GROUP BY g.gid, l.vid;
 -- Characteristic values: used by >= 2 members and relatively more by members than by others.
 CREATE OR REPLACE TEMP TABLE _char AS
@@ -94,7 +104,7 @@ WHERE gv.n_in >= 2 AND gv.n_in / s.size > (gv.n - gv.n_in) / greatest($n - s.siz
 CREATE OR REPLACE TEMP TABLE _ev AS
 WITH t AS (
     SELECT aid, gid FROM grp
-    UNION SELECT l.aid, c.gid FROM _char c JOIN lk l ON l.vid = c.vid
+    UNION SELECT l.aid, c.gid FROM _char c JOIN mlk l ON l.vid = c.vid
     UNION SELECT aid, gid FROM _cand
 )
 SELECT t.aid, t.gid, (g.aid IS NOT NULL) AS member
@@ -107,9 +117,10 @@ FROM t LEFT JOIN grp g ON g.aid = t.aid AND g.gid = t.gid;
 _LEVELS_SQL = """
 SELECT e.aid, e.gid, c.cid,
        max(CASE WHEN 2 * (c.n_in - e.member::INTEGER) >= c.n - 1 THEN 2 ELSE 1 END) AS level
-FROM _ev e JOIN lk l ON l.aid = e.aid
+FROM _ev e JOIN mlk l ON l.aid = e.aid
 JOIN _char c ON c.gid = e.gid AND c.vid = l.vid
 WHERE c.n_in - e.member::INTEGER >= 1
+  AND NOT EXISTS (SELECT 1 FROM _excl x WHERE x.gid = e.gid AND x.cid = c.cid)
 GROUP BY e.aid, e.gid, c.cid
 """
 
@@ -121,12 +132,16 @@ def membership_scores(
     candidates: pa.Table | None,
     identifier_comparisons: Sequence[str],
     profiles: Profiles | None = None,
+    exclude: pa.Table | None = None,
 ) -> MembershipScores:
     """Membership evidence of every member, tied outsider and candidate (aid, gid).
 
-    ``con`` holds ``lk`` (aid, vid, cid, n: pairs.build_pair_tables); ``groups`` is
-    (aid int32, gid int64); ``identifier_comparisons[cid]`` names comparison ``cid``;
-    ``profiles`` (aligned with the integer ids) adds the behavioural comparisons.
+    ``con`` holds ``lk`` (aid, vid, cid, n) and ``tpl`` (aid, vid) (pairs.build_pair_tables);
+    ``groups`` is (aid int32, gid int64); ``identifier_comparisons[cid]`` names comparison
+    ``cid`` (templates, compared one by one, come after them); ``profiles`` (aligned with the
+    integer ids) adds the behavioural comparisons; ``exclude`` (gid, comparison name) leaves a
+    comparison out of a group's judgement: a group formed by one shared value is judged on the
+    *other* evidence its accounts share.
     """
     con.register("_groups", groups)
     con.execute("CREATE OR REPLACE TEMP TABLE grp AS SELECT aid::INTEGER AS aid, gid::BIGINT AS gid FROM _groups")
@@ -135,14 +150,22 @@ def membership_scores(
     con.register("_cand0", cand)
     con.execute("CREATE OR REPLACE TEMP TABLE _cand AS SELECT aid::INTEGER AS aid, gid::BIGINT AS gid FROM _cand0")
     con.unregister("_cand0")
+    excl = exclude if exclude is not None else pa.table({"gid": pa.array([], pa.int64()), "comparison": pa.array([], pa.string())})
+    names_all = [*identifier_comparisons, TEMPLATE_COMPARISON]
+    con.register("_excl0", excl)
+    con.register("_cmp", pa.table({"comparison": pa.array(names_all, pa.string()), "cid": pa.array(range(len(names_all)), pa.int32())}))
+    con.execute("CREATE OR REPLACE TEMP TABLE _excl AS SELECT e.gid::BIGINT AS gid, c.cid FROM _excl0 e JOIN _cmp c USING (comparison)")
+    con.unregister("_excl0")
+    con.unregister("_cmp")
     for statement in _TIED_SQL.split(";"):
         if statement.strip():
-            con.execute(statement, {"n": float(n_accounts)} if "$n" in statement else None)
+            params = {k: v for k, v in {"n": float(n_accounts), "tcid": len(identifier_comparisons)}.items() if f"${k}" in statement}
+            con.execute(statement, params or None)
     ev = con.execute("SELECT aid, gid, member FROM _ev ORDER BY gid, aid").fetchnumpy()
     aid = np.asarray(ev["aid"], dtype=np.int64)
     gid = np.asarray(ev["gid"], dtype=np.int64)
     member = np.asarray(ev["member"], dtype=bool)
-    n_id = len(identifier_comparisons)
+    n_id = len(names_all)
 
     levels = np.zeros((len(aid), n_id), dtype=np.int8)
     lv = con.execute(_LEVELS_SQL).fetchnumpy()
@@ -154,7 +177,7 @@ def membership_scores(
     groups_u, ginv = np.unique(gid, return_inverse=True)
     log_m, log_u = _level_log_probs(levels, member, ginv, len(groups_u))
     pattern = levels.astype(np.int64)
-    names = list(identifier_comparisons)
+    names = list(names_all)
     if profiles is not None:
         b_levels, b_m, b_u = _behaviour_levels(profiles, aid, ginv, member)
         log_m = np.concatenate([log_m, b_m], axis=1)

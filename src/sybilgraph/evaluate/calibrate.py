@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,7 @@ __all__ = [
 
 @dataclass
 class TrainingSet:
-    """Operators (features, truth, family, size) and placed accounts (log-odds, correct)."""
+    """Operators (features, truth, family, members) and placed accounts (log-odds, correct)."""
 
     operators: pd.DataFrame = field(default_factory=pd.DataFrame)
     accounts: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -60,6 +60,10 @@ class TrainingSet:
     def extend(self, other: TrainingSet) -> None:
         self.operators = pd.concat([self.operators, other.operators], ignore_index=True)
         self.accounts = pd.concat([self.accounts, other.accounts], ignore_index=True)
+
+
+# Benign true operators are named by what they are (the generator's truth names).
+BENIGN_PREFIXES = {"HH": "household", "ORG": "organisation", "CUST": "open_customer"}
 
 
 def operator_families(bundle: Path) -> dict[str, str]:
@@ -70,12 +74,18 @@ def operator_families(bundle: Path) -> dict[str, str]:
     if manifest.is_file():
         data = json.loads(manifest.read_text())
         for op in data.get("operators", []):
-            if isinstance(op, dict) and op.get("truth"):
-                out[str(op["truth"])] = str(op.get("family") or op["truth"])
-        for group in data.get("benign_groups", []) if isinstance(data.get("benign_groups"), list) else []:
-            if isinstance(group, dict) and group.get("truth"):
-                out[str(group["truth"])] = str(group.get("family") or "benign")
+            name = op.get("operator") or op.get("truth") if isinstance(op, dict) else None
+            if name:
+                out[str(name)] = str(op.get("family") or name)
     return out
+
+
+def family_of(true_operator: str | None, families: dict[str, str]) -> str:
+    if not true_operator:
+        return "strangers"
+    if true_operator in families:
+        return families[true_operator]
+    return BENIGN_PREFIXES.get(true_operator.split("-")[0], true_operator)
 
 
 def collect_training(db: Database, bundle: Path, params: AttributionParams) -> TrainingSet:
@@ -100,12 +110,11 @@ def collect_training(db: Database, bundle: Path, params: AttributionParams) -> T
     rows = []
     for op in result.details["operators"]:
         oid = op["operator_id"]
-        major = majority.get(oid)
-        fam = families.get(major, major) if major else "strangers"
+        fam = family_of(majority.get(oid), families)
         if not fake_share.get(oid, 0.0) > 0.5:
-            fam = f"benign:{families.get(major, 'group') if major else 'strangers'}"
+            fam = f"benign:{fam}"
         rows.append({
-            "bundle": str(bundle), "operator_id": oid, "size": op["size"],
+            "bundle": str(bundle), "operator_id": oid, "members": op["size"],
             "campaign": bool(fake_share.get(oid, 0.0) > 0.5), "family": fam,
             **{k: float(op["features"].get(k, 0.0)) for k in FEATURES},
         })
@@ -114,7 +123,7 @@ def collect_training(db: Database, bundle: Path, params: AttributionParams) -> T
 
 
 def _decision_population(ops: pd.DataFrame, params: AttributionParams) -> pd.DataFrame:
-    return ops[ops["size"] >= params.flag_min_accounts]
+    return ops[ops["members"] >= params.flag_min_accounts]
 
 
 def fit_score(ops: pd.DataFrame, params: AttributionParams, fitted_on: dict[str, Any] | None = None) -> ScoreModel:
@@ -128,7 +137,7 @@ def fit_score(ops: pd.DataFrame, params: AttributionParams, fitted_on: dict[str,
     x = data[list(FEATURES)].to_numpy(dtype=float)
     y = data["campaign"].to_numpy(dtype=int)
     model = LogisticRegression(C=1.0, max_iter=2_000)
-    model.fit(x, y, sample_weight=data["size"].to_numpy(dtype=float))
+    model.fit(x, y, sample_weight=data["members"].to_numpy(dtype=float))
     coef = {k: round(float(c), 6) for k, c in zip(FEATURES, model.coef_[0])}
     return ScoreModel(coefficients=coef, intercept=round(float(model.intercept_[0]), 6), fitted_on=fitted_on or {})
 
@@ -158,7 +167,7 @@ def leave_one_family_out(ops: pd.DataFrame, params: AttributionParams) -> pd.Dat
         model = fit_score(train, params)
         scores = np.array([model.score(dict(zip(FEATURES, r))) for r in test[list(FEATURES)].to_numpy(dtype=float)])
         flagged = scores >= params.flag_threshold
-        sizes = test["size"].to_numpy(dtype=float)
+        sizes = test["members"].to_numpy(dtype=float)
         rows.append({
             "family": family,
             "campaign": bool(test["campaign"].mean() > 0.5),
