@@ -13,7 +13,12 @@ comparison gathers evidence whose sharing is *correlated among unrelated account
 * ``place``: where the accounts are, jointly: the rarest shared IP (else subnet) *and* whether
   they share an e-mail domain. Students of one campus share its NAT IPs *and* its mail domain;
   counted apart, two coincidences would look like two independent pieces of evidence;
-* ``client``: a shared TLS fingerprint or user agent (one client stack sets both);
+* ``client``: a shared TLS fingerprint (the client's software stack). User-agent strings are not
+  compared: below the hub cut-off a TLS fingerprint is an uncommon stack, while a user-agent
+  string is often one browser version that thousands of strangers share; at equal frequency
+  the two mean different things, and a weight estimated for one would be given to the other
+  (measured: with user agents compared, as one comparison with TLS or apart, strangers on one
+  browser version were linked and pair precision fell);
 * ``api_key``: a shared API key;
 * ``template_pool``: a shared template *pool* (``pools.py``): prompt templates that are used
   together far more than chance predicts, co-clustered from the data, so the accounts of an
@@ -146,7 +151,7 @@ IDENTIFIER_COMPARISONS: tuple[Comparison, ...] = (
         primary_edges=_NETWORK_IP_EDGES,
         secondary_edges=_NETWORK_SUBNET_EDGES,
     ),
-    _identifier("client", "a TLS fingerprint or user agent", ("tls", "user_agent"), (1e-4, 1e-3, 1e-2, 3e-2)),
+    _identifier("client", "a TLS fingerprint", ("tls",), (1e-4, 1e-3, 1e-2, 3e-2)),
     _identifier("api_key", "an API key", ("api_key",), (1e-3,)),
     _identifier(
         "template_pool", "a template pool (prompt templates used together)",

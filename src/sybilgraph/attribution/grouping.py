@@ -7,8 +7,8 @@
    Fortunato & Barthelemy 2007). Two communities are one operator when a majority of each one's
    members has a match edge into the other: a pairwise "one operator" verdict is transitive, and
    a majority on both sides rules out a few stray edges (a household behind one proxy exit).
-4. *Groups a shared value defines* (group-level evidence): the accounts of a TLS client, a user
-   agent or a template pool (software and content, which an operator can keep private; cards
+4. *Groups a shared value defines* (group-level evidence): the accounts of a TLS client or a
+   template pool (software and content, which an operator can keep private; cards
    and devices already tie pairs, and a BIN is shared by strangers) that no community explains
    (no group holds half its users) are a candidate group, judged by the membership model on the evidence *other*
    than that value's family (as EM sessions leave out the comparison they are blocked on). A
@@ -39,7 +39,7 @@ __all__ = ["Edges", "Grouping", "edges_of", "group_accounts", "merge_mutual_majo
 MEMBERSHIP_COMPARISONS = tuple(c.name for c in IDENTIFIER_COMPARISONS)
 # Kinds of values whose users may form a group of their own (group-level evidence): software and
 # content an operator can keep to itself.
-VALUE_GROUP_KINDS = ("tls", "user_agent", "template_pool", "loose_pool")
+VALUE_GROUP_KINDS = ("tls", "template_pool")
 
 
 @dataclass
@@ -155,15 +155,11 @@ def _value_groups(t: PairTables, group_of: np.ndarray, profiles: Profiles | None
             WHERE l.kind IN ({kinds}) AND l.n >= $min_size
         ),
         cover AS (
-            SELECT vid, max(k) AS top, sum(k) AS n
+            SELECT vid, sum(k) AS n, coalesce(max(k) FILTER (WHERE gid >= 0), 0) AS top
             FROM (SELECT vid, gid, count(*) AS k FROM users GROUP BY vid, gid)
             GROUP BY vid
         ),
-        unexplained AS (
-            SELECT u.vid FROM cover u JOIN (SELECT vid, count(*) FILTER (WHERE gid >= 0) AS placed, count(*) AS n
-                                            FROM users GROUP BY vid) p USING (vid)
-            WHERE 2 * (CASE WHEN p.placed > 0 THEN u.top ELSE 0 END) < u.n
-        )
+        unexplained AS (SELECT vid FROM cover WHERE 2 * top < n)
         SELECT u.aid, u.vid, any_value(u.kind) OVER (PARTITION BY u.vid) AS kind
         FROM users u SEMI JOIN unexplained x USING (vid)
         """,
