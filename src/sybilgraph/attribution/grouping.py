@@ -11,7 +11,10 @@
    template pool (software and content, which an operator can keep private; cards
    and devices already tie pairs, and a BIN is shared by strangers) that no community explains
    (no group holds half its users) are a candidate group, judged by the membership model on the evidence *other*
-   than that value's family (as EM sessions leave out the comparison they are blocked on). A
+   than that value's family (as EM sessions leave out the comparison they are blocked on), each
+   account on what it shares with members outside its own community (several operators, or an
+   operator and an open customer, on one software stack do not support each other), and on
+   identity and content only (behaviour tells a type of user, developers alike, not an operator). A
    careful operator whose accounts share only a private client and prompts they alone use, each
    pair too little to link, passes; developers who merely share a public library do not.
 5. *Membership* (``membership.py``): every member, and every account tied to a group, is judged
@@ -178,7 +181,10 @@ def _value_groups(t: PairTables, group_of: np.ndarray, profiles: Profiles | None
         for name in _family_of_kind(k):
             exclude_rows.append((offset + v, name))
     exclude = pa.table({"gid": pa.array([g for g, _ in exclude_rows], pa.int64()), "comparison": pa.array([c for _, c in exclude_rows], pa.string())})
-    scores = membership_scores(con, t.n_accounts, groups, None, MEMBERSHIP_COMPARISONS, profiles, exclude=exclude)
+    # Each member is judged on what it shares with members outside its own community, and on
+    # identity and content only: behaviour says what kind of user an account is (developers on a
+    # popular automation stack work alike), which the campaign score weighs, not who runs it.
+    scores = membership_scores(con, t.n_accounts, groups, None, MEMBERSHIP_COMPARISONS, None, exclude=exclude, communities=group_of)
     tbl = scores.table
     accepted = np.asarray(tbl.column("member").to_numpy(zero_copy_only=False), dtype=bool) & (tbl.column("posterior").to_numpy() >= params.membership_probability)
     a = tbl.column("aid").to_numpy()[accepted]

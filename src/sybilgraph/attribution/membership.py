@@ -114,14 +114,34 @@ FROM t LEFT JOIN grp g ON g.aid = t.aid AND g.gid = t.gid;
 # Per evaluated row and comparison: 2 when the account uses a characteristic value the group
 # owns (members, without the account, are at least half its other users), 1 when it uses one
 # the group shares with outsiders, else absent (0).
+# ``own``: how many of the value's users inside the group are the account itself or, when the
+# group was formed by a shared value (value groups), members of the account's own community: an
+# account is judged on what it shares with the rest of the group, never on what its own clique
+# (a household, one operator among several on one software stack) shares with itself.
 _LEVELS_SQL = """
-SELECT e.aid, e.gid, c.cid,
-       max(CASE WHEN 2 * (c.n_in - e.member::INTEGER) >= c.n - 1 THEN 2 ELSE 1 END) AS level
-FROM _ev e JOIN mlk l ON l.aid = e.aid
-JOIN _char c ON c.gid = e.gid AND c.vid = l.vid
-WHERE c.n_in - e.member::INTEGER >= 1
-  AND NOT EXISTS (SELECT 1 FROM _excl x WHERE x.gid = e.gid AND x.cid = c.cid)
-GROUP BY e.aid, e.gid, c.cid
+WITH own AS (
+    SELECT e.aid, e.gid, l.vid,
+           CASE WHEN e.member AND cm.comm >= 0 THEN coalesce(gc.k, 0)
+                ELSE e.member::INTEGER END AS own
+    FROM _ev e JOIN mlk l ON l.aid = e.aid
+    LEFT JOIN _comm cm ON cm.aid = e.aid AND cm.gid = e.gid
+    LEFT JOIN _gvc gc ON gc.gid = e.gid AND gc.vid = l.vid AND gc.comm = cm.comm
+)
+SELECT o.aid, o.gid, c.cid,
+       max(CASE WHEN 2 * (c.n_in - o.own) >= c.n - o.own THEN 2 ELSE 1 END) AS level
+FROM own o JOIN _char c ON c.gid = o.gid AND c.vid = o.vid
+WHERE c.n_in - o.own >= 1
+  AND NOT EXISTS (SELECT 1 FROM _excl x WHERE x.gid = o.gid AND x.cid = c.cid)
+GROUP BY o.aid, o.gid, c.cid
+"""
+
+# Members' values per community, for the leave-community-out counts above.
+_COMMUNITY_SQL = """
+CREATE OR REPLACE TEMP TABLE _gvc AS
+SELECT g.gid, l.vid, cm.comm, count(*)::DOUBLE AS k
+FROM mlk l JOIN grp g USING (aid) JOIN _comm cm ON cm.aid = g.aid AND cm.gid = g.gid
+WHERE cm.comm >= 0
+GROUP BY g.gid, l.vid, cm.comm
 """
 
 
@@ -133,6 +153,7 @@ def membership_scores(
     identifier_comparisons: Sequence[str],
     profiles: Profiles | None = None,
     exclude: pa.Table | None = None,
+    communities: np.ndarray | None = None,
 ) -> MembershipScores:
     """Membership evidence of every member, tied outsider and candidate (aid, gid).
 
@@ -141,7 +162,8 @@ def membership_scores(
     ``cid`` (templates, compared one by one, come after them); ``profiles`` (aligned with the
     integer ids) adds the behavioural comparisons; ``exclude`` (gid, comparison name) leaves a
     comparison out of a group's judgement: a group formed by one shared value is judged on the
-    *other* evidence its accounts share.
+    *other* evidence its accounts share; ``communities`` (a community label per account id, -1
+    for none) makes each member of a group leave its whole community out, not only itself.
     """
     con.register("_groups", groups)
     con.execute("CREATE OR REPLACE TEMP TABLE grp AS SELECT aid::INTEGER AS aid, gid::BIGINT AS gid FROM _groups")
@@ -161,6 +183,11 @@ def membership_scores(
         if statement.strip():
             params = {k: v for k, v in {"n": float(n_accounts), "tcid": len(identifier_comparisons)}.items() if f"${k}" in statement}
             con.execute(statement, params or None)
+    comm = communities if communities is not None else np.full(n_accounts, -1, dtype=np.int64)
+    con.register("_comm0", pa.table({"aid": pa.array(np.arange(len(comm)), pa.int32()), "comm": pa.array(comm, pa.int64())}))
+    con.execute("CREATE OR REPLACE TEMP TABLE _comm AS SELECT g.aid, g.gid, c.comm FROM grp g JOIN _comm0 c USING (aid)")
+    con.unregister("_comm0")
+    con.execute(_COMMUNITY_SQL)
     ev = con.execute("SELECT aid, gid, member FROM _ev ORDER BY gid, aid").fetchnumpy()
     aid = np.asarray(ev["aid"], dtype=np.int64)
     gid = np.asarray(ev["gid"], dtype=np.int64)
