@@ -182,15 +182,16 @@ def _print_ingest_report(report: Any) -> None:
 @app.command()
 @human_errors
 def attribute(
-    seed: Annotated[int, typer.Option(help="Seed for community detection (same data + seed = same partition).")] = 42,
-    flag_threshold: Annotated[float, typer.Option(help="Campaign score at or above which an operator is flagged.")] = 0.5,
+    seed: Annotated[int | None, typer.Option(help="Seed for community detection (same data + seed = same partition); default: attribution.seed.")] = None,
+    flag_threshold: Annotated[float | None, typer.Option(help="Campaign score at or above which an operator is flagged; default: attribution.flag_threshold.")] = None,
 ) -> None:
     """Link accounts to operators with GDS, score campaigns; the run becomes current when complete."""
-    from sybilgraph.attribution import AttributionParams, run_attribution
+    from sybilgraph.attribution import run_attribution
     from sybilgraph.progress import reporter_for
 
-    params = AttributionParams(seed=seed, flag_threshold=flag_threshold)
-    with open_db(settings()) as db:
+    s = settings()
+    params = s.attribution.params(seed=seed, flag_threshold=flag_threshold)
+    with open_db(s) as db:
         result = run_attribution(db, params, reporter=reporter_for())
     t = Table(title=f"attribution {result.run_id}")
     t.add_column("phase")

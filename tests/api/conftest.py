@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from sybilgraph.api import create_app
-from sybilgraph.api.config import ApiSettings
+from sybilgraph.settings.api import ApiSection
 from sybilgraph.db.admin import reset
 from sybilgraph.db.session import Database
 from sybilgraph.settings import Settings
@@ -24,12 +24,15 @@ from tests.api.api_support import KEYS, ApiServer
 MASK_KEY = "test-mask-key-4c9e1f7a2b"
 
 
-def api_settings(**overrides: Any) -> ApiSettings:
-    return ApiSettings(**{"keys": KEYS, "mask_key": MASK_KEY, **overrides})
+def api_settings(**overrides: Any) -> ApiSection:
+    return ApiSection(**{"keys": KEYS, "mask_key": MASK_KEY, **overrides})
 
 
-def app_settings(neo4j_settings: Settings, home: Path, uri: str | None = None) -> Settings:
-    return neo4j_settings.model_copy(update={"home": home, "neo4j_uri": uri or neo4j_settings.bolt_uri})
+def app_settings(neo4j_settings: Settings, home: Path, uri: str | None = None, **api: Any) -> Settings:
+    """The session's connection with its own home and the test keys (``api`` overrides the section)."""
+    return neo4j_settings.model_copy(
+        update={"home": home, "neo4j_uri": uri or neo4j_settings.bolt_uri, "api": api_settings(**api)}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +58,6 @@ def api_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(neo4j_settings: Settings, api_home: Path, seeded: Database) -> Iterator[ApiServer]:
-    app = create_app(app_settings(neo4j_settings, api_home), api_settings=api_settings())
+    app = create_app(app_settings(neo4j_settings, api_home))
     with ApiServer(app) as srv:
         yield srv

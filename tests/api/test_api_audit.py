@@ -15,7 +15,7 @@ from sybilgraph.db.session import Database
 from sybilgraph.settings import Settings
 from tests.api.api_queries import ACCOUNTS_BY_IDENTIFIER, DECIDE
 from tests.api.api_support import ANALYST, VIEWER, ApiServer
-from tests.api.conftest import api_settings, app_settings
+from tests.api.conftest import app_settings
 
 pytestmark = pytest.mark.integration
 
@@ -142,7 +142,7 @@ def test_two_writers_share_one_chain(tmp_path: Path) -> None:
 def test_no_answer_leaves_without_an_audit_record(neo4j_settings: Settings, seeded: Database, tmp_path: Path) -> None:
     blocked = tmp_path / "audit-is-a-directory"
     blocked.mkdir()
-    app = create_app(app_settings(neo4j_settings, tmp_path), api_settings=api_settings(audit_path=blocked))
+    app = create_app(app_settings(neo4j_settings, tmp_path, audit_path=blocked))
     with ApiServer(app) as srv, srv.client(VIEWER) as c:
         body = c.gql('{ account(id: "a1") { id } }')
     assert body == {"data": None, "errors": [{
@@ -155,7 +155,7 @@ def test_origin_is_the_peer_unless_a_trusted_proxy_forwards(neo4j_settings: Sett
     spoofed = {"X-Forwarded-For": "198.51.100.9"}
     for trusted, expected in (([], "127.0.0.1"), (["127.0.0.1"], "198.51.100.9")):
         home = tmp_path / ("trusted" if trusted else "direct")
-        app = create_app(app_settings(neo4j_settings, home), api_settings=api_settings(trusted_proxies=trusted))
+        app = create_app(app_settings(neo4j_settings, home, trusted_proxies=trusted))
         with ApiServer(app) as srv, srv.client(VIEWER) as c:
             c.http.post("/graphql", json={"query": "{ me { user } }"}, headers=spoofed)
         assert records(home)[-1]["origin"] == expected

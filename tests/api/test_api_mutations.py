@@ -18,7 +18,7 @@ from sybilgraph.errors import AttributionError
 from sybilgraph.settings import Settings
 from tests.api.api_queries import DECIDE, LABEL_OPERATOR, OPERATORS_PAGE, RUN, START_RUN
 from tests.api.api_support import ADMIN, ANALYST, ApiServer
-from tests.api.conftest import api_settings, app_settings
+from tests.api.conftest import app_settings
 
 pytestmark = pytest.mark.integration
 
@@ -61,7 +61,7 @@ def fake(fresh_graph: Database) -> Iterator[FakeAttribution]:
 
 @pytest.fixture()
 def writable(neo4j_settings: Settings, tmp_path: Path, fake: FakeAttribution) -> Iterator[ApiServer]:
-    app = create_app(app_settings(neo4j_settings, tmp_path), api_settings=api_settings(), run_attribution=fake)
+    app = create_app(app_settings(neo4j_settings, tmp_path), run_attribution=fake)
     with ApiServer(app) as srv:
         yield srv
 
@@ -137,11 +137,11 @@ def test_start_attribution_run_returns_at_once(writable: ApiServer, fake: FakeAt
 
 
 def _server_with(neo4j_settings: Settings, home: Path, fn) -> ApiServer:  # type: ignore[no-untyped-def]
-    return ApiServer(create_app(app_settings(neo4j_settings, home), api_settings=api_settings(), run_attribution=fn))
+    return ApiServer(create_app(app_settings(neo4j_settings, home), run_attribution=fn))
 
 
 def test_attribution_not_wired(neo4j_settings: Settings, seeded: Database, tmp_path: Path) -> None:
-    app = create_app(app_settings(neo4j_settings, tmp_path), api_settings=api_settings())
+    app = create_app(app_settings(neo4j_settings, tmp_path))
     with ApiServer(app) as srv, srv.client(ADMIN) as c:
         body = c.gql(START_RUN)
     assert body["data"] is None

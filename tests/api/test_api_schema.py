@@ -20,7 +20,7 @@ from graphql import (
 )
 
 from sybilgraph.api.audit import REDACTED_INPUT_FIELDS
-from sybilgraph.api.config import Role
+from sybilgraph.settings.api import Role
 from sybilgraph.api.masking import POLICY
 from sybilgraph.api.schema import build_schema
 from sybilgraph.api.schema_export import SCHEMA_FILE, sdl

@@ -15,7 +15,7 @@ from typing import Any
 from sybilgraph.attribution import run_attribution
 from sybilgraph.db.session import Database
 from sybilgraph.ingest import ingest_bundle
-from sybilgraph.jobs.config import JobsConfig
+from sybilgraph.settings import JobsSection, Settings
 from tests.bundles import write_bundle
 
 HERE = Path(__file__).resolve().parent
@@ -37,8 +37,9 @@ FAST: dict[str, Any] = {
 }
 
 
-def jobs_config(inbox: Path, **overrides: Any) -> JobsConfig:
-    return JobsConfig(inbox=inbox, **{**FAST, **overrides})
+def with_jobs(settings: Settings, inbox: Path, **overrides: Any) -> Settings:
+    """``settings`` with a fast ``[jobs]`` section on ``inbox``."""
+    return settings.model_copy(update={"jobs": JobsSection(inbox=inbox, **{**FAST, **overrides})})
 
 
 def account(account_id: str) -> dict[str, Any]:
@@ -107,14 +108,7 @@ def child_env(db: Database, inbox: Path, **jobs: Any) -> dict[str, str]:
     """Environment for a scheduler child process on the test's database and home."""
     s = db.settings
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYBILGRAPH_")}
-    env["SYBILGRAPH_HOME"] = str(s.home)
-    env["SYBILGRAPH_NEO4J_DATABASE"] = s.neo4j_database
-    if s.neo4j_uri:
-        env.update(NEO4J_URI=s.neo4j_uri, NEO4J_USER=s.neo4j_user)
-        if s.neo4j_password is not None:
-            env["NEO4J_PASSWORD"] = s.neo4j_password
-    else:
-        env["SYBILGRAPH_BOLT_PORT"] = str(s.bolt_port)
+    env.update(s.connection_env())
     for key, value in {**FAST, "inbox": inbox, **jobs}.items():
         env[f"SYBILGRAPH_JOBS_{key.upper()}"] = str(value)
     env["PYTHONPATH"] = os.pathsep.join([str(HERE.parents[1]), env.get("PYTHONPATH", "")])

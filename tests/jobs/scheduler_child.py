@@ -31,12 +31,12 @@ def main(mode: str) -> int:
     logging.getLogger("neo4j").setLevel(logging.WARNING)
     _slow_down_communities(float(os.environ.get("SLOW_COMMUNITIES_S", "0")))
 
-    from sybilgraph.jobs import JobsConfig, Scheduler
+    from sybilgraph.jobs import Scheduler
     from sybilgraph.settings import Settings
 
     settings = Settings()
     if mode == "once":
-        scheduler = Scheduler(settings, JobsConfig())
+        scheduler = Scheduler(settings)
         try:
             scheduler.run_once(attribute=True)
         finally:

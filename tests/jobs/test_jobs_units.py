@@ -16,16 +16,11 @@ from pydantic import ValidationError
 from sybilgraph.attribution.candidates import candidate_edges
 from sybilgraph.attribution.params import AttributionParams
 from sybilgraph.errors import BundleError, DatabaseUnavailable
-from sybilgraph.jobs.config import (
-    JobsConfig,
-    cron_trigger,
-    next_cron_time,
-    standard_weekdays,
-)
 from sybilgraph.jobs.inbox import Inbox
 from sybilgraph.jobs.incremental import LINK_SCHEMA, assign, pair_edges
 from sybilgraph.jobs.retry import Backoff, Stopped, is_infrastructure, retry
-from sybilgraph.settings import Settings
+from sybilgraph.settings import JobsSection, Settings
+from sybilgraph.settings.jobs import cron_trigger, next_cron_time, standard_weekdays
 
 
 # -- config --------------------------------------------------------------------------------------
@@ -53,22 +48,21 @@ def test_sunday_is_sunday() -> None:
 @pytest.mark.parametrize("expr", ["every hour", "61 * * * *", "* * *", "0 0 * * 8", "0 0 * * 5-2"])
 def test_bad_cron_is_refused(expr: str) -> None:
     with pytest.raises(ValidationError, match="cron"):
-        JobsConfig(attribution_cron=expr)
+        JobsSection(attribution_cron=expr)
 
 
 def test_config_from_environment_and_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("SYBILGRAPH_JOBS_ATTRIBUTION_CRON", "30 2 * * *")
     monkeypatch.setenv("SYBILGRAPH_JOBS_SETTLE_S", "5")
-    cfg = JobsConfig()
-    settings = Settings(home=tmp_path)
+    cfg = Settings(home=tmp_path).jobs
     assert cfg.attribution_cron == "30 2 * * *" and cfg.settle_s == 5
-    assert cfg.inbox_dir(settings) == tmp_path / "inbox"
-    assert cfg.done_path(settings) == tmp_path / "inbox" / "done"
+    assert cfg.inbox_dir(tmp_path) == tmp_path / "inbox"
+    assert cfg.done_path(tmp_path) == tmp_path / "inbox" / "done"
 
 
 def test_stale_must_outlast_missed_beats() -> None:
     with pytest.raises(ValidationError, match="twice heartbeat_s"):
-        JobsConfig(heartbeat_s=10, lock_stale_s=15)
+        JobsSection(heartbeat_s=10, lock_stale_s=15)
 
 
 # -- backoff and retry ---------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from tests.jobs.jobs_support import (
     child_env,
     current_run,
     job_state,
-    jobs_config,
+    with_jobs,
     lock,
     run_record,
     running_run,
@@ -43,7 +43,7 @@ def _runs(db: Database) -> list[dict[str, object]]:
 def test_two_schedulers_never_attribute_at_the_same_time(db: Database, tmp_path: Path) -> None:
     seed_operators(db, tmp_path)
     schedulers = [
-        Scheduler(db.settings, jobs_config(tmp_path / f"inbox-{i}"), db=Database(db.settings), holder=f"racer-{i}")
+        Scheduler(with_jobs(db.settings, tmp_path / f"inbox-{i}"), db=Database(db.settings), holder=f"racer-{i}")
         for i in range(2)
     ]
     start = threading.Barrier(len(schedulers))
@@ -94,7 +94,7 @@ def test_killed_scheduler_leaves_a_reclaimable_lock_and_the_previous_run_served(
     assert current_run(db) == previous and _attributions(db, previous) == served
 
     t0 = time.monotonic()
-    scheduler = Scheduler(db.settings, jobs_config(inbox), db=db, holder="survivor")
+    scheduler = Scheduler(with_jobs(db.settings, inbox), db=db, holder="survivor")
     try:
         report = scheduler.run_once(attribute=True)
     finally:

@@ -22,7 +22,7 @@ from strawberry.types import ExecutionResult
 
 from sybilgraph.api.audit import AuditLog
 from sybilgraph.api.auth import Authenticator, client_ip
-from sybilgraph.api.config import ApiSettings, check_production, load_key_table
+from sybilgraph.settings.api import check_production, load_key_table
 from sybilgraph.api.context import ApiContext, AppState
 from sybilgraph.api.db import AsyncDatabase
 from sybilgraph.api.errors import INTERNAL_MESSAGE, DatabaseUnavailableError
@@ -115,12 +115,15 @@ def _too_large(limit: int) -> JSONResponse:
 def create_app(
     settings: Settings,
     *,
-    production: bool = False,
+    production: bool | None = None,
     run_attribution: RunAttribution | None = None,
-    api_settings: ApiSettings | None = None,
 ) -> FastAPI:
-    """The ASGI app. ``run_attribution(settings) -> run id`` backs ``startAttributionRun``."""
-    api = api_settings if api_settings is not None else ApiSettings()
+    """The ASGI app. ``run_attribution(settings) -> run id`` backs ``startAttributionRun``.
+
+    Everything comes from ``settings.api``; ``production`` overrides ``settings.api.production``.
+    """
+    api = settings.api
+    production = api.production if production is None else production
     table = load_key_table(api, production)
     if production:
         check_production(api, table)
@@ -131,7 +134,7 @@ def create_app(
         production=production,
         db=db,
         masker=Masker(api.mask_secret(production)),
-        audit=AuditLog(api.audit_path or settings.home / "audit" / "audit.jsonl", fsync=api.audit_fsync),
+        audit=AuditLog(api.audit_file(settings.home), fsync=api.audit_fsync),
         authenticator=Authenticator(table),
         runner=AttributionRunner(run_attribution or attribution_not_available, settings, db),
     )
@@ -182,15 +185,13 @@ def create_app(
 
 def app_from_environment() -> FastAPI:
     """uvicorn ``--factory`` entry for several worker processes (``--workers N``), which need an
-    import string rather than an app object: settings from the environment, production when
-    ``SYBILGRAPH_API_PRODUCTION=1``, attribution wired when ``SYBILGRAPH_API_ATTRIBUTION=1``."""
-    import os
-
+    import string rather than an app object: everything from the settings (environment and TOML
+    file), production when ``SYBILGRAPH_API_PRODUCTION=1``, attribution wired when
+    ``SYBILGRAPH_API_RUN_ATTRIBUTION=1``."""
     from sybilgraph.api.runner import run_attribution_with_defaults
 
-    wired = os.environ.get("SYBILGRAPH_API_ATTRIBUTION") == "1"
+    settings = Settings()
     return create_app(
-        Settings(),
-        production=os.environ.get("SYBILGRAPH_API_PRODUCTION") == "1",
-        run_attribution=run_attribution_with_defaults if wired else None,
+        settings,
+        run_attribution=run_attribution_with_defaults if settings.api.run_attribution else None,
     )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from starlette.requests import HTTPConnection
 
-from sybilgraph.api.config import KeySpec, Role, hash_key
+from sybilgraph.settings.api import KeySpec, Role, hash_key
 
 __all__ = ["Authenticator", "Principal", "client_ip"]
 

@@ -155,13 +155,13 @@ def print_results(results: list[LevelResult]) -> None:
 def bench_app() -> Any:
     """uvicorn factory for ``--serve``: the app on the configured Neo4j with the bench key."""
     from sybilgraph.api import create_app
-    from sybilgraph.api.config import ApiSettings, KeySpec, Role
     from sybilgraph.settings import Settings
+    from sybilgraph.settings.api import KeySpec, Role
 
     key = os.environ["SYBILGRAPH_BENCH_KEY"]
     spec = KeySpec(user="bench", role=Role(os.environ.get("SYBILGRAPH_BENCH_ROLE", "admin")))
-    api = ApiSettings(keys={key: spec})
-    return create_app(Settings(), api_settings=api)
+    settings = Settings()
+    return create_app(settings.model_copy(update={"api": settings.api.model_copy(update={"keys": {key: spec}})}))
 
 
 def _free_port() -> int:

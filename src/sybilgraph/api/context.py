@@ -14,7 +14,7 @@ from strawberry.fastapi import BaseContext
 
 from sybilgraph.api.audit import AuditLog
 from sybilgraph.api.auth import Authenticator, Principal
-from sybilgraph.api.config import ApiSettings, Role
+from sybilgraph.settings.api import ApiSection, Role
 from sybilgraph.api.db import AsyncDatabase, RequestDb
 from sybilgraph.api.loaders import Loaders, Touched
 from sybilgraph.api.masking import Masker
@@ -29,7 +29,7 @@ __all__ = ["ApiContext", "AppState"]
 @dataclass
 class AppState:
     settings: Settings
-    api: ApiSettings
+    api: ApiSection
     production: bool
     db: AsyncDatabase
     masker: Masker

@@ -26,7 +26,7 @@ from neo4j.exceptions import (
 )
 
 from sybilgraph import cypher
-from sybilgraph.api.config import ApiSettings
+from sybilgraph.settings.api import ApiSection
 from sybilgraph.api.errors import DatabaseUnavailableError, QueryTimeout
 from sybilgraph.settings import Settings
 
@@ -42,7 +42,7 @@ _TIMEOUT_CODES = ("Neo.ClientError.Transaction.TransactionTimedOut",)
 class AsyncDatabase:
     """One async driver for the process; created on first use inside the running loop."""
 
-    def __init__(self, settings: Settings, api: ApiSettings) -> None:
+    def __init__(self, settings: Settings, api: ApiSection) -> None:
         self.settings = settings
         self.api = api
         self.database = settings.neo4j_database
@@ -51,14 +51,9 @@ class AsyncDatabase:
     @property
     def driver(self) -> AsyncDriver:
         if self._driver is None:
-            auth = (
-                (self.settings.neo4j_user, self.settings.neo4j_password)
-                if self.settings.neo4j_password is not None
-                else None
-            )
             self._driver = AsyncGraphDatabase.driver(
                 self.settings.bolt_uri,
-                auth=auth,
+                auth=self.settings.neo4j_auth,
                 connection_timeout=self.api.neo4j_connection_timeout_s,
                 connection_acquisition_timeout=self.api.neo4j_acquisition_timeout_s,
                 max_transaction_retry_time=self.api.neo4j_retry_time_s,

@@ -48,7 +48,7 @@ from strawberry.schema.exceptions import (
 )
 
 from sybilgraph.api.audit import redact_variables
-from sybilgraph.api.config import ApiSettings
+from sybilgraph.settings.api import ApiSection
 from sybilgraph.api.context import ApiContext
 from sybilgraph.api.errors import (
     ApiError,
@@ -104,7 +104,7 @@ def error_code(error: BaseException) -> str:
     return "INTERNAL"
 
 
-def limit_rules(api: ApiSettings, production: bool) -> list[type[ASTValidationRule]]:
+def limit_rules(api: ApiSection, production: bool) -> list[type[ASTValidationRule]]:
     rules: list[type[ASTValidationRule]] = [
         depth_validator(api.max_depth, None, None),
         alias_validator(api.max_aliases),
@@ -114,7 +114,7 @@ def limit_rules(api: ApiSettings, production: bool) -> list[type[ASTValidationRu
     return rules
 
 
-def schema_extensions(api: ApiSettings, production: bool) -> list[Callable[[], SchemaExtension]]:
+def schema_extensions(api: ApiSection, production: bool) -> list[Callable[[], SchemaExtension]]:
     """The extension factories, in hook order (the audit gate first)."""
     rules = limit_rules(api, production)
     timeout = api.query_timeout_s

@@ -18,7 +18,7 @@ import hmac
 import ipaddress
 from enum import Enum
 
-from sybilgraph.api.config import Role
+from sybilgraph.settings.api import Role
 
 __all__ = ["POLICY", "Mask", "Masker"]
 

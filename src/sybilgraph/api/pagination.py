@@ -13,7 +13,7 @@ import binascii
 import json
 from typing import Any
 
-from sybilgraph.api.config import MAX_PAGE_SIZE
+from sybilgraph.settings.api import MAX_PAGE_SIZE
 from sybilgraph.api.errors import BadInput
 
 __all__ = ["MAX_ID_LENGTH", "check_first", "check_id", "decode_cursor", "encode_cursor"]

@@ -48,13 +48,14 @@ def attribution_not_available(settings: Settings) -> str:
 
 
 def run_attribution_with_defaults(settings: Settings) -> str:
-    """An adapter the CLI may pass to ``create_app``: one run of ``sybilgraph attribute`` with
-    default parameters on its own connection (imported lazily: attribution is heavy)."""
-    from sybilgraph.attribution import AttributionParams, run_attribution
+    """An adapter the CLI may pass to ``create_app``: one run of ``sybilgraph attribute`` with the
+    parameters of the settings' ``[attribution]`` section, on its own connection (imported
+    lazily: attribution is heavy)."""
+    from sybilgraph.attribution import run_attribution
     from sybilgraph.db.session import connect
 
     with connect(settings) as db:
-        return run_attribution(db, AttributionParams()).run_id
+        return run_attribution(db, settings.attribution.params()).run_id
 
 
 class AttributionNotAvailable(ApiError):

@@ -17,7 +17,7 @@ from graphql import GraphQLError
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from sybilgraph.api.config import ApiSettings, Role
+from sybilgraph.settings.api import ApiSection, Role
 from sybilgraph.api.errors import BadInput, NotFound
 from sybilgraph.api.extensions import error_code, is_expected, schema_extensions
 from sybilgraph.api.loaders import KIND_OF_REL
@@ -296,9 +296,9 @@ class ApiSchema(strawberry.Schema):
                 log.error("unexpected error: %s", error.message, exc_info=error.original_error or error)
 
 
-def build_schema(api: ApiSettings | None = None, production: bool = False) -> ApiSchema:
+def build_schema(api: ApiSection | None = None, production: bool = False) -> ApiSchema:
     """The schema with this server's limits. The SDL is the same whatever the settings."""
-    api = api or ApiSettings(keys={})
+    api = api or ApiSection(keys={})
     return ApiSchema(
         query=Query,
         mutation=Mutation,

@@ -19,10 +19,10 @@ SCHEMA_FILE = REPO_ROOT / "schema.graphql"
 
 
 def sdl() -> str:
-    from sybilgraph.api.config import ApiSettings
+    from sybilgraph.settings.api import ApiSection
     from sybilgraph.api.schema import build_schema
 
-    return build_schema(ApiSettings(keys={}), production=False).as_str().rstrip("\n") + "\n"
+    return build_schema(ApiSection(keys={}), production=False).as_str().rstrip("\n") + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,7 +25,7 @@ from strawberry.scalars import JSON
 from strawberry.schema_directive import Location
 from strawberry.types import Info as StrawberryInfo
 
-from sybilgraph.api.config import Role
+from sybilgraph.settings.api import Role
 from sybilgraph.api.context import ApiContext
 from sybilgraph.api.errors import BadInput, Forbidden
 from sybilgraph.api.loaders import (

@@ -117,7 +117,7 @@ def _run(
     with _phase(db, result, "similarity", holder):
         edges, wl = edges_and_weighted_links(
             links, n_total, params,
-            memory_limit=db.settings.attribution_memory_limit, spill_dir=str(db.settings.home / "tmp"),
+            memory_limit=db.settings.attribution.memory_limit, spill_dir=str(db.settings.home / "tmp"),
         )
         del links  # the weighted links carry everything later phases need
     result.counts["edges"] = edges.num_rows
@@ -143,7 +143,7 @@ def _run(
         with timed(result.timings_s, "operators.evidence"):
             ev = evidence_tables(
                 wl, members_table,
-                memory_limit=db.settings.attribution_memory_limit, spill_dir=str(db.settings.home / "tmp"),
+                memory_limit=db.settings.attribution.memory_limit, spill_dir=str(db.settings.home / "tmp"),
             )
         with timed(result.timings_s, "operators.scores"):
             operator_rows = _score_operators(db, membership, ev, population, labels, analyst_labels, params)

@@ -16,7 +16,7 @@ from typing import Any
 from sybilgraph.bench.results import ApiLevel
 from sybilgraph.settings import Settings
 
-__all__ = ["ProbeResult", "probe_api", "settings_env"]
+__all__ = ["ProbeResult", "probe_api"]
 
 
 @dataclass
@@ -25,21 +25,6 @@ class ProbeResult:
     startup_s: float = 0.0
     probe_s: float = 0.0
     skipped: str | None = None  # why no probe ran
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    """The environment under which a child process's ``Settings()`` reaches the same Neo4j."""
-    env = {
-        "SYBILGRAPH_HOME": str(settings.home),
-        "SYBILGRAPH_BOLT_PORT": str(settings.bolt_port),
-        "SYBILGRAPH_NEO4J_DATABASE": settings.neo4j_database,
-        "NEO4J_USER": settings.neo4j_user,
-    }
-    if settings.neo4j_uri:
-        env["NEO4J_URI"] = settings.neo4j_uri
-    if settings.neo4j_password is not None:
-        env["NEO4J_PASSWORD"] = settings.neo4j_password
-    return env
 
 
 def probe_api(
@@ -60,7 +45,7 @@ def probe_api(
         return ProbeResult(skipped=f"API probe needs httpx ({e}); install the dev extra")
     t0 = time.perf_counter()
     try:
-        proc, url, key, tmp = api_bench._serve(1, "admin", settings_env(settings))
+        proc, url, key, tmp = api_bench._serve(1, "admin", settings.connection_env())
     except SystemExit as e:  # the API's benchmark speaks to people through SystemExit
         return ProbeResult(skipped=str(e))
     startup = time.perf_counter() - t0

@@ -39,14 +39,9 @@ class Database:
 
     def __init__(self, settings: Settings, driver: Driver | None = None) -> None:
         self.settings = settings
-        auth = (
-            (settings.neo4j_user, settings.neo4j_password)
-            if settings.neo4j_password is not None
-            else None
-        )
         # Server notifications (unknown labels on an empty graph, ...) are not for end users.
         self.driver: Driver = driver or GraphDatabase.driver(
-            settings.bolt_uri, auth=auth, notifications_min_severity=NotificationMinimumSeverity.OFF
+            settings.bolt_uri, auth=settings.neo4j_auth, notifications_min_severity=NotificationMinimumSeverity.OFF
         )
         self.database = settings.neo4j_database
 

@@ -42,7 +42,6 @@ from sybilgraph.attribution.pipeline import new_run_id, run_attribution
 from sybilgraph.db.session import Database, connect
 from sybilgraph.errors import AttributionError, DatabaseUnavailable
 from sybilgraph.ingest import IngestReport, ingest_bundle
-from sybilgraph.jobs.config import JobsConfig, cron_trigger, next_cron_time
 from sybilgraph.jobs.inbox import Inbox, ReadyBundle
 from sybilgraph.jobs.incremental import (
     CoreWeights,
@@ -62,6 +61,7 @@ from sybilgraph.jobs.locks import (
 from sybilgraph.jobs.retry import Backoff, Stopped, is_infrastructure, retry
 from sybilgraph.jobs.state import JobStateWriter, apply_job_schema, utcnow
 from sybilgraph.settings import Settings
+from sybilgraph.settings.jobs import cron_trigger, next_cron_time
 
 __all__ = ["AttributionOutcome", "BundleOutcome", "CycleReport", "Scheduler", "StepAbandoned", "main"]
 
@@ -115,19 +115,19 @@ class Scheduler:
     def __init__(
         self,
         settings: Settings,
-        config: JobsConfig | None = None,
         db: Database | None = None,
         params: AttributionParams | None = None,
         holder: str | None = None,
     ) -> None:
         self.settings = settings
-        self.config = config or JobsConfig()
+        self.config = settings.jobs
         self._owns_db = db is None
         self.db = db or connect(settings)
-        self.params = params or AttributionParams(seed=self.config.seed, flag_threshold=self.config.flag_threshold)
+        # The same parameters as any other run (CLI, API): one [attribution] section.
+        self.params = params or settings.attribution.params()
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         cfg = self.config
-        self.inbox = Inbox(cfg.inbox_dir(settings), cfg.done_path(settings), cfg.failed_path(settings),
+        self.inbox = Inbox(cfg.inbox_dir(settings.home), cfg.done_path(settings.home), cfg.failed_path(settings.home),
                            cfg.ready_marker, cfg.settle_s)
         self.states = JobStateWriter(self.db, self.holder)
         self.heartbeat = Heartbeat(cfg.heartbeat_s)
@@ -513,9 +513,8 @@ def _event(name: str, **fields: Any) -> None:
 # -- the command ---------------------------------------------------------------------------------
 def main(settings: Settings) -> int:
     """``sybilgraph scheduler``: run until SIGTERM/SIGINT; 0 after a clean stop."""
-    config = JobsConfig()
-    db = _connect_patiently(settings, config)
-    scheduler = Scheduler(settings, config, db=db)
+    db = _connect_patiently(settings)
+    scheduler = Scheduler(settings, db=db)
     try:
         scheduler.run_forever()
     finally:
@@ -524,9 +523,9 @@ def main(settings: Settings) -> int:
     return 0
 
 
-def _connect_patiently(settings: Settings, config: JobsConfig) -> Database:
+def _connect_patiently(settings: Settings) -> Database:
     """Neo4j may start after the scheduler (compose): wait up to ``connect_timeout_s``."""
-    deadline = time.monotonic() + config.connect_timeout_s
+    deadline = time.monotonic() + settings.jobs.connect_timeout_s
     backoff = Backoff(1.0, 15.0)
     tried_launcher = False
     failures = 0

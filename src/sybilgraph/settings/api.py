@@ -1,11 +1,10 @@
-"""Settings of the GraphQL API: who may call it, how much one request may cost, and masking.
+"""The ``[api]`` settings section and what reads it: roles, the key table, the production check.
 
-They live here, not in ``sybilgraph.settings``, because only ``sybilgraph serve`` needs them and
-because they hold secrets (API keys, the masking key) that no other command should load. They
-are read from the environment with the prefix ``SYBILGRAPH_API_`` (``SYBILGRAPH_API_KEYS`` is a
-JSON object ``{"<key>": {"user": "alice", "role": "admin"}}``) and, when
-``SYBILGRAPH_API_KEYS_FILE`` names one, from a JSON or TOML file of the same shape. A key may be
-written as ``sha256:<hex digest of the key>`` so that files never hold a usable key.
+Settings of the GraphQL API: who may call it, how much one request may cost, and masking. From
+the environment (``SYBILGRAPH_API__KEYS`` or ``SYBILGRAPH_API_KEYS``: a JSON object
+``{"<key>": {"user": "alice", "role": "admin"}}``), from ``[api]`` in the TOML file, and, when
+``keys_file`` names one, from a JSON or TOML file of the same shape. A key may be written as
+``sha256:<hex digest of the key>`` so that files never hold a usable key.
 
 Production mode refuses to start with no keys, with a demo key, or without a masking key:
 a server that anyone can call, or whose viewer masks anyone can reverse, is worse than none.
@@ -20,17 +19,18 @@ import re
 import tomllib
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import NoDecode
 
 from sybilgraph.errors import ConfigError
+from sybilgraph.settings.base import Section, json_value
 
 __all__ = [
     "DEMO_KEYS",
     "MAX_PAGE_SIZE",
-    "ApiSettings",
+    "ApiSection",
     "KeySpec",
     "Role",
     "check_production",
@@ -85,16 +85,25 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-class ApiSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SYBILGRAPH_API_", extra="ignore")
+class ApiSection(Section):
+    """``[api]``: who may call the GraphQL API, how much one request may cost, and masking.
 
-    # Authentication: key -> {user, role}; keys may be "sha256:<hex>".
-    keys: dict[str, KeySpec] = Field(default_factory=dict)
+    API keys are a JSON object ``{"<key>": {"user": "alice", "role": "admin"}}`` (or a JSON/TOML
+    file of that shape named by ``keys_file``); a key may be written ``sha256:<hex digest>`` so
+    files never hold a usable key.
+    """
+
+    # Production: no introspection, no GraphiQL, refuse to start without strong keys and a masking key.
+    production: bool = False
+    # Whether an app built by the factory (``app_from_environment``) may start attribution runs.
+    run_attribution: bool = False
+    # Authentication: key -> {user, role}.
+    keys: Annotated[dict[SecretStr, KeySpec], NoDecode] = Field(default_factory=dict)
     keys_file: Path | None = None
     # HMAC key for the short hashes viewers see instead of devices, TLS fingerprints, templates.
     mask_key: SecretStr | None = None
     # Client IP for the audit log: X-Forwarded-For is believed only from these peers.
-    trusted_proxies: list[str] = Field(default_factory=list)
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # Cost limits of one request.
     max_depth: int = Field(default=12, ge=2, le=50)
@@ -126,6 +135,16 @@ class ApiSettings(BaseSettings):
                 raise ValueError(f"SYBILGRAPH_API_KEYS is not a JSON object: {e.msg}") from None
         return v
 
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies_list(cls, v: Any) -> Any:
+        if isinstance(v, str) and not v.strip().startswith("["):
+            return [p.strip() for p in v.split(",") if p.strip()]
+        return json_value(v, "trusted_proxies", list)
+
+    def audit_file(self, home: Path) -> Path:
+        return self.audit_path or home / "audit" / "audit.jsonl"
+
     def mask_secret(self, production: bool) -> bytes:
         if self.mask_key is not None:
             return self.mask_key.get_secret_value().encode("utf-8")
@@ -147,9 +166,9 @@ def _read_keys_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def load_key_table(api: ApiSettings, production: bool) -> dict[str, KeySpec]:
+def load_key_table(api: ApiSection, production: bool) -> dict[str, KeySpec]:
     """SHA-256 of each key -> who holds it. Development without keys gets the demo keys."""
-    raw: dict[str, Any] = {k: v.model_dump() for k, v in api.keys.items()}
+    raw: dict[str, Any] = {k.get_secret_value(): v.model_dump() for k, v in api.keys.items()}
     if api.keys_file is not None:
         raw.update(_read_keys_file(api.keys_file))
     if not raw and not production:
@@ -168,9 +187,9 @@ def load_key_table(api: ApiSettings, production: bool) -> dict[str, KeySpec]:
     return table
 
 
-def check_production(api: ApiSettings, table: dict[str, KeySpec]) -> None:
+def check_production(api: ApiSection, table: dict[str, KeySpec]) -> None:
     """Refuse to serve in production with no keys, a demo or weak key, or no masking key."""
-    raw_keys = list(api.keys)
+    raw_keys = [k.get_secret_value() for k in api.keys]
     if api.keys_file is not None:
         raw_keys += list(_read_keys_file(api.keys_file))
     if not table:
