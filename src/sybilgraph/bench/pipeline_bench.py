@@ -117,7 +117,7 @@ def run_bench(db: Database, server: Server, options: BenchOptions, command: str,
         started_at=_now(),
         machine=machine_info({"neo4j": versions.neo4j, "neo4j_edition": versions.edition, "gds": versions.gds}),
         settings={"heap": s.heap, "pagecache": s.pagecache, "ingest_memory_limit": s.ingest.memory_limit,
-                  "attribution_memory_limit": s.attribution_memory_limit, "batch_size": s.batch_size,
+                  "attribution_memory_limit": s.attribution.memory_limit, "batch_size": s.ingest.batch_size,
                   "local_neo4j": server.local is not None, "fresh_store": options.fresh_store},
         load_average={"before": load_average()},
     )
