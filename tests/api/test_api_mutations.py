@@ -13,6 +13,7 @@ import pytest
 
 from sybilgraph import cypher
 from sybilgraph.api import create_app
+from sybilgraph.db.lease import ATTRIBUTION_LEASE, hold
 from sybilgraph.db.session import Database
 from sybilgraph.errors import AttributionError
 from sybilgraph.settings import Settings
@@ -26,7 +27,8 @@ _ids = itertools.count(1)
 
 
 class FakeAttribution:
-    """Stands in for sybilgraph.attribution: creates its run node, then works until released."""
+    """Stands in for sybilgraph.attribution: takes the attribution lease as it does, creates its
+    run node, then works until released."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -35,16 +37,17 @@ class FakeAttribution:
         self.run_ids: list[str] = []
 
     def __call__(self, settings: Settings) -> str:
-        run_id = f"run-fake-{next(_ids)}"
-        self.run_ids.append(run_id)
-        self.db.driver.execute_query(
-            "CREATE (:AttributionRun {run_id: $id, status: 'running', current: false, started_at: datetime(), "
-            "seed: 42, params_json: '{\"seed\": 42}', progress: 'read'})", id=run_id)
-        self.release.wait(30)
-        self.db.driver.execute_query(
-            "MATCH (r:AttributionRun {run_id: $id}) SET r.status = 'complete', r.progress = 'complete', "
-            "r.finished_at = datetime()", id=run_id)
-        self.finished.set()
+        with hold(self.db, ATTRIBUTION_LEASE, ttl_s=60):
+            run_id = f"run-fake-{next(_ids)}"
+            self.run_ids.append(run_id)
+            self.db.driver.execute_query(
+                "CREATE (:AttributionRun {run_id: $id, status: 'running', current: false, started_at: datetime(), "
+                "seed: 42, params_json: '{\"seed\": 42}', progress: 'read'})", id=run_id)
+            self.release.wait(30)
+            self.db.driver.execute_query(
+                "MATCH (r:AttributionRun {run_id: $id}) SET r.status = 'complete', r.progress = 'complete', "
+                "r.finished_at = datetime()", id=run_id)
+            self.finished.set()
         return run_id
 
 
@@ -119,8 +122,8 @@ def test_start_attribution_run_returns_at_once(writable: ApiServer, fake: FakeAt
         run_id = started["runId"]
         assert run_id == fake.run_ids[0] and not fake.finished.is_set()
         assert started["run"] == {"id": run_id, "status": "RUNNING", "progress": "read"}
-        body = c.gql(START_RUN)
-        assert body["errors"][0]["message"] == "An attribution run started by this server is still in progress."
+        body = c.gql(START_RUN)  # the lease, not this server, says one run at a time
+        assert body["errors"][0]["message"].startswith("another attribution run is in progress (")
         assert body["errors"][0]["extensions"]["code"] == "CONFLICT"
         fake.release.set()
         assert fake.finished.wait(10)

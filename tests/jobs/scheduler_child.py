@@ -1,6 +1,7 @@
 """A scheduler in a child process, for the kill and SIGTERM tests (configured by environment).
 
-``once``: one run_once(attribute=True); ``forever``: run_forever() with attribution at start.
+``once``: one run_once(attribute=True); ``forever``: run_forever() with attribution at start;
+``attribute``: the ``sybilgraph attribute`` command.
 SLOW_COMMUNITIES_S stretches the community phase of attribution so the parent can kill or
 signal the child mid-run: the real pipeline runs against the real database, only later.
 """
@@ -42,6 +43,10 @@ def main(mode: str) -> int:
         finally:
             scheduler.close()
         return 0
+    if mode == "attribute":
+        from sybilgraph.cli import app
+
+        app(["attribute"])  # exits with the command's code
     if mode == "forever":
         from sybilgraph.jobs.scheduler import main as scheduler_main
 

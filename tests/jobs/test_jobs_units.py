@@ -61,8 +61,8 @@ def test_config_from_environment_and_defaults(monkeypatch: pytest.MonkeyPatch, t
 
 
 def test_stale_must_outlast_missed_beats() -> None:
-    with pytest.raises(ValidationError, match="twice heartbeat_s"):
-        JobsSection(heartbeat_s=10, lock_stale_s=15)
+    with pytest.raises(ValidationError, match="twice lease_heartbeat_s"):
+        Settings(lease_heartbeat_s=10, lease_ttl_s=15)
 
 
 # -- backoff and retry ---------------------------------------------------------------------------

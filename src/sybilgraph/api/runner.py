@@ -8,9 +8,10 @@ node appeared in the graph (``run_attribution`` creates it right after taking it
 run that fails early (the lock is held, attribution not wired) fails the mutation with its
 message; a later failure is logged and shows on the run node (``status: failed``).
 
-One run at a time per process is enforced here; across processes, the attribution lock node is.
-A daemon thread dies with the server: its run stays ``running`` and the next run marks it failed,
-which is how ``sybilgraph attribute`` treats any run whose process died.
+One run at a time, in this process and across processes, is the attribution lease's job
+(db/lease.py): a run started while another holds it fails at once with ``CONFLICT``. A daemon
+thread dies with the server: its lease expires, its run stays ``running`` and the next run marks
+it failed, which is how ``sybilgraph attribute`` treats any run whose process died.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections.abc import Callable
 
 from sybilgraph.api.db import AsyncDatabase
 from sybilgraph.api.errors import ApiError, Conflict, QueryTimeout
+from sybilgraph.db.lease import LeaseBusy
 from sybilgraph.errors import SybilgraphError
 from sybilgraph.settings import Settings
 
@@ -73,7 +75,6 @@ class AttributionRunner:
         self.db = db
         self.wait_s = wait_s
         self._thread: threading.Thread | None = None
-        self._busy = threading.Lock()
 
     @property
     def busy(self) -> bool:
@@ -81,16 +82,10 @@ class AttributionRunner:
 
     async def start(self) -> str:
         """Start a run in the background; returns its id once known."""
-        if not self._busy.acquire(blocking=False):
-            raise Conflict("An attribution run started by this server is still in progress.")
         loop = asyncio.get_running_loop()
         done: asyncio.Future[str] = loop.create_future()
-        try:
-            since = int(time.time() * 1000) - 60_000  # tolerate clock skew between us and Neo4j
-            before = {r["run_id"] for r in await self.db.run("api/read_run_ids_since", {"since": since}, write=False, timeout_s=5.0)}
-        except BaseException:
-            self._busy.release()
-            raise
+        since = int(time.time() * 1000) - 60_000  # tolerate clock skew between us and Neo4j
+        before = {r["run_id"] for r in await self.db.run("api/read_run_ids_since", {"since": since}, write=False, timeout_s=5.0)}
 
         def settle(result: str | None, error: BaseException | None) -> None:
             if done.done():
@@ -109,8 +104,6 @@ class AttributionRunner:
             else:
                 log.info("attribution run %s finished", run_id)
                 _notify(loop, settle, run_id, None)
-            finally:
-                self._busy.release()
 
         self._thread = threading.Thread(target=work, name="sybilgraph-attribution", daemon=True)
         self._thread.start()
@@ -123,6 +116,8 @@ class AttributionRunner:
             except SybilgraphError as e:
                 if isinstance(e, AttributionUnavailable):
                     raise AttributionNotAvailable(str(e)) from e
+                if isinstance(e, LeaseBusy):
+                    raise Conflict(str(e)) from e
                 raise AttributionFailed(str(e)) from e
             rows = await self.db.run("api/read_run_ids_since", {"since": since}, write=False, timeout_s=5.0)
             fresh = [r["run_id"] for r in rows if r["run_id"] not in before]

@@ -8,8 +8,9 @@ Phases (each timed and stored on the run):
    campaign scores (``scoring.py``).
 5. *write*: everything under the new run id, then one transaction makes the run current.
 
-Only one attribution runs at a time (a lock node in Neo4j). Until the final promotion the
-previous run stays current; a run that dies is marked failed by the next one, which also
+Only one attribution runs at a time (the fenced ``attribution`` lease, db/lease.py, renewed by a
+heartbeat; the promotion is a fenced write, so a run that lost its lease cannot become current).
+Until the final promotion the previous run stays current; a run that dies is marked failed by the next one, which also
 deletes its relationships.
 """
 
@@ -38,6 +39,7 @@ from sybilgraph.attribution.communities import detect_communities
 from sybilgraph.attribution.evidence import evidence_tables
 from sybilgraph.attribution.matching import match_operators
 from sybilgraph.attribution.params import AttributionParams
+from sybilgraph.db.lease import ATTRIBUTION_LEASE, Lease, hold
 from sybilgraph.db.session import Database
 from sybilgraph.errors import AttributionError
 from sybilgraph.identifiers import KINDS
@@ -48,8 +50,7 @@ __all__ = ["run_attribution", "AttributionResult", "LOCK_NAME", "KEEP_RUNS"]
 
 log = logging.getLogger("sybilgraph.attribution")
 
-LOCK_NAME = "attribution"
-LOCK_TTL_S = 900
+LOCK_NAME = ATTRIBUTION_LEASE
 KEEP_RUNS = 10  # complete runs whose account attributions are kept as history
 KIND_OF_REL = {k.rel: k.name for k in KINDS.values()}
 LINK_SCHEMA = pa.schema(
@@ -84,12 +85,12 @@ def run_attribution(
     reporter = reporter or NullReporter()
     run_id = run_id or new_run_id()
     holder = f"{socket.gethostname()}:{os.getpid()}:{run_id}"
-    with _lock(db, holder):
+    with _lock(db, holder) as lease:
         db.write("attribution/mark_abandoned_runs", run_id=run_id)
         db.write("attribution/create_run", run_id=run_id, seed=params.seed, params_json=params.to_json())
         result = AttributionResult(run_id=run_id)
         try:
-            _run(db, params, reporter, result, holder, keep_edges)
+            _run(db, params, reporter, result, lease, keep_edges)
         except BaseException as e:
             db.write("attribution/fail_run", run_id=run_id, error=f"{type(e).__name__}: {e}")
             if isinstance(e, Exception) and not isinstance(e, AttributionError):
@@ -100,11 +101,11 @@ def run_attribution(
 
 
 def _run(
-    db: Database, params: AttributionParams, reporter: Reporter, result: AttributionResult, holder: str,
+    db: Database, params: AttributionParams, reporter: Reporter, result: AttributionResult, lease: Lease,
     keep_edges: bool = False,
 ) -> None:
     run_id = result.run_id
-    with _phase(db, result, "read", holder):
+    with _phase(db, result, "read", lease):
         links = read_links(db)
         population = db.read("attribution/read_population_summary")[0]
         n_total = int(population["accounts"])
@@ -114,7 +115,7 @@ def _run(
         analyst_labels = {r["operator_id"]: r["label"] for r in db.read("attribution/read_analyst_labels")}
     result.counts.update(accounts=n_total, links=links.num_rows)
 
-    with _phase(db, result, "similarity", holder):
+    with _phase(db, result, "similarity", lease):
         edges, wl = edges_and_weighted_links(
             links, n_total, params,
             memory_limit=db.settings.attribution.memory_limit, spill_dir=str(db.settings.home / "tmp"),
@@ -123,11 +124,11 @@ def _run(
     result.counts["edges"] = edges.num_rows
     result.edges = edges if keep_edges else None
 
-    with _phase(db, result, "communities", holder):
+    with _phase(db, result, "communities", lease):
         communities = detect_communities(db, edges, params, graph_name=f"sybilgraph-{run_id}")
     result.timings_s.update({f"communities.{k}": v for k, v in communities.timings_s.items()})
 
-    with _phase(db, result, "operators", holder):
+    with _phase(db, result, "operators", lease):
         with timed(result.timings_s, "operators.clusters"):
             clusters = build_clusters(communities, edges, params)
         with timed(result.timings_s, "operators.matching"):
@@ -150,7 +151,7 @@ def _run(
     result.counts.update(operators=len(operator_rows), attributed=members_table.num_rows,
                          flagged_operators=sum(r["flagged"] for r in operator_rows))
 
-    with _phase(db, result, "write", holder):
+    with _phase(db, result, "write", lease):
         db.write_batches("attribution/merge_operators", operator_rows, 2_000, run_id=run_id)
         rows = (
             {"account_id": a, "operator_id": op, "confidence": confidence[a], "evidence_json": ev.accounts.get(a, "[]")}
@@ -163,6 +164,7 @@ def _run(
     result.counts["lineage_events"] = len(match.lineage)
     db.write(
         "attribution/promote_run",
+        fence=lease.fence,
         run_id=run_id,
         timings_json=json.dumps(result.timings_s),
         counts_json=json.dumps({**result.counts, "peak_rss_mb": result.peak_rss_mb}),
@@ -280,21 +282,15 @@ def _operator_label(members: set[str], labels_of: dict[str, list[str]], analyst:
 
 
 @contextmanager
-def _lock(db: Database, holder: str) -> Iterator[None]:
-    got = db.write("attribution/acquire_lock", name=LOCK_NAME, holder=holder, ttl_s=LOCK_TTL_S)[0]
-    if not got["acquired"]:
-        raise AttributionError(
-            f"another attribution run is in progress ({got['holder']}); its lock expires at {got['expires_at']}"
-        )
-    try:
-        yield
-    finally:
-        db.write("attribution/release_lock", name=LOCK_NAME, holder=holder)
+def _lock(db: Database, holder: str) -> Iterator[Lease]:
+    s = db.settings  # LeaseBusy when another run holds it
+    with hold(db, LOCK_NAME, ttl_s=s.lease_ttl_s, heartbeat_s=s.lease_heartbeat_s, holder=holder) as lease:
+        yield lease
 
 
 @contextmanager
-def _phase(db: Database, result: AttributionResult, name: str, holder: str) -> Iterator[None]:
-    db.write("attribution/acquire_lock", name=LOCK_NAME, holder=holder, ttl_s=LOCK_TTL_S)  # renew
+def _phase(db: Database, result: AttributionResult, name: str, lease: Lease) -> Iterator[None]:
+    lease.check()  # LeaseLost when the heartbeat could not keep it
     db.write("attribution/update_run_progress", run_id=result.run_id, progress=name)
     with timed(result.timings_s, name):
         yield

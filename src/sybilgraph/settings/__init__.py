@@ -112,7 +112,7 @@ SECTIONS: dict[str, type[Section]] = {
 
 # Names of earlier releases (flat, as in the environment without the prefix, or under a
 # section) -> where the value lives now. Read from the environment and the TOML file alike.
-LEGACY_NAMES: dict[tuple[str, ...], tuple[str, str]] = {
+LEGACY_NAMES: dict[tuple[str, ...], tuple[str, ...]] = {
     ("batch_size",): ("ingest", "batch_size"),
     ("ingest_memory_limit",): ("ingest", "memory_limit"),
     ("link_max_share",): ("ingest", "link_max_share"),
@@ -124,6 +124,8 @@ LEGACY_NAMES: dict[tuple[str, ...], tuple[str, str]] = {
     ("jobs", "seed"): ("attribution", "seed"),
     ("jobs", "flag_threshold"): ("attribution", "flag_threshold"),
     ("api", "attribution"): ("api", "run_attribution"),
+    ("jobs", "heartbeat_s"): ("lease_heartbeat_s",),
+    ("jobs", "lock_stale_s"): ("lease_ttl_s",),
 }
 
 
@@ -156,6 +158,11 @@ class Settings(BaseSettings):
     java_home: Path | None = None
     start_timeout_s: float = Field(default=180.0, gt=0)
 
+    # Leases (db/lease.py): one writer at a time for attribution and for ingest. A holder renews
+    # every lease_heartbeat_s; one silent for lease_ttl_s is dead and its lease may be taken.
+    lease_ttl_s: float = Field(default=60.0, gt=0)
+    lease_heartbeat_s: float = Field(default=10.0, gt=0)
+
     ingest: IngestSection = Field(default_factory=IngestSection)
     attribution: AttributionSection = Field(default_factory=AttributionSection)
     api: ApiSection = Field(default_factory=ApiSection)
@@ -169,18 +176,28 @@ class Settings(BaseSettings):
         if not isinstance(data, dict):
             return data
         data = dict(data)
-        for old, (section, name) in LEGACY_NAMES.items():
+        for old, new in LEGACY_NAMES.items():
             holder = data if len(old) == 1 else data.get(old[0])
             if not isinstance(holder, dict) or old[-1] not in holder:
                 continue
             if holder is not data:
                 holder = data[old[0]] = dict(holder)
             value = holder.pop(old[-1])
+            if len(new) == 1:
+                data.setdefault(new[0], value)
+                continue
+            section, name = new
             target = data.get(section)
             target = dict(target) if isinstance(target, dict) else (target.model_dump() if isinstance(target, BaseModel) else {})
             target.setdefault(name, value)
             data[section] = target
         return data
+
+    @model_validator(mode="after")
+    def _lease_outlasts_missed_beats(self) -> Settings:
+        if self.lease_ttl_s < 2 * self.lease_heartbeat_s:
+            raise ValueError("lease_ttl_s must be at least twice lease_heartbeat_s (a missed beat is not a death)")
+        return self
 
     @model_validator(mode="after")
     def _hub_cut_offs_agree(self) -> Settings:
@@ -267,16 +284,20 @@ class FlatEnvSource(EnvSettingsSource):
         super().__init__(settings_cls)
 
     def __call__(self) -> dict[str, Any]:
-        found: dict[str, dict[str, Any]] = {}
+        found: dict[str, Any] = {}
         environ = {k.upper(): v for k, v in os.environ.items() if k.upper().startswith(ENV_PREFIX)}
-        for env_name, (section, name) in flat_env_names().items():
-            if env_name in environ:
-                found.setdefault(section, {})[name] = environ[env_name]
+        for env_name, target in flat_env_names().items():
+            if env_name not in environ:
+                continue
+            if len(target) == 1:
+                found.setdefault(target[0], environ[env_name])
+            else:
+                found.setdefault(target[0], {})[target[1]] = environ[env_name]
         return found
 
 
-def flat_env_names() -> dict[str, tuple[str, str]]:
-    """Every flat environment name -> (section, field)."""
+def flat_env_names() -> dict[str, tuple[str, ...]]:
+    """Every flat environment name -> (section, field), or (field,) at the top level."""
     names = {
         f"{ENV_PREFIX}{section.upper()}_{name.upper()}": (section, name)
         for section, model in SECTIONS.items()

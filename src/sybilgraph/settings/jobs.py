@@ -53,11 +53,9 @@ class JobsSection(Section):
     retry_attempts: int = Field(default=5, ge=1)
     retry_base_s: float = Field(default=2.0, gt=0)
     retry_max_s: float = Field(default=300.0, gt=0)
-    # run_once: how long to wait for an attribution lock another holder has.
+    # run_once: how long to wait for the attribution lease another holder has. (How long a
+    # silent holder keeps a lease: lease_ttl_s and lease_heartbeat_s at the top level.)
     lock_wait_s: float = Field(default=900.0, ge=0)
-    heartbeat_s: float = Field(default=10.0, gt=0)
-    # A holder silent for this long is dead; its lock is reclaimed.
-    lock_stale_s: float = Field(default=60.0, gt=0)
     # On SIGTERM the current step may finish within this; after it, it is abandoned.
     shutdown_grace_s: float = Field(default=30.0, ge=0)
     # main(): how long to wait for Neo4j to answer at start (compose starts services together).
@@ -78,8 +76,6 @@ class JobsSection(Section):
 
     @model_validator(mode="after")
     def _consistent(self) -> JobsSection:
-        if self.lock_stale_s < 2 * self.heartbeat_s:
-            raise ValueError("lock_stale_s must be at least twice heartbeat_s (a missed beat is not a death)")
         if self.retry_max_s < self.retry_base_s:
             raise ValueError("retry_max_s must be at least retry_base_s")
         return self
