@@ -161,7 +161,9 @@ def bench_app() -> Any:
     key = os.environ["SYBILGRAPH_BENCH_KEY"]
     spec = KeySpec(user="bench", role=Role(os.environ.get("SYBILGRAPH_BENCH_ROLE", "admin")))
     settings = Settings()
-    return create_app(settings.model_copy(update={"api": settings.api.model_copy(update={"keys": {key: spec}})}))
+    api = settings.api.model_copy()
+    api.keys = {key: spec}  # type: ignore[dict-item]  # validated on assignment: the key becomes a SecretStr
+    return create_app(settings.model_copy(update={"api": api}))
 
 
 def _free_port() -> int:
