@@ -154,8 +154,8 @@ def test_the_heartbeat_keeps_a_lease_past_its_ttl_and_reports_a_loss(db: Databas
         deadline = time.monotonic() + 5
         while not lease.lost.is_set() and time.monotonic() < deadline:
             time.sleep(0.05)
-        with pytest.raises(LeaseLost, match="now held by other"):
-            lease.check()
+        with pytest.raises(LeaseLost, match="was lost: it expired or was taken over"):
+            lease.check()  # (the beat may see the expiry, or the takeover: lost either way)
 
 
 def test_the_lock_name_is_unique_in_the_schema(db: Database) -> None:
