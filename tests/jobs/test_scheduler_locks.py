@@ -15,6 +15,7 @@ from sybilgraph.db.session import Database
 from sybilgraph.jobs import Scheduler
 from sybilgraph.jobs.scheduler import AttributionOutcome
 from tests.jobs.jobs_support import (
+    FAST_LEASE,
     child_env,
     current_run,
     job_state,
@@ -90,7 +91,7 @@ def test_killed_scheduler_leaves_an_expiring_lease_and_the_previous_run_served(d
     assert child.returncode == -signal.SIGKILL
     # Dead holder: nobody renews its lease, which expires within lease_ttl_s; the last run still serves.
     assert lock(db)["holder"] == victim["holder"]
-    assert lock(db)["expires_at"] <= _now_ms() + 2_000 + 1_000  # lease_ttl_s of the child, clock slack
+    assert lock(db)["expires_at"] <= _now_ms() + FAST_LEASE["lease_ttl_s"] * 1000 + 1_000  # the child's ttl, clock slack
     assert current_run(db) == previous and _attributions(db, previous) == served
 
     t0 = time.monotonic()
