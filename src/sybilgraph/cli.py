@@ -239,7 +239,7 @@ def generate(
 @human_errors
 def evaluate(
     truth: Annotated[Path, typer.Option("--truth", help="A bundle directory with a truth table, or a truth file.")],
-    baselines: Annotated[bool, typer.Option("--baselines", help="Also run the fraud-ring and EvilCohort baselines.")] = False,
+    baselines: Annotated[bool, typer.Option("--baselines", help="Also run the fraud-ring, EvilCohort and Splink baselines (Splink: pip install 'sybilgraph[eval]').")] = False,
     json_out: Annotated[Path | None, typer.Option("--json-out", help="Where to write the JSON (default: under the home).")] = None,
 ) -> None:
     """Score the current attribution against truth, optionally beside the peers' baselines."""
@@ -248,9 +248,13 @@ def evaluate(
     from sybilgraph.evaluate import print_report
     from sybilgraph.evaluate.command import evaluate_current
 
+    from sybilgraph.progress import reporter_for
+
     s = settings()
     with open_db(s) as db:
-        ev = evaluate_current(db, truth, baselines=baselines)
+        ev = evaluate_current(db, truth, baselines=baselines, reporter=reporter_for())
+    for note in ev.notes:
+        console.print(f"[yellow]{note}[/yellow]")
     print_report(ev.results, console=out)
     t = Table(title="Confidence reliability (share of accounts that truly belong)")
     for col in ("confidence", "accounts", "mean confidence", "accuracy"):
