@@ -4,8 +4,9 @@ Method: I. P. Fellegi and A. B. Sunter, "A Theory for Record Linkage", JASA 64 (
 implemented by Splink 4 (R. Linacre et al., UK Ministry of Justice; DuckDB backend), set up the
 way Splink's documentation and tutorials set up a deduplication job, with no tuning to our data:
 
-* **Records**: one per account: the e-mail domain and country, and one array per identifier kind
-  of every value the account used: ``cards`` (instrument ids), ``bins``, ``devices``, ``ips``,
+* **Records**: one per account, from the ingest state (``account_identifiers``: every identifier
+  every account used, and ``accounts``): the e-mail domain and country, and one array per
+  identifier kind of every value the account used: ``cards`` (instrument ids), ``bins``, ``devices``, ``ips``,
   ``subnets``, ``tls`` (client fingerprints), ``user_agents`` and ``templates`` (prompt
   fingerprints). A value used by more accounts than the graph's hub cut
   (``Settings.link_max_share`` of the accounts, at least ``link_hub_min_accounts``: carrier NAT,
@@ -22,7 +23,7 @@ way Splink's documentation and tutorials set up a deduplication job, with no tun
   values). Accounts of a large group still meet through their other, smaller identifiers, and
   clustering is transitive.
 * **Training**: ``probability_two_random_records_match`` from deterministic rules (a shared card
-  or a shared device) at an assumed recall of 0.6; ``u`` from 2 M random pairs
+  or a shared device) at an assumed recall of 0.6; ``u`` from 1 M random pairs (the default)
   (``estimate_u_using_random_sampling``); ``m`` by expectation maximisation in two sessions,
   blocked on an account's first card and on its first device (Splink's EM takes no exploding
   rule), so every comparison is estimated by a session it is not blocked on.
@@ -98,7 +99,7 @@ class SplinkOptions:
     min_cluster_size: int = 20  # flag rule: a linked group this large is a campaign
     max_comparisons: int = 5_000_000  # blocking budget (pairs the rules may generate)
     deterministic_recall: float = 0.6  # assumed recall of "shares a card or a device"
-    u_max_pairs: float = 2e6  # random pairs for u (Splink default 1e6)
+    u_max_pairs: float = 1e6  # random pairs for u (Splink's default)
     # EM sessions, one blocking rule each (Splink's EM takes no exploding rule: each blocks on
     # an array's first value, sorted, a sample of the pairs sharing that kind). Two sessions on
     # personal identifiers estimate every comparison at least once (each is estimated in the
@@ -118,39 +119,11 @@ def splink_available() -> bool:
 
 # --------------------------------------------------------------------------- records
 
-
-# Every (account, identifier kind, value), from the normalized tables of the columnar store
-# (views ``accounts_latest``, ``payment_methods``, ``sessions``, ``interactions``). Interactions
-# and sessions are scanned once each, several groupings per scan.
-_VALUES_SQL = """
-SELECT DISTINCT account_id, kind, value FROM (
-    SELECT account_id,
-           CASE WHEN grouping(ip) = 0 THEN 'ips' WHEN grouping(subnet) = 0 THEN 'subnets'
-                WHEN grouping(device_id) = 0 THEN 'devices' ELSE 'templates' END AS kind,
-           coalesce(ip, subnet, device_id, prompt_fingerprint) AS value
-    FROM interactions
-    GROUP BY GROUPING SETS ((account_id, ip), (account_id, subnet), (account_id, device_id),
-                            (account_id, prompt_fingerprint))
-    UNION ALL
-    SELECT account_id,
-           CASE WHEN grouping(ip) = 0 THEN 'ips' WHEN grouping(subnet) = 0 THEN 'subnets'
-                WHEN grouping(device_id) = 0 THEN 'devices'
-                WHEN grouping(tls_fingerprint) = 0 THEN 'tls' ELSE 'user_agents' END AS kind,
-           coalesce(ip, subnet, device_id, tls_fingerprint, user_agent) AS value
-    FROM sessions
-    GROUP BY GROUPING SETS ((account_id, ip), (account_id, subnet), (account_id, device_id),
-                            (account_id, tls_fingerprint), (account_id, user_agent))
-    UNION ALL
-    SELECT account_id, 'cards', instrument_id FROM payment_methods
-    UNION ALL
-    SELECT account_id, 'bins', bin FROM payment_methods
-    UNION ALL
-    SELECT account_id, 'ips', signup_ip FROM accounts_latest
-    UNION ALL
-    SELECT account_id, 'subnets', signup_subnet FROM accounts_latest
-)
-WHERE value IS NOT NULL AND value <> '' AND account_id IN (SELECT account_id FROM accounts_latest)
-"""
+# Record array <- identifier kind of the graph (sybilgraph.identifiers.KINDS).
+_KIND_OF_ARRAY: dict[str, str] = {
+    "cards": "card", "bins": "bin", "devices": "device", "ips": "ip", "subnets": "subnet",
+    "tls": "tls", "user_agents": "user_agent", "templates": "template",
+}
 
 
 def _largest_cut(con: duckdb.DuckDBPyConnection, hub: float, budget: int) -> int:
@@ -173,15 +146,25 @@ def _largest_cut(con: duckdb.DuckDBPyConnection, hub: float, budget: int) -> int
 def account_records(
     con: duckdb.DuckDBPyConnection, hub: float, max_comparisons: int
 ) -> tuple[pa.Table, dict[str, Any]]:
-    """One Splink record per account from views ``accounts_latest``, ``payment_methods``,
-    ``sessions`` and ``interactions`` on ``con``: (records, what was cut).
+    """One Splink record per account: (records, what was cut).
+
+    Reads two relations on ``con``: ``accounts_latest`` (``account_id``, ``email_domain``,
+    ``country``) and ``account_identifiers`` (``account_id``, ``kind``, ``value``: every
+    identifier every account used, as the ingest state holds it).
 
     Columns: ``account_id``, ``email_domain``, ``country``, one array per :data:`ARRAY_KINDS`
     (the values other accounts used too, at most ``hub`` accounts; [] when none is shared, NULL
     when the account has no value of the kind) and ``block_<kind>`` (values used by 2..T
     accounts, T from :func:`_largest_cut`; NULL when none).
     """
-    con.execute(f"CREATE OR REPLACE TEMP TABLE account_values AS {_VALUES_SQL}")
+    kinds = ", ".join(f"('{k}', '{a}')" for a, k in _KIND_OF_ARRAY.items())
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE account_values AS "
+        "SELECT DISTINCT i.account_id, m.array_name AS kind, i.value "
+        f"FROM account_identifiers i JOIN (VALUES {kinds}) m(kind, array_name) USING (kind) "
+        "SEMI JOIN accounts_latest a USING (account_id) "
+        "WHERE i.value IS NOT NULL AND i.value <> ''"
+    )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE value_counts AS "
         "SELECT kind, value, count(*) AS n FROM account_values GROUP BY kind, value"
@@ -238,19 +221,20 @@ def _connection(memory_limit: str, temp_root: Path | None = None) -> Iterator[du
 
 
 def records_from_store(settings: Any, options: SplinkOptions | None = None) -> tuple[pa.Table, dict[str, Any]]:
-    """Records from the columnar store of ``settings`` (every ingested bundle), as attribution
-    sees them: the staged tables registered the way the aggregation registers them."""
-    from sybilgraph.ingest.aggregate import ACCOUNTS_LATEST_SQL, hub_accounts
-    from sybilgraph.ingest.aggregators import _register_inputs
-    from sybilgraph.ingest.columnar import ColumnarStore
-    from sybilgraph.ingest.pipeline import aggregate_input
+    """Records from the ingest state of ``settings`` (``account_identifiers`` and ``accounts``
+    of the last complete ingest: what attribution reads), queried in place by DuckDB."""
+    from sybilgraph.ingest.aggregate import hub_accounts
+    from sybilgraph.ingest.state import StateNotFound, state_table_path
 
     options = options or SplinkOptions()
-    store = ColumnarStore(settings.columnar_dir)
-    inputs = aggregate_input(store, settings)
-    with store.connect(memory_limit=options.memory_limit) as con:
-        _register_inputs(con, inputs)
-        con.execute(f"CREATE TEMP TABLE accounts_latest AS {ACCOUNTS_LATEST_SQL}")
+    # state table -> the relation account_records reads
+    paths = {view: state_table_path(settings, table)
+             for view, table in (("accounts_latest", "accounts"), ("account_identifiers", "account_identifiers"))}
+    if any(p is None for p in paths.values()):
+        raise StateNotFound(f"no ingested state under {settings.columnar_dir}: run 'sybilgraph ingest BUNDLE' first")
+    with _connection(options.memory_limit, Path(settings.home)) as con:
+        for view, path in paths.items():
+            con.read_parquet(str(path)).create_view(view)
         n = con.sql("SELECT count(*) FROM accounts_latest").fetchall()[0][0]
         hub = hub_accounts(int(n), settings.link_max_share, settings.link_hub_min_accounts)
         return account_records(con, hub, options.max_comparisons)
@@ -260,10 +244,11 @@ def records_from_bundle(
     bundle_dir: Path, *, link_max_share: float = 0.05, link_hub_min_accounts: int = 50,
     options: SplinkOptions | None = None,
 ) -> tuple[pa.Table, dict[str, Any]]:
-    """Records straight from a bundle directory, read and normalised by ingest's readers
-    (invalid rows dropped as ingest quarantines them). Holds the bundle's tables in memory:
-    for test and small bundles; the command reads the columnar store."""
-    from sybilgraph.ingest.aggregate import ACCOUNTS_LATEST_SQL, hub_accounts
+    """Records straight from a bundle directory, without a database: read and normalised by
+    ingest's readers (invalid rows dropped, as ingest quarantines them), identifiers per account
+    by ingest's own aggregation SQL. Holds the bundle's tables in memory: for tests and offline
+    measurement; the command reads the ingest state."""
+    from sybilgraph.ingest import aggregate as agg
     from sybilgraph.ingest.readers import read_table
     from sybilgraph.ingest.validate import NORMALIZED_SCHEMAS
 
@@ -273,16 +258,17 @@ def records_from_bundle(
     for name in ("accounts", "payment_methods", "sessions", "interactions"):
         parts = [b.good for b in read_table(bundle_dir, name, known_accounts=known) if b.good.num_rows]
         table = pa.Table.from_batches(parts) if parts else NORMALIZED_SCHEMAS[name].empty_table()
-        if name in ("accounts", "payment_methods"):
-            table = table.append_column("_ingest_seq", pa.array(np.ones(table.num_rows, dtype=np.int64)))
         if name == "accounts":
+            table = table.append_column("_ingest_seq", pa.array(np.ones(table.num_rows, dtype=np.int64)))
             known = table.column("account_id").combine_chunks()
         tables[name] = table
     with _connection(options.memory_limit) as con:
         for name, table in tables.items():
             con.register(name, table)
-        con.execute(f"CREATE TEMP TABLE accounts_latest AS {ACCOUNTS_LATEST_SQL}")
-        hub = hub_accounts(tables["accounts"].num_rows, link_max_share, link_hub_min_accounts)
+        con.execute(f"CREATE TEMP TABLE accounts_latest AS {agg.ACCOUNTS_LATEST_SQL}")
+        con.execute(f"CREATE TEMP TABLE pairs_partial AS {agg.PAIRS_PARTIAL_SQL}")
+        con.execute(f"CREATE TEMP TABLE account_identifiers AS {agg.PAIRS_SQL}")
+        hub = agg.hub_accounts(tables["accounts"].num_rows, link_max_share, link_hub_min_accounts)
         return account_records(con, hub, options.max_comparisons)
 
 
@@ -464,7 +450,5 @@ def run_splink(
     with reporter.phase("splink: account records"):
         records, stats = records_from_store(settings, options)
     stats["records_s"] = round(time.perf_counter() - t0, 3)
-    temp_root = Path(settings.home) / "tmp"
-    temp_root.mkdir(parents=True, exist_ok=True)
-    run = splink_baseline(records, options, record_stats=stats, reporter=reporter, temp_root=temp_root)
+    run = splink_baseline(records, options, record_stats=stats, reporter=reporter, temp_root=Path(settings.home))
     return scored(run, truth, labels)
