@@ -73,3 +73,25 @@ def test_render_shows_every_method_metric_and_family() -> None:
     assert "| careful | 3 | 1.0000 / 0.5000 (seed 2) | 0.0000 / 0.0000 (seed 1) |" in md
     header = md.splitlines()[4]
     assert header.count("|") == md.splitlines()[5].count("|")  # header and rule agree
+
+
+def test_draw_scores_carry_every_metric_of_every_method() -> None:
+    import pandas as pd
+
+    from sybilgraph.evaluate import evaluate
+    from sybilgraph.evaluate.command import Evaluation
+    from sybilgraph.evaluate.draws import DRAW_METRICS
+    from sybilgraph.evaluate.matrix import draw_scores
+
+    truth = pd.DataFrame({"account_id": ["a", "b", "c"], "operator": ["DIST-X", "DIST-X", "CUST-1"],
+                          "is_distillation": [True, True, False]})
+    export = pd.DataFrame({"account_id": ["a", "b"], "operator_id": ["o", "o"], "flagged": [True, True]})
+    results = [evaluate(export, truth, method="sybilgraph"), evaluate(export, truth, method="splink")]
+    ev = Evaluation(results, [], 0.01, "run", method_calibration_errors={"sybilgraph": 0.01, "splink": 0.2},
+                    open_customers_flagged={"sybilgraph": {"CUST-1": 0.0}, "splink": {"CUST-1": 0.5}})
+    scores = draw_scores(ev, seed=7, families={"DIST-X": "careful"})
+    assert [s.method for s in scores] == ["sybilgraph", "splink"]
+    assert set(scores[0].metrics) == {m.key for m in DRAW_METRICS} | {"all_pair_recall"}
+    assert scores[0].metrics["large_open_flagged"] == 0.0 and scores[1].metrics["large_open_flagged"] == 1.0
+    assert scores[1].metrics["ece"] == 0.2 and scores[0].operator_recall == {"DIST-X": 1.0}
+    assert scores[0].operator_family == {"DIST-X": "careful"} and scores[0].seed == 7

@@ -43,6 +43,9 @@ def test_baselines_include_splink_on_the_same_data(loaded: tuple[Database, Path]
     assert splink.flagging.benign_flagged_share == 0.0
     assert [c.coverage for c in splink.label_coverage] == [1.0]  # majority label, like the others
     assert '"notes": []' in ev.to_json()
+    assert set(ev.method_calibration_errors) == {"sybilgraph", "fraud-rings", "evilcohort", "splink"}
+    assert ev.method_calibration_errors["splink"] is not None
+    assert ev.open_customers_flagged["splink"] == {}  # the ring bundle has no CUST-* operator
 
 
 def test_without_splink_the_others_run_and_it_says_how_to_install(

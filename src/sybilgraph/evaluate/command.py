@@ -10,7 +10,7 @@ too). Without Splink the other two run and a note says how to install it.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -21,11 +21,14 @@ from sybilgraph.db.session import Database
 from sybilgraph.errors import SybilgraphError
 from sybilgraph.evaluate.baselines import run_baselines
 from sybilgraph.evaluate.calibration import ReliabilityBin, expected_calibration_error, reliability
-from sybilgraph.evaluate.metrics import EvaluationResult, evaluate
+from sybilgraph.evaluate.metrics import EvaluationResult, evaluate, flagged_share_by_operator
 from sybilgraph.evaluate.splink_baseline import INSTALL_HINT, run_splink, splink_available
 from sybilgraph.progress import Reporter
 
-__all__ = ["Evaluation", "evaluate_current", "load_truth"]
+__all__ = ["Evaluation", "evaluate_current", "load_truth", "OPEN_CUSTOMER_PREFIX"]
+
+# Truth operators of the generator's large open customers (docs/generator.md).
+OPEN_CUSTOMER_PREFIX = "CUST-"
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,10 @@ class Evaluation:
     calibration_error: float | None
     run_id: str | None
     notes: tuple[str, ...] = ()  # what the reader must know, e.g. a baseline that did not run
+    # Per method (every result's method): ECE of its confidence, and the share of each large
+    # open customer's accounts it flags (truth operators CUST-*; empty without any).
+    method_calibration_errors: dict[str, float | None] = field(default_factory=dict)
+    open_customers_flagged: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -44,6 +51,8 @@ class Evaluation:
                 "results": [r.model_dump(mode="json") for r in self.results],
                 "reliability": [b.model_dump(mode="json") for b in self.reliability],
                 "expected_calibration_error": self.calibration_error,
+                "method_calibration_errors": self.method_calibration_errors,
+                "open_customers_flagged": self.open_customers_flagged,
             },
             indent=2,
         )
@@ -87,20 +96,25 @@ def evaluate_current(
     export = read_export(db).to_pandas()
     results = [evaluate(export, truth, known_labels, method="sybilgraph",
                         runtime_s=round(sum(timings.values()), 3))]
+    exports = {"sybilgraph": export}
     notes: list[str] = []
     if baselines:
         links = read_links(db)
         pairs = links.select(["account_id", "kind", "value"]).filter(
             pc.is_in(links["kind"], value_set=pa.array(["card", "device", "ip"]))
         )
-        for b in run_baselines(pairs, truth, known_labels):
-            if b.evaluation is not None:
-                results.append(b.evaluation)
+        runs = run_baselines(pairs, truth, known_labels)
         if splink_available():
-            splink = run_splink(db.settings, truth, known_labels, reporter=reporter)
-            if splink.evaluation is not None:
-                results.append(splink.evaluation)
+            runs.append(run_splink(db.settings, truth, known_labels, reporter=reporter))
         else:
             notes.append(f"Splink baseline not run: {INSTALL_HINT}")
+        for b in runs:
+            if b.evaluation is not None:
+                results.append(b.evaluation)
+                exports[b.name] = b.export
     bins = reliability(export, truth)
-    return Evaluation(results, bins, expected_calibration_error(bins), run[0]["run_id"], tuple(notes))
+    return Evaluation(
+        results, bins, expected_calibration_error(bins), run[0]["run_id"], tuple(notes),
+        method_calibration_errors={m: expected_calibration_error(reliability(e, truth)) for m, e in exports.items()},
+        open_customers_flagged={m: flagged_share_by_operator(e, truth, OPEN_CUSTOMER_PREFIX) for m, e in exports.items()},
+    )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from sybilgraph.contract import TABLE_ORDER
 from sybilgraph.db.admin import reset
 from sybilgraph.db.session import Database
 from sybilgraph.evaluate.command import Evaluation, evaluate_current
+from sybilgraph.evaluate.draws import DrawScore
 from sybilgraph.evaluate.metrics import EvaluationResult
 from sybilgraph.evaluate.report import render_markdown
 from sybilgraph.evaluate.stability import IdStability, ids_kept, same_operator_share
@@ -31,7 +33,7 @@ from sybilgraph.generate import generate_bundle
 from sybilgraph.ingest import ingest_bundle
 from sybilgraph.ingest.readers import find_table_files
 
-__all__ = ["MatrixRow", "run_matrix", "ACCEPTANCE", "check_acceptance", "split_bundle"]
+__all__ = ["MatrixRow", "run_matrix", "ACCEPTANCE", "check_acceptance", "split_bundle", "draw_scores"]
 
 # The bounds of the attribution issue, as (label, getter, comparison, bound).
 ACCEPTANCE: tuple[tuple[str, str, str, float], ...] = (
@@ -73,6 +75,23 @@ def _metrics(r: EvaluationResult) -> dict[str, float]:
         "all_pair_recall": r.operator_assignment.pair_recall or 0.0,
         "min_label_coverage": min(cov) if cov else 0.0,
     }
+
+
+def draw_scores(ev: Evaluation, seed: int, families: Mapping[str, str]) -> list[DrawScore]:
+    """Every method of one draw as a :class:`DrawScore` (``families``: true operator -> family,
+    from the draw's generator.json)."""
+    out = []
+    for r in ev.results:
+        metrics: dict[str, float | None] = dict(_metrics(r))
+        metrics["ece"] = ev.method_calibration_errors.get(r.method)
+        shares = ev.open_customers_flagged.get(r.method, {})
+        metrics["large_open_flagged"] = float(any(v > 0 for v in shares.values())) if shares else None
+        out.append(DrawScore(
+            method=r.method, seed=seed, metrics=metrics,
+            operator_recall={o.operator: o.recall for o in r.recall_by_operator},
+            operator_family=dict(families),
+        ))
+    return out
 
 
 def check_acceptance(r: EvaluationResult) -> dict[str, bool]:
