@@ -247,7 +247,6 @@ def evaluate(
 
     from sybilgraph.evaluate import print_report
     from sybilgraph.evaluate.command import evaluate_current
-
     from sybilgraph.progress import reporter_for
 
     s = settings()

@@ -3,7 +3,7 @@
 The baselines run in the same command on the same data: fraud rings and EvilCohort on the
 account-identifier links the graph holds (identifiers of one account link nobody, so nothing a
 baseline could use is missing); Splink, when installed (``pip install 'sybilgraph[eval]'``), on
-one record per account read from the columnar store (every identifier kind, user agents and BINs
+one record per account built from the ingest state (every identifier kind, user agents and BINs
 too). Without Splink the other two run and a note says how to install it.
 """
 
