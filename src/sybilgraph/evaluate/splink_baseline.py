@@ -9,7 +9,7 @@ way Splink's documentation and tutorials set up a deduplication job, with no tun
   identifier kind of every value the account used: ``cards`` (instrument ids), ``bins``, ``devices``, ``ips``,
   ``subnets``, ``tls`` (client fingerprints), ``user_agents`` and ``templates`` (prompt
   fingerprints). A value used by more accounts than the graph's hub cut
-  (``Settings.link_max_share`` of the accounts, at least ``link_hub_min_accounts``: carrier NAT,
+  (``[ingest] link_max_share`` of the accounts, at least ``link_hub_min_accounts``: carrier NAT,
   browser TLS, the most popular templates) is left out, as stop words are: it ties nobody
   together, and the graph and the other two baselines leave it out too.
 * **Comparisons**: array intersection per identifier kind, levels by how many values two
@@ -236,7 +236,7 @@ def records_from_store(settings: Any, options: SplinkOptions | None = None) -> t
         for view, path in paths.items():
             con.read_parquet(str(path)).create_view(view)
         n = con.sql("SELECT count(*) FROM accounts_latest").fetchall()[0][0]
-        hub = hub_accounts(int(n), settings.link_max_share, settings.link_hub_min_accounts)
+        hub = hub_accounts(int(n), settings.ingest.link_max_share, settings.ingest.link_hub_min_accounts)
         return account_records(con, hub, options.max_comparisons)
 
 
