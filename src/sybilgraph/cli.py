@@ -364,7 +364,10 @@ def bench_cmd(
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    production: Annotated[bool, typer.Option("--production", help="No introspection or GraphiQL; refuse weak keys.")] = False,
+    production: Annotated[bool | None, typer.Option(
+        "--production/--dev",
+        help="Production (the default, or SYBILGRAPH_API_PRODUCTION): strong keys, no introspection or GraphiQL. "
+             "--dev: demo keys when none are set, GraphiQL, introspection; never on a shared machine.")] = None,
 ) -> None:
     """Serve the GraphQL API for investigators at /graphql (docs/api.md)."""
     import uvicorn
@@ -378,9 +381,32 @@ def serve(
         console.print(f"starting the local Neo4j + GDS on {s.bolt_uri} ...")
         LocalNeo4j(s).start()
     api = create_app(s, production=production, run_attribution=run_attribution_with_defaults)
-    # proxy_headers off: a loopback caller must not be able to fake its origin in the audit log.
+    # proxy_headers off: the API reads X-Forwarded-For itself, only through its trusted proxies.
     uvicorn.run(api, host=host, port=port, proxy_headers=False, log_level="info")
 
+
+audit_app = typer.Typer(help="The API's audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+@human_errors
+def audit_verify(
+    path: Annotated[Path | None, typer.Argument(help="The log (default: the server's, SYBILGRAPH_API_AUDIT_PATH or <home>/audit/audit.jsonl).")] = None,
+    head: Annotated[str | None, typer.Option(help="A head hash kept elsewhere: the log must end there.")] = None,
+    checkpoint: Annotated[bool, typer.Option("--checkpoint/--no-checkpoint", help="Compare with the head the server keeps in Neo4j.")] = True,
+) -> None:
+    """Check the audit log: every record's keyed hash and link, and the head checkpointed in Neo4j.
+
+    Prints one JSON report; exits 1 at the first edited, removed, reordered or rewritten record.
+    """
+    from sybilgraph.api.audit_verify import verify_audit_log
+
+    s = settings()
+    report = verify_audit_log(s, s.api, path, expected_head=head, use_checkpoint=checkpoint)
+    out.print_json(data=report.as_dict())
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 # -- scheduled jobs ------------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import threading
 import time
@@ -19,16 +18,13 @@ from sybilgraph.errors import AttributionError
 from sybilgraph.settings import Settings
 from tests.api.api_queries import DECIDE, LABEL_OPERATOR, OPERATORS_PAGE, RUN, START_RUN
 from tests.api.api_support import ADMIN, ANALYST, ApiServer
-from tests.api.conftest import app_settings
+from tests.api.conftest import api_settings, app_settings
 
 pytestmark = pytest.mark.integration
 
-_ids = itertools.count(1)
-
-
 class FakeAttribution:
-    """Stands in for sybilgraph.attribution: takes the attribution lease as it does, creates its
-    run node, then works until released."""
+    """Stands in for sybilgraph.attribution: takes the attribution lease as it does, creates the run
+    node it is given, then works until released."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -36,9 +32,8 @@ class FakeAttribution:
         self.finished = threading.Event()
         self.run_ids: list[str] = []
 
-    def __call__(self, settings: Settings) -> str:
+    def __call__(self, settings: Settings, run_id: str) -> str:
         with hold(self.db, ATTRIBUTION_LEASE, ttl_s=60):
-            run_id = f"run-fake-{next(_ids)}"
             self.run_ids.append(run_id)
             self.db.driver.execute_query(
                 "CREATE (:AttributionRun {run_id: $id, status: 'running', current: false, started_at: datetime(), "
@@ -52,7 +47,9 @@ class FakeAttribution:
 
 
 def records(home: Path) -> list[dict]:
-    return [json.loads(line) for line in (home / "audit" / "audit.jsonl").read_text().splitlines()]
+    """The operation records of the audit log (mutations also write intent and outcome records)."""
+    lines = (home / "audit" / "audit.jsonl").read_text().splitlines()
+    return [r for r in map(json.loads, lines) if r.get("event") == "operation"]
 
 
 @pytest.fixture()
@@ -64,7 +61,7 @@ def fake(fresh_graph: Database) -> Iterator[FakeAttribution]:
 
 @pytest.fixture()
 def writable(neo4j_settings: Settings, tmp_path: Path, fake: FakeAttribution) -> Iterator[ApiServer]:
-    app = create_app(app_settings(neo4j_settings, tmp_path), run_attribution=fake)
+    app = create_app(app_settings(neo4j_settings, tmp_path), api_settings=api_settings(), run_attribution=fake)
     with ApiServer(app) as srv:
         yield srv
 
@@ -139,12 +136,34 @@ def test_start_attribution_run_returns_at_once(writable: ApiServer, fake: FakeAt
         assert "errors" not in body, body
 
 
+def test_the_run_returned_is_the_run_started_under_a_concurrent_run(neo4j_settings: Settings, fresh_graph: Database,
+                                                                     tmp_path: Path) -> None:
+    """A scheduler's run that appears while the API's run is starting is not taken for it."""
+    scheduler_run = threading.Event()
+
+    def slow_start(settings: Settings, run_id: str) -> str:
+        fresh_graph.driver.execute_query(  # another process starts a run first ...
+            "CREATE (:AttributionRun {run_id: 'run-scheduler', status: 'running', current: false, started_at: datetime()})")
+        scheduler_run.set()
+        time.sleep(0.5)  # ... and ours creates its node only later
+        fresh_graph.driver.execute_query(
+            "CREATE (:AttributionRun {run_id: $id, status: 'running', current: false, started_at: datetime()})", id=run_id)
+        time.sleep(2)
+        return run_id
+
+    with _server_with(neo4j_settings, tmp_path, slow_start) as srv, srv.client(ANALYST) as c:
+        started = c.data(START_RUN)["startAttributionRun"]
+    assert scheduler_run.is_set()
+    assert started["runId"] != "run-scheduler" and started["runId"].startswith("run-")
+    assert started["run"]["id"] == started["runId"] and started["run"]["status"] == "RUNNING"
+
+
 def _server_with(neo4j_settings: Settings, home: Path, fn) -> ApiServer:  # type: ignore[no-untyped-def]
-    return ApiServer(create_app(app_settings(neo4j_settings, home), run_attribution=fn))
+    return ApiServer(create_app(app_settings(neo4j_settings, home), api_settings=api_settings(), run_attribution=fn))
 
 
 def test_attribution_not_wired(neo4j_settings: Settings, seeded: Database, tmp_path: Path) -> None:
-    app = create_app(app_settings(neo4j_settings, tmp_path))
+    app = create_app(app_settings(neo4j_settings, tmp_path), api_settings=api_settings())
     with ApiServer(app) as srv, srv.client(ADMIN) as c:
         body = c.gql(START_RUN)
     assert body["data"] is None
@@ -153,7 +172,7 @@ def test_attribution_not_wired(neo4j_settings: Settings, seeded: Database, tmp_p
 
 
 def test_attribution_failure_is_reported(neo4j_settings: Settings, seeded: Database, tmp_path: Path) -> None:
-    def locked(settings: Settings) -> str:
+    def locked(settings: Settings, run_id: str) -> str:
         raise AttributionError("another attribution run is in progress (host:1:run-x); its lock expires at later")
 
     with _server_with(neo4j_settings, tmp_path, locked) as srv, srv.client(ANALYST) as c:
@@ -164,5 +183,11 @@ def test_attribution_failure_is_reported(neo4j_settings: Settings, seeded: Datab
 
 
 def test_a_callable_that_returns_quickly(neo4j_settings: Settings, seeded: Database, tmp_path: Path) -> None:
-    with _server_with(neo4j_settings, tmp_path, lambda s: "run-2") as srv, srv.client(ANALYST) as c:
-        assert c.data(START_RUN)["startAttributionRun"]["runId"] == "run-2"
+    given: list[str] = []
+
+    def quick(settings: Settings, run_id: str) -> str:
+        given.append(run_id)
+        return run_id
+
+    with _server_with(neo4j_settings, tmp_path, quick) as srv, srv.client(ANALYST) as c:
+        assert c.data(START_RUN)["startAttributionRun"]["runId"] == given[0]

@@ -1,12 +1,13 @@
 """Start an attribution run from the API without making the caller wait for it.
 
-The API is given a plain callable ``run_attribution(settings) -> run id`` (the lead wires it to
-``sybilgraph.attribution``; until then the default refuses with "attribution not available").
-The callable may block for the whole run, so it runs in a daemon thread; the mutation answers
-as soon as the run id is known: either the callable returned it, or a new ``AttributionRun``
-node appeared in the graph (``run_attribution`` creates it right after taking its lock). A
-run that fails early (the lock is held, attribution not wired) fails the mutation with its
-message; a later failure is logged and shows on the run node (``status: failed``).
+The API is given a plain callable ``run_attribution(settings, run_id) -> run id`` (the CLI wires
+it to ``sybilgraph.attribution``; without it the mutation refuses with "attribution not
+available"). The runner picks the run id itself and hands it over, so the run it reports is the
+run it started, whatever else starts meanwhile (a scheduler, the CLI). The callable may block
+for the whole run, so it runs in a daemon thread; the mutation answers as soon as the run's node
+exists in the graph, or the callable has ended. A run that fails early (another holds the
+attribution lease, attribution not wired) fails the mutation with its message; a later failure
+is logged and shows on the run node (``status: failed``).
 
 One run at a time, in this process and across processes, is the attribution lease's job
 (db/lease.py): a run started while another holds it fails at once with ``CONFLICT``. A daemon
@@ -19,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import time
 from collections.abc import Callable
 
 from sybilgraph.api.db import AsyncDatabase
@@ -38,26 +38,26 @@ __all__ = [
 
 log = logging.getLogger("sybilgraph.api.runner")
 
-RunAttribution = Callable[[Settings], str]
+RunAttribution = Callable[[Settings, str], str]
 
 
 class AttributionUnavailable(SybilgraphError):
     """No attribution callable was given to the API."""
 
 
-def attribution_not_available(settings: Settings) -> str:
+def attribution_not_available(settings: Settings, run_id: str) -> str:
     raise AttributionUnavailable("attribution not available")
 
 
-def run_attribution_with_defaults(settings: Settings) -> str:
+def run_attribution_with_defaults(settings: Settings, run_id: str) -> str:
     """An adapter the CLI may pass to ``create_app``: one run of ``sybilgraph attribute`` with the
-    parameters of the settings' ``[attribution]`` section, on its own connection (imported
-    lazily: attribution is heavy)."""
+    parameters of the settings' ``[attribution]`` section and the given run id, on its own
+    connection (imported lazily: attribution is heavy)."""
     from sybilgraph.attribution import run_attribution
     from sybilgraph.db.session import connect
 
     with connect(settings) as db:
-        return run_attribution(db, settings.attribution.params()).run_id
+        return run_attribution(db, settings.attribution.params(), run_id=run_id).run_id
 
 
 class AttributionNotAvailable(ApiError):
@@ -80,12 +80,16 @@ class AttributionRunner:
     def busy(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    async def start(self) -> str:
-        """Start a run in the background; returns its id once known."""
+    @staticmethod
+    def new_run_id() -> str:
+        from sybilgraph.attribution.pipeline import new_run_id
+
+        return new_run_id()
+
+    async def start(self, run_id: str) -> str:
+        """Start run ``run_id`` in the background; returns once its node exists (or it ended)."""
         loop = asyncio.get_running_loop()
         done: asyncio.Future[str] = loop.create_future()
-        since = int(time.time() * 1000) - 60_000  # tolerate clock skew between us and Neo4j
-        before = {r["run_id"] for r in await self.db.run("api/read_run_ids_since", {"since": since}, write=False, timeout_s=5.0)}
 
         def settle(result: str | None, error: BaseException | None) -> None:
             if done.done():
@@ -97,15 +101,15 @@ class AttributionRunner:
 
         def work() -> None:
             try:
-                run_id = self.fn(self.settings)
+                finished = self.fn(self.settings, run_id)
             except BaseException as e:  # noqa: BLE001 - reported to the caller or the log
-                log.warning("attribution run failed: %s: %s", type(e).__name__, e)
+                log.warning("attribution run %s failed: %s: %s", run_id, type(e).__name__, e)
                 _notify(loop, settle, None, e)
             else:
-                log.info("attribution run %s finished", run_id)
-                _notify(loop, settle, run_id, None)
+                log.info("attribution run %s finished", finished)
+                _notify(loop, settle, finished, None)
 
-        self._thread = threading.Thread(target=work, name="sybilgraph-attribution", daemon=True)
+        self._thread = threading.Thread(target=work, name=f"sybilgraph-attribution-{run_id}", daemon=True)
         self._thread.start()
         deadline = loop.time() + self.wait_s
         while True:
@@ -119,11 +123,10 @@ class AttributionRunner:
                 if isinstance(e, LeaseBusy):
                     raise Conflict(str(e)) from e
                 raise AttributionFailed(str(e)) from e
-            rows = await self.db.run("api/read_run_ids_since", {"since": since}, write=False, timeout_s=5.0)
-            fresh = [r["run_id"] for r in rows if r["run_id"] not in before]
-            if fresh:
+            rows = await self.db.run("api/read_runs", {"ids": [run_id]}, write=False, timeout_s=5.0)
+            if rows:
                 done.add_done_callback(_consume)  # a later failure is logged by `work`, not raised
-                return str(fresh[0])
+                return run_id
             if loop.time() > deadline:
                 done.add_done_callback(_consume)
                 raise QueryTimeout(self.wait_s)

@@ -19,10 +19,9 @@ SCHEMA_FILE = REPO_ROOT / "schema.graphql"
 
 
 def sdl() -> str:
-    from sybilgraph.settings.api import ApiSection
     from sybilgraph.api.schema import build_schema
 
-    return build_schema(ApiSection(keys={}), production=False).as_str().rstrip("\n") + "\n"
+    return build_schema().as_str().rstrip("\n") + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,7 @@ a server that anyone can call, or whose viewer masks anyone can reverse, is wors
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import logging
 import re
@@ -32,6 +33,7 @@ __all__ = [
     "MAX_PAGE_SIZE",
     "ApiSection",
     "KeySpec",
+    "RateLimit",
     "Role",
     "check_production",
     "hash_key",
@@ -53,6 +55,8 @@ _WEAK_KEY = re.compile(r"(?i)(demo|changeme|change-me|example|default|password|s
 MIN_PRODUCTION_KEY_LENGTH = 24
 # The development masking key: masks made with it can be reversed by anyone who reads this file.
 DEV_MASK_KEY = "sybilgraph-development-mask-key"
+# The development audit key: chains keyed with it prove nothing to anyone who reads this file.
+DEV_AUDIT_KEY = "sybilgraph-development-audit-key"
 
 
 class Role(str, Enum):
@@ -85,16 +89,28 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+class RateLimit(BaseModel):
+    """A token bucket: ``per_second`` sustained, up to ``burst`` at once."""
+
+    per_second: float = Field(gt=0)
+    burst: float = Field(ge=1)
+
+
+def _per_role(viewer: Any, analyst: Any, admin: Any) -> Any:
+    return lambda: {"viewer": viewer, "analyst": analyst, "admin": admin}
+
+
 class ApiSection(Section):
-    """``[api]``: who may call the GraphQL API, how much one request may cost, and masking.
+    """``[api]``: who may call the GraphQL API, how much one request may cost, masking, caching, audit.
 
     API keys are a JSON object ``{"<key>": {"user": "alice", "role": "admin"}}`` (or a JSON/TOML
     file of that shape named by ``keys_file``); a key may be written ``sha256:<hex digest>`` so
     files never hold a usable key.
     """
 
-    # Production: no introspection, no GraphiQL, refuse to start without strong keys and a masking key.
-    production: bool = False
+    # Production (the default): no demo keys, GraphiQL, introspection or suggestions; refuse to
+    # start without strong keys, a masking key and an audit key. Development is asked for (--dev).
+    production: bool = True
     # Whether an app built by the factory (``app_from_environment``) may start attribution runs.
     run_attribution: bool = False
     # Authentication: key -> {user, role}.
@@ -102,8 +118,33 @@ class ApiSection(Section):
     keys_file: Path | None = None
     # HMAC key for the short hashes viewers see instead of devices, TLS fingerprints, templates.
     mask_key: SecretStr | None = None
-    # Client IP for the audit log: X-Forwarded-For is believed only from these peers.
+    # The client's address for the audit log and the limits of strangers: X-Forwarded-For is
+    # read from the right, through these proxy addresses or networks (CIDR) ...
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # ... or, with no list, through this many proxies in front of the server (0: the TCP peer).
+    trusted_proxy_count: int = Field(default=0, ge=0, le=10)
+
+    # Requests per key (token bucket per role); without a valid key, per client address.
+    rate_limits: dict[str, RateLimit] = Field(default_factory=_per_role(
+        RateLimit(per_second=10, burst=40), RateLimit(per_second=30, burst=100), RateLimit(per_second=60, burst=200)))
+    unauthenticated_rate_limit: RateLimit = Field(default_factory=lambda: RateLimit(per_second=2, burst=10))
+    # Identifier lookups (`accounts(identifier|handle)`, each alias one) per key, per role.
+    lookup_rate_limits: dict[str, RateLimit] = Field(default_factory=_per_role(
+        RateLimit(per_second=0.5, burst=20), RateLimit(per_second=5, burst=100), RateLimit(per_second=10, burst=200)))
+    # Static cost budget of one operation per role (cost.py: fields returned, page sizes multiplied).
+    cost_budgets: dict[str, int] = Field(default_factory=_per_role(50_000, 100_000, 200_000))
+
+    # Response cache (cache.py): bytes per worker process (0 turns it off), the longest any answer
+    # is kept, and how often the data version is read from Neo4j.
+    cache_max_bytes: int = Field(default=256 * 1024 * 1024, ge=0)
+    cache_max_age_s: float = Field(default=300.0, gt=0)
+    cache_check_interval_s: float = Field(default=0.5, ge=0)
+    # Send X-Sybilgraph-Cache: hit|miss|coalesced (benchmarks; off by default: it says what others asked).
+    cache_status_header: bool = False
+    # Trusted documents (documents.py): a JSON manifest {"sha256:<hex>": "<document>"} or a
+    # directory of .graphql files; with trusted_documents_only, nothing else is served.
+    trusted_documents: Path | None = None
+    trusted_documents_only: bool = False
 
     # Cost limits of one request.
     max_depth: int = Field(default=12, ge=2, le=50)
@@ -121,9 +162,38 @@ class ApiSection(Section):
     # `connection(a, b)`: identifiers used by more accounts than this are hubs, not evidence.
     connection_max_identifier_accounts: int = Field(default=1_000, ge=2)
 
-    # Audit log: where (default: <home>/audit/audit.jsonl) and whether each record is fsynced.
+    # Audit log: where (default: <home>/audit/audit.jsonl), whether each record is fsynced, the
+    # HMAC key of its hash chain (required in production), and how often its head is
+    # checkpointed into Neo4j.
     audit_path: Path | None = None
     audit_fsync: bool = False
+    audit_key: SecretStr | None = None
+    audit_checkpoint_interval_s: float = Field(default=1.0, gt=0)
+
+    @field_validator("rate_limits", "lookup_rate_limits", "cost_budgets")
+    @classmethod
+    def _every_role(cls, v: dict[str, Any]) -> dict[str, Any]:
+        missing = {r.value for r in Role} - set(v)
+        if missing:
+            raise ValueError(f"needs a value for every role (missing: {', '.join(sorted(missing))})")
+        return v
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, v: list[str]) -> list[str]:
+        for entry in v:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"trusted proxy {entry!r} is not an IP address or CIDR network") from None
+        return v
+
+    def audit_secret(self, production: bool) -> bytes:
+        if self.audit_key is not None:
+            return self.audit_key.get_secret_value().encode("utf-8")
+        if production:  # check_production refuses this first; this is a second guard.
+            raise ConfigError("refusing to start in production: SYBILGRAPH_API_AUDIT_KEY is not set")
+        return DEV_AUDIT_KEY.encode("utf-8")
 
     @field_validator("keys", mode="before")
     @classmethod
@@ -208,9 +278,9 @@ def check_production(api: ApiSection, table: dict[str, KeySpec]) -> None:
                 "refusing to start in production: a default, demo or weak API key is configured "
                 f"(keys need at least {MIN_PRODUCTION_KEY_LENGTH} random characters)"
             )
-    secret = api.mask_key.get_secret_value() if api.mask_key is not None else ""
-    if not secret or secret == DEV_MASK_KEY or len(secret) < 16:
-        raise ConfigError(
-            "refusing to start in production: SYBILGRAPH_API_MASK_KEY must be set "
-            "to at least 16 random characters"
-        )
+    for name, value, dev in (("MASK_KEY", api.mask_key, DEV_MASK_KEY), ("AUDIT_KEY", api.audit_key, DEV_AUDIT_KEY)):
+        secret = value.get_secret_value() if value is not None else ""
+        if not secret or secret == dev or len(secret) < 16:
+            raise ConfigError(
+                f"refusing to start in production: SYBILGRAPH_API_{name} must be set to at least 16 random characters"
+            )
