@@ -159,6 +159,10 @@ def test_attribution_settings_reach_runs_the_api_starts(
     for name, value in db.settings.connection_env().items():
         clean_env.setenv(name, value)
     clean_env.setenv("SYBILGRAPH_API_KEYS", json.dumps({STRONG_KEY: {"user": "ann", "role": "analyst"}}))
+    # Production is the default: the server refuses to start without its masking and audit keys.
+    clean_env.setenv("SYBILGRAPH_API_MASK_KEY", "m" + STRONG_KEY)
+    clean_env.setenv("SYBILGRAPH_API_AUDIT_KEY", "a" + STRONG_KEY)
+    clean_env.setenv("SYBILGRAPH_API_AUDIT_PATH", str(tmp_path / "audit.jsonl"))
     if source == "environment":
         clean_env.setenv("SYBILGRAPH_JOBS_FLAG_THRESHOLD", "0.61")
         clean_env.setenv("SYBILGRAPH_ATTRIBUTION__SEED", "7")
