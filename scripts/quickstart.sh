@@ -30,6 +30,12 @@ if [ ! -s "$KEYFILE" ]; then
 fi
 KEY=$(cat "$KEYFILE")
 export SYBILGRAPH_API_KEYS="{\"$KEY\": {\"user\": \"quickstart\", \"role\": \"admin\"}}"
+# The server runs in production mode: it also needs its own masking and audit keys (kept beside).
+for name in MASK AUDIT; do
+  f="$SYBILGRAPH_HOME/quickstart-api-$(echo "$name" | tr 'A-Z' 'a-z')-key"
+  if [ ! -s "$f" ]; then .venv/bin/python -c "import secrets; print(secrets.token_urlsafe(24))" > "$f"; chmod 600 "$f"; fi
+  export "SYBILGRAPH_API_${name}_KEY=$(cat "$f")"
+done
 
 $SG export --out "$SYBILGRAPH_HOME/export.csv" >/dev/null
 ID=$(.venv/bin/python -c "import csv,sys; rows=[r for r in csv.DictReader(open(sys.argv[1])) if r['flagged']=='true']; print(rows[0]['account_id'] if rows else '')" "$SYBILGRAPH_HOME/export.csv")

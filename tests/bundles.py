@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-__all__ = ["ENRICHMENT", "TINY", "write_bundle", "write_table"]
+__all__ = ["ENRICHMENT", "TINY", "RING_SIZE", "ring_bundle", "ring_partition", "write_bundle", "write_table"]
 
 # A bundle whose graph is easy to predict: a1/a2 share a card, a home IP and a device; a1-a3
 # share a prompt template; a4 and a5 share nothing; a5 has no activity.
@@ -64,6 +65,69 @@ ENRICHMENT: dict[str, list[dict[str, Any]]] = {
         {"cidr": "2001:db8::/32", "owner": "org-uni", "asn": None, "kind": "education"},
     ],
 }
+
+
+RING_SIZE = 24
+N_STRANGERS = 300
+
+
+def ring_bundle() -> dict[str, list[dict[str, Any]]]:
+    """An obvious ring beside strangers, deterministic.
+
+    Ring r00..r23: four cards shared by six accounts each (chained: the last account of each
+    group also holds the next card), three devices on eight accounts each, IPs drawn from ten
+    addresses of one /24, templates from a private pool of twelve, one rare e-mail domain.
+    Truth: the ring is DIST-RING, every stranger stands alone; r00 carries the label OP-RING.
+    Strangers s000..s299: each its own card, device and home line, common webmail domains, two of
+    five popular templates (used by so many accounts that they are hubs) and its own templates.
+    """
+    rnd = random.Random(11)
+    accounts: list[dict[str, Any]] = []
+    cards: list[dict[str, Any]] = []
+    sessions: list[dict[str, Any]] = []
+    interactions: list[dict[str, Any]] = []
+
+    def account(a: str, domain: str, country: str) -> None:
+        accounts.append({"account_id": a, "created_at": "2026-03-01T00:00:00Z", "email_domain": domain,
+                         "country": country, "signup_ip": "", "status": "active"})
+
+    def use(a: str, ip: str, device: str, templates: list[str], tls: str, ua: str) -> None:
+        sessions.append({"account_id": a, "ts": "2026-04-01T00:00:00Z", "ip": ip, "device_id": device,
+                         "user_agent": ua, "tls_fingerprint": tls})
+        for i, t in enumerate(templates):
+            interactions.append({"account_id": a, "ts": f"2026-04-02T{i % 24:02d}:00:00Z", "ip": ip,
+                                 "device_id": device, "prompt_fingerprint": t, "category": "chat"})
+
+    pool = [f"{0xA000 + i:016x}" for i in range(12)]
+    for i in range(RING_SIZE):
+        a = f"r{i:02d}"
+        account(a, "ringmail.test", "US")
+        group = i // 6
+        cards.append({"account_id": a, "instrument_id": f"tok_ring_{group}", "bin": "555555"})
+        if i % 6 == 5 and group < 3:
+            cards.append({"account_id": a, "instrument_id": f"tok_ring_{group + 1}", "bin": "555555"})
+        for ip in rnd.sample(range(10), 3):
+            use(a, f"203.0.113.{ip + 1}", f"dev_ring_{i // 8}", rnd.sample(pool, 8), "tls_ring", "ua-ring/1.0")
+    popular = [f"{0xB000 + i:016x}" for i in range(5)]
+    domains = ["gmail.com", "outlook.com", "yahoo.com", "proton.me"]
+    countries = ["US", "DE", "FR", "BR", "IN", "JP"]
+    for j in range(N_STRANGERS):
+        a = f"s{j:03d}"
+        account(a, domains[j % 4], countries[j % 6])
+        cards.append({"account_id": a, "instrument_id": f"tok_{a}", "bin": f"4{rnd.randrange(10**5):05d}"})
+        own = [f"{0xC0000 + 100 * j + k:016x}" for k in range(4)]
+        ip = f"10.{j // 200}.{j % 200}.7"  # every home line in its own /24
+        use(a, ip, f"dev_{a}", rnd.sample(popular, 2) + own, f"tls_browser_{j % 3}", f"ua-browser/{j % 7}")
+    truth = [{"account_id": r["account_id"], "operator": "DIST-RING" if r["account_id"][0] == "r" else "",
+              "is_distillation": "true" if r["account_id"][0] == "r" else "false"} for r in accounts]
+    labels = [{"account_id": "r00", "operator_label": "OP-RING", "source": "unit-test"}]
+    return {"accounts": accounts, "payment_methods": cards, "sessions": sessions, "interactions": interactions,
+            "labels": labels, "truth": truth}
+
+
+def ring_partition() -> set[frozenset[str]]:
+    return {frozenset(f"r{i:02d}" for i in range(RING_SIZE))}  # strangers stand alone
+
 
 TIMESTAMP_COLUMNS = {"created_at", "added_at", "ts"}
 INT_COLUMNS = {"input_tokens", "output_tokens", "asn"}

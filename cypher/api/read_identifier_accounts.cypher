@@ -1,5 +1,7 @@
 // For each (kind, value, after): a page of the accounts that used the identifier, by account_id, and their total.
 // The kind picks one index-backed lookup of the UNION (labels cannot be parameters); $limit is first + 1.
+// A key whose identifier has no node (one account used it) or is a hub (no per-account links) gets no row or
+// hub = true: the caller asks the columnar store, which holds every account's identifiers.
 UNWIND $keys AS k
 CALL (k) {
     MATCH (i:PaymentInstrument {instrument_id: k.value}) WHERE k.kind = 'card' RETURN i
@@ -17,5 +19,5 @@ CALL (i, k) {
     RETURN collect({account_id: a.account_id, count: r.count, first_seen: r.first_seen.epochMillis,
                     last_seen: r.last_seen.epochMillis}) AS page
 }
-RETURN k.kind AS kind, k.value AS value, k.after AS after, page,
+RETURN k.kind AS kind, k.value AS value, k.after AS after, page, coalesce(i.hub, false) AS hub,
        COUNT { (:Account)-[:PAID_WITH|USED_IP|USED_SUBNET|USED_DEVICE|USED_TLS|USED_TEMPLATE|HAS_EMAIL_DOMAIN]->(i) } AS total

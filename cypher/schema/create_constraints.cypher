@@ -16,4 +16,8 @@ CREATE CONSTRAINT label_name IF NOT EXISTS FOR (n:Label) REQUIRE n.name IS UNIQU
 CREATE CONSTRAINT operator_id IF NOT EXISTS FOR (n:Operator) REQUIRE n.operator_id IS UNIQUE;
 CREATE CONSTRAINT attribution_run_id IF NOT EXISTS FOR (n:AttributionRun) REQUIRE n.run_id IS UNIQUE;
 CREATE CONSTRAINT ingest_run_id IF NOT EXISTS FOR (n:IngestRun) REQUIRE n.ingest_id IS UNIQUE;
-CREATE CONSTRAINT job_state_name IF NOT EXISTS FOR (n:JobState) REQUIRE n.name IS UNIQUE
+CREATE CONSTRAINT job_state_name IF NOT EXISTS FOR (n:JobState) REQUIRE n.name IS UNIQUE;
+// One lease node per name (db/lease.py): MERGE on a fresh database never makes two.
+CREATE CONSTRAINT lock_name IF NOT EXISTS FOR (n:Lock) REQUIRE n.name IS UNIQUE;
+CREATE CONSTRAINT data_version_name IF NOT EXISTS FOR (n:DataVersion) REQUIRE n.name IS UNIQUE;
+CREATE CONSTRAINT audit_checkpoint_log IF NOT EXISTS FOR (n:AuditCheckpoint) REQUIRE n.log IS UNIQUE

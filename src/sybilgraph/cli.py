@@ -182,15 +182,16 @@ def _print_ingest_report(report: Any) -> None:
 @app.command()
 @human_errors
 def attribute(
-    seed: Annotated[int, typer.Option(help="Seed for community detection (same data + seed = same partition).")] = 42,
-    flag_threshold: Annotated[float, typer.Option(help="Campaign score at or above which an operator is flagged.")] = 0.5,
+    seed: Annotated[int | None, typer.Option(help="Seed for community detection (same data + seed = same partition); default: attribution.seed.")] = None,
+    flag_threshold: Annotated[float | None, typer.Option(help="Campaign score at or above which an operator is flagged; default: attribution.flag_threshold.")] = None,
 ) -> None:
     """Link accounts to operators with GDS, score campaigns; the run becomes current when complete."""
-    from sybilgraph.attribution import AttributionParams, run_attribution
+    from sybilgraph.attribution import run_attribution
     from sybilgraph.progress import reporter_for
 
-    params = AttributionParams(seed=seed, flag_threshold=flag_threshold)
-    with open_db(settings()) as db:
+    s = settings()
+    params = s.attribution.params(seed=seed, flag_threshold=flag_threshold)
+    with open_db(s) as db:
         result = run_attribution(db, params, reporter=reporter_for())
     t = Table(title=f"attribution {result.run_id}")
     t.add_column("phase")
@@ -238,7 +239,7 @@ def generate(
 @human_errors
 def evaluate(
     truth: Annotated[Path, typer.Option("--truth", help="A bundle directory with a truth table, or a truth file.")],
-    baselines: Annotated[bool, typer.Option("--baselines", help="Also run the fraud-ring and EvilCohort baselines.")] = False,
+    baselines: Annotated[bool, typer.Option("--baselines", help="Also run the fraud-ring, EvilCohort and Splink baselines (Splink: pip install 'sybilgraph[eval]').")] = False,
     json_out: Annotated[Path | None, typer.Option("--json-out", help="Where to write the JSON (default: under the home).")] = None,
 ) -> None:
     """Score the current attribution against truth, optionally beside the peers' baselines."""
@@ -246,10 +247,13 @@ def evaluate(
 
     from sybilgraph.evaluate import print_report
     from sybilgraph.evaluate.command import evaluate_current
+    from sybilgraph.progress import reporter_for
 
     s = settings()
     with open_db(s) as db:
-        ev = evaluate_current(db, truth, baselines=baselines)
+        ev = evaluate_current(db, truth, baselines=baselines, reporter=reporter_for())
+    for note in ev.notes:
+        console.print(f"[yellow]{note}[/yellow]")
     print_report(ev.results, console=out)
     t = Table(title="Confidence reliability (share of accounts that truly belong)")
     for col in ("confidence", "accounts", "mean confidence", "accuracy"):
@@ -419,7 +423,10 @@ def bench_cmd(
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    production: Annotated[bool, typer.Option("--production", help="No introspection or GraphiQL; refuse weak keys.")] = False,
+    production: Annotated[bool | None, typer.Option(
+        "--production/--dev",
+        help="Production (the default, or SYBILGRAPH_API_PRODUCTION): strong keys, no introspection or GraphiQL. "
+             "--dev: demo keys when none are set, GraphiQL, introspection; never on a shared machine.")] = None,
 ) -> None:
     """Serve the GraphQL API for investigators at /graphql (docs/api.md)."""
     import uvicorn
@@ -433,9 +440,32 @@ def serve(
         console.print(f"starting the local Neo4j + GDS on {s.bolt_uri} ...")
         LocalNeo4j(s).start()
     api = create_app(s, production=production, run_attribution=run_attribution_with_defaults)
-    # proxy_headers off: a loopback caller must not be able to fake its origin in the audit log.
+    # proxy_headers off: the API reads X-Forwarded-For itself, only through its trusted proxies.
     uvicorn.run(api, host=host, port=port, proxy_headers=False, log_level="info")
 
+
+audit_app = typer.Typer(help="The API's audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+@human_errors
+def audit_verify(
+    path: Annotated[Path | None, typer.Argument(help="The log (default: the server's, SYBILGRAPH_API_AUDIT_PATH or <home>/audit/audit.jsonl).")] = None,
+    head: Annotated[str | None, typer.Option(help="A head hash kept elsewhere: the log must end there.")] = None,
+    checkpoint: Annotated[bool, typer.Option("--checkpoint/--no-checkpoint", help="Compare with the head the server keeps in Neo4j.")] = True,
+) -> None:
+    """Check the audit log: every record's keyed hash and link, and the head checkpointed in Neo4j.
+
+    Prints one JSON report; exits 1 at the first edited, removed, reordered or rewritten record.
+    """
+    from sybilgraph.api.audit_verify import verify_audit_log
+
+    s = settings()
+    report = verify_audit_log(s, s.api, path, expected_head=head, use_checkpoint=checkpoint)
+    out.print_json(data=report.as_dict())
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 # -- scheduled jobs ------------------------------------------------------------------------------

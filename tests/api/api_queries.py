@@ -17,7 +17,7 @@ query AccountFull($id: ID!) {
       nSessions nIps nDevices nTemplates nTls nCards
     }
     identifiers {
-      kind value nAccounts count firstSeen lastSeen
+      kind value handle nAccounts count firstSeen lastSeen
       accounts(first: 2) {
         totalCount
         pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
@@ -28,7 +28,7 @@ query AccountFull($id: ID!) {
       runId current confidence provisional
       operator { id label size flagged }
       run { id status current }
-      evidence { kind value nAccounts membersSharing weight }
+      evidence { kind value handle nAccounts membersSharing weight }
     }
     attributionHistory { runId current confidence operator { id retired } }
     decisions { decision by at reason account { id } operator { id } }
@@ -42,7 +42,7 @@ query OperatorFull($id: ID!) {
   operator(id: $id) {
     id label labelConflict analystLabel size campaignScore flagged retired firstRunId lastRunId
     features { name value }
-    topIdentifiers(first: 10) { kind value nAccounts membersSharing weight }
+    topIdentifiers(first: 10) { kind value handle nAccounts membersSharing weight }
     members(first: 3) {
       totalCount
       pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
@@ -72,9 +72,9 @@ query OperatorsPage($filter: OperatorFilter, $orderBy: OperatorOrder, $first: In
 """
 
 ACCOUNTS_BY_IDENTIFIER = """
-query AccountsByIdentifier($identifier: IdentifierInput!, $first: Int!, $after: String) {
-  accounts(identifier: $identifier, first: $first, after: $after) {
-    totalCount
+query AccountsByIdentifier($identifier: IdentifierInput, $handle: String, $first: Int!, $after: String) {
+  accounts(identifier: $identifier, handle: $handle, first: $first, after: $after) {
+    totalCount source
     pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
     edges { cursor uses firstSeen lastSeen node { id } }
   }
@@ -86,7 +86,7 @@ query Connection($a: ID!, $b: ID!) {
   connection(a: $a, b: $b) {
     hops
     accounts { id }
-    steps { from { id } to { id } via { kind value nAccounts } }
+    steps { from { id } to { id } via { kind value handle nAccounts } }
   }
 }
 """

@@ -16,7 +16,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["ACCOUNTS", "CARD_TOKEN", "SEED_STATEMENTS", "seed_graph", "write_interactions"]
+__all__ = ["ACCOUNTS", "CARD_TOKEN", "HOME_IP", "SEED_STATEMENTS", "seed_graph", "write_account_identifiers",
+           "write_interactions"]
+
+# a7's home address: used by a7 alone, so the graph has no node for it (the columnar store does).
+HOME_IP = "192.0.2.77"
 
 CARD_TOKEN = "tok_4f1c9a7e2b"
 ACCOUNTS = [f"a{i}" for i in range(1, 9)]
@@ -229,3 +233,19 @@ def write_interactions(columnar_dir: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.table(rows, schema=schema), out)
     return out
+
+
+def write_account_identifiers(columnar_dir: Path) -> None:
+    """The ingest state table of every identifier of every account (``account_identifiers``):
+    the graph's links and what the graph leaves out (an IP a7 alone used)."""
+    from sybilgraph.ingest.state import StateDir
+
+    ms = int(datetime(2026, 3, 1, tzinfo=UTC).timestamp() * 1000)
+    links = [(a, k, v, c) for statement, params in SEED_STATEMENTS for link in params.get("links", ())
+             for a, k, v, c in [(link["a"], link["k"], link["v"], link["c"])]]
+    rows = [*links, ("a7", "ip", HOME_IP, 12), ("a8", "device", "dev-zzz-0009", 3)]
+    table = pa.table({
+        "account_id": [r[0] for r in rows], "kind": [r[1] for r in rows], "value": [r[2] for r in rows],
+        "count": [r[3] for r in rows], "first_seen": [ms] * len(rows), "last_seen": [ms + 86_400_000] * len(rows),
+    })
+    StateDir(columnar_dir / "graph_state").write({"account_identifiers": table}, {})

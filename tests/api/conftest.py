@@ -14,22 +14,35 @@ from typing import Any
 import pytest
 
 from sybilgraph.api import create_app
-from sybilgraph.api.config import ApiSettings
+from sybilgraph.settings.api import ApiSection
 from sybilgraph.db.admin import reset
 from sybilgraph.db.session import Database
 from sybilgraph.settings import Settings
-from tests.api.api_seed import seed_graph, write_interactions
+from tests.api.api_seed import seed_graph, write_account_identifiers, write_interactions
 from tests.api.api_support import KEYS, ApiServer
 
 MASK_KEY = "test-mask-key-4c9e1f7a2b"
+AUDIT_KEY = "test-audit-key-8d2f6a1c9e"
+# Tests send requests back to back with one key: limits far above what they send, except where
+# a test is about the limits.
+GENEROUS = {"per_second": 10_000, "burst": 10_000}
+ROLES = ("viewer", "analyst", "admin")
 
 
-def api_settings(**overrides: Any) -> ApiSettings:
-    return ApiSettings(**{"keys": KEYS, "mask_key": MASK_KEY, **overrides})
+def api_settings(**overrides: Any) -> ApiSection:
+    """Development mode (GraphiQL, introspection) unless ``production=True`` is passed."""
+    return ApiSection(**{
+        "keys": KEYS, "mask_key": MASK_KEY, "audit_key": AUDIT_KEY, "production": False,
+        "rate_limits": dict.fromkeys(ROLES, GENEROUS), "lookup_rate_limits": dict.fromkeys(ROLES, GENEROUS),
+        "unauthenticated_rate_limit": GENEROUS, **overrides,
+    })
 
 
-def app_settings(neo4j_settings: Settings, home: Path, uri: str | None = None) -> Settings:
-    return neo4j_settings.model_copy(update={"home": home, "neo4j_uri": uri or neo4j_settings.bolt_uri})
+def app_settings(neo4j_settings: Settings, home: Path, uri: str | None = None, **api: Any) -> Settings:
+    """The session's connection with its own home and the test keys (``api`` overrides the section)."""
+    return neo4j_settings.model_copy(
+        update={"home": home, "neo4j_uri": uri or neo4j_settings.bolt_uri, "api": api_settings(**api)}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +63,7 @@ def fresh_graph(session_db: Database) -> Database:
 def api_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("api-home")
     write_interactions(home / "columnar")
+    write_account_identifiers(home / "columnar")
     return home
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import threading
 import time
@@ -13,6 +12,7 @@ import pytest
 
 from sybilgraph import cypher
 from sybilgraph.api import create_app
+from sybilgraph.db.lease import ATTRIBUTION_LEASE, hold
 from sybilgraph.db.session import Database
 from sybilgraph.errors import AttributionError
 from sybilgraph.settings import Settings
@@ -22,11 +22,9 @@ from tests.api.conftest import api_settings, app_settings
 
 pytestmark = pytest.mark.integration
 
-_ids = itertools.count(1)
-
-
 class FakeAttribution:
-    """Stands in for sybilgraph.attribution: creates its run node, then works until released."""
+    """Stands in for sybilgraph.attribution: takes the attribution lease as it does, creates the run
+    node it is given, then works until released."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -34,22 +32,24 @@ class FakeAttribution:
         self.finished = threading.Event()
         self.run_ids: list[str] = []
 
-    def __call__(self, settings: Settings) -> str:
-        run_id = f"run-fake-{next(_ids)}"
-        self.run_ids.append(run_id)
-        self.db.driver.execute_query(
-            "CREATE (:AttributionRun {run_id: $id, status: 'running', current: false, started_at: datetime(), "
-            "seed: 42, params_json: '{\"seed\": 42}', progress: 'read'})", id=run_id)
-        self.release.wait(30)
-        self.db.driver.execute_query(
-            "MATCH (r:AttributionRun {run_id: $id}) SET r.status = 'complete', r.progress = 'complete', "
-            "r.finished_at = datetime()", id=run_id)
-        self.finished.set()
+    def __call__(self, settings: Settings, run_id: str) -> str:
+        with hold(self.db, ATTRIBUTION_LEASE, ttl_s=60):
+            self.run_ids.append(run_id)
+            self.db.driver.execute_query(
+                "CREATE (:AttributionRun {run_id: $id, status: 'running', current: false, started_at: datetime(), "
+                "seed: 42, params_json: '{\"seed\": 42}', progress: 'read'})", id=run_id)
+            self.release.wait(30)
+            self.db.driver.execute_query(
+                "MATCH (r:AttributionRun {run_id: $id}) SET r.status = 'complete', r.progress = 'complete', "
+                "r.finished_at = datetime()", id=run_id)
+            self.finished.set()
         return run_id
 
 
 def records(home: Path) -> list[dict]:
-    return [json.loads(line) for line in (home / "audit" / "audit.jsonl").read_text().splitlines()]
+    """The operation records of the audit log (mutations also write intent and outcome records)."""
+    lines = (home / "audit" / "audit.jsonl").read_text().splitlines()
+    return [r for r in map(json.loads, lines) if r.get("event") == "operation"]
 
 
 @pytest.fixture()
@@ -119,8 +119,8 @@ def test_start_attribution_run_returns_at_once(writable: ApiServer, fake: FakeAt
         run_id = started["runId"]
         assert run_id == fake.run_ids[0] and not fake.finished.is_set()
         assert started["run"] == {"id": run_id, "status": "RUNNING", "progress": "read"}
-        body = c.gql(START_RUN)
-        assert body["errors"][0]["message"] == "An attribution run started by this server is still in progress."
+        body = c.gql(START_RUN)  # the lease, not this server, says one run at a time
+        assert body["errors"][0]["message"].startswith("another attribution run is in progress (")
         assert body["errors"][0]["extensions"]["code"] == "CONFLICT"
         fake.release.set()
         assert fake.finished.wait(10)
@@ -134,6 +134,28 @@ def test_start_attribution_run_returns_at_once(writable: ApiServer, fake: FakeAt
                 break
             time.sleep(0.05)
         assert "errors" not in body, body
+
+
+def test_the_run_returned_is_the_run_started_under_a_concurrent_run(neo4j_settings: Settings, fresh_graph: Database,
+                                                                     tmp_path: Path) -> None:
+    """A scheduler's run that appears while the API's run is starting is not taken for it."""
+    scheduler_run = threading.Event()
+
+    def slow_start(settings: Settings, run_id: str) -> str:
+        fresh_graph.driver.execute_query(  # another process starts a run first ...
+            "CREATE (:AttributionRun {run_id: 'run-scheduler', status: 'running', current: false, started_at: datetime()})")
+        scheduler_run.set()
+        time.sleep(0.5)  # ... and ours creates its node only later
+        fresh_graph.driver.execute_query(
+            "CREATE (:AttributionRun {run_id: $id, status: 'running', current: false, started_at: datetime()})", id=run_id)
+        time.sleep(2)
+        return run_id
+
+    with _server_with(neo4j_settings, tmp_path, slow_start) as srv, srv.client(ANALYST) as c:
+        started = c.data(START_RUN)["startAttributionRun"]
+    assert scheduler_run.is_set()
+    assert started["runId"] != "run-scheduler" and started["runId"].startswith("run-")
+    assert started["run"]["id"] == started["runId"] and started["run"]["status"] == "RUNNING"
 
 
 def _server_with(neo4j_settings: Settings, home: Path, fn) -> ApiServer:  # type: ignore[no-untyped-def]
@@ -150,7 +172,7 @@ def test_attribution_not_wired(neo4j_settings: Settings, seeded: Database, tmp_p
 
 
 def test_attribution_failure_is_reported(neo4j_settings: Settings, seeded: Database, tmp_path: Path) -> None:
-    def locked(settings: Settings) -> str:
+    def locked(settings: Settings, run_id: str) -> str:
         raise AttributionError("another attribution run is in progress (host:1:run-x); its lock expires at later")
 
     with _server_with(neo4j_settings, tmp_path, locked) as srv, srv.client(ANALYST) as c:
@@ -161,5 +183,11 @@ def test_attribution_failure_is_reported(neo4j_settings: Settings, seeded: Datab
 
 
 def test_a_callable_that_returns_quickly(neo4j_settings: Settings, seeded: Database, tmp_path: Path) -> None:
-    with _server_with(neo4j_settings, tmp_path, lambda s: "run-2") as srv, srv.client(ANALYST) as c:
-        assert c.data(START_RUN)["startAttributionRun"]["runId"] == "run-2"
+    given: list[str] = []
+
+    def quick(settings: Settings, run_id: str) -> str:
+        given.append(run_id)
+        return run_id
+
+    with _server_with(neo4j_settings, tmp_path, quick) as srv, srv.client(ANALYST) as c:
+        assert c.data(START_RUN)["startAttributionRun"]["runId"] == given[0]

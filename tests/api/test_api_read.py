@@ -258,9 +258,18 @@ def test_runs_and_progress(server: ApiServer) -> None:
         rest = c.data(RUNS, {"first": 2, "after": runs["pageInfo"]["endCursor"]})["runs"]
         assert [e["node"]["id"] for e in rest["edges"]] == ["run-1", "run-0"] and rest["pageInfo"]["hasNextPage"] is False
         failed = c.data(RUNS, {"first": 5, "status": "FAILED"})["runs"]
-        assert [(e["node"]["id"], e["node"]["error"]) for e in failed["edges"]] == [("run-0", "RuntimeError: boom")]
         assert failed["totalCount"] == 1
         assert c.data(RUN, {"id": "run-3"})["run"]["progress"] == "communities"
+
+
+def test_run_errors_are_viewer_safe(server: ApiServer) -> None:
+    """Exception text can name data or paths: viewers read that a run failed, analysts why."""
+    for key, expected in ((VIEWER, "The run failed; analysts can read why."), (ANALYST, "RuntimeError: boom")):
+        with server.client(key) as c:
+            failed = c.data(RUNS, {"first": 5, "status": "FAILED"})["runs"]
+            assert [(e["node"]["id"], e["node"]["error"]) for e in failed["edges"]] == [("run-0", expected)]
+            assert c.data(RUN, {"id": "run-0"})["run"]["error"] == expected
+            assert c.data(RUN, {"id": "run-2"})["run"]["error"] is None
 
 
 def test_statements_per_request_do_not_grow_with_the_page(server: ApiServer, api_home: Path) -> None:
@@ -284,3 +293,24 @@ def test_statements_per_request_do_not_grow_with_the_page(server: ApiServer, api
             counts.append(record["db_statements"])
     assert counts[1] < 25, counts  # fewer statements than operators on the page
     assert counts[1] <= counts[0] + 6, counts
+
+
+def test_lookups_find_identifiers_the_graph_does_not_link(server: ApiServer) -> None:
+    """An IP one account alone used has no node: the answer comes from the columnar store, same shape."""
+    from tests.api.api_seed import HOME_IP
+
+    q = """query($v: String!, $k: IdentifierKind!) { accounts(identifier: {kind: $k, value: $v}, first: 5) {
+        totalCount source edges { uses firstSeen lastSeen node { id } } pageInfo { hasNextPage } } }"""
+    with server.client(ANALYST) as c:
+        home = c.data(q, {"k": "IP", "v": HOME_IP})["accounts"]
+        assert home == {"totalCount": 1, "source": "COLUMNAR", "pageInfo": {"hasNextPage": False}, "edges": [{
+            "uses": 12, "firstSeen": "2026-03-01T00:00:00+00:00", "lastSeen": "2026-03-02T00:00:00+00:00",
+            "node": {"id": "a7"}}]}
+        shared = c.data(q, {"k": "IP", "v": "203.0.113.7"})["accounts"]
+        assert shared["source"] == "GRAPH" and shared["totalCount"] == 4
+        nobody = c.data(q, {"k": "DEVICE", "v": "dev-never-seen"})["accounts"]
+        assert nobody["totalCount"] == 0 and nobody["edges"] == []
+        # Two lookups in one request, one from each source, one statement and one scan.
+        both = c.data("""{ a: accounts(identifier: {kind: DEVICE, value: "dev-zzz-0009"}) { totalCount source }
+                           b: accounts(identifier: {kind: DEVICE, value: "dev-bbb-0002"}) { totalCount source } }""")
+        assert both == {"a": {"totalCount": 1, "source": "COLUMNAR"}, "b": {"totalCount": 2, "source": "GRAPH"}}

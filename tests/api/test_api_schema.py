@@ -19,8 +19,8 @@ from graphql import (
     visit,
 )
 
-from sybilgraph.api.audit import REDACTED_INPUT_FIELDS
-from sybilgraph.api.config import Role
+from sybilgraph.api.documents import REDACTED_INPUT_FIELDS
+from sybilgraph.settings.api import Role
 from sybilgraph.api.masking import POLICY
 from sybilgraph.api.schema import build_schema
 from sybilgraph.api.schema_export import SCHEMA_FILE, sdl
@@ -39,7 +39,11 @@ IDENTIFIER_NAME = re.compile(
 )
 COUNTER = re.compile(r"^n[A-Z]|Tokens$")
 # String fields on identifier types that hold no identifier value, and why.
-NOT_IDENTIFIERS = {("IdentifierAccountEdge", "cursor")}  # encodes the account id only
+NOT_IDENTIFIERS = {
+    ("IdentifierAccountEdge", "cursor"),  # encodes the account id only
+    # AES-SIV encryptions of the value under the server's key (handles.py): opaque to every role.
+    ("IdentifierUse", "handle"), ("SharedIdentifier", "handle"), ("IdentifierRef", "handle"),
+}
 
 
 def object_types() -> list[GraphQLObjectType]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sybilgraph.api import create_app
-from sybilgraph.api.config import ApiSettings
+from sybilgraph.settings.api import ApiSection
 from sybilgraph.api.masking import Masker
 from sybilgraph.db.session import Database
 from sybilgraph.errors import ConfigError
@@ -193,7 +193,7 @@ def test_unexpected_errors_are_masked_and_audited(server: ApiServer, seeded: Dat
 @pytest.fixture(scope="module")
 def production_server(neo4j_settings: Settings, tmp_path_factory: pytest.TempPathFactory, seeded: Database) -> Iterator[ApiServer]:
     home = tmp_path_factory.mktemp("prod-home")
-    app = create_app(app_settings(neo4j_settings, home), production=True, api_settings=api_settings())
+    app = create_app(app_settings(neo4j_settings, home), production=True)
     with ApiServer(app) as srv:
         yield srv
 
@@ -228,26 +228,26 @@ def test_production_turns_off_introspection_graphiql_and_suggestions(production_
 )
 def test_production_refuses_insecure_configuration(tmp_path: Path, overrides: dict, message: str) -> None:
     with pytest.raises(ConfigError) as e:
-        create_app(Settings(home=tmp_path), production=True, api_settings=api_settings(**overrides))
+        create_app(Settings(home=tmp_path, api=api_settings(**overrides)), production=True)
     assert str(e.value) == message
 
 
 def test_keys_from_environment_and_hashed_keys_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from sybilgraph.api.config import hash_key, load_key_table
+    from sybilgraph.settings.api import hash_key, load_key_table
 
     monkeypatch.setenv("SYBILGRAPH_API_KEYS", json.dumps({VIEWER: {"user": "vera", "role": "viewer"}}))
     keys_file = tmp_path / "keys.json"
     keys_file.write_text(json.dumps({"sha256:" + hash_key(ADMIN): {"user": "adam", "role": "admin"}}))
     monkeypatch.setenv("SYBILGRAPH_API_KEYS_FILE", str(keys_file))
-    table = load_key_table(ApiSettings(), production=True)
+    table = load_key_table(Settings(home=tmp_path).api, production=True)
     assert {(s.user, s.role.value) for s in table.values()} == {("vera", "viewer"), ("adam", "admin")}
     assert hash_key(ADMIN) in table
 
 
 def test_development_without_keys_uses_the_demo_keys(tmp_path: Path) -> None:
-    from sybilgraph.api.config import DEMO_KEYS, hash_key, load_key_table
+    from sybilgraph.settings.api import DEMO_KEYS, hash_key, load_key_table
 
-    table = load_key_table(ApiSettings(keys={}), production=False)
+    table = load_key_table(ApiSection(keys={}), production=False)
     assert set(table) == {hash_key(k) for k in DEMO_KEYS}
 
 

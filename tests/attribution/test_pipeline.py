@@ -97,12 +97,15 @@ def test_a_failed_run_leaves_the_previous_run_current_and_no_projection(loaded: 
 
 
 def test_a_live_lock_holder_blocks_a_second_run(loaded: Database) -> None:
-    loaded.write("attribution/acquire_lock", name="attribution", holder="someone-else", ttl_s=60)
+    from sybilgraph.db.lease import Lease, LeaseBusy
+
+    other = Lease(loaded, "attribution", "someone-else", ttl_s=60)
+    other.acquire()
     try:
-        with pytest.raises(AttributionError, match="another attribution run is in progress"):
+        with pytest.raises(LeaseBusy, match="another attribution run is in progress"):
             run_attribution(loaded)
     finally:
-        loaded.write("attribution/release_lock", name="attribution", holder="someone-else")
+        other.release()
 
 
 def test_analyst_decisions_are_honoured_by_the_next_run(loaded: Database) -> None:

@@ -46,7 +46,8 @@ def scale_result(
             "duckdb_group_by": Floor("duckdb_group_by", 0.5, interactions, "interactions", {"groups": 100}),
             "gds_leiden": Floor("gds_leiden", 1.0, 4_000, "accounts", {"nodes": 4_000}),
         },
-        api=[ApiLevel("account(id)+evidence", 10, 200, 0, 20.0, 60.0, 150.0)],
+        api=[ApiLevel("account(id)+evidence cold", 10, 200, 0, 20.0, 60.0, 150.0, 0.0),
+             ApiLevel("account(id)+evidence warm", 10, 400, 0, 8.0, 20.0, 900.0, 1.0)],
     )
 
 

@@ -108,9 +108,7 @@ def test_status_reports_versions_through_the_cli(session_db: Database) -> None:
     import subprocess
     import sys
 
-    env = dict(os.environ, SYBILGRAPH_BOLT_PORT=str(session_db.settings.bolt_port))
-    if session_db.settings.neo4j_uri:
-        env["NEO4J_URI"] = session_db.settings.neo4j_uri
+    env = {**os.environ, **session_db.settings.connection_env()}
     proc = subprocess.run([sys.executable, "-m", "sybilgraph.cli", "db", "status"], env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     status = json.loads(proc.stdout)

@@ -271,3 +271,20 @@ def test_250k_accounts_well_under_a_second() -> None:
     elapsed = time.perf_counter() - t0
     assert r.n_accounts == n
     assert elapsed < 1.0, f"evaluate took {elapsed:.2f} s"
+
+
+def test_flagged_share_by_operator_names_each_open_customer() -> None:
+    from sybilgraph.evaluate.metrics import flagged_share_by_operator
+
+    truth = pd.DataFrame({
+        "account_id": ["c1", "c2", "c3", "d1", "x1", "e1"],
+        "operator": ["CUST-1", "CUST-1", "CUST-2", "DIST-A", None, "CUST-3"],
+        "is_distillation": [False, False, False, True, False, False],
+    })
+    export = pd.DataFrame({
+        "account_id": ["c1", "c2", "c3", "d1", "x1"],
+        "operator_id": ["o1", "o1", "o2", "o3", "o3"],
+        "flagged": ["true", "false", False, True, True],
+    })
+    assert flagged_share_by_operator(export, truth, "CUST-") == {"CUST-1": 0.5, "CUST-2": 0.0, "CUST-3": 0.0}
+    assert flagged_share_by_operator(export, truth, "NONE-") == {}

@@ -286,3 +286,42 @@ def test_look_alikes_are_benign(wsql: Sql, world_manifest: dict[str, Any], famil
                where grp = 'solo' group by 1)"""
         )
         assert shared >= platform["tenants"]
+
+
+def test_careful_paraphrases_at_the_drawn_rate(wsql: Sql, world_manifest: dict[str, Any]) -> None:
+    """Paraphrased prompts match no template: a fingerprint seen once in the whole bundle."""
+    entry = _op(world_manifest, "careful")
+    w = entry["knobs"]["workload"]
+    n, once = wsql.rows(
+        f"""with f as (select prompt_fingerprint, count(*) c from interactions group by 1)
+            select count(*), count(*) filter (where f.c = 1) from interactions join g using(account_id)
+            join f using(prompt_fingerprint) where operator = '{entry['operator']}'"""
+    )[0]
+    p = w["paraphrase"]
+    assert abs(once / n - p) <= 0.03 + 3 * (p * (1 - p) / n) ** 0.5, (once / n, p)
+
+
+def test_vpn_mixed_shares_exits_with_benign_vpn_users(wsql: Sql, world_manifest: dict[str, Any]) -> None:
+    entry = _op(world_manifest, "vpn_mixed")
+    op = entry["operator"]
+    kinds = dict(
+        wsql.rows(
+            f"""with e as (select distinct ip from interactions join g using(account_id) where operator = '{op}'
+                           and ip not in (select ident from trail))
+                select o.kind, count(distinct e.ip) from e join ip_owners o
+                  on o.cidr like '%/24' and e.ip like regexp_replace(o.cidr, '0/24$', '%') group by 1"""
+        )
+    )
+    assert set(kinds) <= {"vpn", "datacenter"} and "datacenter" in kinds
+    if "vpn" in kinds:
+        benign = wsql.one(
+            f"""select count(distinct l.account_id) from links l join g using(account_id) where not g.is_distillation
+                and l.kind = 'ip' and l.ident in (select ip from interactions join g using(account_id)
+                                                  where operator = '{op}')"""
+        )
+        assert benign >= 3
+    agents = wsql.column(
+        f"""select distinct user_agent from sessions join g using(account_id) where operator = '{op}'
+            and device_id not in (select ident from trail)"""
+    )
+    assert agents == ["python-httpx/0.28.1"]

@@ -168,3 +168,16 @@ def test_family_mode_is_small_and_quick(tmp_path: Path) -> None:
     manifest = json.loads((report.out_dir / "generator.json").read_text())
     assert sorted(o["family"] for o in manifest["operators"]) == ["careful", "careful", "vm_farm"]
     assert report.counts["accounts"] < 3000
+
+
+@pytest.mark.parametrize("seed", [11, 23, 37, 41, 59, 73])
+def test_random_worlds_build_for_many_seeds(tmp_path: Path, seed: int) -> None:
+    """Rare knob combinations still build: tiny worlds, basic invariants."""
+    report = generate_bundle(tmp_path / "w", scale=0.002, seed=seed, tradecraft="random")
+    manifest = json.loads((report.out_dir / "generator.json").read_text())
+    truth = pq.read_table(report.out_dir / "truth.parquet").to_pandas()
+    assert len(truth) == report.counts["accounts"] == truth["account_id"].nunique()
+    sizes = truth[truth["is_distillation"]].groupby("operator").size().to_dict()
+    assert sizes == {o["operator"]: o["accounts"] for o in manifest["operators"]}
+    assert 3 <= len(sizes) <= 7 and min(sizes.values()) >= 10
+    assert all(o["interactions"] > 0 for o in manifest["operators"])

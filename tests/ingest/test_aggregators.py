@@ -152,7 +152,7 @@ def test_settings_name_the_aggregator(monkeypatch: pytest.MonkeyPatch) -> None:
     from sybilgraph.settings import Settings
 
     monkeypatch.setenv("SYBILGRAPH_AGGREGATOR", "spark")
-    assert Settings().aggregator == "spark"
+    assert Settings().ingest.aggregator == "spark"
     monkeypatch.setenv("SYBILGRAPH_AGGREGATOR", "pandas")
     with pytest.raises(ValidationError):
         Settings()

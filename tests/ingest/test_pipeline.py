@@ -144,15 +144,7 @@ def test_missing_required_column_fails_that_table_only(db: Database, tmp_path: P
 
 
 def _cli_env(db: Database) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        SYBILGRAPH_HOME=str(db.settings.home),
-        SYBILGRAPH_BOLT_PORT=str(db.settings.bolt_port),
-        SYBILGRAPH_BATCH_SIZE="500",
-    )
-    if db.settings.neo4j_uri:
-        env["NEO4J_URI"] = db.settings.neo4j_uri
-    return env
+    return {**os.environ, **db.settings.connection_env(), "SYBILGRAPH_BATCH_SIZE": "500"}
 
 
 @pytest.fixture(scope="module")

@@ -88,8 +88,9 @@ def test_ingest_with_the_spark_aggregator_builds_the_same_graph(db: Database, tm
 
     reset(db)
     settings = db.settings.model_copy(
-        update={"home": tmp_path / "home-spark", "aggregator": "spark", "spark_master": SPARK_MASTER,
-                "spark_conf": QUICK_JVM}
+        update={"home": tmp_path / "home-spark",
+                "ingest": db.settings.ingest.model_copy(
+                    update={"aggregator": "spark", "spark_master": SPARK_MASTER, "spark_conf": QUICK_JVM})}
     )
     spark_db = Database(settings, driver=db.driver)
     spark_reports = [ingest_bundle(b, settings, spark_db) for b in bundles]

@@ -15,7 +15,7 @@ from typing import Any
 from sybilgraph.attribution import run_attribution
 from sybilgraph.db.session import Database
 from sybilgraph.ingest import ingest_bundle
-from sybilgraph.jobs.config import JobsConfig
+from sybilgraph.settings import JobsSection, Settings
 from tests.bundles import write_bundle
 
 HERE = Path(__file__).resolve().parent
@@ -30,15 +30,16 @@ FAST: dict[str, Any] = {
     "retry_base_s": 0.2,
     "retry_max_s": 1.0,
     "lock_wait_s": 120.0,
-    "heartbeat_s": 0.3,
-    "lock_stale_s": 2.0,
     "shutdown_grace_s": 1.0,
     "attribution_cron": "0 0 1 1 *",  # never during a test
 }
+# Leases: a killed holder's lease frees itself within seconds.
+FAST_LEASE: dict[str, float] = {"lease_ttl_s": 4.0, "lease_heartbeat_s": 0.4}  # seconds: renewals can be slow under load
 
 
-def jobs_config(inbox: Path, **overrides: Any) -> JobsConfig:
-    return JobsConfig(inbox=inbox, **{**FAST, **overrides})
+def with_jobs(settings: Settings, inbox: Path, **overrides: Any) -> Settings:
+    """``settings`` with a fast ``[jobs]`` section on ``inbox``."""
+    return settings.model_copy(update={"jobs": JobsSection(inbox=inbox, **{**FAST, **overrides}), **FAST_LEASE})
 
 
 def account(account_id: str) -> dict[str, Any]:
@@ -107,16 +108,11 @@ def child_env(db: Database, inbox: Path, **jobs: Any) -> dict[str, str]:
     """Environment for a scheduler child process on the test's database and home."""
     s = db.settings
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYBILGRAPH_")}
-    env["SYBILGRAPH_HOME"] = str(s.home)
-    env["SYBILGRAPH_NEO4J_DATABASE"] = s.neo4j_database
-    if s.neo4j_uri:
-        env.update(NEO4J_URI=s.neo4j_uri, NEO4J_USER=s.neo4j_user)
-        if s.neo4j_password is not None:
-            env["NEO4J_PASSWORD"] = s.neo4j_password
-    else:
-        env["SYBILGRAPH_BOLT_PORT"] = str(s.bolt_port)
+    env.update(s.connection_env())
     for key, value in {**FAST, "inbox": inbox, **jobs}.items():
         env[f"SYBILGRAPH_JOBS_{key.upper()}"] = str(value)
+    for key, value in FAST_LEASE.items():
+        env[f"SYBILGRAPH_{key.upper()}"] = str(value)
     env["PYTHONPATH"] = os.pathsep.join([str(HERE.parents[1]), env.get("PYTHONPATH", "")])
     return env
 
@@ -134,11 +130,11 @@ def stop_child(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None
 
 
 def running_run(db: Database, phase: str | None = None) -> dict[str, Any] | None:
-    """The run in progress (lock held, heartbeating), optionally once it reached ``phase``."""
+    """The run in progress (its lease held), optionally once it reached ``phase``."""
     rows = db.read_raw(
         """MATCH (r:AttributionRun {status: 'running'})
            MATCH (l:Lock {name: 'attribution'})
-           WHERE l.holder ENDS WITH (':' + r.run_id) AND l.heartbeat_holder = l.holder
+           WHERE l.holder ENDS WITH (':' + r.run_id) AND l.expires_at > datetime()
              AND ($phase IS NULL OR r.progress = $phase)
            RETURN r.run_id AS run_id, l.holder AS holder, l.expires_at.epochMillis AS expires_at""",
         phase=phase,
@@ -162,7 +158,8 @@ def current_run(db: Database) -> str | None:
 def lock(db: Database, name: str = "attribution") -> dict[str, Any]:
     rows = db.read_raw(
         """MATCH (l:Lock {name: $name})
-           RETURN l.holder AS holder, l.expires_at.epochMillis AS expires_at, l.reclaimed_from AS reclaimed_from""",
+           RETURN l.holder AS holder, l.expires_at.epochMillis AS expires_at, l.taken_from AS taken_from,
+                  l.token AS token""",
         name=name,
     )
     return rows[0] if rows else {}

@@ -1,6 +1,7 @@
 """A scheduler in a child process, for the kill and SIGTERM tests (configured by environment).
 
-``once``: one run_once(attribute=True); ``forever``: run_forever() with attribution at start.
+``once``: one run_once(attribute=True); ``forever``: run_forever() with attribution at start;
+``attribute``: the ``sybilgraph attribute`` command.
 SLOW_COMMUNITIES_S stretches the community phase of attribution so the parent can kill or
 signal the child mid-run: the real pipeline runs against the real database, only later.
 """
@@ -31,17 +32,21 @@ def main(mode: str) -> int:
     logging.getLogger("neo4j").setLevel(logging.WARNING)
     _slow_down_communities(float(os.environ.get("SLOW_COMMUNITIES_S", "0")))
 
-    from sybilgraph.jobs import JobsConfig, Scheduler
+    from sybilgraph.jobs import Scheduler
     from sybilgraph.settings import Settings
 
     settings = Settings()
     if mode == "once":
-        scheduler = Scheduler(settings, JobsConfig())
+        scheduler = Scheduler(settings)
         try:
             scheduler.run_once(attribute=True)
         finally:
             scheduler.close()
         return 0
+    if mode == "attribute":
+        from sybilgraph.cli import app
+
+        app(["attribute"])  # exits with the command's code
     if mode == "forever":
         from sybilgraph.jobs.scheduler import main as scheduler_main
 

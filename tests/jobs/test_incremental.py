@@ -16,7 +16,7 @@ from sybilgraph.db.session import Database
 from sybilgraph.ingest import ingest_bundle
 from sybilgraph.jobs import Scheduler
 from tests.bundles import write_bundle
-from tests.jobs.jobs_support import account, drop, job_state, jobs_config
+from tests.jobs.jobs_support import account, drop, job_state, with_jobs
 
 pytestmark = pytest.mark.integration
 
@@ -85,7 +85,7 @@ def test_new_account_of_an_operator_is_attributed_within_seconds(
     first = run_attribution(db).run_id
     target = _target(db)
     inbox = tmp_path / "inbox"
-    scheduler = Scheduler(db.settings, jobs_config(inbox, attribute_after_ingest=False), db=db)
+    scheduler = Scheduler(with_jobs(db.settings, inbox, attribute_after_ingest=False), db=db)
     try:
         staged = _stage(target, tmp_path)
         dropped = time.perf_counter()
@@ -146,7 +146,7 @@ def _stage(target: dict[str, Any], tmp: Path) -> Path:
 
 def test_nothing_is_provisional_before_the_first_full_run(db: Database, tmp_path: Path) -> None:
     inbox = tmp_path / "inbox"
-    scheduler = Scheduler(db.settings, jobs_config(inbox, attribute_after_ingest=False), db=db)
+    scheduler = Scheduler(with_jobs(db.settings, inbox, attribute_after_ingest=False), db=db)
     try:
         drop(inbox, "first", {"accounts": [account("early-1")]})
         report = scheduler.run_once()

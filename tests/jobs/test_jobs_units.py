@@ -13,19 +13,12 @@ import pyarrow as pa
 import pytest
 from pydantic import ValidationError
 
-from sybilgraph.attribution.candidates import candidate_edges
 from sybilgraph.attribution.params import AttributionParams
 from sybilgraph.errors import BundleError, DatabaseUnavailable
-from sybilgraph.jobs.config import (
-    JobsConfig,
-    cron_trigger,
-    next_cron_time,
-    standard_weekdays,
-)
 from sybilgraph.jobs.inbox import Inbox
-from sybilgraph.jobs.incremental import LINK_SCHEMA, assign, pair_edges
 from sybilgraph.jobs.retry import Backoff, Stopped, is_infrastructure, retry
-from sybilgraph.settings import Settings
+from sybilgraph.settings import JobsSection, Settings
+from sybilgraph.settings.jobs import cron_trigger, next_cron_time, standard_weekdays
 
 
 # -- config --------------------------------------------------------------------------------------
@@ -53,22 +46,21 @@ def test_sunday_is_sunday() -> None:
 @pytest.mark.parametrize("expr", ["every hour", "61 * * * *", "* * *", "0 0 * * 8", "0 0 * * 5-2"])
 def test_bad_cron_is_refused(expr: str) -> None:
     with pytest.raises(ValidationError, match="cron"):
-        JobsConfig(attribution_cron=expr)
+        JobsSection(attribution_cron=expr)
 
 
 def test_config_from_environment_and_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("SYBILGRAPH_JOBS_ATTRIBUTION_CRON", "30 2 * * *")
     monkeypatch.setenv("SYBILGRAPH_JOBS_SETTLE_S", "5")
-    cfg = JobsConfig()
-    settings = Settings(home=tmp_path)
+    cfg = Settings(home=tmp_path).jobs
     assert cfg.attribution_cron == "30 2 * * *" and cfg.settle_s == 5
-    assert cfg.inbox_dir(settings) == tmp_path / "inbox"
-    assert cfg.done_path(settings) == tmp_path / "inbox" / "done"
+    assert cfg.inbox_dir(tmp_path) == tmp_path / "inbox"
+    assert cfg.done_path(tmp_path) == tmp_path / "inbox" / "done"
 
 
 def test_stale_must_outlast_missed_beats() -> None:
-    with pytest.raises(ValidationError, match="twice heartbeat_s"):
-        JobsConfig(heartbeat_s=10, lock_stale_s=15)
+    with pytest.raises(ValidationError, match="twice lease_heartbeat_s"):
+        Settings(lease_heartbeat_s=10, lease_ttl_s=15)
 
 
 # -- backoff and retry ---------------------------------------------------------------------------
@@ -178,61 +170,3 @@ def test_moves_keep_both_bundles_of_one_name(tmp_path: Path) -> None:
         paths.append(inbox.move_done(inbox.ready_bundles()[0], {"ok": True}))
     assert paths[0].name == "same" and paths[1].name.startswith("same.")
     assert (inbox.done / "same.report.json").is_file() and (inbox.done / f"{paths[1].name}.report.json").is_file()
-
-
-# -- incremental evidence and placement ----------------------------------------------------------
-def _links(rows: list[tuple[str, str, str, int, int]]) -> pa.Table:
-    cols = list(zip(*rows))
-    return pa.table({n: list(c) for n, c in zip(LINK_SCHEMA.names, cols)}, schema=LINK_SCHEMA)
-
-
-def test_pair_weights_match_the_full_run() -> None:
-    """The incremental edge rule gives the full run's weights (small identifiers: exact pairs)."""
-    rows = [
-        ("new", "card", "c1", 3, 1), ("m1", "card", "c1", 3, 1), ("m2", "card", "c1", 3, 1),
-        ("new", "device", "d1", 2, 4), ("m1", "device", "d1", 2, 4),
-        ("new", "ip", "ip9", 5, 1), ("m2", "ip", "ip9", 5, 1), ("x1", "ip", "ip9", 5, 1), ("x2", "ip", "ip9", 5, 1),
-        ("x3", "ip", "ip9", 5, 1), ("x1", "template", "t1", 2, 9), ("x2", "template", "t1", 2, 9),
-    ]
-    links = _links(rows)
-    params = AttributionParams()
-    full = candidate_edges(links, 200, params)
-    expected = {
-        (s if s != "new" else d): w
-        for s, d, w in zip(full["src"].to_pylist(), full["dst"].to_pylist(), full["weight"].to_pylist())
-        if "new" in (s, d)
-    }
-    con = duckdb.connect()
-    got = dict(pair_edges(con, links, ["new"], 200, params)["new"])
-    con.close()
-    assert set(got) == set(expected) == {"m1", "m2"}
-    for other, weight in expected.items():
-        assert got[other] == pytest.approx(weight)
-
-
-def test_assign_takes_the_dominant_operator_and_honours_rejections() -> None:
-    params = AttributionParams()
-    edges = {"n1": [("m1", 10.0), ("m2", 8.0), ("z1", 3.0)], "n2": [("m1", 4.0), ("z1", 6.0)]}
-    operators = {"m1": "op-a", "m2": "op-a", "z1": "op-b"}
-    placed = assign(edges, operators, set(), params, min_purity=0.5)
-    assert placed["n1"].operator_id == "op-a" and placed["n1"].purity == pytest.approx(18 / 21)
-    assert placed["n2"].operator_id == "op-b"
-    assert 0 < placed["n1"].confidence <= 1
-    rejected = assign(edges, operators, {("n1", "op-a")}, params, min_purity=0.5)
-    assert "n1" not in rejected  # op-b holds only 3/21 of its evidence
-
-
-def test_assign_needs_a_majority_and_chains_through_new_accounts() -> None:
-    params = AttributionParams()
-    split = assign({"n": [("a", 5.0), ("b", 5.0), ("c", 5.0)]}, {"a": "op-1", "b": "op-2", "c": "op-3"}, set(), params, 0.5)
-    assert split == {}
-    chained = assign({"n1": [("m1", 9.0)], "n2": [("n1", 9.0)]}, {"m1": "op-a"}, set(), params, 0.5)
-    assert chained["n2"].operator_id == "op-a"
-
-
-def test_assign_leaves_peripheral_accounts_out_as_the_full_run_does() -> None:
-    params = AttributionParams()  # core_ratio 0.1
-    edges = {"weak": [("m1", 4.0)], "strong": [("m1", 40.0), ("m2", 30.0)]}
-    typical = {"op-a": 100.0}.__getitem__
-    placed = assign(edges, {"m1": "op-a", "m2": "op-a"}, set(), params, 0.5, typical)
-    assert set(placed) == {"strong"}

@@ -20,7 +20,7 @@ from tests.jobs.jobs_support import (
     current_run,
     drop,
     job_state,
-    jobs_config,
+    with_jobs,
     operator_tables,
     wait_for,
 )
@@ -65,7 +65,7 @@ def test_dropped_bundle_is_ingested_and_attributed_with_no_other_action(
     db: Database, small_bundle: Path, tmp_path: Path
 ) -> None:
     inbox = tmp_path / "inbox"
-    scheduler = Scheduler(db.settings, jobs_config(inbox, settle_s=1.0), db=db)
+    scheduler = Scheduler(with_jobs(db.settings, inbox, settle_s=1.0), db=db)
     with running(scheduler):
         copy_in(inbox, "bundle-001", small_bundle)  # no marker: ready once it settles
         wait_for(lambda: (inbox / "done" / "bundle-001").is_dir(), 120, "the bundle in done/")
@@ -85,7 +85,7 @@ def test_dropped_bundle_is_ingested_and_attributed_with_no_other_action(
 
 def test_malformed_bundles_land_in_failed_and_the_scheduler_goes_on(db: Database, tmp_path: Path) -> None:
     inbox = tmp_path / "inbox"
-    scheduler = Scheduler(db.settings, jobs_config(inbox, attribute_after_ingest=False), db=db)
+    scheduler = Scheduler(with_jobs(db.settings, inbox, attribute_after_ingest=False), db=db)
     with running(scheduler):
         drop(inbox, "no-accounts", {"sessions": [{"account_id": "a1", "ts": "2026-04-01T00:00:00Z", "ip": "10.0.0.1"}]})
         bad_columns = drop(inbox, "bad-columns", {"accounts": [{"who": "a1", "when": "yesterday"}]})
@@ -105,7 +105,7 @@ def test_malformed_bundles_land_in_failed_and_the_scheduler_goes_on(db: Database
 
 def test_each_bundle_is_ingested_once(db: Database, tmp_path: Path) -> None:
     inbox = tmp_path / "inbox"
-    scheduler = Scheduler(db.settings, jobs_config(inbox, attribute_after_ingest=False), db=db)
+    scheduler = Scheduler(with_jobs(db.settings, inbox, attribute_after_ingest=False), db=db)
     try:
         drop(inbox, "b1", {"accounts": [account("once-1")]})
         first = scheduler.run_once()

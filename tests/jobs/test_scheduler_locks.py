@@ -1,4 +1,4 @@
-"""One attribution at a time across schedulers, dead holders reclaimed, SIGTERM handled."""
+"""One attribution at a time across schedulers, dead holders' leases expire, SIGTERM handled."""
 
 from __future__ import annotations
 
@@ -15,10 +15,11 @@ from sybilgraph.db.session import Database
 from sybilgraph.jobs import Scheduler
 from sybilgraph.jobs.scheduler import AttributionOutcome
 from tests.jobs.jobs_support import (
+    FAST_LEASE,
     child_env,
     current_run,
     job_state,
-    jobs_config,
+    with_jobs,
     lock,
     run_record,
     running_run,
@@ -43,7 +44,7 @@ def _runs(db: Database) -> list[dict[str, object]]:
 def test_two_schedulers_never_attribute_at_the_same_time(db: Database, tmp_path: Path) -> None:
     seed_operators(db, tmp_path)
     schedulers = [
-        Scheduler(db.settings, jobs_config(tmp_path / f"inbox-{i}"), db=Database(db.settings), holder=f"racer-{i}")
+        Scheduler(with_jobs(db.settings, tmp_path / f"inbox-{i}"), db=Database(db.settings), holder=f"racer-{i}")
         for i in range(2)
     ]
     start = threading.Barrier(len(schedulers))
@@ -75,10 +76,10 @@ def test_two_schedulers_never_attribute_at_the_same_time(db: Database, tmp_path:
     assert len(runs) == 5  # the seed run and four raced ones
     for earlier, later in itertools.pairwise(runs):
         assert earlier["finished"] <= later["started"], f"runs overlap: {earlier} / {later}"
-    assert lock(db)["holder"] is None and lock(db, "attribution-gate")["holder"] is None
+    assert lock(db)["holder"] is None
 
 
-def test_killed_scheduler_leaves_a_reclaimable_lock_and_the_previous_run_served(db: Database, tmp_path: Path) -> None:
+def test_killed_scheduler_leaves_an_expiring_lease_and_the_previous_run_served(db: Database, tmp_path: Path) -> None:
     previous = seed_operators(db, tmp_path)
     served = _attributions(db, previous)
     inbox = tmp_path / "inbox"
@@ -88,13 +89,13 @@ def test_killed_scheduler_leaves_a_reclaimable_lock_and_the_previous_run_served(
     finally:
         stop_child(child, signal.SIGKILL)
     assert child.returncode == -signal.SIGKILL
-    # Dead holder: its lock would block for the pipeline's 15-minute TTL; the last run still serves.
+    # Dead holder: nobody renews its lease, which expires within lease_ttl_s; the last run still serves.
     assert lock(db)["holder"] == victim["holder"]
-    assert lock(db)["expires_at"] > _now_ms() + 600_000
+    assert lock(db)["expires_at"] <= _now_ms() + FAST_LEASE["lease_ttl_s"] * 1000 + 1_000  # the child's ttl, clock slack
     assert current_run(db) == previous and _attributions(db, previous) == served
 
     t0 = time.monotonic()
-    scheduler = Scheduler(db.settings, jobs_config(inbox), db=db, holder="survivor")
+    scheduler = Scheduler(with_jobs(db.settings, inbox), db=db, holder="survivor")
     try:
         report = scheduler.run_once(attribute=True)
     finally:
@@ -102,7 +103,7 @@ def test_killed_scheduler_leaves_a_reclaimable_lock_and_the_previous_run_served(
     reclaimed_after = time.monotonic() - t0
     assert report.attribution is not None and report.attribution.status == "complete"
     assert reclaimed_after < 60
-    assert lock(db)["reclaimed_from"] == victim["holder"] and lock(db)["holder"] is None
+    assert lock(db)["taken_from"] == victim["holder"] and lock(db)["holder"] is None
     dead = run_record(db, victim["run_id"])
     assert dead["status"] == "failed" and "abandoned" in dead["error"]
     assert current_run(db) == report.attribution.run_id
@@ -130,7 +131,6 @@ def test_sigterm_finishes_or_abandons_the_step(
     record = run_record(db, run["run_id"])
     assert record["status"] == expected, log
     assert lock(db)["holder"] is None  # released on the way out, either way
-    assert lock(db, "attribution-gate")["holder"] is None
     if expected == "complete":
         assert current_run(db) == run["run_id"]
         assert job_state(db, "attribution")["last_status"] == "ok"

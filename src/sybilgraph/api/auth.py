@@ -9,14 +9,12 @@ GraphQL layer refuses the operation *and audits it*, which a 401 raised here cou
 
 from __future__ import annotations
 
-import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from starlette.requests import HTTPConnection
+from sybilgraph.settings.api import KeySpec, Role, hash_key
 
-from sybilgraph.api.config import KeySpec, Role, hash_key
-
-__all__ = ["Authenticator", "Principal", "client_ip"]
+__all__ = ["Authenticator", "Principal"]
 
 
 @dataclass(frozen=True)
@@ -33,11 +31,11 @@ class Authenticator:
     def __len__(self) -> int:
         return len(self._table)
 
-    def authenticate(self, conn: HTTPConnection) -> tuple[Principal | None, str | None]:
-        """(principal, None) or (None, why not)."""
-        key = conn.headers.get("x-api-key")
+    def authenticate(self, headers: Mapping[str, str]) -> tuple[Principal | None, str | None]:
+        """(principal, None) or (None, why not), from the request's (lower-cased) headers."""
+        key = headers.get("x-api-key")
         if not key:
-            auth = conn.headers.get("authorization", "")
+            auth = headers.get("authorization", "")
             scheme, _, credential = auth.partition(" ")
             if scheme.lower() == "bearer" and credential.strip():
                 key = credential.strip()
@@ -48,16 +46,3 @@ class Authenticator:
         if spec is None:
             return None, "invalid"
         return Principal(user=spec.user, role=spec.role, key_id=digest[:8]), None
-
-
-def client_ip(conn: HTTPConnection, trusted_proxies: list[str]) -> str:
-    """The peer address, or the first X-Forwarded-For hop when the peer is a trusted proxy."""
-    peer = conn.client.host if conn.client else "unknown"
-    if trusted_proxies and peer in trusted_proxies:
-        forwarded = conn.headers.get("x-forwarded-for", "")
-        first = forwarded.split(",")[0].strip()
-        try:
-            return str(ipaddress.ip_address(first))
-        except ValueError:
-            return peer
-    return peer

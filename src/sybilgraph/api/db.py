@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from neo4j import READ_ACCESS, AsyncDriver, AsyncGraphDatabase, Query, RoutingControl
+from neo4j import READ_ACCESS, AsyncDriver, AsyncGraphDatabase, AsyncTransaction, Query, RoutingControl
 from neo4j.exceptions import (
     AuthError,
     ClientError,
@@ -26,23 +28,27 @@ from neo4j.exceptions import (
 )
 
 from sybilgraph import cypher
-from sybilgraph.api.config import ApiSettings
+from sybilgraph.settings.api import ApiSection
 from sybilgraph.api.errors import DatabaseUnavailableError, QueryTimeout
 from sybilgraph.settings import Settings
 
-__all__ = ["AsyncDatabase", "RequestDb", "Row"]
+__all__ = ["AsyncDatabase", "RequestDb", "Row", "WriteTransaction"]
 
 log = logging.getLogger("sybilgraph.api.db")
 
 Row = dict[str, Any]
 
-_TIMEOUT_CODES = ("Neo.ClientError.Transaction.TransactionTimedOut",)
+_TIMEOUT_CODES = (
+    "Neo.ClientError.Transaction.TransactionTimedOut",
+    "Neo.TransientError.Transaction.LockClientStopped",
+    "Neo.ClientError.Transaction.TransactionTimedOutClientConfiguration",
+)
 
 
 class AsyncDatabase:
     """One async driver for the process; created on first use inside the running loop."""
 
-    def __init__(self, settings: Settings, api: ApiSettings) -> None:
+    def __init__(self, settings: Settings, api: ApiSection) -> None:
         self.settings = settings
         self.api = api
         self.database = settings.neo4j_database
@@ -51,14 +57,9 @@ class AsyncDatabase:
     @property
     def driver(self) -> AsyncDriver:
         if self._driver is None:
-            auth = (
-                (self.settings.neo4j_user, self.settings.neo4j_password)
-                if self.settings.neo4j_password is not None
-                else None
-            )
             self._driver = AsyncGraphDatabase.driver(
                 self.settings.bolt_uri,
-                auth=auth,
+                auth=self.settings.neo4j_auth,
                 connection_timeout=self.api.neo4j_connection_timeout_s,
                 connection_acquisition_timeout=self.api.neo4j_acquisition_timeout_s,
                 max_transaction_retry_time=self.api.neo4j_retry_time_s,
@@ -83,28 +84,32 @@ class AsyncDatabase:
             log.warning("neo4j at %s is not ready: %s", self.settings.bolt_uri, e)
             raise DatabaseUnavailableError() from e
 
-    async def run(self, name: str, params: dict[str, Any], *, write: bool, timeout_s: float | None) -> list[Row]:
-        query = Query(cypher.load(name), timeout=timeout_s)  # type: ignore[arg-type]
-        try:
+    async def run(
+        self, name: str, params: dict[str, Any], *, write: bool, timeout_s: float | None, request_id: str | None = None
+    ) -> list[Row]:
+        # Transaction metadata names the statement and the request: SHOW TRANSACTIONS tells whose it is.
+        query = Query(cypher.load(name), timeout=timeout_s, metadata=_metadata(name, request_id))  # type: ignore[arg-type]
+        with _translated(name, timeout_s):
             if write:
                 records, _, _ = await self.driver.execute_query(
                     query, params, database_=self.database, routing_=RoutingControl.WRITE
                 )
-                rows = [dict(zip(r.keys(), r.values())) for r in records]
-            else:
-                rows = await self._read(query, params)
-        except (ServiceUnavailable, SessionExpired, AuthError, OSError) as e:
-            log.warning("neo4j unavailable running %s: %s", name, e)
-            raise DatabaseUnavailableError() from e
-        except ClientError as e:
-            if e.code and e.code.startswith(_TIMEOUT_CODES):
-                raise QueryTimeout(timeout_s or 0.0) from e
-            raise
-        except TransientError as e:
-            if e.code and "DatabaseUnavailable" in e.code:
-                raise DatabaseUnavailableError() from e
-            raise
-        return rows
+                return [dict(zip(r.keys(), r.values())) for r in records]
+            return await self._read(query, params)
+
+    @asynccontextmanager
+    async def transaction(self, timeout_s: float | None, request_id: str | None = None) -> AsyncIterator[WriteTransaction]:
+        """One explicit write transaction: statements run in it; it commits only when the caller
+        calls ``commit()`` (leaving the block without it rolls back)."""
+        with _translated("transaction", timeout_s):
+            async with self.driver.session(database=self.database) as session:
+                tx = await session.begin_transaction(timeout=timeout_s, metadata=_metadata("transaction", request_id))
+                handle = WriteTransaction(tx, timeout_s)
+                try:
+                    yield handle
+                finally:
+                    if not handle.committed:
+                        await tx.close()
 
     async def _read(self, query: Query, params: dict[str, Any]) -> list[Row]:
         """Reads run as auto-commit statements: one round trip instead of three (BEGIN, RUN, COMMIT).
@@ -125,12 +130,56 @@ class AsyncDatabase:
         raise AssertionError("unreachable")
 
 
+class WriteTransaction:
+    """An open write transaction: ``run`` statements by name, then ``commit``."""
+
+    def __init__(self, tx: AsyncTransaction, timeout_s: float | None) -> None:
+        self._tx = tx
+        self.timeout_s = timeout_s
+        self.committed = False
+
+    async def run(self, name: str, **params: Any) -> list[Row]:
+        with _translated(name, self.timeout_s):
+            result = await self._tx.run(cypher.load(name), params)
+            return [dict(zip(r.keys(), r.values())) async for r in result]
+
+    async def commit(self) -> None:
+        with _translated("commit", self.timeout_s):
+            await self._tx.commit()
+        self.committed = True
+
+
+def _metadata(name: str, request_id: str | None) -> dict[str, str]:
+    return {"app": "sybilgraph-api", "statement": name, **({"request_id": request_id} if request_id else {})}
+
+
+@contextmanager
+def _translated(name: str, timeout_s: float | None) -> Iterator[None]:
+    """Driver failures as the API's own errors: no driver trace reaches a client."""
+    try:
+        yield
+    except (ServiceUnavailable, SessionExpired, AuthError, OSError) as e:
+        log.warning("neo4j unavailable running %s: %s", name, e)
+        raise DatabaseUnavailableError() from e
+    except ClientError as e:
+        if e.code and e.code.startswith(_TIMEOUT_CODES):
+            raise QueryTimeout(timeout_s or 0.0) from e
+        raise
+    except TransientError as e:
+        if e.code and "DatabaseUnavailable" in e.code:
+            raise DatabaseUnavailableError() from e
+        if e.code and e.code.startswith(_TIMEOUT_CODES):
+            raise QueryTimeout(timeout_s or 0.0) from e
+        raise
+
+
 @dataclass
 class RequestDb:
     """The database as one request sees it: counts statements, honours the request deadline."""
 
     db: AsyncDatabase
     deadline: float | None = None  # loop.time() by which the request must finish
+    request_id: str | None = None
     statements: list[str] = field(default_factory=list)
 
     def _timeout(self) -> float | None:
@@ -140,8 +189,13 @@ class RequestDb:
 
     async def read(self, name: str, **params: Any) -> list[Row]:
         self.statements.append(name)
-        return await self.db.run(name, params, write=False, timeout_s=self._timeout())
+        return await self.db.run(name, params, write=False, timeout_s=self._timeout(), request_id=self.request_id)
 
     async def write(self, name: str, **params: Any) -> list[Row]:
         self.statements.append(name)
-        return await self.db.run(name, params, write=True, timeout_s=self._timeout())
+        return await self.db.run(name, params, write=True, timeout_s=self._timeout(), request_id=self.request_id)
+
+    def transaction(self) -> Any:
+        """An explicit write transaction with the rest of the request's time as its timeout."""
+        self.statements.append("transaction")
+        return self.db.transaction(self._timeout(), self.request_id)

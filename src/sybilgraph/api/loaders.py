@@ -13,20 +13,20 @@ Loaders also record which accounts and operators a request touched, for the audi
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
 from sybilgraph.api.db import RequestDb, Row
 from sybilgraph.api.timeline import DailyRow, daily_activity
+from sybilgraph.api.used_identifiers import used_by
 from sybilgraph.identifiers import KINDS
+from sybilgraph.settings import Settings
 
 __all__ = ["KIND_OF_REL", "IdentifierKey", "Loaders", "MembersKey", "Page", "TimelineKey", "Touched"]
 
@@ -73,14 +73,16 @@ class TimelineKey:
 class Page:
     rows: list[dict[str, Any]]  # at most limit rows (limit = first + 1: the extra one means "more")
     total: int
+    source: str = "graph"  # graph | columnar (identifier lookups the graph has no links for)
 
 
 class Loaders:
     """One set of loaders per request."""
 
-    def __init__(self, db: RequestDb, columnar_dir: Path, touched: Touched) -> None:
+    def __init__(self, db: RequestDb, settings: Settings, touched: Touched) -> None:
         self.db = db
-        self.columnar_dir = columnar_dir
+        self.settings = settings
+        self.columnar_dir = settings.columnar_dir
         self.touched = touched
         self.account: DataLoader[str, Row | None] = DataLoader(self._accounts)
         self.account_identifiers: DataLoader[str, list[Row]] = DataLoader(
@@ -177,6 +179,8 @@ class Loaders:
         return [results[k] for k in keys]
 
     async def _identifier_accounts(self, keys: list[IdentifierKey]) -> list[Page]:
+        """Pages from the graph's links; for identifiers it holds none of (one account's, hubs'),
+        from the columnar store's ``account_identifiers``, in the same shape."""
         results: dict[IdentifierKey, Page] = {}
         for limit, group in _by_limit(keys).items():
             rows = await self.db.read(
@@ -185,12 +189,28 @@ class Loaders:
                 limit=limit,
             )
             found = {(r["kind"], r["value"], r["after"]): r for r in rows}
+            elsewhere: list[IdentifierKey] = []
             for k in group:
                 r = found.get((k.kind, k.value, k.after))
-                page = Page(list(r["page"]), int(r["total"])) if r else Page([], 0)
-                self.touched.accounts.update(x["account_id"] for x in page.rows)
-                results[k] = page
+                if r is None or r["hub"] or not r["total"]:
+                    elsewhere.append(k)
+                else:
+                    results[k] = Page(list(r["page"]), int(r["total"]))
+            results.update(await self._used_elsewhere(elsewhere, limit))
+        for page in results.values():
+            self.touched.accounts.update(x["account_id"] for x in page.rows)
         return [results[k] for k in keys]
+
+    async def _used_elsewhere(self, keys: list[IdentifierKey], limit: int) -> dict[IdentifierKey, Page]:
+        if not keys:
+            return {}
+        from sybilgraph.ingest.state import state_table_path  # ingest's reader: imported when first needed
+
+        path = state_table_path(self.settings, "account_identifiers")
+        if path is None or not path.is_file():  # nothing ingested with the per-account table yet
+            return {k: Page([], 0, "graph") for k in keys}
+        pages = await used_by(path, [(k.kind, k.value, k.after) for k in keys], limit)
+        return {k: Page(rows, total, "columnar") for k, (rows, total) in zip(keys, pages)}
 
     async def _timeline(self, keys: list[TimelineKey]) -> list[list[DailyRow]]:
         ids = sorted({k.operator_id for k in keys})
@@ -202,7 +222,7 @@ class Loaders:
             windows[(k.day_from, k.day_to)].append(k)
         for (day_from, day_to), group in windows.items():
             wanted = {k.operator_id: members.get(k.operator_id, []) for k in group}
-            daily = await asyncio.to_thread(daily_activity, self.columnar_dir, wanted, day_from, day_to)
+            daily = await daily_activity(self.columnar_dir, wanted, day_from, day_to)
             for k in group:
                 results[k] = daily.get(k.operator_id, [])
         return [results[k] for k in keys]

@@ -16,11 +16,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import re
 from enum import Enum
 
-from sybilgraph.api.config import Role
+from sybilgraph.settings.api import Role
 
-__all__ = ["POLICY", "Mask", "Masker"]
+__all__ = ["POLICY", "Mask", "Masker", "looks_masked"]
 
 
 class Mask(str, Enum):
@@ -82,3 +83,22 @@ class Masker:
             prefix = 24 if addr.version == 4 else 48
             return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False))
         return f"{kind}#{self.ref(kind, value)}"
+
+
+_HASH_MASK = re.compile(r"[a-z_]+#[0-9a-f]{12}")
+_CARD_MASK = re.compile(r"BIN \S+ · last4 \S+ · #[0-9a-f]{12}")
+
+
+def looks_masked(kind: str, value: str) -> bool:
+    """Whether ``value`` is one of this module's masks rather than an identifier: a keyed hash,
+    a card's BIN/last4 form, or (for an IP) the subnet shown in its place."""
+    value = value.strip()
+    if _HASH_MASK.fullmatch(value) or _CARD_MASK.fullmatch(value):
+        return True
+    if kind == "ip" and "/" in value:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            return False
+        return True
+    return False

@@ -1,16 +1,18 @@
 """Start an attribution run from the API without making the caller wait for it.
 
-The API is given a plain callable ``run_attribution(settings) -> run id`` (the lead wires it to
-``sybilgraph.attribution``; until then the default refuses with "attribution not available").
-The callable may block for the whole run, so it runs in a daemon thread; the mutation answers
-as soon as the run id is known: either the callable returned it, or a new ``AttributionRun``
-node appeared in the graph (``run_attribution`` creates it right after taking its lock). A
-run that fails early (the lock is held, attribution not wired) fails the mutation with its
-message; a later failure is logged and shows on the run node (``status: failed``).
+The API is given a plain callable ``run_attribution(settings, run_id) -> run id`` (the CLI wires
+it to ``sybilgraph.attribution``; without it the mutation refuses with "attribution not
+available"). The runner picks the run id itself and hands it over, so the run it reports is the
+run it started, whatever else starts meanwhile (a scheduler, the CLI). The callable may block
+for the whole run, so it runs in a daemon thread; the mutation answers as soon as the run's node
+exists in the graph, or the callable has ended. A run that fails early (another holds the
+attribution lease, attribution not wired) fails the mutation with its message; a later failure
+is logged and shows on the run node (``status: failed``).
 
-One run at a time per process is enforced here; across processes, the attribution lock node is.
-A daemon thread dies with the server: its run stays ``running`` and the next run marks it failed,
-which is how ``sybilgraph attribute`` treats any run whose process died.
+One run at a time, in this process and across processes, is the attribution lease's job
+(db/lease.py): a run started while another holds it fails at once with ``CONFLICT``. A daemon
+thread dies with the server: its lease expires, its run stays ``running`` and the next run marks
+it failed, which is how ``sybilgraph attribute`` treats any run whose process died.
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import time
 from collections.abc import Callable
 
 from sybilgraph.api.db import AsyncDatabase
 from sybilgraph.api.errors import ApiError, Conflict, QueryTimeout
+from sybilgraph.db.lease import LeaseBusy
 from sybilgraph.errors import SybilgraphError
 from sybilgraph.settings import Settings
 
@@ -36,25 +38,26 @@ __all__ = [
 
 log = logging.getLogger("sybilgraph.api.runner")
 
-RunAttribution = Callable[[Settings], str]
+RunAttribution = Callable[[Settings, str], str]
 
 
 class AttributionUnavailable(SybilgraphError):
     """No attribution callable was given to the API."""
 
 
-def attribution_not_available(settings: Settings) -> str:
+def attribution_not_available(settings: Settings, run_id: str) -> str:
     raise AttributionUnavailable("attribution not available")
 
 
-def run_attribution_with_defaults(settings: Settings) -> str:
-    """An adapter the CLI may pass to ``create_app``: one run of ``sybilgraph attribute`` with
-    default parameters on its own connection (imported lazily: attribution is heavy)."""
-    from sybilgraph.attribution import AttributionParams, run_attribution
+def run_attribution_with_defaults(settings: Settings, run_id: str) -> str:
+    """An adapter the CLI may pass to ``create_app``: one run of ``sybilgraph attribute`` with the
+    parameters of the settings' ``[attribution]`` section and the given run id, on its own
+    connection (imported lazily: attribution is heavy)."""
+    from sybilgraph.attribution import run_attribution
     from sybilgraph.db.session import connect
 
     with connect(settings) as db:
-        return run_attribution(db, AttributionParams()).run_id
+        return run_attribution(db, settings.attribution.params(), run_id=run_id).run_id
 
 
 class AttributionNotAvailable(ApiError):
@@ -72,24 +75,21 @@ class AttributionRunner:
         self.db = db
         self.wait_s = wait_s
         self._thread: threading.Thread | None = None
-        self._busy = threading.Lock()
 
     @property
     def busy(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    async def start(self) -> str:
-        """Start a run in the background; returns its id once known."""
-        if not self._busy.acquire(blocking=False):
-            raise Conflict("An attribution run started by this server is still in progress.")
+    @staticmethod
+    def new_run_id() -> str:
+        from sybilgraph.attribution.pipeline import new_run_id
+
+        return new_run_id()
+
+    async def start(self, run_id: str) -> str:
+        """Start run ``run_id`` in the background; returns once its node exists (or it ended)."""
         loop = asyncio.get_running_loop()
         done: asyncio.Future[str] = loop.create_future()
-        try:
-            since = int(time.time() * 1000) - 60_000  # tolerate clock skew between us and Neo4j
-            before = {r["run_id"] for r in await self.db.run("api/read_run_ids_since", {"since": since}, write=False, timeout_s=5.0)}
-        except BaseException:
-            self._busy.release()
-            raise
 
         def settle(result: str | None, error: BaseException | None) -> None:
             if done.done():
@@ -101,17 +101,15 @@ class AttributionRunner:
 
         def work() -> None:
             try:
-                run_id = self.fn(self.settings)
+                finished = self.fn(self.settings, run_id)
             except BaseException as e:  # noqa: BLE001 - reported to the caller or the log
-                log.warning("attribution run failed: %s: %s", type(e).__name__, e)
+                log.warning("attribution run %s failed: %s: %s", run_id, type(e).__name__, e)
                 _notify(loop, settle, None, e)
             else:
-                log.info("attribution run %s finished", run_id)
-                _notify(loop, settle, run_id, None)
-            finally:
-                self._busy.release()
+                log.info("attribution run %s finished", finished)
+                _notify(loop, settle, finished, None)
 
-        self._thread = threading.Thread(target=work, name="sybilgraph-attribution", daemon=True)
+        self._thread = threading.Thread(target=work, name=f"sybilgraph-attribution-{run_id}", daemon=True)
         self._thread.start()
         deadline = loop.time() + self.wait_s
         while True:
@@ -122,12 +120,13 @@ class AttributionRunner:
             except SybilgraphError as e:
                 if isinstance(e, AttributionUnavailable):
                     raise AttributionNotAvailable(str(e)) from e
+                if isinstance(e, LeaseBusy):
+                    raise Conflict(str(e)) from e
                 raise AttributionFailed(str(e)) from e
-            rows = await self.db.run("api/read_run_ids_since", {"since": since}, write=False, timeout_s=5.0)
-            fresh = [r["run_id"] for r in rows if r["run_id"] not in before]
-            if fresh:
+            rows = await self.db.run("api/read_runs", {"ids": [run_id]}, write=False, timeout_s=5.0)
+            if rows:
                 done.add_done_callback(_consume)  # a later failure is logged by `work`, not raised
-                return str(fresh[0])
+                return run_id
             if loop.time() > deadline:
                 done.add_done_callback(_consume)
                 raise QueryTimeout(self.wait_s)

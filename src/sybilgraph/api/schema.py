@@ -1,8 +1,10 @@
-"""The root Query and Mutation and the schema they make.
+"""The root Query and Mutation, the schema they make, and the validation rules it is served with.
 
-Root resolvers validate their arguments (ids, page sizes, cursors), then hand the rest of the
-tree to the object types and their loaders. Every query field needs an authenticated caller
-(the audit gate refuses anyone else); mutations need the analyst role (``RequireRole``).
+Root resolvers validate their arguments (ids, page sizes, cursors, handles), then hand the rest
+of the tree to the object types and their loaders. Every field needs an authenticated caller
+(the gateway refuses anyone else); mutations need the analyst role (``RequireRole``) and go
+through ``ApiContext.audited_write``. Looking accounts up by a raw identifier value needs the
+analyst role too; viewers pivot by the handles they were shown (``handles.py``).
 The SDL is committed as ``schema.graphql``; ``python -m sybilgraph.api.schema_export``
 regenerates it, and a test fails while the two differ.
 """
@@ -13,19 +15,25 @@ import logging
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import ASTValidationRule, NoSchemaIntrospectionCustomRule
+from strawberry.extensions.max_aliases import create_validator as alias_validator
+from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import ExecutionContext
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
-from sybilgraph.api.config import ApiSettings, Role
-from sybilgraph.api.errors import BadInput, NotFound
-from sybilgraph.api.extensions import error_code, is_expected, schema_extensions
+from sybilgraph.api.audit import bounded_text
+from sybilgraph.settings.api import ApiSection, Role
+from sybilgraph.api.errors import BadInput, Forbidden, NotFound
 from sybilgraph.api.loaders import KIND_OF_REL
+from sybilgraph.api.masking import looks_masked
 from sybilgraph.api.pagination import (
+    Edge,
     check_first,
     check_id,
     decode_cursor,
     encode_cursor,
+    page,
 )
 from sybilgraph.api.types import (
     LONG_SCALAR,
@@ -44,11 +52,9 @@ from sybilgraph.api.types import (
     Me,
     Operator,
     OperatorConnection,
-    OperatorEdge,
     OperatorFilter,
     OperatorOrder,
     OrderDirection,
-    PageInfo,
     RequireRole,
     RequiresRoleDirective,
     RunConnection,
@@ -62,7 +68,7 @@ from sybilgraph.api.types import (
 )
 from sybilgraph.identifiers import KINDS
 
-__all__ = ["ApiSchema", "Mutation", "Query", "build_schema"]
+__all__ = ["Mutation", "Query", "build_schema", "validation_rules"]
 
 log = logging.getLogger("sybilgraph.api")
 
@@ -94,15 +100,20 @@ class Query:
     async def account(self, info: Info, id: strawberry.ID) -> Account | None:
         return await load_account(info, check_id(str(id), "id"))
 
-    @strawberry.field(description="Every account that used this card token, IP, subnet, device, TLS fingerprint, "
-                      "prompt template or e-mail domain, by account id.")
+    @strawberry.field(description="Every account that used an identifier: by its value (`identifier`, analysts "
+                      "and admins) or by the `handle` shown beside it (any role), by account id.")
     async def accounts(
-        self, info: Info, identifier: IdentifierInput, first: int = 20, after: str | None = None
+        self,
+        info: Info,
+        identifier: IdentifierInput | None = None,
+        handle: str | None = None,
+        first: int = 20,
+        after: str | None = None,
     ) -> IdentifierAccountConnection:
-        value = identifier.value
-        if not value or len(value) > MAX_VALUE_LENGTH:
-            raise BadInput(f"Identifier value must be 1 to {MAX_VALUE_LENGTH} characters.")
-        return await identifier_accounts(info, identifier.kind.value, value, first, after)
+        check_first(first)
+        kind, value = lookup_target(info, identifier, handle)
+        info.context.note_lookup(kind, value)
+        return await identifier_accounts(info, kind, value, first, after)
 
     @strawberry.field(description="One operator by id (current or retired); null when there is none.")
     async def operator(self, info: Info, id: strawberry.ID) -> Operator | None:
@@ -146,24 +157,14 @@ class Query:
             after_id=key[1] if key else None,
             limit=first + 1,
         )
-        edges: list[OperatorEdge] = []
-        for r in rows[:first]:
+        def edge(r: dict[str, Any]) -> Edge[Operator]:
             info.context.loaders.prime_operator(r)
-            edges.append(OperatorEdge(cursor=encode_cursor(tag, [r["sort_key"], r["operator_id"]]), node=Operator.from_row(r)))
+            return Edge(cursor=encode_cursor(tag, [r["sort_key"], r["operator_id"]]), node=Operator.from_row(r))
 
         async def count() -> int:
             return int((await db.read("api/count_operators", **params))[0]["total"])
 
-        return OperatorConnection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=len(rows) > first,
-                has_previous_page=after is not None,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
-            count=count,
-        )
+        return page(OperatorConnection, rows, first, after, edge, count)
 
     @strawberry.field(description="The shortest evidence path between two accounts through shared identifiers "
                       "(at most 4 identifiers; hubs are not crossed); null when there is none.")
@@ -213,24 +214,14 @@ class Query:
             "api/list_runs", status=status_value, after_key=key[0] if key else None,
             after_id=key[1] if key else None, limit=first + 1,
         )
-        edges = []
-        for r in rows[:first]:
+        def edge(r: dict[str, Any]) -> RunEdge:
             info.context.loaders.run.prime(r["run_id"], r)
-            edges.append(RunEdge(cursor=encode_cursor("run", [r["sort_key"], r["run_id"]]), node=AttributionRun.from_row(r)))
+            return RunEdge(cursor=encode_cursor("run", [r["sort_key"], r["run_id"]]), node=AttributionRun.from_row(r))
 
         async def count() -> int:
             return int((await db.read("api/count_runs", status=status_value))[0]["total"])
 
-        return RunConnection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=len(rows) > first,
-                has_previous_page=after is not None,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
-            count=count,
-        )
+        return page(RunConnection, rows, first, after, edge, count)
 
     @strawberry.field(description="One attribution run by id; null when there is none.")
     async def run(self, info: Info, id: strawberry.ID) -> AttributionRun | None:
@@ -247,8 +238,10 @@ class Mutation:
             raise BadInput(f"Argument 'label' must be 1 to {MAX_LABEL_LENGTH} printable characters.")
         ctx = info.context
         ctx.touched.operators.add(op_id)
-        assert ctx.principal is not None
-        rows = await ctx.db.write("api/set_operator_label", operator_id=op_id, label=label, by=ctx.principal.user)
+        rows = await ctx.audited_write(
+            "labelOperator", "api/set_operator_label", {"operators": [op_id], "label": bounded_text(label, 64)},
+            operator_id=op_id, label=label, by=ctx.principal.user,
+        )
         if not rows:
             raise NotFound(f"Operator '{op_id}' does not exist.")
         ctx.loaders.forget_operator(op_id)
@@ -267,10 +260,10 @@ class Mutation:
         ctx = info.context
         ctx.touched.accounts.add(a_id)
         ctx.touched.operators.add(o_id)
-        assert ctx.principal is not None
-        rows = await ctx.db.write(
-            "api/create_decision", account_id=a_id, operator_id=o_id, decision=decision.value,
-            by=ctx.principal.user, reason=reason,
+        rows = await ctx.audited_write(
+            "decideAttribution", "api/create_decision",
+            {"accounts": [a_id], "operators": [o_id], "decision": decision.value, "reason": bounded_text(reason, 512)},
+            account_id=a_id, operator_id=o_id, decision=decision.value, by=ctx.principal.user, reason=reason,
         )
         if not rows:
             exists = (await ctx.db.read("api/read_entity_exists", account_id=a_id, operator_id=o_id))[0]
@@ -281,30 +274,59 @@ class Mutation:
 
     @analyst_field("Start an attribution run in the background; returns its id at once.")
     async def start_attribution_run(self, info: Info) -> StartedRun:
-        run_id = await info.context.state.runner.start()
+        ctx = info.context
+        run_id = ctx.state.runner.new_run_id()
+        ctx.audit_intent("startAttributionRun", {"run_id": run_id})
+        await ctx.state.runner.start(run_id)
+        ctx.state.version.invalidate()
         return StartedRun(run_id=strawberry.ID(run_id))
 
 
-class ApiSchema(strawberry.Schema):
-    """Logs unexpected errors with their traceback; expected ones (refusals, bad input) stay quiet."""
+def lookup_target(info: Info, identifier: IdentifierInput | None, handle: str | None) -> tuple[str, str]:
+    """(kind, value) of an identifier lookup: a handle anyone was shown, or a raw value (analysts)."""
+    if (identifier is None) == (handle is None):
+        raise BadInput("Give exactly one of 'identifier' and 'handle'.")
+    if handle is not None:
+        found = info.context.state.handles.decode(handle)
+        if found is None or found[0] not in KINDS:
+            raise BadInput("Invalid identifier handle: pass the 'handle' of an identifier this server showed you.")
+        return found
+    assert identifier is not None
+    kind, value = identifier.kind.value, identifier.value
+    if not value or len(value) > MAX_VALUE_LENGTH:
+        raise BadInput(f"Identifier value must be 1 to {MAX_VALUE_LENGTH} characters.")
+    if looks_masked(kind, value):
+        raise BadInput(
+            f"'{bounded_text(value, 64)}' is a masked value, not an identifier: look it up by the handle shown "
+            "beside it, accounts(handle: \"...\") (the 'handle' field of the identifier)."
+        )
+    role = info.context.role
+    if not role.at_least(Role.ANALYST):
+        raise Forbidden(
+            f"Forbidden: looking accounts up by a raw identifier value requires the analyst role (you have "
+            f"{role.value}); pivot from an identifier you were shown with accounts(handle: ...)."
+        )
+    return kind, value
 
-    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
-        for error in errors:
-            if is_expected(error):
-                log.debug("graphql error %s: %s", error_code(error), error.message)
-            else:
-                log.error("unexpected error: %s", error.message, exc_info=error.original_error or error)
+
+def validation_rules(api: ApiSection, production: bool) -> list[type[ASTValidationRule]]:
+    """Depth and alias limits (and, in production, no introspection) beside GraphQL's own rules.
+    Built once per server, so documents validated with them can be cached."""
+    rules: list[type[ASTValidationRule]] = [
+        MaybeNullValidationRule,
+        OneOfInputValidationRule,
+        depth_validator(api.max_depth, None, None),
+        alias_validator(api.max_aliases),
+    ]
+    if production:
+        rules.append(NoSchemaIntrospectionCustomRule)
+    return rules
 
 
-def build_schema(api: ApiSettings | None = None, production: bool = False) -> ApiSchema:
-    """The schema with this server's limits. The SDL is the same whatever the settings."""
-    api = api or ApiSettings(keys={})
-    return ApiSchema(
+def build_schema() -> strawberry.Schema:
+    """The schema; the request pipeline (gateway.py) brings the limits. The SDL is the same everywhere."""
+    return strawberry.Schema(
         query=Query,
         mutation=Mutation,
-        extensions=schema_extensions(api, production),
-        config=StrawberryConfig(
-            disable_field_suggestions=production,
-            scalar_map={Long: LONG_SCALAR},
-        ),
+        config=StrawberryConfig(scalar_map={Long: LONG_SCALAR}),
     )

@@ -19,10 +19,9 @@ SCHEMA_FILE = REPO_ROOT / "schema.graphql"
 
 
 def sdl() -> str:
-    from sybilgraph.api.config import ApiSettings
     from sybilgraph.api.schema import build_schema
 
-    return build_schema(ApiSettings(keys={}), production=False).as_str().rstrip("\n") + "\n"
+    return build_schema().as_str().rstrip("\n") + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

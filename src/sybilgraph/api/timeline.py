@@ -2,8 +2,8 @@
 
 Interactions are Parquet files under ``<columnar_dir>/bundles/*/interactions/*.parquet``;
 DuckDB scans them with the operators' member ids bound as a parameter (a list, never spliced
-into the SQL) and groups by UTC day. One scan serves every operator of a request. DuckDB
-blocks, so the caller runs this in a worker thread.
+into the SQL) and groups by UTC day. One scan serves every operator of a request; it runs
+through ``columnar.run_query``, so the request deadline interrupts it.
 """
 
 from __future__ import annotations
@@ -11,9 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 
 import duckdb
+
+from sybilgraph.api.columnar import run_query
 
 __all__ = ["DailyRow", "daily_activity", "interaction_files"]
 
@@ -52,7 +55,7 @@ def interaction_files(columnar_dir: Path) -> list[str]:
     return sorted(str(p) for p in columnar_dir.glob("bundles/*/interactions/*.parquet"))
 
 
-def daily_activity(
+async def daily_activity(
     columnar_dir: Path,
     members: Mapping[str, Sequence[str]],
     day_from: date | None = None,
@@ -64,24 +67,18 @@ def daily_activity(
     accounts = [a for ms in members.values() for a in ms]
     if not files or not accounts:
         return out
-    operators = [op for op, ms in members.items() for _ in ms]
-    con = duckdb.connect()
-    try:
-        con.execute("SET threads TO 2")
-        con.execute("SET memory_limit = '1GB'")
-        rows = con.execute(
-            _SQL,
-            {
-                "accounts": accounts,
-                "operators": operators,
-                "files": files,
-                "ms_per_day": _MS_PER_DAY,
-                "from_ms": (day_from - _EPOCH).days * _MS_PER_DAY if day_from else None,
-                "to_ms": ((day_to - _EPOCH).days + 1) * _MS_PER_DAY if day_to else None,
-            },
-        ).fetchall()
-    finally:
-        con.close()
-    for op, day, n, tin, tout, active in rows:
+    params = {
+        "accounts": accounts,
+        "operators": [op for op, ms in members.items() for _ in ms],
+        "files": files,
+        "ms_per_day": _MS_PER_DAY,
+        "from_ms": (day_from - _EPOCH).days * _MS_PER_DAY if day_from else None,
+        "to_ms": ((day_to - _EPOCH).days + 1) * _MS_PER_DAY if day_to else None,
+    }
+    for op, day, n, tin, tout, active in await run_query(partial(_scan, params=params)):
         out[op].append(DailyRow(_EPOCH + timedelta(days=int(day)), int(n), int(tin), int(tout), int(active)))
     return out
+
+
+def _scan(con: duckdb.DuckDBPyConnection, params: dict[str, object]) -> list[tuple[object, ...]]:
+    return con.execute(_SQL, params).fetchall()

@@ -25,7 +25,7 @@ from strawberry.scalars import JSON
 from strawberry.schema_directive import Location
 from strawberry.types import Info as StrawberryInfo
 
-from sybilgraph.api.config import Role
+from sybilgraph.settings.api import Role
 from sybilgraph.api.context import ApiContext
 from sybilgraph.api.errors import BadInput, Forbidden
 from sybilgraph.api.loaders import (
@@ -36,11 +36,13 @@ from sybilgraph.api.loaders import (
     parse_json_list,
     parse_json_object,
 )
-from sybilgraph.api.pagination import check_first, decode_cursor, encode_cursor
+from sybilgraph.api.pagination import Connection, Edge, check_first, decode_cursor, encode_cursor, page
 
 log = logging.getLogger("sybilgraph.api")
 
 Info = StrawberryInfo[ApiContext, None]
+# What a viewer reads instead of a failed run's exception text (which may name data or paths).
+VIEWER_RUN_ERROR = "The run failed; analysts can read why."
 Long = NewType("Long", int)
 
 LONG_SCALAR = strawberry.scalar(
@@ -193,14 +195,6 @@ class OperatorOrder:
 
 # -- small value types -----------------------------------------------------------------------
 @strawberry.type
-class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
-
-
-@strawberry.type
 class CategoryShare:
     category: str
     count: int
@@ -261,6 +255,11 @@ class SharedIdentifier:
     card_bin: strawberry.Private[str | None] = None
     card_last4: strawberry.Private[str | None] = None
 
+    @strawberry.field(description="An opaque reference to this identifier: pivot with `accounts(handle: ...)` "
+                      "(viewers cannot look raw values up).")
+    def handle(self, info: Info) -> str:
+        return info.context.handle(self.kind.value, self.value)
+
 
 @strawberry.type(description="One hop of an evidence path: an identifier node between two accounts.")
 class IdentifierRef:
@@ -269,6 +268,11 @@ class IdentifierRef:
     n_accounts: int | None
     card_bin: strawberry.Private[str | None] = None
     card_last4: strawberry.Private[str | None] = None
+
+    @strawberry.field(description="An opaque reference to this identifier: pivot with `accounts(handle: ...)` "
+                      "(viewers cannot look raw values up).")
+    def handle(self, info: Info) -> str:
+        return info.context.handle(self.kind.value, self.value)
 
 
 # -- accounts --------------------------------------------------------------------------------
@@ -419,11 +423,19 @@ class IdentifierAccountEdge:
         return await load_account(info, self.account_id)
 
 
-@strawberry.type
-class IdentifierAccountConnection:
-    edges: list[IdentifierAccountEdge]
-    page_info: PageInfo
-    total_count: int
+@strawberry.enum(description="Where an identifier lookup was answered from.")
+class LookupSource(Enum):
+    GRAPH = "graph"  # the identifier's links in Neo4j (used by two or more accounts)
+    COLUMNAR = "columnar"  # every account's identifiers in the columnar store (one account's, hubs)
+
+
+@strawberry.type(description="Every account that used one identifier.")
+class IdentifierAccountConnection(Connection[IdentifierAccountEdge]):
+    source: LookupSource = strawberry.field(
+        default=LookupSource.GRAPH,
+        description="GRAPH for identifiers the graph links (two or more accounts, not a hub); COLUMNAR for the "
+        "rest (an identifier of one account, a hub), answered from the columnar store.",
+    )
 
 
 async def identifier_accounts(info: Info, kind: str, value: str, first: int, after: str | None) -> IdentifierAccountConnection:
@@ -431,28 +443,16 @@ async def identifier_accounts(info: Info, kind: str, value: str, first: int, aft
     after_id = decode_cursor("account", after)
     if after_id is not None and not isinstance(after_id, str):
         raise BadInput("Invalid cursor for 'after'.")
-    page = await info.context.loaders.identifier_accounts.load(IdentifierKey(kind, value, after_id, first + 1))
-    rows = page.rows[:first]
-    edges = [
-        IdentifierAccountEdge(
-            cursor=encode_cursor("account", r["account_id"]),
-            uses=r.get("count"),
-            first_seen=_dt(r.get("first_seen")),
-            last_seen=_dt(r.get("last_seen")),
-            account_id=r["account_id"],
-        )
-        for r in rows
-    ]
-    return IdentifierAccountConnection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=len(page.rows) > first,
-            has_previous_page=after is not None,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
-        total_count=page.total,
-    )
+    found = await info.context.loaders.identifier_accounts.load(IdentifierKey(kind, value, after_id, first + 1))
+    connection = page(IdentifierAccountConnection, found.rows, first, after, lambda r: IdentifierAccountEdge(
+        cursor=encode_cursor("account", r["account_id"]),
+        uses=r.get("count"),
+        first_seen=_dt(r.get("first_seen")),
+        last_seen=_dt(r.get("last_seen")),
+        account_id=r["account_id"],
+    ), found.total)
+    connection.source = LookupSource(found.source)
+    return connection
 
 
 @strawberry.type(description="An identifier an account used that at least one other account used too.")
@@ -470,6 +470,11 @@ class IdentifierUse:
     @strawberry.field(description="Every account that used this identifier (pivot without seeing the value).")
     async def accounts(self, info: Info, first: int = 20, after: str | None = None) -> IdentifierAccountConnection:
         return await identifier_accounts(info, self.kind.value, self.raw_value, first, after)
+
+    @strawberry.field(description="An opaque reference to this identifier: pivot with `accounts(handle: ...)` "
+                      "(viewers cannot look raw values up).")
+    def handle(self, info: Info) -> str:
+        return info.context.handle(self.kind.value, self.raw_value)
 
 
 # -- attribution -----------------------------------------------------------------------------
@@ -548,10 +553,8 @@ class MemberEdge:
 
 
 @strawberry.type
-class MemberConnection:
-    edges: list[MemberEdge]
-    page_info: PageInfo
-    total_count: int
+class MemberConnection(Connection[MemberEdge]):
+    pass
 
 
 @strawberry.type
@@ -651,26 +654,13 @@ class Operator:
         after_id = decode_cursor("member", after)
         if after_id is not None and not isinstance(after_id, str):
             raise BadInput("Invalid cursor for 'after'.")
-        page = await info.context.loaders.operator_members.load(MembersKey(str(self.id), after_id, first + 1))
-        edges = [
-            MemberEdge(
-                cursor=encode_cursor("member", r["account_id"]),
-                confidence=r.get("confidence"),
-                provisional=bool(r.get("provisional")),
-                account_id=r["account_id"],
-            )
-            for r in page.rows[:first]
-        ]
-        return MemberConnection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=len(page.rows) > first,
-                has_previous_page=after is not None,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
-            total_count=page.total,
-        )
+        found = await info.context.loaders.operator_members.load(MembersKey(str(self.id), after_id, first + 1))
+        return page(MemberConnection, found.rows, first, after, lambda r: MemberEdge(
+            cursor=encode_cursor("member", r["account_id"]),
+            confidence=r.get("confidence"),
+            provisional=bool(r.get("provisional")),
+            account_id=r["account_id"],
+        ), found.total)
 
     @strawberry.field
     async def lineage(self, info: Info) -> OperatorLineage:
@@ -722,21 +712,9 @@ class Operator:
         return [AnalystDecision.from_row(r) for r in rows]
 
 
-@strawberry.type
-class OperatorEdge:
-    cursor: str
-    node: Operator
-
-
-@strawberry.type
-class OperatorConnection:
-    edges: list[OperatorEdge]
-    page_info: PageInfo
-    count: strawberry.Private[Callable[[], Awaitable[int]]]
-
-    @strawberry.field(description="Operators matching the filter (counted only when asked for).")
-    async def total_count(self) -> int:
-        return await self.count()
+@strawberry.type(description="Operators matching a filter.")
+class OperatorConnection(Connection[Edge[Operator]]):
+    pass
 
 
 # -- runs ------------------------------------------------------------------------------------
@@ -752,8 +730,16 @@ class AttributionRun:
     counts: JSON | None
     metrics: JSON | None
     progress: str | None = strawberry.field(description="The phase a running run is in.")
-    error: str | None
+    error_text: strawberry.Private[str | None]
     timings_json: strawberry.Private[str | None]
+
+    @strawberry.field(description="Why a failed run failed (analysts and admins; viewers read that it failed).")
+    def error(self, info: Info) -> str | None:
+        if self.error_text is None:
+            return None
+        if not info.context.role.at_least(Role.ANALYST):
+            return VIEWER_RUN_ERROR
+        return self.error_text
 
     @classmethod
     def from_row(cls, r: dict[str, Any]) -> AttributionRun:
@@ -772,7 +758,7 @@ class AttributionRun:
             counts=_json(r.get("counts_json")),
             metrics=_json(r.get("metrics_json")),
             progress=r.get("progress"),
-            error=r.get("error"),
+            error_text=r.get("error"),
             timings_json=r.get("timings_json"),
         )
 
@@ -789,20 +775,13 @@ class AttributionRun:
 
 
 @strawberry.type
-class RunEdge:
-    cursor: str
-    node: AttributionRun
+class RunEdge(Edge[AttributionRun]):
+    pass
 
 
-@strawberry.type
-class RunConnection:
-    edges: list[RunEdge]
-    page_info: PageInfo
-    count: strawberry.Private[Callable[[], Awaitable[int]]]
-
-    @strawberry.field
-    async def total_count(self) -> int:
-        return await self.count()
+@strawberry.type(description="Attribution runs, newest first.")
+class RunConnection(Connection[RunEdge]):
+    pass
 
 
 # -- evidence paths --------------------------------------------------------------------------

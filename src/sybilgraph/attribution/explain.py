@@ -41,7 +41,8 @@ def explain_pair(db: Database, account_a: str, account_b: str, run_id: str | Non
     links = inputs.links.filter(pc.is_in(inputs.links.column("account_id"), value_set=pair))
     links = links.filter(pc.not_equal(links.column("kind"), "template"))
     links = pa.concat_tables([links, _pool_links(run_dir(db.settings, run_id) / "pools.parquet", pair)])
-    t = build_pair_tables(links, inputs.accounts)
+    params = db.settings.attribution.params()
+    t = build_pair_tables(links, inputs.accounts, hub_fraction=params.hub_fraction, hub_min_accounts=params.hub_min_accounts)
     try:
         index = {str(x): i for i, x in enumerate(t.account_ids)}
         a, b = sorted((index[account_a], index[account_b]))

@@ -17,7 +17,7 @@ the dozens of templates themselves.
 *u* is measured on random pairs of accounts (splink's ``estimate_u_using_random_sampling``),
 drawn with a seeded generator, with the same joins: it captures every correlation among
 unrelated accounts (an IP and its subnet, a campus's NAT and its mail domain) without modelling
-them. Values used by more than ``MAX_OBSERVED_SHARE`` of accounts are never blocked on nor
+them. Hub values (more than the [attribution] hub cut-off of accounts) are never blocked on nor
 compared (ingest keeps no per-account link for them either).
 """
 
@@ -118,7 +118,7 @@ def _links_sql(comparisons: Sequence[Comparison]) -> str:
     SELECT a.aid, l.kind, l.value, l.n_accounts::INTEGER AS n, l.n_accounts / $n_total AS share,
            coalesce(l.count, 1)::BIGINT AS uses
     FROM links l JOIN accts a USING (account_id)
-    WHERE l.n_accounts >= 2 AND l.n_accounts <= {MAX_OBSERVED_SHARE} * $n_total
+    WHERE l.n_accounts >= 2 AND l.n_accounts <= $hub_cut
       AND l.kind IN ({", ".join(f"'{k}'" for k in kinds)});
     CREATE OR REPLACE TEMP TABLE vals AS
     SELECT kind, value, (row_number() OVER (ORDER BY kind, value) - 1)::INTEGER AS vid
@@ -136,7 +136,8 @@ def _links_sql(comparisons: Sequence[Comparison]) -> str:
 
 
 def _add_pool_links(
-    con: duckdb.DuckDBPyConnection, comparisons: Sequence[Comparison], n_total: int, pool_templates: pa.Table | None
+    con: duckdb.DuckDBPyConnection, comparisons: Sequence[Comparison], n_total: int, pool_templates: pa.Table | None,
+    hub_cut: float,
 ) -> None:
     """Template pools become identifiers of kind ``template_pool`` in ``lk``: detected on this data
     (pools.py), or, given ``pool_templates`` (template, pool) of an earlier run, mapped from it
@@ -198,9 +199,9 @@ def _add_pool_links(
         )
         SELECT aid, vid, n::INTEGER, kind, $cid, ({_level_case(c)})::TINYINT, NULL
         FROM q
-        WHERE n >= 2 AND share <= {MAX_OBSERVED_SHARE}
+        WHERE n >= 2 AND n <= $hub_cut
         """,
-        {"n_total": float(max(n_total, 2)), "cid": cid},
+        {"n_total": float(max(n_total, 2)), "cid": cid, "hub_cut": hub_cut},
     )
 
 
@@ -212,9 +213,14 @@ def build_pair_tables(
     spill_dir: str | None = None,
     threads: int = 2,
     pool_templates: pa.Table | None = None,
+    hub_fraction: float = MAX_OBSERVED_SHARE,
+    hub_min_accounts: int = 2,
 ) -> PairTables:
     """Load links (account_id, kind, value, n_accounts, count) and accounts (account_id,
-    created_at); template pools detected, or mapped from ``pool_templates`` (template, pool)."""
+    created_at); template pools detected, or mapped from ``pool_templates`` (template, pool).
+
+    Values used by more than max(``hub_min_accounts``, ``hub_fraction`` x accounts) accounts are
+    hubs (the [attribution] settings): never blocked on nor compared."""
     con = duckdb.connect()
     con.execute(f"SET threads = {int(threads)}")
     con.execute("SET preserve_insertion_order = false")
@@ -229,11 +235,14 @@ def build_pair_tables(
         "created_at FROM (SELECT account_id, any_value(created_at) AS created_at FROM accounts GROUP BY account_id)"
     )
     n_total = int(con.execute("SELECT count(*) FROM accts").fetchall()[0][0])  # type: ignore[index]
+    hub_cut = float(max(hub_min_accounts, hub_fraction * n_total))
     for statement in _links_sql(comparisons).split(";"):
         if statement.strip():
-            con.execute(statement, {"n_total": float(max(n_total, 2))} if "$n_total" in statement else None)
+            values = {"n_total": float(max(n_total, 2)), "hub_cut": hub_cut}
+            used = {k: v for k, v in values.items() if f"${k}" in statement}
+            con.execute(statement, used or None)
     con.unregister("links")
-    _add_pool_links(con, comparisons, n_total, pool_templates)
+    _add_pool_links(con, comparisons, n_total, pool_templates, hub_cut)
     acc = con.execute("SELECT account_id, created_at::DOUBLE AS created FROM accts ORDER BY aid").fetchnumpy()
     created = _dense(acc["created"])
     return PairTables(

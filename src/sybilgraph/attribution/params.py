@@ -50,6 +50,11 @@ class AttributionParams:
     # Fitted campaign score and confidence calibration: the package's (""), or a directory
     # written by `sybilgraph calibrate` (evaluation fits them without a family and scores it).
     models_dir: str = ""
+    # Identifiers used by more than max(hub_min_accounts, hub_fraction x accounts) accounts are
+    # hubs: never blocked on nor compared (ingest keeps no per-account link past its own cut-off,
+    # which the settings keep at or above this one).
+    hub_fraction: float = 0.05
+    hub_min_accounts: int = 50
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

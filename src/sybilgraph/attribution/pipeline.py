@@ -13,8 +13,9 @@ Phases (each timed and stored on the run):
 5. *write*: everything under the new run id, with the fitted model; then one transaction makes
    the run current.
 
-Only one attribution runs at a time (a lock node in Neo4j). Until the final promotion the
-previous run stays current; a run that dies is marked failed by the next one, which also
+Only one attribution runs at a time (the fenced ``attribution`` lease, db/lease.py, renewed by a
+heartbeat; the promotion is a fenced write, so a run that lost its lease cannot become current).
+Until the final promotion the previous run stays current; a run that dies is marked failed by the next one, which also
 deletes its relationships.
 """
 
@@ -49,6 +50,7 @@ from sybilgraph.attribution.matching import match_operators
 from sybilgraph.attribution.pairs import PairTables, build_pair_tables, pool_templates
 from sybilgraph.attribution.params import AttributionParams
 from sybilgraph.attribution.profiles import build_profiles
+from sybilgraph.db.lease import ATTRIBUTION_LEASE, Lease, hold
 from sybilgraph.db.session import Database
 from sybilgraph.errors import AttributionError
 from sybilgraph.progress import NullReporter, Reporter
@@ -58,8 +60,7 @@ __all__ = ["run_attribution", "AttributionResult", "LOCK_NAME", "KEEP_RUNS", "re
 
 log = logging.getLogger("sybilgraph.attribution")
 
-LOCK_NAME = "attribution"
-LOCK_TTL_S = 900
+LOCK_NAME = ATTRIBUTION_LEASE
 KEEP_RUNS = 10  # complete runs whose account attributions are kept as history
 
 
@@ -98,12 +99,12 @@ def run_attribution(
     reporter = reporter or NullReporter()
     run_id = run_id or new_run_id()
     holder = f"{socket.gethostname()}:{os.getpid()}:{run_id}"
-    with _lock(db, holder):
+    with _lock(db, holder) as lease:
         db.write("attribution/mark_abandoned_runs", run_id=run_id)
         db.write("attribution/create_run", run_id=run_id, seed=params.seed, params_json=params.to_json())
         result = AttributionResult(run_id=run_id)
         try:
-            _run(db, params, reporter, result, holder, keep_edges, keep_details)
+            _run(db, params, reporter, result, lease, keep_edges, keep_details)
         except BaseException as e:
             db.write("attribution/fail_run", run_id=run_id, error=f"{type(e).__name__}: {e}")
             if isinstance(e, Exception) and not isinstance(e, AttributionError):
@@ -114,12 +115,12 @@ def run_attribution(
 
 
 def _run(
-    db: Database, params: AttributionParams, reporter: Reporter, result: AttributionResult, holder: str,
+    db: Database, params: AttributionParams, reporter: Reporter, result: AttributionResult, lease: Lease,
     keep_edges: bool = False, keep_details: bool = False,
 ) -> None:
     run_id = result.run_id
     settings = db.settings
-    with _phase(db, result, "read", holder):
+    with _phase(db, result, "read", lease):
         inputs = read_inputs(settings)
         previous = {r["operator_id"]: r["members"] for r in db.read("attribution/read_current_assignment")}
         decisions = db.read("attribution/read_decisions")
@@ -128,9 +129,12 @@ def _run(
     result.counts.update(accounts=inputs.n_accounts, links=inputs.links.num_rows)
 
     spill = str(settings.home / "tmp")
-    with _phase(db, result, "evidence", holder):
+    with _phase(db, result, "evidence", lease):
         with reporter.phase("evidence model"):
-            t = build_pair_tables(inputs.links, inputs.accounts, memory_limit=settings.attribution_memory_limit, spill_dir=spill)
+            t = build_pair_tables(
+                inputs.links, inputs.accounts, memory_limit=settings.attribution.memory_limit, spill_dir=spill,
+                hub_fraction=params.hub_fraction, hub_min_accounts=params.hub_min_accounts,
+            )
             fitted = fit_pair_model(t, params, inputs.labels)
             edges = edges_of(fitted.pairs, fitted.match_weight, params)
     result.counts.update(fitted.counts)
@@ -138,11 +142,11 @@ def _run(
     result.edges = edges if keep_edges else None
 
     try:
-        with _phase(db, result, "communities", holder):
+        with _phase(db, result, "communities", lease):
             communities = detect_communities(db, edges, t.n_accounts, params, graph_name=f"sybilgraph-{run_id}")
         result.timings_s.update({f"communities.{k}": v for k, v in communities.timings_s.items()})
 
-        with _phase(db, result, "operators", holder):
+        with _phase(db, result, "operators", lease):
             with timed(result.timings_s, "operators.membership"):
                 profiles = build_profiles(inputs.accounts, t.account_ids)
                 grouping = group_accounts(t, edges, communities.community, params, profiles)
@@ -167,7 +171,7 @@ def _run(
     finally:
         t.con.close()
 
-    with _phase(db, result, "write", holder):
+    with _phase(db, result, "write", lease):
         db.write("attribution/set_run_model", run_id=run_id, model_json=fitted.model.to_json())
         db.write_batches("attribution/merge_operators", operator_rows, 2_000, run_id=run_id)
         rows = (
@@ -181,6 +185,7 @@ def _run(
     result.counts["lineage_events"] = len(match.lineage)
     db.write(
         "attribution/promote_run",
+        fence=lease.fence,
         run_id=run_id,
         timings_json=json.dumps(result.timings_s),
         counts_json=json.dumps({**result.counts, "peak_rss_mb": result.peak_rss_mb}),
@@ -364,21 +369,15 @@ def _save_run_artifacts(settings: Any, run_id: str, model_json: str, t: PairTabl
 
 
 @contextmanager
-def _lock(db: Database, holder: str) -> Iterator[None]:
-    got = db.write("attribution/acquire_lock", name=LOCK_NAME, holder=holder, ttl_s=LOCK_TTL_S)[0]
-    if not got["acquired"]:
-        raise AttributionError(
-            f"another attribution run is in progress ({got['holder']}); its lock expires at {got['expires_at']}"
-        )
-    try:
-        yield
-    finally:
-        db.write("attribution/release_lock", name=LOCK_NAME, holder=holder)
+def _lock(db: Database, holder: str) -> Iterator[Lease]:
+    s = db.settings  # LeaseBusy when another run holds it
+    with hold(db, LOCK_NAME, ttl_s=s.lease_ttl_s, heartbeat_s=s.lease_heartbeat_s, holder=holder) as lease:
+        yield lease
 
 
 @contextmanager
-def _phase(db: Database, result: AttributionResult, name: str, holder: str) -> Iterator[None]:
-    db.write("attribution/acquire_lock", name=LOCK_NAME, holder=holder, ttl_s=LOCK_TTL_S)  # renew
+def _phase(db: Database, result: AttributionResult, name: str, lease: Lease) -> Iterator[None]:
+    lease.check()  # LeaseLost when the heartbeat could not keep it
     db.write("attribution/update_run_progress", run_id=result.run_id, progress=name)
     with timed(result.timings_s, name):
         yield

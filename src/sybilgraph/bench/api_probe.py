@@ -16,7 +16,7 @@ from typing import Any
 from sybilgraph.bench.results import ApiLevel
 from sybilgraph.settings import Settings
 
-__all__ = ["ProbeResult", "probe_api", "settings_env"]
+__all__ = ["ProbeResult", "probe_api"]
 
 
 @dataclass
@@ -27,21 +27,6 @@ class ProbeResult:
     skipped: str | None = None  # why no probe ran
 
 
-def settings_env(settings: Settings) -> dict[str, str]:
-    """The environment under which a child process's ``Settings()`` reaches the same Neo4j."""
-    env = {
-        "SYBILGRAPH_HOME": str(settings.home),
-        "SYBILGRAPH_BOLT_PORT": str(settings.bolt_port),
-        "SYBILGRAPH_NEO4J_DATABASE": settings.neo4j_database,
-        "NEO4J_USER": settings.neo4j_user,
-    }
-    if settings.neo4j_uri:
-        env["NEO4J_URI"] = settings.neo4j_uri
-    if settings.neo4j_password is not None:
-        env["NEO4J_PASSWORD"] = settings.neo4j_password
-    return env
-
-
 def probe_api(
     settings: Settings,
     clients: tuple[int, ...] = (1, 10),
@@ -49,25 +34,26 @@ def probe_api(
     warmup: int = 20,
     on_server: Callable[[int | None], None] = lambda pid: None,
 ) -> ProbeResult:
-    """p50/p99 and req/s of ``account`` with evidence and an operators page at each client count.
+    """p50/p99, req/s and cache hits of ``account`` with evidence and an operators page at each client
+    count, cold (first asked) and warm (asked again).
 
     ``on_server`` is told the server's pid once it answers (and None when it is gone), so its
     memory can be sampled.
     """
     try:
-        from sybilgraph.api import bench as api_bench  # httpx is a dev extra
+        from sybilgraph.api import bench as api_bench  # aiohttp and httpx are dev extras
     except ImportError as e:
-        return ProbeResult(skipped=f"API probe needs httpx ({e}); install the dev extra")
+        return ProbeResult(skipped=f"API probe needs aiohttp and httpx ({e}); install the dev extra")
     t0 = time.perf_counter()
     try:
-        proc, url, key, tmp = api_bench._serve(1, "admin", settings_env(settings))
+        proc, url, key, tmp = api_bench._serve(1, "admin", settings.connection_env())
     except SystemExit as e:  # the API's benchmark speaks to people through SystemExit
         return ProbeResult(skipped=str(e))
     startup = time.perf_counter() - t0
     on_server(proc.pid)
     try:
         t1 = time.perf_counter()
-        levels = asyncio.run(api_bench.bench(url, key, list(clients), requests, None, warmup))
+        levels = asyncio.run(api_bench.bench(url, key, list(clients), requests))
         probe_s = time.perf_counter() - t1
     except SystemExit as e:  # e.g. no attributed account to ask for
         return ProbeResult(startup_s=startup, skipped=str(e))
@@ -80,4 +66,4 @@ def probe_api(
 
 
 def _level(r: Any) -> ApiLevel:
-    return ApiLevel(r.workload, r.concurrency, r.requests, r.errors, r.p50_ms, r.p99_ms, r.rps)
+    return ApiLevel(r.label, r.concurrency, r.requests, r.errors, r.p50_ms, r.p99_ms, r.rps, r.hit_rate)

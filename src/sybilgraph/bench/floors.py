@@ -57,7 +57,7 @@ def duckdb_group_by_floor(bundle: Path, settings: Settings, repeats: int = REPEA
     files = [str(p) for p in find_table_files(bundle, "interactions")]
     scan = _scan_sql(files)
     # The connection the ingest's aggregate phase runs on (memory limit, spill directory).
-    con = ColumnarStore(settings.columnar_dir).connect(memory_limit=settings.ingest_memory_limit)
+    con = ColumnarStore(settings.columnar_dir).connect(memory_limit=settings.ingest.memory_limit)
     try:
         runs = []
         for _ in range(repeats):

@@ -11,12 +11,15 @@ from dataclasses import dataclass
 
 from sybilgraph.bench.results import GIB, Phase, ScaleResult, ratio
 
-__all__ = ["GOAL_SCALE", "GoalCheck", "check_goals", "dominant_child"]
+__all__ = ["API_GOAL_WORKLOAD", "GOAL_SCALE", "GoalCheck", "check_goals", "dominant_child"]
 
 GOAL_SCALE = 1.0
 INGEST_FLOOR_RATIO = 10.0
 ATTRIBUTION_SECONDS = 180.0
 PEAK_MEMORY_BYTES = 12 * GIB
+API_GOAL_WORKLOAD = "account(id)+evidence warm"
+API_GOAL_RPS = 500.0
+API_GOAL_P99_MS = 30.0
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,7 @@ class GoalCheck:
 
 
 def check_goals(r: ScaleResult) -> list[GoalCheck]:
-    return [_ingest_goal(r), _attribution_goal(r), _memory_goal(r)]
+    return [_ingest_goal(r), _attribution_goal(r), _memory_goal(r), _api_goal(r)]
 
 
 def _ingest_goal(r: ScaleResult) -> GoalCheck:
@@ -64,6 +67,20 @@ def _memory_goal(r: ScaleResult) -> GoalCheck:
         return GoalCheck(goal, target, "not measured (no JVM on this machine)", None)
     met = peak <= PEAK_MEMORY_BYTES
     return GoalCheck(goal, target, f"{peak / GIB:.2f} GiB", met, None if met else _memory_dominant(r))
+
+
+def _api_goal(r: ScaleResult) -> GoalCheck:
+    goal = "GraphQL account with evidence, 10 clients, warm cache"
+    target = f">= {API_GOAL_RPS:g} req/s, p99 <= {API_GOAL_P99_MS:g} ms"
+    level = next((a for a in r.api if a.clients == 10 and a.workload == API_GOAL_WORKLOAD), None)
+    if level is None:
+        return GoalCheck(goal, target, "not measured", None)
+    cold = next((a for a in r.api if a.clients == 10 and a.workload == API_GOAL_WORKLOAD.replace("warm", "cold")), None)
+    hits = "" if level.hit_rate is None else f", {level.hit_rate:.0%} cache hits"
+    measured = f"{level.rps:.0f} req/s, p99 {level.p99_ms:.1f} ms{hits}"
+    met = level.rps >= API_GOAL_RPS and level.p99_ms <= API_GOAL_P99_MS
+    dominant = None if met or cold is None else f"cold cache: {cold.rps:.0f} req/s, p99 {cold.p99_ms:.1f} ms"
+    return GoalCheck(goal, target, measured, met, dominant)
 
 
 def dominant_child(r: ScaleResult, parent: str) -> Phase | None:

@@ -54,13 +54,14 @@ class Floor:
 
 @dataclass
 class ApiLevel:
-    workload: str
+    workload: str  # with its pass: "account(id)+evidence warm" (cold: first asked; warm: asked again)
     clients: int
     requests: int
     errors: int
     p50_ms: float
     p99_ms: float
     rps: float
+    hit_rate: float | None = None  # answers the response cache served
 
 
 @dataclass

@@ -166,7 +166,11 @@ class LocalNeo4j:
         self.pid_file.write_text(str(proc.pid))
         log.info("started local Neo4j (pid %d), waiting for Bolt on %s", proc.pid, self.settings.bolt_uri)
         if wait:
-            self._wait_ready(proc.pid)
+            try:
+                self._wait_ready(proc.pid)
+            except BaseException:
+                self.stop(timeout_s=30)  # a start that failed leaves no JVM behind
+                raise
         return self.state()
 
     def stop(self, timeout_s: float = 120.0) -> bool:

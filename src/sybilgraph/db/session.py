@@ -18,6 +18,7 @@ from neo4j.exceptions import AuthError, ServiceUnavailable
 from pydantic import BaseModel
 
 from sybilgraph import cypher
+from sybilgraph.db.lease import Fence, LeaseLost
 from sybilgraph.errors import DatabaseUnavailable
 from sybilgraph.settings import Settings
 
@@ -39,16 +40,12 @@ class Database:
 
     def __init__(self, settings: Settings, driver: Driver | None = None) -> None:
         self.settings = settings
-        auth = (
-            (settings.neo4j_user, settings.neo4j_password)
-            if settings.neo4j_password is not None
-            else None
-        )
         # Server notifications (unknown labels on an empty graph, ...) are not for end users.
         self.driver: Driver = driver or GraphDatabase.driver(
-            settings.bolt_uri, auth=auth, notifications_min_severity=NotificationMinimumSeverity.OFF
+            settings.bolt_uri, auth=settings.neo4j_auth, notifications_min_severity=NotificationMinimumSeverity.OFF
         )
         self.database = settings.neo4j_database
+        self._schema_applied = False
 
     def __enter__(self) -> Database:
         return self
@@ -87,11 +84,16 @@ class Database:
         )
         return [r.data() for r in records]
 
-    def write(self, name: str, /, **params: Any) -> list[Row]:
-        records, _, _ = self.driver.execute_query(
-            cypher.load(name), params, database_=self.database, routing_=RoutingControl.WRITE
-        )
-        return [r.data() for r in records]
+    def write(self, name: str, /, *, fence: Fence | None = None, **params: Any) -> list[Row]:
+        """One write transaction. With ``fence`` (``Lease.fence``), the lease is checked in the same
+        transaction first; a lost lease raises ``LeaseLost`` and nothing is written (db/lease.py)."""
+        if fence is None:
+            records, _, _ = self.driver.execute_query(
+                cypher.load(name), params, database_=self.database, routing_=RoutingControl.WRITE
+            )
+            return [r.data() for r in records]
+        with self.driver.session(database=self.database) as s:
+            return s.execute_write(_run_fenced, fence, name, params)
 
     def read_raw(self, query: str, /, **params: Any) -> list[Row]:
         """An ad-hoc read for tests and diagnostics; product code runs named statements."""
@@ -135,6 +137,12 @@ class Database:
                 for statement in cypher.statements(name):
                     s.run(statement).consume()
             s.run("CALL db.awaitIndexes(300)").consume()
+        self._schema_applied = True
+
+    def ensure_schema(self) -> None:
+        """``apply_schema`` once per Database object (leases need the Lock constraint first)."""
+        if not self._schema_applied:
+            self.apply_schema()
 
     @contextmanager
     def session(self) -> Iterator[Any]:
@@ -146,6 +154,13 @@ class Database:
         from graphdatascience import GraphDataScience
 
         return GraphDataScience(self.driver, database=self.database, arrow=False, show_progress=False)
+
+
+def _run_fenced(tx: ManagedTransaction, fence: Fence, name: str, params: Mapping[str, Any]) -> list[Row]:
+    if not tx.run(cypher.load("lease/check_fence"), name=fence.name, token=fence.token).data():
+        raise LeaseLost(f"lease '{fence.name}' (token {fence.token}) was lost: it expired or was taken over; "
+                        f"'{name}' was not written")
+    return [r.data() for r in tx.run(cypher.load(name), params)]
 
 
 def _run_unwind(tx: ManagedTransaction, query: str, rows: list[Mapping[str, Any]], params: Mapping[str, Any]) -> None:

@@ -4,9 +4,12 @@
   pairwise precision/recall of operator assignment, label coverage.
 * :func:`run_baselines` (:mod:`.baselines`): connected-component fraud rings and EvilCohort
   (Stringhini et al., USENIX Security 2015) on account-identifier pairs, in export format.
+* :func:`~.splink_baseline.run_splink` (:mod:`.splink_baseline`): Splink 4 (Fellegi-Sunter with
+  EM, DuckDB) on one record per account; optional (``pip install 'sybilgraph[eval]'``).
 * Renderers (:mod:`.report`): rich tables, JSON, Markdown.
 
-Everything here is pure Python/numpy/pandas (DuckDB only to read a bundle); no database.
+Everything here is pure Python/numpy/pandas/DuckDB (Splink runs on DuckDB); no graph database,
+except :mod:`.command` and :mod:`.matrix`, which drive a run.
 """
 
 from sybilgraph.evaluate.baselines import (

@@ -47,6 +47,8 @@ return a :class:`BaselineRun` whose ``export`` has the contract's export columns
       graph of a scale-0.2 synthetic set, ~20 s for a worst-case 5 M-edge random projection.
 
 Both baselines return their wall-clock runtime (encoding + algorithm, not the loading of pairs).
+The third baseline, Splink, reads one record per account instead of pairs; it lives in
+:mod:`sybilgraph.evaluate.splink_baseline` and is scored by the same :func:`scored`.
 """
 
 from __future__ import annotations
@@ -75,6 +77,7 @@ __all__ = [
     "evilcohort",
     "attach_labels",
     "run_baselines",
+    "scored",
     "pairs_from_bundle",
 ]
 
@@ -476,14 +479,21 @@ def run_baselines(
         fraud_rings(table, **dict(ring_options or {})),
         evilcohort(table, **dict(cohort_options or {})),
     ]
-    out: list[BaselineRun] = []
-    for run in runs:
-        export = attach_labels(run.export, labels)
-        evaluation = None
-        if truth is not None:
-            evaluation = evaluate(export, truth, labels, method=run.name, runtime_s=run.runtime_s)
-        out.append(BaselineRun(run.name, export, run.runtime_s, run.details, evaluation))
-    return out
+    return [scored(run, truth, labels) for run in runs]
+
+
+def scored(
+    run: BaselineRun,
+    truth: pd.DataFrame | pa.Table | None = None,
+    labels: pd.DataFrame | pa.Table | None = None,
+) -> BaselineRun:
+    """``run`` with the majority investigator label on its operators and, with ``truth``, its
+    :class:`EvaluationResult`: what every baseline gets before it is compared."""
+    export = attach_labels(run.export, labels)
+    evaluation = None
+    if truth is not None:
+        evaluation = evaluate(export, truth, labels, method=run.name, runtime_s=run.runtime_s)
+    return BaselineRun(run.name, export, run.runtime_s, run.details, evaluation)
 
 
 # --------------------------------------------------------------------------- bundle -> pairs

@@ -1,14 +1,16 @@
 """``sybilgraph evaluate``: score the current attribution against truth, beside the baselines.
 
-The baselines run in the same command on the same data: the account-identifier links the graph
-holds (identifiers of one account link nobody, so nothing a baseline could use is missing).
+The baselines run in the same command on the same data: fraud rings and EvilCohort on the
+account-identifier links the graph holds (identifiers of one account link nobody, so nothing a
+baseline could use is missing); Splink, when installed (``pip install 'sybilgraph[eval]'``), on
+one record per account built from the ingest state (every identifier kind, user agents and BINs
+too). Without Splink the other two run and a note says how to install it.
 """
 
 from __future__ import annotations
 
 import json
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -19,9 +21,14 @@ from sybilgraph.db.session import Database
 from sybilgraph.errors import SybilgraphError
 from sybilgraph.evaluate.baselines import run_baselines
 from sybilgraph.evaluate.calibration import ReliabilityBin, expected_calibration_error, reliability
-from sybilgraph.evaluate.metrics import EvaluationResult, evaluate
+from sybilgraph.evaluate.metrics import EvaluationResult, evaluate, flagged_share_by_operator
+from sybilgraph.evaluate.splink_baseline import INSTALL_HINT, run_splink, splink_available
+from sybilgraph.progress import Reporter
 
-__all__ = ["Evaluation", "evaluate_current", "load_truth"]
+__all__ = ["Evaluation", "evaluate_current", "load_truth", "OPEN_CUSTOMER_PREFIX"]
+
+# Truth operators of the generator's large open customers (docs/generator.md).
+OPEN_CUSTOMER_PREFIX = "CUST-"
 
 
 @dataclass(frozen=True)
@@ -30,14 +37,22 @@ class Evaluation:
     reliability: list[ReliabilityBin]
     calibration_error: float | None
     run_id: str | None
+    notes: tuple[str, ...] = ()  # what the reader must know, e.g. a baseline that did not run
+    # Per method (every result's method): ECE of its confidence, and the share of each large
+    # open customer's accounts it flags (truth operators CUST-*; empty without any).
+    method_calibration_errors: dict[str, float | None] = field(default_factory=dict)
+    open_customers_flagged: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(
             {
                 "run_id": self.run_id,
+                "notes": list(self.notes),
                 "results": [r.model_dump(mode="json") for r in self.results],
                 "reliability": [b.model_dump(mode="json") for b in self.reliability],
                 "expected_calibration_error": self.calibration_error,
+                "method_calibration_errors": self.method_calibration_errors,
+                "open_customers_flagged": self.open_customers_flagged,
             },
             indent=2,
         )
@@ -66,27 +81,40 @@ def load_truth(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     raise SybilgraphError(f"truth not found: {path}")
 
 
-def evaluate_current(db: Database, truth_path: Path, baselines: bool = False) -> Evaluation:
+def evaluate_current(
+    db: Database, truth_path: Path, baselines: bool = False, reporter: Reporter | None = None
+) -> Evaluation:
     from sybilgraph.attribution.export import read_export
     from sybilgraph.attribution.pipeline import read_links
 
     truth, labels = load_truth(truth_path)
+    known_labels = labels if not labels.empty else None
     run = db.read("attribution/read_current_run")
     if not run:
         raise SybilgraphError("no complete attribution run yet: run 'sybilgraph attribute' first")
     timings = json.loads(run[0]["timings_json"] or "{}")
     export = read_export(db).to_pandas()
-    results = [evaluate(export, truth, labels if not labels.empty else None, method="sybilgraph",
+    results = [evaluate(export, truth, known_labels, method="sybilgraph",
                         runtime_s=round(sum(timings.values()), 3))]
+    exports = {"sybilgraph": export}
+    notes: list[str] = []
     if baselines:
         links = read_links(db)
         pairs = links.select(["account_id", "kind", "value"]).filter(
             pc.is_in(links["kind"], value_set=pa.array(["card", "device", "ip"]))
         )
-        t0 = time.perf_counter()
-        for b in run_baselines(pairs, truth, labels if not labels.empty else None):
+        runs = run_baselines(pairs, truth, known_labels)
+        if splink_available():
+            runs.append(run_splink(db.settings, truth, known_labels, reporter=reporter))
+        else:
+            notes.append(f"Splink baseline not run: {INSTALL_HINT}")
+        for b in runs:
             if b.evaluation is not None:
                 results.append(b.evaluation)
-        _ = time.perf_counter() - t0
+                exports[b.name] = b.export
     bins = reliability(export, truth)
-    return Evaluation(results, bins, expected_calibration_error(bins), run[0]["run_id"])
+    return Evaluation(
+        results, bins, expected_calibration_error(bins), run[0]["run_id"], tuple(notes),
+        method_calibration_errors={m: expected_calibration_error(reliability(e, truth)) for m, e in exports.items()},
+        open_customers_flagged={m: flagged_share_by_operator(e, truth, OPEN_CUSTOMER_PREFIX) for m, e in exports.items()},
+    )

@@ -82,6 +82,7 @@ __all__ = [
     "pair_counts_from_codes",
     "adjusted_rand_index",
     "evaluate",
+    "flagged_share_by_operator",
 ]
 
 TRUTH_COLUMNS: tuple[str, ...] = ("account_id", "operator", "is_distillation")
@@ -529,3 +530,23 @@ def _label_coverage(
             )
         )
     return tuple(out)
+
+
+def flagged_share_by_operator(
+    export_df: pd.DataFrame | pa.Table, truth_df: pd.DataFrame | pa.Table, prefix: str
+) -> dict[str, float]:
+    """For every true operator whose name starts with ``prefix`` (``"CUST-"``: the generator's
+    large open customers), the share of its accounts the export flags. An accusation of an
+    open customer is the error a campaign score exists to avoid: any share above 0 counts."""
+    truth = _frame(truth_df, "truth", TRUTH_COLUMNS)
+    export = _frame(export_df, "export", EXPORT_REQUIRED)
+    op = _clean_str(truth["operator"])
+    mine = op.str.startswith(prefix).fillna(False).to_numpy(dtype=bool)
+    if not mine.any():
+        return {}
+    flagged_ids = set(_ids(export["account_id"])[_as_bool(export["flagged"], "export.flagged")])
+    frame = pd.DataFrame({
+        "op": op[mine].to_numpy(dtype=object),
+        "flagged": _ids(truth["account_id"])[mine].isin(flagged_ids).to_numpy(dtype=bool),
+    })
+    return {str(k): float(v) for k, v in frame.groupby("op")["flagged"].mean().sort_index().items()}

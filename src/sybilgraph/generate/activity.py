@@ -24,7 +24,7 @@ from sybilgraph.generate import vocab
 from sybilgraph.generate.ids import hex_strings
 from sybilgraph.generate.population import HOUR_NAMES, MIX_NAMES, MODEL_PROFILE_NAMES, Population
 from sybilgraph.generate.sampling import ProfileSampler, pick_from_pools, sample_times, wrap_into
-from sybilgraph.generate.ids import salted_keys
+from sybilgraph.generate.ids import row_ids
 from sybilgraph.generate.writer import TIMESTAMP, table_from_columns
 
 __all__ = ["HOURS", "SYNC_JITTER_MS", "SYNC_PERIOD_MS", "interaction_parts", "plan_parts"]
@@ -55,10 +55,6 @@ def plan_parts(pop: Population, rows_per_part: int) -> list[np.ndarray]:
     cuts = np.searchsorted(csum, total * np.arange(1, n_parts) / n_parts, side="left") + 1
     parts = [p for p in np.split(order, np.minimum(cuts, len(order))) if len(p)]
     return parts
-
-
-# Namespace of the salted keys behind interaction ids (random and family modes only).
-NS_INTERACTION = 6
 
 
 def interaction_parts(pop: Population, parts: list[np.ndarray]) -> Iterator[pa.Table]:
@@ -101,8 +97,7 @@ def _chunk(pop: Population, accts: np.ndarray, rng: np.random.Generator, first_r
         "category": _CATEGORY_TEXT.take(cat[order]),
     }
     if pop.world is not None:  # ids are new in the contract; classic bundles stay as they were
-        keys = salted_keys(pop.seed, NS_INTERACTION, np.arange(first_row, first_row + n))
-        columns["interaction_id"] = hex_strings(keys, "int_")
+        columns["interaction_id"] = row_ids("int", pop.world.salt, np.arange(first_row, first_row + n))
     return table_from_columns("interactions", columns)
 
 

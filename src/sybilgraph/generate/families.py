@@ -134,11 +134,22 @@ def _life(b: Builder, created: np.ndarray, life: Lifecycle) -> dict[str, np.ndar
     return {"created": created, "start": start, "end": end, "status": status, "churn": churn}
 
 
-def _domains(b: Builder, n: int, email: str, disposable: float, own: np.ndarray) -> np.ndarray:
+def _domains(b: Builder, n: int, share: float, own: np.ndarray) -> np.ndarray:
+    """``share`` of the accounts on the operator's own domains or its few throwaway-mail
+    services (``own``), the rest on big webmail."""
     r = b.rng
-    if email == "own_domains" and len(own):
-        return np.where(r.random(n) < disposable, own[r.integers(0, len(own), n)], b.webmail(n)).astype(np.int32)
-    return b.webmail(n, disposable)
+    if not len(own) or share <= 0:
+        return b.webmail(n)
+    return np.where(r.random(n) < share, own[r.integers(0, len(own), n)], b.webmail(n)).astype(np.int32)
+
+
+def operator_domains(b: Builder, email: str, count: int) -> np.ndarray:
+    """The domains an operator registers (own_domains) or the 1-3 throwaway services it scripts."""
+    if email == "own_domains":
+        return b.made_up_domains(count, ("com", "net", "io", "email", "xyz"))
+    k = max(1, min(3, count))
+    picks = b.rng.choice(len(vocab.DISPOSABLE_DOMAINS), k, replace=False)
+    return np.array([b.domain(vocab.DISPOSABLE_DOMAINS[i]) for i in sorted(picks.tolist())], dtype=np.int32)
 
 
 def _countries(b: Builder, n: int, ident: Identity) -> np.ndarray:
@@ -171,8 +182,7 @@ def _accounts(
     n: int,
     life_plan: Lifecycle,
     schedule: Schedule,
-    email: str,
-    disposable: float,
+    share: float,
     own_domains: np.ndarray,
     life: dict[str, np.ndarray] | None = None,
     extra: dict[str, np.ndarray] | None = None,
@@ -198,7 +208,7 @@ def _accounts(
         op=op,
         org=ctx.org_index,
         country=country,
-        domain=_domains(b, n, email, disposable, own_domains),
+        domain=_domains(b, n, share, own_domains),
         hour_profile=hour_index(schedule.hour_profile),
         tz=np.clip(tz, -12, 14),
         human=schedule.human,
@@ -483,11 +493,7 @@ def build_operator(ctx: Context, plan: OperatorPlan, op: int) -> OperatorBuild:
     group = b.add_named_group(plan.truth, distillation=True)
     pool = _template_pool(b, plan)
     bins = operator_bins(b, plan.identity)
-    own_domains = (
-        b.made_up_domains(plan.identity.own_domains, ("com", "net", "io", "email", "xyz"))
-        if plan.identity.email == "own_domains"
-        else np.empty(0, dtype=np.int32)
-    )
+    own_domains = operator_domains(b, plan.identity.email, plan.identity.own_domains)
     share = plan.identity.own_domain_share if plan.identity.email == "own_domains" else plan.identity.disposable_share
     details: dict[str, object] = {"bins": [int(x) for x in bins], "template_pool": pool.size}
     if plan.family == "takeover":
@@ -495,8 +501,7 @@ def build_operator(ctx: Context, plan: OperatorPlan, op: int) -> OperatorBuild:
     if plan.family == "sub_crews":
         return _sub_crews(ctx, plan, op, group, pool, bins, details)
     acct, life = _accounts(
-        b, ctx, plan, op, group, pool, plan.accounts, plan.lifecycle, plan.schedule,
-        plan.identity.email, share, own_domains,
+        b, ctx, plan, op, group, pool, plan.accounts, plan.lifecycle, plan.schedule, share, own_domains
     )
     _infrastructure(ctx, acct, plan.infra, bins, details)
     details["churned"] = int(life["churn"].sum())
@@ -512,13 +517,9 @@ def _sub_crews(
     parts, crew_of = [], []
     churned = 0
     for c, (crew, n) in enumerate(zip(plan.crews, sizes, strict=True)):
-        own = (
-            b.made_up_domains(plan.identity.own_domains, ("com", "net", "io"))
-            if crew.email == "own_domains"
-            else np.empty(0, dtype=np.int32)
-        )
+        own = operator_domains(b, crew.email, plan.identity.own_domains)
         share = 0.8 if crew.email == "own_domains" else crew.disposable_share
-        acct, life = _accounts(b, ctx, plan, op, group, pool, n, crew.lifecycle, crew.schedule, crew.email, share, own)
+        acct, life = _accounts(b, ctx, plan, op, group, pool, n, crew.lifecycle, crew.schedule, share, own)
         crew_details: dict[str, object] = {}
         _infrastructure(ctx, acct, crew.infra, bins, crew_details, crew=True)
         details[f"crew_{c}"] = {"family": crew.infra.family, "accounts": n, **crew_details}
@@ -579,7 +580,7 @@ def _takeover(
     b.update("status", victims, status)  # the account's status is the hijacker's doing
     life = {"created": b.column("created")[victims], "start": t, "end": np.maximum(end, t + DAY_MS), "status": status}
     acct, _ = _accounts(
-        b, ctx, plan, op, group, pool, n, life_plan, plan.schedule, "webmail", 0.0, np.empty(0, dtype=np.int32),
+        b, ctx, plan, op, group, pool, n, life_plan, plan.schedule, 0.0, np.empty(0, dtype=np.int32),
         life=life, extra={"owner": victims, "domain": b.column("domain")[victims], "country": b.column("country")[victims]},
     )
     _infrastructure(ctx, acct, plan.infra, bins, details)

@@ -10,6 +10,7 @@ that, for example, a datacenter block can never collide with somebody's home add
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 
 import numpy as np
@@ -18,6 +19,8 @@ import pyarrow.compute as pc
 
 __all__ = [
     "IpSpace",
+    "bundle_salt",
+    "row_ids",
     "format_ipv4",
     "format_ipv6",
     "hex_strings",
@@ -63,6 +66,19 @@ def hex_strings(keys: np.ndarray, prefix: str = "") -> pa.StringArray:
     return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(buf))).cast(
         pa.string()
     )
+
+
+def bundle_salt(seed: int, scale: float, mode: str) -> str:
+    """8 hex digits naming one generated bundle (seed, scale and tradecraft mode)."""
+    return hashlib.blake2b(f"{seed}|{scale!r}|{mode}".encode(), digest_size=4).hexdigest()
+
+
+def row_ids(prefix: str, salt: str, rows: np.ndarray) -> pa.StringArray:
+    """``prefix_salt_row`` for each row number: unique across the bundles a run may combine
+    (the salt differs between seeds, scales and modes), and cheap to store because consecutive
+    rows share all but their last digits (random 64-bit ids would double the bundle on disk)."""
+    numbers = pc.cast(pa.array(np.asarray(rows, dtype=np.int64)), pa.string())
+    return pc.binary_join_element_wise(pa.scalar(f"{prefix}_{salt}_"), numbers, "")
 
 
 def format_ipv4(addresses: np.ndarray) -> pa.StringArray:

@@ -16,7 +16,7 @@ import pyarrow as pa
 from sybilgraph.generate import vocab
 from sybilgraph.generate.activity import HOURS
 from sybilgraph.generate.config import BENIGN_START, OPERATORS
-from sybilgraph.generate.ids import hex_strings, salted_keys
+from sybilgraph.generate.ids import row_ids
 from sybilgraph.generate.population import ALL_BINS, STATUS_NAMES, STATUS_SUSPENDED, Population
 from sybilgraph.generate.sampling import pick_from_pools, sample_times
 from sybilgraph.generate.writer import TIMESTAMP, table_from_columns
@@ -40,8 +40,6 @@ _STATUS_TEXT = pa.array(STATUS_NAMES, type=pa.string())
 _BIN_TEXT = pa.array(ALL_BINS, type=pa.string())
 _LAST4_TEXT = pa.array([f"{i:04d}" for i in range(10_000)], type=pa.string())
 _table = table_from_columns
-# Namespace of the salted keys behind session ids (random and family modes only).
-NS_SESSION = 7
 
 
 def account_order(pop: Population) -> np.ndarray:
@@ -132,7 +130,7 @@ def sessions_table(pop: Population) -> pa.Table:
         "tls_fingerprint": pop.tls_text.take(pop.device_tls[dev]),
     }
     if pop.world is not None:
-        columns["session_id"] = hex_strings(salted_keys(pop.seed, NS_SESSION, np.arange(len(owner))), "ses_")
+        columns["session_id"] = row_ids("ses", pop.world.salt, np.arange(len(owner)))
     return _table("sessions", columns)
 
 

@@ -24,7 +24,7 @@ from sybilgraph.generate.families import (
     build_operator,
     dc_blocks,
 )
-from sybilgraph.generate.ids import HOME_OCTETS, salted_keys
+from sybilgraph.generate.ids import HOME_OCTETS, bundle_salt, salted_keys
 from sybilgraph.generate.population import (
     ALL_BINS,
     KIND_CAMPUS,
@@ -82,6 +82,7 @@ class OrgEntry:
     kind: str  # ai_lab | enterprise | university | reseller | cloud_provider | other
     listed: bool
     role: str  # operator_org | decoy_lab | large_customer | organisation | university | saas_platform | provider
+    group: str | None = None  # its open accounts' group in truth (ORG-* / CUST-*)
 
     @property
     def reference(self) -> str:
@@ -118,6 +119,7 @@ class WorldRecord:
     builds: list[OperatorBuild]
     leaks: dict[int, list[Leak]]
     decoys: dict[int, list[dict[str, str]]]
+    salt: str = ""  # names the bundle in its row ids (ids.bundle_salt)
     families: dict[str, dict[str, int]] = field(default_factory=dict)
     large_customers: list[dict[str, object]] = field(default_factory=list)
     saas_platforms: list[dict[str, object]] = field(default_factory=list)
@@ -149,8 +151,7 @@ def build_world_population(world: World) -> Population:
     # Planned organisations first, so OperatorPlan.organisation indexes the registry.
     for plan in world.organisations:
         tld = TLDS[plan.kind][len(plan.domain_word) % len(TLDS[plan.kind])]
-        role = "organisation" if plan.role == "decoy_lab" else plan.role
-        reg.add(plan.name, plan.country, [f"{plan.domain_word}.{tld}"], plan.kind, plan.listed, role)
+        reg.add(plan.name, plan.country, [f"{plan.domain_word}.{tld}"], plan.kind, plan.listed, plan.role)
     providers = [reg.add(n, "US", [d], "cloud_provider", True, "provider") for n, d in vocab.CLOUD_PROVIDERS]
     webmail_orgs: dict[str, int] = {}
     for domain, owner in vocab.WEBMAIL_OWNERS.items():
@@ -227,7 +228,10 @@ def build_world_population(world: World) -> Population:
         leaks[i] = _leak(b, plan.leaks.accounts, plan.leaks.kinds, build, assets[plan.organisation])
         decoys[i] = _decoys(b, build, reg, providers, webmail_orgs)
 
-    record = WorldRecord(world, reg.entries, networks, builds, leaks, decoys, large_customers=large, saas_platforms=saas)
+    record = WorldRecord(
+        world, reg.entries, networks, builds, leaks, decoys,
+        salt=bundle_salt(seed, scale, world.tradecraft), large_customers=large, saas_platforms=saas,
+    )
     record.families = _family_counts(b, campuses, record)
     return assemble(b, popular_start, popular_cdf, world=record)
 
@@ -264,6 +268,7 @@ def _register_orgs(b: Builder, reg: _Registry, sites: Sites, networks: list[Netw
         domain = b.domains[int(sites.domain[i])]
         name = f"{domain.split('.')[0].capitalize()} {vocab.ORG_SUFFIXES['enterprise'][i % 5]}"
         idx = reg.add(name, vocab.COUNTRIES[int(sites.country[i])], [domain], "enterprise", bool(listed[i]), "organisation")
+        reg.entries[idx].group = b.groups[int(sites.group[i])]
         networks.append(Network(int(sites.net[i]), reg.entries[idx].reference, "corporate"))
         b.update("org", sites.members(i), idx)
 
@@ -307,6 +312,7 @@ def _org_members(
     country = vocab.country_index(plan.country)
     prefix = "CUST" if large else "ORG"
     group = int(b.add_groups(prefix, 1, 4, distillation=False)[0])
+    entry.group = b.groups[group]
     net = b.space.blocks(1)
     office_addr, _ = b.space.hosts(net, np.array([plan.office_ips]))
     office = b.add_ipv4(office_addr)

@@ -190,15 +190,20 @@ def world_manifest(pop: Population) -> dict[str, Any]:
         operators.append(entry)
     orgs = [
         {"reference": e.reference, "org_id": e.org_id, "name": e.name, "kind": e.kind, "listed": e.listed, "role": e.role,
-         "domains": e.domains}
+         "domains": e.domains, "group": e.group}
         for e in rec.orgs
-        if e.role in ("operator_org", "large_customer", "saas_platform") or (e.role == "organisation" and e.kind == "ai_lab")
+        if e.role in ("operator_org", "decoy_lab", "large_customer", "saas_platform")
     ]
+    # The family of every benign multi-account group but households (all HH-* are households).
+    family_of_role = {"organisation": "organisation", "operator_org": "operator_organisation",
+                      "decoy_lab": "benign_ai_lab", "large_customer": "large_open_customer"}
+    groups = {e.group: family_of_role[e.role] for e in rec.orgs if e.group is not None}
     return {
         **rec.world.manifest(),
         "operators": operators,
         "organisations": orgs,
         "benign_families": rec.families,
+        "benign_groups": dict(sorted(groups.items())),
         "large_open_customers": rec.large_customers,
         "saas_platforms": rec.saas_platforms,
         "world_plan": {"organisations": [dataclasses.asdict(o) for o in rec.world.organisations]},

@@ -146,7 +146,7 @@ def _stage_bundle(
             staged = StagedTable(staging / table, schema)
             try:
                 with reporter.phase(f"validate {table}") as phase:
-                    for vb in read_table(bundle_dir, table, known_accounts=known, batch_rows=settings.batch_size * 10):
+                    for vb in read_table(bundle_dir, table, known_accounts=known, batch_rows=settings.ingest.batch_size * 10):
                         good = _with_seq(vb.good, seq) if table in SEQUENCED_TABLES else vb.good
                         staged.write(pa.RecordBatch.from_arrays(good.columns, schema=schema) if good.num_rows else good)
                         quarantine.write(vb.bad)
@@ -241,25 +241,25 @@ def combine_input(store: ColumnarStore, settings: Settings) -> CombineInput:
         partials={name: store.partial_files(name) for name in PARTIAL_SCHEMAS},
         staged={table: store.table_files(table) for table in VERSIONED_TABLES},
         staged_schemas={table: _staged_schema(table) for table in VERSIONED_TABLES},
-        link_max_share=settings.link_max_share,
-        link_hub_min_accounts=settings.link_hub_min_accounts,
+        link_max_share=settings.ingest.link_max_share,
+        link_hub_min_accounts=settings.ingest.link_hub_min_accounts,
     )
 
 
 def _aggregate(store: ColumnarStore, settings: Settings) -> dict[str, pa.Table]:
     aggregator = make_aggregator(
-        settings.aggregator,
-        lambda: store.connect(memory_limit=settings.ingest_memory_limit),
-        spark_master=settings.spark_master,
+        settings.ingest.aggregator,
+        lambda: store.connect(memory_limit=settings.ingest.memory_limit),
+        spark_master=settings.ingest.spark_master,
         work_dir=store.root / "spark",
         java_home=settings.java_home,
-        spark_conf=settings.spark_conf,
+        spark_conf=settings.ingest.spark_conf,
     )
     # Partials are computed once per bundle (a killed run's missing ones on the next run).
     for entry in store.committed():
         if len(store.partial_files("pairs", [entry])) < 1 or len(store.partial_files("activity", [entry])) < 1:
             store.save_partial(entry.ingest_id, aggregator.aggregate(aggregate_input(store, [entry])))
-    con = store.connect(memory_limit=settings.ingest_memory_limit)
+    con = store.connect(memory_limit=settings.ingest.memory_limit)
     try:
         return combine(con, combine_input(store, settings))
     finally:
@@ -275,7 +275,7 @@ def _write_graph(
     settings: Settings,
     full_write: bool,
 ) -> dict[str, int]:
-    writer = GraphWriter(db, batch_size=settings.batch_size // 2)
+    writer = GraphWriter(db, batch_size=settings.ingest.batch_size // 2)
     state = StateDir(store.state_dir)
     deltas = {name: _delta(store, state, name, tables[name], full_write) for name in GRAPH_TABLES}
     written: dict[str, int] = {}

@@ -3,9 +3,8 @@
 across processes. See docs/jobs.md.
 """
 
-from sybilgraph.jobs.config import JobsConfig
 from sybilgraph.jobs.history import runs_table
 from sybilgraph.jobs.incremental import IncrementalResult, attribute_new_accounts
 from sybilgraph.jobs.scheduler import CycleReport, Scheduler, main
 
-__all__ = ["CycleReport", "IncrementalResult", "JobsConfig", "Scheduler", "attribute_new_accounts", "main", "runs_table"]
+__all__ = ["CycleReport", "IncrementalResult", "Scheduler", "attribute_new_accounts", "main", "runs_table"]

@@ -1,7 +1,7 @@
 """``sybilgraph runs``: attribution run history, job state and locks, as one rich table.
 
 Why: an unattended scheduler must be inspectable from a terminal without Cypher: which run is
-current, which failed and why, when the next run is due, who holds the locks, how many
+current, which failed and why, when the next run is due, who holds the leases, how many
 provisional attributions await confirmation. Everything shown is read from Neo4j, so it is the
 same from any host.
 """
@@ -25,7 +25,7 @@ ERROR_CHARS = 80
 
 
 def runs_table(db: Database, limit: int = 15) -> Table:
-    """Attribution runs (newest first), then job states and locks, stacked in one table."""
+    """Attribution runs (newest first), then job states and leases, stacked in one table."""
     outer = Table.grid(padding=(1, 0))
     outer.add_column()
     outer.add_row(attribution_runs_table(db, limit))
@@ -83,19 +83,21 @@ def job_states_table(db: Database) -> Table:
 
 
 def locks_table(db: Database) -> Table:
-    t = Table(title="Locks", title_justify="left")
-    for col in ("lock", "holder", "expires (UTC)", "last heartbeat (UTC)", "reclaimed from"):
+    t = Table(title="Leases", title_justify="left")
+    for col in ("lease", "holder", "token", "expires (UTC)", "renewed (UTC)", "taken over from"):
         t.add_column(col)
-    rows = db.read("jobs/read_locks")
+    rows = db.read("lease/read_leases")
     if not rows:
-        t.caption = "no lock taken yet"
+        t.caption = "no lease taken yet"
     for r in rows:
+        held = r["holder"] is not None
         t.add_row(
             r["name"],
-            escape(r["holder"]) if r["holder"] else "[dim]free[/]",
-            _when(r["expires_at"]) if r["holder"] else "",
-            _when(r["heartbeat_at"]) if r["heartbeating"] else "",
-            escape(r["reclaimed_from"] or ""),
+            escape(r["holder"]) if held else "[dim]free[/]",
+            str(r["token"] or ""),
+            _when(r["expires_at"]) if held else "",
+            _when(r["renewed_at"]) if held else "",
+            escape(r["taken_from"] or ""),
         )
     return t
 

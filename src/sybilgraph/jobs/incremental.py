@@ -171,8 +171,9 @@ def _attempt(
     rejected = _rejected(db, candidates)
     inputs = read_inputs(db.settings)
     t = build_pair_tables(
-        inputs.links, inputs.accounts, memory_limit=db.settings.attribution_memory_limit,
+        inputs.links, inputs.accounts, memory_limit=db.settings.attribution.memory_limit,
         spill_dir=str(db.settings.home / "tmp"), pool_templates=pools,
+        hub_fraction=params.hub_fraction, hub_min_accounts=params.hub_min_accounts,
     )
     try:
         placements, evidence = place_accounts(t, model, params, members, candidates, rejected, inputs.accounts)
@@ -187,6 +188,9 @@ def _attempt(
         ]
         out = db.write("jobs/create_provisional_attributions", rows=rows, run_id=run_id, ingest_id=ingest_id)
         result.created = int(out[0]["created"]) if out else 0
+        if result.created:
+            # The API caches answers per run and data version: new provisional members change them.
+            db.write("db/bump_data_version", reason="incremental placement")
     return result
 
 

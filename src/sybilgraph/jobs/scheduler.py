@@ -7,11 +7,13 @@ operator should be placed with it within seconds, not at the next full run.
 One loop, on the main thread (so SIGTERM can finish or abandon exactly the step it interrupts):
 
 1. *inbox* (every ``poll_interval_s``): each ready bundle (``inbox.py``) is ingested once under
-   the ``inbox`` lease, its new accounts are attributed incrementally (``incremental.py``), and
-   it moves to ``done/`` or ``failed/``.
+   the ``ingest`` lease (the one ``sybilgraph ingest`` and withdrawal take, db/lease.py), its new
+   accounts are attributed incrementally (``incremental.py``), and it moves to ``done/`` or
+   ``failed/``.
 2. *attribution* (on the cron expression, and ``after_ingest_delay_s`` after an ingest): a full
-   run under the pipeline's ``attribution`` lock, which this scheduler heartbeats so a killed
-   scheduler's lock is reclaimed after ``lock_stale_s`` (``locks.py``).
+   run, which takes the ``attribution`` lease itself like every run; a busy lease is retried
+   with backoff. Leases are renewed by heartbeat threads, so a killed holder's lease frees
+   itself after ``lease_ttl_s``, and fenced, so a holder that stalled past it cannot write.
 
 Failures are retried with exponential backoff (``retry.py``); every outcome is written to
 ``(:JobState)`` (``state.py``). On SIGTERM (or SIGINT) the current step may finish within
@@ -24,10 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import secrets
 import signal
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -39,28 +38,20 @@ from typing import Any
 
 from sybilgraph.attribution.params import AttributionParams
 from sybilgraph.attribution.pipeline import new_run_id, run_attribution
+from sybilgraph.db.lease import INGEST_LEASE, Lease, LeaseBusy, new_holder
 from sybilgraph.db.session import Database, connect
 from sybilgraph.errors import AttributionError, DatabaseUnavailable
 from sybilgraph.ingest import IngestReport, ingest_bundle
-from sybilgraph.jobs.config import JobsConfig, cron_trigger, next_cron_time
 from sybilgraph.jobs.inbox import Inbox, ReadyBundle
 from sybilgraph.jobs.incremental import (
     IncrementalResult,
     attribute_new_accounts,
     new_account_ids,
 )
-from sybilgraph.jobs.locks import (
-    ATTRIBUTION_GATE,
-    ATTRIBUTION_LOCK,
-    INBOX_LOCK,
-    Heartbeat,
-    Lease,
-    beat_attribution_lock,
-    reclaim_stale_lock,
-)
 from sybilgraph.jobs.retry import Backoff, Stopped, is_infrastructure, retry
 from sybilgraph.jobs.state import JobStateWriter, apply_job_schema, utcnow
 from sybilgraph.settings import Settings
+from sybilgraph.settings.jobs import cron_trigger, next_cron_time
 
 __all__ = ["AttributionOutcome", "BundleOutcome", "CycleReport", "Scheduler", "StepAbandoned", "main"]
 
@@ -114,24 +105,22 @@ class Scheduler:
     def __init__(
         self,
         settings: Settings,
-        config: JobsConfig | None = None,
         db: Database | None = None,
         params: AttributionParams | None = None,
         holder: str | None = None,
     ) -> None:
         self.settings = settings
-        self.config = config or JobsConfig()
+        self.config = settings.jobs
         self._owns_db = db is None
         self.db = db or connect(settings)
-        self.params = params or AttributionParams(seed=self.config.seed, flag_threshold=self.config.flag_threshold)
-        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        # The same parameters as any other run (CLI, API): one [attribution] section.
+        self.params = params or settings.attribution.params()
+        self.holder = holder or new_holder("scheduler")
         cfg = self.config
-        self.inbox = Inbox(cfg.inbox_dir(settings), cfg.done_path(settings), cfg.failed_path(settings),
+        self.inbox = Inbox(cfg.inbox_dir(settings.home), cfg.done_path(settings.home), cfg.failed_path(settings.home),
                            cfg.ready_marker, cfg.settle_s)
         self.states = JobStateWriter(self.db, self.holder)
-        self.heartbeat = Heartbeat(cfg.heartbeat_s)
-        self.inbox_lease = Lease(self.db, INBOX_LOCK, self.holder, cfg.lock_stale_s)
-        self.attribution_gate = Lease(self.db, ATTRIBUTION_GATE, self.holder, cfg.lock_stale_s)
+        self.ingest_lease = Lease(self.db, INGEST_LEASE, self.holder, settings.lease_ttl_s)
         self.backoff = Backoff(cfg.retry_base_s, cfg.retry_max_s)
         self._cron = cron_trigger(cfg.attribution_cron)
         self._next_cron = next_cron_time(self._cron, utcnow())
@@ -155,7 +144,6 @@ class Scheduler:
             return
         self.inbox.ensure()
         apply_job_schema(self.db)
-        self.heartbeat.start()
         self.states.next_run("attribution", self._next_cron)
         self._started = True
         _event("scheduler_started", holder=self.holder, inbox=str(self.inbox.root),
@@ -166,7 +154,6 @@ class Scheduler:
         self._stop.set()
 
     def close(self) -> None:
-        self.heartbeat.stop()
         if self._grace_timer is not None:
             self._grace_timer.cancel()
         if self._owns_db:
@@ -253,26 +240,26 @@ class Scheduler:
             return []
         started = utcnow()
         try:
-            acquired, holder = self.inbox_lease.acquire()
+            self.ingest_lease.acquire()
+        except LeaseBusy as e:
+            _event("inbox_busy", holder=e.holder)
+            return []
         except Exception as e:  # noqa: BLE001 - the database is down: try again at the next poll
             self.states.record("inbox", "failed", started, error=f"{type(e).__name__}: {e}")
             return [BundleOutcome(name="*", status="deferred", reason=str(e))]
-        if not acquired:
-            _event("inbox_busy", holder=holder)
-            return []
         outcomes: list[BundleOutcome] = []
         try:
-            with self.heartbeat.beating("inbox-lease", self.inbox_lease.renew):
+            with self.ingest_lease.heartbeat(self.settings.lease_heartbeat_s):
                 outcomes = self._ingest_ready(outcomes)
         finally:
-            self._release(self.inbox_lease)
+            self._release(self.ingest_lease)
             self._record_inbox(started, outcomes)
         return outcomes
 
     def _ingest_ready(self, outcomes: list[BundleOutcome]) -> list[BundleOutcome]:
         # Listed again under the lease: another scheduler may have taken some meanwhile.
         for bundle in self.inbox.ready_bundles():
-            if self._stop.is_set() or self.inbox_lease.lost.is_set():
+            if self._stop.is_set() or self.ingest_lease.lost.is_set():
                 break
             if not bundle.path.is_dir():
                 continue
@@ -408,38 +395,21 @@ class Scheduler:
         return None
 
     def _attribution_attempt(self) -> AttributionOutcome:
+        """One full run; the pipeline takes the attribution lease (busy: another holder has it)."""
         if self._stop.is_set():
             return AttributionOutcome("stopped")
-        try:
-            acquired, holder = self.attribution_gate.acquire()
-        except Exception as e:  # noqa: BLE001 - the database is down: retried with backoff
-            return AttributionOutcome("failed", error=f"{type(e).__name__}: {e}")
-        if not acquired:
-            return AttributionOutcome("busy", error=f"another scheduler is attributing ({holder})")
-        try:
-            with self.heartbeat.beating("attribution-gate", self.attribution_gate.renew):
-                return self._run_attribution()
-        finally:
-            self._release(self.attribution_gate)
-
-    def _run_attribution(self) -> AttributionOutcome:
-        """The pipeline, under the gate: a dead scheduler's pipeline lock is reclaimed first."""
         run_id = new_run_id()
         self.states.record("attribution", "running", utcnow(), detail={"run_id": run_id})
         try:
-            reclaim_stale_lock(self.db, ATTRIBUTION_LOCK, self.config.lock_stale_s)
-            with (
-                self.heartbeat.beating("attribution-lock", lambda: beat_attribution_lock(self.db, run_id)),
-                self._step(),
-            ):
+            with self._step():
                 result = run_attribution(self.db, self.params, run_id=run_id)
         except StepAbandoned:
             self.states.record("attribution", "abandoned", utcnow(), error="abandoned at shutdown; the previous run stays current",
                                detail={"run_id": run_id})
             raise
+        except LeaseBusy as e:
+            return AttributionOutcome("busy", error=str(e))
         except AttributionError as e:
-            if not self.db.read("jobs/read_run_status", run_id=run_id):
-                return AttributionOutcome("busy", error=str(e))  # the pipeline lock is held (a CLI run)
             return AttributionOutcome("failed", run_id, error=str(e))
         except Exception as e:  # noqa: BLE001 - retried with backoff
             return AttributionOutcome("failed", run_id, error=f"{type(e).__name__}: {e}")
@@ -510,9 +480,8 @@ def _event(name: str, **fields: Any) -> None:
 # -- the command ---------------------------------------------------------------------------------
 def main(settings: Settings) -> int:
     """``sybilgraph scheduler``: run until SIGTERM/SIGINT; 0 after a clean stop."""
-    config = JobsConfig()
-    db = _connect_patiently(settings, config)
-    scheduler = Scheduler(settings, config, db=db)
+    db = _connect_patiently(settings)
+    scheduler = Scheduler(settings, db=db)
     try:
         scheduler.run_forever()
     finally:
@@ -521,9 +490,9 @@ def main(settings: Settings) -> int:
     return 0
 
 
-def _connect_patiently(settings: Settings, config: JobsConfig) -> Database:
+def _connect_patiently(settings: Settings) -> Database:
     """Neo4j may start after the scheduler (compose): wait up to ``connect_timeout_s``."""
-    deadline = time.monotonic() + config.connect_timeout_s
+    deadline = time.monotonic() + settings.jobs.connect_timeout_s
     backoff = Backoff(1.0, 15.0)
     tried_launcher = False
     failures = 0

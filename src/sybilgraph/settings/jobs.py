@@ -1,9 +1,7 @@
-"""Settings of the scheduler (``SYBILGRAPH_JOBS_*``), apart from the core settings.
+"""The ``[jobs]`` settings section (the scheduler, docs/jobs.md) and its cron helpers.
 
-Why a class of its own: the scheduler is one deployment among several (CLI, API, scheduler);
-its knobs (inbox, cron, retries, heartbeats) mean nothing to the others, and keeping them
-here lets the scheduler ship without touching ``sybilgraph.settings``. Read from the
-environment like the core settings; explicit arguments win.
+From the environment (``SYBILGRAPH_JOBS__INBOX`` or ``SYBILGRAPH_JOBS_INBOX``) or ``[jobs]`` in
+the TOML file. The scheduler's attribution runs read ``[attribution]`` like every other run.
 """
 
 from __future__ import annotations
@@ -13,25 +11,24 @@ from pathlib import Path
 
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from sybilgraph.settings import Settings
+from sybilgraph.settings.base import Section
 
-__all__ = ["JobsConfig", "cron_trigger", "next_cron_time", "standard_weekdays"]
+__all__ = ["JobsSection", "cron_trigger", "next_cron_time", "standard_weekdays"]
 
 
-class JobsConfig(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SYBILGRAPH_JOBS_", extra="ignore")
+class JobsSection(Section):
+    """``[jobs]``: the scheduler (docs/jobs.md). Its attribution runs read ``[attribution]``."""
 
     # -- the inbox -------------------------------------------------------------------------------
-    # Where bundles are dropped, one directory each. Default: $SYBILGRAPH_HOME/inbox.
+    # Where bundles are dropped, one directory each. Default: <home>/inbox.
     inbox: Path | None = None
     # Where ingested bundles go (with <name>.report.json) and where refused ones go (with
     # <name>.reason.json). Default: <inbox>/done and <inbox>/failed.
     done_dir: Path | None = None
     failed_dir: Path | None = None
     # A bundle is ready when it holds this file, or when nothing in it changed for settle_s.
-    ready_marker: str = "READY"
+    ready_marker: str = Field(default="READY", min_length=1)
     settle_s: float = Field(default=60.0, ge=0)
     poll_interval_s: float = Field(default=5.0, gt=0)
 
@@ -44,8 +41,6 @@ class JobsConfig(BaseSettings):
     after_ingest_delay_s: float = Field(default=10.0, ge=0)
     # Run attribution as soon as the scheduler starts (catch up after downtime).
     attribute_on_start: bool = False
-    seed: int = 42
-    flag_threshold: float = 0.5
 
     # -- incremental attribution -----------------------------------------------------------------
     incremental: bool = True
@@ -58,11 +53,9 @@ class JobsConfig(BaseSettings):
     retry_attempts: int = Field(default=5, ge=1)
     retry_base_s: float = Field(default=2.0, gt=0)
     retry_max_s: float = Field(default=300.0, gt=0)
-    # run_once: how long to wait for an attribution lock another holder has.
+    # run_once: how long to wait for the attribution lease another holder has. (How long a
+    # silent holder keeps a lease: lease_ttl_s and lease_heartbeat_s at the top level.)
     lock_wait_s: float = Field(default=900.0, ge=0)
-    heartbeat_s: float = Field(default=10.0, gt=0)
-    # A holder silent for this long is dead; its lock is reclaimed.
-    lock_stale_s: float = Field(default=60.0, gt=0)
     # On SIGTERM the current step may finish within this; after it, it is abandoned.
     shutdown_grace_s: float = Field(default=30.0, ge=0)
     # main(): how long to wait for Neo4j to answer at start (compose starts services together).
@@ -74,20 +67,27 @@ class JobsConfig(BaseSettings):
         cron_trigger(v)
         return v
 
+    @field_validator("ready_marker")
+    @classmethod
+    def _plain_name(cls, v: str) -> str:
+        if "/" in v or v in (".", ".."):
+            raise ValueError("ready_marker must be a file name, not a path")
+        return v
+
     @model_validator(mode="after")
-    def _stale_after_beats(self) -> JobsConfig:
-        if self.lock_stale_s < 2 * self.heartbeat_s:
-            raise ValueError("lock_stale_s must be at least twice heartbeat_s (a missed beat is not a death)")
+    def _consistent(self) -> JobsSection:
+        if self.retry_max_s < self.retry_base_s:
+            raise ValueError("retry_max_s must be at least retry_base_s")
         return self
 
-    def inbox_dir(self, settings: Settings) -> Path:
-        return self.inbox or settings.home / "inbox"
+    def inbox_dir(self, home: Path) -> Path:
+        return self.inbox or home / "inbox"
 
-    def done_path(self, settings: Settings) -> Path:
-        return self.done_dir or self.inbox_dir(settings) / "done"
+    def done_path(self, home: Path) -> Path:
+        return self.done_dir or self.inbox_dir(home) / "done"
 
-    def failed_path(self, settings: Settings) -> Path:
-        return self.failed_dir or self.inbox_dir(settings) / "failed"
+    def failed_path(self, home: Path) -> Path:
+        return self.failed_dir or self.inbox_dir(home) / "failed"
 
 
 def cron_trigger(expression: str) -> CronTrigger:

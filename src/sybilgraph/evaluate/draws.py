@@ -1,0 +1,162 @@
+"""Aggregation of the evaluation matrix over random draws: the median and the worst draw.
+
+An evaluation that resists overfitting (attribution issue) scores every method on many random
+draws of tradecraft (``sybilgraph generate --tradecraft random --seed N``) and reports, per
+method and metric, the median draw and the **worst** draw (the lowest value of a metric where
+higher is better, the highest where lower is better), plus per operator family the recall of
+its operators. Pure: numbers in, numbers and Markdown out; the runner lives in
+:mod:`sybilgraph.evaluate.matrix`.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+__all__ = [
+    "DRAW_METRICS",
+    "DrawMetric",
+    "DrawScore",
+    "Aggregate",
+    "aggregate",
+    "every_operator_share",
+    "family_recall",
+    "render_draws",
+]
+
+
+@dataclass(frozen=True)
+class DrawMetric:
+    key: str
+    label: str
+    higher_is_better: bool
+    percent: bool = False
+
+
+# Every metric the issue asks for, in table order.
+DRAW_METRICS: tuple[DrawMetric, ...] = (
+    DrawMetric("flag_precision", "flag P", True),
+    DrawMetric("flag_recall", "flag R", True),
+    DrawMetric("benign_flagged_share", "benign flagged", False, percent=True),
+    DrawMetric("fake_ari", "ARI fake", True),
+    DrawMetric("all_pair_precision", "pair P all", True),
+    DrawMetric("min_operator_recall", "worst operator R", True),
+    DrawMetric("min_label_coverage", "label cov.", True),
+    DrawMetric("ece", "ECE", False),
+    DrawMetric("large_open_flagged", "large open customer flagged", False),
+)
+
+
+@dataclass(frozen=True)
+class DrawScore:
+    """One method on one draw: its metrics (keys of :data:`DRAW_METRICS`; a missing or None
+    value is undefined for that draw and left out of the aggregate) and the recall of each true
+    distillation operator with the operator's family."""
+
+    method: str
+    seed: int
+    metrics: Mapping[str, float | None]
+    operator_recall: Mapping[str, float] = field(default_factory=dict)
+    operator_family: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    median: float | None
+    worst: float | None
+    worst_seed: int | None
+    n: int
+
+
+def _aggregate(values: Sequence[tuple[int, float]], higher_is_better: bool) -> Aggregate:
+    if not values:
+        return Aggregate(None, None, None, 0)
+    pick = min if higher_is_better else max
+    seed, worst = pick(values, key=lambda sv: (sv[1], sv[0]) if higher_is_better else (sv[1], -sv[0]))
+    return Aggregate(float(statistics.median(v for _, v in values)), float(worst), seed, len(values))
+
+
+def aggregate(scores: Sequence[DrawScore]) -> dict[str, dict[str, Aggregate]]:
+    """method -> metric key -> median and worst over the draws (ties: the lowest seed)."""
+    out: dict[str, dict[str, Aggregate]] = {}
+    for method in dict.fromkeys(s.method for s in scores):
+        mine = [s for s in scores if s.method == method]
+        out[method] = {
+            m.key: _aggregate(
+                [(s.seed, float(s.metrics[m.key])) for s in mine if s.metrics.get(m.key) is not None],
+                m.higher_is_better,
+            )
+            for m in DRAW_METRICS
+        }
+    return out
+
+
+def every_operator_share(scores: Sequence[DrawScore], bound: float = 0.95) -> dict[str, float | None]:
+    """method -> share of draws in which every true operator's recall is >= ``bound``."""
+    out: dict[str, float | None] = {}
+    for method in dict.fromkeys(s.method for s in scores):
+        draws = [s for s in scores if s.method == method and s.operator_recall]
+        ok = [all(r >= bound for r in s.operator_recall.values()) for s in draws]
+        out[method] = sum(ok) / len(ok) if ok else None
+    return out
+
+
+def family_recall(scores: Sequence[DrawScore]) -> dict[str, dict[str, Aggregate]]:
+    """family -> method -> median and worst recall over every operator of that family, all draws
+    pooled (an operator is one value; ``worst_seed`` is the draw of the worst operator)."""
+    values: dict[str, dict[str, list[tuple[int, float]]]] = {}
+    for s in scores:
+        for op, recall in s.operator_recall.items():
+            family = s.operator_family.get(op, "unknown")
+            values.setdefault(family, {}).setdefault(s.method, []).append((s.seed, recall))
+    return {
+        family: {method: _aggregate(v, True) for method, v in per_method.items()}
+        for family, per_method in sorted(values.items())
+    }
+
+
+def _cell(a: Aggregate, metric: DrawMetric | None = None) -> str:
+    if a.median is None or a.worst is None:
+        return "n/a"
+    if metric is not None and metric.key == "large_open_flagged":
+        return "never" if a.worst == 0 else f"yes (seed {a.worst_seed})"
+
+    def fmt(v: float) -> str:
+        return f"{100 * v:.3f}%" if metric is not None and metric.percent else f"{v:.4f}"
+
+    return f"{fmt(a.median)} / {fmt(a.worst)} (seed {a.worst_seed})"
+
+
+def render_draws(scores: Sequence[DrawScore], title: str) -> str:
+    """Markdown: per method the median / worst draw of every metric, the share of draws where
+    every operator reaches 0.95 recall, and per family the median / worst operator recall."""
+    agg = aggregate(scores)
+    share = every_operator_share(scores)
+    n_draws = len({s.seed for s in scores})
+    lines = [
+        f"### {title}",
+        "",
+        f"{n_draws} draws. Each cell: median / worst draw (the draw's seed). "
+        "Worst = lowest where higher is better, highest where lower is better.",
+        "",
+        "| method | " + " | ".join(m.label for m in DRAW_METRICS) + " | draws with every operator R >= 0.95 |",
+        "|---|" + "---|" * (len(DRAW_METRICS) + 1),
+    ]
+    for method, per_metric in agg.items():
+        s = share[method]
+        lines.append(
+            f"| {method} | " + " | ".join(_cell(per_metric[m.key], m) for m in DRAW_METRICS)
+            + f" | {'n/a' if s is None else f'{100 * s:.0f}%'} |"
+        )
+    families = family_recall(scores)
+    if families:
+        methods = list(agg)
+        lines += ["", "Recall per operator family (every operator of the family in every draw):", "",
+                  "| family | operators | " + " | ".join(methods) + " |",
+                  "|---|---|" + "---|" * len(methods)]
+        for family, per_method in families.items():
+            n = max(a.n for a in per_method.values())
+            cells = [_cell(per_method[m]) if m in per_method else "n/a" for m in methods]
+            lines.append(f"| {family} | {n} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,97 @@
+"""Median and worst draw per method and metric, per-family recall, and their Markdown."""
+
+from __future__ import annotations
+
+from sybilgraph.evaluate.draws import (
+    DrawScore,
+    aggregate,
+    every_operator_share,
+    family_recall,
+    render_draws,
+)
+
+
+def score(method: str, seed: int, precision: float | None, benign: float, recalls: dict[str, float],
+          large_open: float = 0.0) -> DrawScore:
+    families = {"OP-A": "careful", "OP-B": "vm-farm", "OP-C": "careful"}
+    return DrawScore(
+        method=method, seed=seed,
+        metrics={"flag_precision": precision, "benign_flagged_share": benign, "ece": None,
+                 "large_open_flagged": large_open},
+        operator_recall=recalls, operator_family=families,
+    )
+
+
+SCORES = [
+    score("sybilgraph", 1, 1.0, 0.0, {"OP-A": 1.0, "OP-B": 0.99}),
+    score("sybilgraph", 2, 0.98, 0.001, {"OP-A": 0.5, "OP-C": 1.0}),
+    score("sybilgraph", 3, 0.99, 0.0002, {"OP-B": 0.97}, large_open=1.0),
+    score("splink", 1, 0.6, 0.05, {"OP-A": 0.0, "OP-B": 1.0}),
+    score("splink", 2, None, 0.0, {"OP-A": 0.0}),  # nothing flagged: precision undefined
+]
+
+
+def test_median_and_worst_draw_per_method() -> None:
+    agg = aggregate(SCORES)
+    assert list(agg) == ["sybilgraph", "splink"]
+    p = agg["sybilgraph"]["flag_precision"]
+    assert (p.median, p.worst, p.worst_seed, p.n) == (0.99, 0.98, 2, 3)
+    b = agg["sybilgraph"]["benign_flagged_share"]  # lower is better: worst is the highest
+    assert (b.median, b.worst, b.worst_seed) == (0.0002, 0.001, 2)
+    sp = agg["splink"]["flag_precision"]
+    assert (sp.median, sp.worst, sp.worst_seed, sp.n) == (0.6, 0.6, 1, 1)  # undefined draw left out
+    assert agg["splink"]["ece"].n == 0 and agg["splink"]["ece"].median is None
+    assert agg["sybilgraph"]["large_open_flagged"].worst == 1.0
+
+
+def test_ties_name_the_lowest_seed() -> None:
+    agg = aggregate([score("m", 5, 0.9, 0.1, {}), score("m", 3, 0.9, 0.1, {}), score("m", 4, 1.0, 0.0, {})])
+    assert agg["m"]["flag_precision"].worst_seed == 3
+    assert agg["m"]["benign_flagged_share"].worst_seed == 3
+
+
+def test_share_of_draws_where_every_operator_reaches_the_bound() -> None:
+    share = every_operator_share(SCORES)
+    assert share["sybilgraph"] == 2 / 3  # seed 2 has OP-A at 0.5
+    assert share["splink"] == 0.0
+
+
+def test_recall_per_family_pools_operators_over_draws() -> None:
+    fam = family_recall(SCORES)
+    assert list(fam) == ["careful", "vm-farm"]
+    careful = fam["careful"]["sybilgraph"]  # OP-A 1.0 (seed 1), OP-A 0.5 (seed 2), OP-C 1.0 (seed 2)
+    assert (careful.median, careful.worst, careful.worst_seed, careful.n) == (1.0, 0.5, 2, 3)
+    assert fam["vm-farm"]["splink"].worst == 1.0 and "splink" in fam["careful"]
+
+
+def test_render_shows_every_method_metric_and_family() -> None:
+    md = render_draws(SCORES, "Random tradecraft, scale 0.02")
+    assert md.startswith("### Random tradecraft, scale 0.02\n\n3 draws.")
+    assert "| sybilgraph | 0.9900 / 0.9800 (seed 2) | n/a | 0.020% / 0.100% (seed 2) |" in md
+    assert "| yes (seed 3) | 67% |" in md
+    assert "| splink | 0.6000 / 0.6000 (seed 1) |" in md and "| never | 0% |" in md
+    assert "| careful | 3 | 1.0000 / 0.5000 (seed 2) | 0.0000 / 0.0000 (seed 1) |" in md
+    header = md.splitlines()[4]
+    assert header.count("|") == md.splitlines()[5].count("|")  # header and rule agree
+
+
+def test_draw_scores_carry_every_metric_of_every_method() -> None:
+    import pandas as pd
+
+    from sybilgraph.evaluate import evaluate
+    from sybilgraph.evaluate.command import Evaluation
+    from sybilgraph.evaluate.draws import DRAW_METRICS
+    from sybilgraph.evaluate.matrix import draw_scores
+
+    truth = pd.DataFrame({"account_id": ["a", "b", "c"], "operator": ["DIST-X", "DIST-X", "CUST-1"],
+                          "is_distillation": [True, True, False]})
+    export = pd.DataFrame({"account_id": ["a", "b"], "operator_id": ["o", "o"], "flagged": [True, True]})
+    results = [evaluate(export, truth, method="sybilgraph"), evaluate(export, truth, method="splink")]
+    ev = Evaluation(results, [], 0.01, "run", method_calibration_errors={"sybilgraph": 0.01, "splink": 0.2},
+                    open_customers_flagged={"sybilgraph": {"CUST-1": 0.0}, "splink": {"CUST-1": 0.5}})
+    scores = draw_scores(ev, seed=7, families={"DIST-X": "careful"})
+    assert [s.method for s in scores] == ["sybilgraph", "splink"]
+    assert set(scores[0].metrics) == {m.key for m in DRAW_METRICS} | {"all_pair_recall"}
+    assert scores[0].metrics["large_open_flagged"] == 0.0 and scores[1].metrics["large_open_flagged"] == 1.0
+    assert scores[1].metrics["ece"] == 0.2 and scores[0].operator_recall == {"DIST-X": 1.0}
+    assert scores[0].operator_family == {"DIST-X": "careful"} and scores[0].seed == 7
