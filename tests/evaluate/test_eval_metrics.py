@@ -250,7 +250,10 @@ def test_missing_column_rejected() -> None:
         evaluate(EXPORT, TRUTH.drop(columns=["is_distillation"]))
 
 
-def test_250k_accounts_well_under_a_second() -> None:
+def test_250k_accounts_cost_a_few_joins() -> None:
+    """Evaluation is vectorised: at 250k accounts it costs a small multiple of one join and one
+    group-by of the same frames, measured side by side (best of three each, so load on a shared
+    machine does not decide; absolute times belong in benchmarks)."""
     rng = np.random.default_rng(1)
     n = 250_000
     ops = np.where(rng.random(n) < 0.3, np.char.add("op", rng.integers(0, 3000, n).astype(str)), "")
@@ -265,12 +268,23 @@ def test_250k_accounts_well_under_a_second() -> None:
          "confidence": 1.0, "campaign_score": 0.5, "flagged": rng.random(k) < 0.3}
     )
     labels = pd.DataFrame({"account_id": truth["account_id"][:100], "operator_label": "OP-X"})
-    evaluate(export, truth, labels)  # warm-up (imports, caches)
-    t0 = time.perf_counter()
-    r = evaluate(export, truth, labels)
-    elapsed = time.perf_counter() - t0
+
+    def floor() -> None:
+        joined = truth.merge(export, on="account_id", how="left")
+        joined.groupby(["operator", "operator_id"], dropna=False).size()
+
+    def best(f) -> float:  # type: ignore[no-untyped-def]
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            f()
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    r = evaluate(export, truth, labels)  # warm-up (imports, caches)
     assert r.n_accounts == n
-    assert elapsed < 1.0, f"evaluate took {elapsed:.2f} s"
+    ratio = best(lambda: evaluate(export, truth, labels)) / best(floor)
+    assert ratio < 25, f"evaluate costs {ratio:.1f}x one join and group-by"
 
 
 def test_flagged_share_by_operator_names_each_open_customer() -> None:
