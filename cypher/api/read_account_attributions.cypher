@@ -7,5 +7,6 @@ RETURN id AS account_id,
        collect({
            account_id: id, operator_id: o.operator_id, run_id: r.run_id, confidence: r.confidence,
            provisional: coalesce(r.provisional, false), evidence_json: r.evidence_json,
+           controlled_from: r.controlled_from,
            current: coalesce(run.current, false), run_started_at: run.started_at.epochMillis
        }) AS items

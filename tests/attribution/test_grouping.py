@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sybilgraph.attribution.grouping import Edges, edges_of, merge_mutual_majority
+from sybilgraph.attribution.grouping import Edges, edges_of, merge_pieces
 from sybilgraph.attribution.pairs import PairLevels
 from sybilgraph.attribution.params import AttributionParams
 from tests.partitions import same_partition
@@ -18,20 +18,54 @@ def _edges(pairs: list[tuple[int, int]]) -> Edges:
     return Edges(a, b, np.ones(len(pairs)))
 
 
-def test_two_pieces_whose_members_mostly_reach_each_other_are_merged() -> None:
-    community = np.array([0] * 10 + [1] * 10)
-    pairs = [(i, j) for i in range(10) for j in range(i + 1, 10)] + [(i, 10 + j) for i in range(10) for j in range(10) if (i + j) % 3 == 0]
-    pairs += [(10 + i, 10 + j) for i in range(10) for j in range(i + 1, 10)]
-    merged, n = merge_mutual_majority(community, _edges(pairs))
-    assert n == 1 and same_partition(merged.tolist(), [0] * 20)
+def _with_background(community: np.ndarray, pairs: set[tuple[int, int]], n_pairs: int = 500) -> tuple[np.ndarray, set[tuple[int, int]]]:
+    """Append the rest of a population: linked pairs of accounts (households, flatmates), each its
+    own community, so edges between unrelated communities have their real, tiny density."""
+    base, top = len(community), int(community.max()) + 1
+    extra = np.repeat(np.arange(top, top + n_pairs), 2)
+    return np.concatenate([community, extra]), pairs | {(base + 2 * i, base + 2 * i + 1) for i in range(n_pairs)}
+
+
+def test_two_pieces_linked_between_as_densely_as_within_are_merged() -> None:
+    rng = np.random.default_rng(2)
+    community = np.array([0] * 20 + [1] * 20)
+    pairs = {(i, j) for i in range(40) for j in range(i + 1, 40) if rng.random() < (0.5 if (i < 20) == (j < 20) else 0.4)}
+    community, pairs = _with_background(community, pairs)
+    merged, n = merge_pieces(community, _edges(sorted(pairs)))
+    assert n == 1 and len(set(merged[:40].tolist())) == 1
 
 
 def test_a_few_stray_edges_do_not_merge_a_household_into_an_operator() -> None:
     community = np.array([0] * 30 + [1] * 3)
     pairs = [(i, j) for i in range(30) for j in range(i + 1, 30)] + [(30, 31), (30, 32), (31, 32)]
     pairs += [(30, 0), (31, 1), (32, 2)]  # every household member touches the operator
-    merged, n = merge_mutual_majority(community, _edges(pairs))
+    merged, n = merge_pieces(community, _edges(pairs))
     assert n == 0 and same_partition(merged.tolist(), community.tolist())
+
+
+def test_a_looser_group_reaching_into_a_clique_does_not_absorb_it() -> None:
+    """An open customer's 15 seats share one card (a clique); an operator of 30 accounts on the
+    same automation client reaches every seat by an edge or two: the clique does not merge."""
+    rng = np.random.default_rng(3)
+    community = np.array([0] * 30 + [1] * 15)
+    pairs = {(i, j) for i in range(30) for j in range(i + 1, 30) if rng.random() < 0.3}
+    pairs |= {(30 + i, 30 + j) for i in range(15) for j in range(i + 1, 15)}
+    pairs |= {(int(rng.integers(0, 30)), 30 + s) for s in range(15) for _ in range(4)}
+    community, pairs = _with_background(community, pairs)
+    merged, n = merge_pieces(community, _edges(sorted(pairs)))
+    assert n == 0 and same_partition(merged.tolist(), community.tolist())
+
+
+def test_pieces_of_a_sparse_operator_merge() -> None:
+    """A large operator linked sparsely (sorted-neighbourhood edges), cut in three by modularity:
+    between pieces as dense as within, so the pieces merge."""
+    rng = np.random.default_rng(4)
+    n = 300
+    community = np.repeat([0, 1, 2], n // 3)
+    pairs = {(i, j) for i in range(n) for j in range(i + 1, n) if rng.random() < 0.03}
+    community, pairs = _with_background(community, pairs)
+    merged, merges = merge_pieces(community, _edges(sorted(pairs)))
+    assert merges == 2 and len(set(merged[:n].tolist())) == 1
 
 
 @settings(max_examples=40, deadline=None)
@@ -40,11 +74,11 @@ def test_merging_only_coarsens_and_ignores_label_values(labels: list[int], raw: 
     n = len(labels)
     pairs = sorted({(min(a, b), max(a, b)) for a, b in raw if a != b and a < n and b < n})
     community = np.array(labels)
-    merged, _ = merge_mutual_majority(community, _edges(pairs))
+    merged, _ = merge_pieces(community, _edges(pairs))
     for c in np.unique(community):
         assert len(np.unique(merged[community == c])) == 1  # never splits a community
     relabelled = np.array([[7, 3, 11, 0, 5, 9][x] for x in labels])
-    again, _ = merge_mutual_majority(relabelled, _edges(pairs))
+    again, _ = merge_pieces(relabelled, _edges(pairs))
     assert same_partition(merged.tolist(), again.tolist())
 
 

@@ -348,6 +348,18 @@ class Account:
         current = next((r for r in rows if r["current"]), None)
         return Attribution.from_row(current) if current else None
 
+    @strawberry.field(description="The account's control epochs by the current run: one while a single "
+                      "controller held it; two when it changed hands (the owner's life, not attributed, "
+                      "then the current controller's, attributed).")
+    async def control_epochs(self, info: Info) -> list[ControlEpoch]:
+        rows = await info.context.loaders.account_attributions.load(str(self.id))
+        current = next((r for r in rows if r["current"]), None)
+        change = _dt(current.get("controlled_from")) if current else None
+        if change is None:
+            return [ControlEpoch(start=self.created_at, end=None, attributed=current is not None)]
+        return [ControlEpoch(start=self.created_at, end=change, attributed=False),
+                ControlEpoch(start=change, end=None, attributed=True)]
+
     @strawberry.field(description="Attributions of this account in every run still kept, newest first.")
     async def attribution_history(self, info: Info) -> list[Attribution]:
         rows = await info.context.loaders.account_attributions.load(str(self.id))
@@ -478,12 +490,23 @@ class IdentifierUse:
 
 
 # -- attribution -----------------------------------------------------------------------------
+@strawberry.type(description="A span of an account's life under one controller.")
+class ControlEpoch:
+    start: datetime | None = strawberry.field(description="Its start (the account's creation for the first).")
+    end: datetime | None = strawberry.field(description="When control changed; null for the current epoch.")
+    attributed: bool = strawberry.field(description="Whether attribution weighs this epoch's evidence.")
+
+
 @strawberry.type(description="An account's place with an operator in one attribution run.")
 class Attribution:
     run_id: strawberry.ID
     current: bool = strawberry.field(description="True for the current run's attribution.")
     confidence: float | None
     provisional: bool
+    controlled_from: datetime | None = strawberry.field(
+        description="When the account changed hands (account takeover, read off its devices, clients and "
+        "networks switching at once): it is attributed by what it did from then on, and what it shared "
+        "before (its owner's household) ties it to nobody. Null when one controller held it throughout.")
     operator_id: strawberry.Private[str]
     evidence_json: strawberry.Private[str | None]
 
@@ -494,6 +517,7 @@ class Attribution:
             current=bool(r["current"]),
             confidence=r.get("confidence"),
             provisional=bool(r.get("provisional")),
+            controlled_from=_dt(r.get("controlled_from")),
             operator_id=r["operator_id"],
             evidence_json=r.get("evidence_json"),
         )

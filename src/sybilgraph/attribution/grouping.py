@@ -4,9 +4,10 @@
    decision), weighted by their match weight in bits (capped).
 2. *Communities* come from Leiden on those edges (``communities.py``, GDS).
 3. *Merging pieces*: modularity cuts large operators into pieces (its resolution limit,
-   Fortunato & Barthelemy 2007). Two communities are one operator when a majority of each one's
-   members has a match edge into the other: a pairwise "one operator" verdict is transitive, and
-   a majority on both sides rules out a few stray edges (a household behind one proxy exit).
+   Fortunato & Barthelemy 2007). Two communities are one group when each side, by a likelihood
+   ratio, finds the edges between them as dense as its own (``merge_pieces``): a few stray
+   edges (a household behind one proxy exit) or a looser group reaching into a clique (an open
+   customer's seats on one card) do not merge.
 4. *Groups a shared value defines* (group-level evidence): the accounts of a TLS client or a
    template pool (software and content, which an operator can keep private; cards
    and devices already tie pairs, and a BIN is shared by strangers) that no community explains
@@ -37,7 +38,7 @@ from sybilgraph.attribution.pairs import PairLevels, PairTables
 from sybilgraph.attribution.params import AttributionParams
 from sybilgraph.attribution.profiles import Profiles
 
-__all__ = ["Edges", "Grouping", "edges_of", "group_accounts", "merge_mutual_majority"]
+__all__ = ["Edges", "Grouping", "edges_of", "group_accounts", "merge_pieces"]
 
 MEMBERSHIP_COMPARISONS = tuple(c.name for c in IDENTIFIER_COMPARISONS)
 # Kinds of values whose users may form a group of their own (group-level evidence): software and
@@ -75,25 +76,46 @@ def edges_of(pairs: PairLevels, match_weight: np.ndarray, params: AttributionPar
     )
 
 
-def merge_mutual_majority(community: np.ndarray, edges: Edges) -> tuple[np.ndarray, int]:
-    """Community labels after merging pairs of communities where a majority of each one's
-    members has an edge into the other; merged groups take the smallest label."""
+def merge_pieces(community: np.ndarray, edges: Edges) -> tuple[np.ndarray, int]:
+    """Community labels after merging pairs of communities that are pieces of one group, by a
+    likelihood ratio on each side; merged groups take the smallest label.
+
+    Community ``c`` sees the ``k`` match edges among the ``n = |c| |d|`` pairs between it and
+    ``d``. If ``d`` is more of ``c``, they are linked at ``c``'s own edge density ``p_c``; if not,
+    at the background density ``p_0`` of edges between communities. ``c`` accepts ``d`` when
+    ``k ln(p_c / p_0) + (n - k) ln((1 - p_c) / (1 - p_0)) > 0``, and a merge needs both sides:
+    the pieces of an operator that modularity cut apart (linked as densely as within) merge,
+    while a clique (a household, an open customer's seats: every member shares one card)
+    that a looser group reaches by some edges does not, because it is far denser within.
+    """
     if len(edges) == 0:
         return community.copy(), 0
-    ca, cb = community[edges.a], community[edges.b]
-    cross = (ca != cb) & (ca >= 0) & (cb >= 0)
-    if not cross.any():
+    n_labels = int(community.max()) + 1 if (community >= 0).any() else 0
+    if n_labels == 0:
         return community.copy(), 0
-    member = np.concatenate([edges.a[cross], edges.b[cross]])
-    other = np.concatenate([cb[cross], ca[cross]])
-    n_labels = int(community.max()) + 1
-    # distinct (member, other community) -> count members per (own community, other community)
-    key = unique_sorted(member * n_labels + other)
-    own, oth = community[key // n_labels], key % n_labels
-    pair_key = own * n_labels + oth
-    pk, counts = np.unique(pair_key, return_counts=True)
-    size = np.bincount(community[community >= 0], minlength=n_labels)
-    share = dict(zip(pk.tolist(), (counts / size[pk // n_labels]).tolist()))
+    ca, cb = community[edges.a], community[edges.b]
+    valid = (ca >= 0) & (cb >= 0)
+    ca, cb = ca[valid], cb[valid]
+    size = np.bincount(community[community >= 0], minlength=n_labels).astype(float)
+    inside = ca == cb
+    e_in = np.bincount(ca[inside], minlength=n_labels).astype(float)
+    pairs_in = size * (size - 1) / 2
+    density = np.clip((e_in + 0.5) / (pairs_in + 1.0), 1e-12, 1 - 1e-9)
+    lo, hi = np.minimum(ca[~inside], cb[~inside]), np.maximum(ca[~inside], cb[~inside])
+    if len(lo) == 0:
+        return community.copy(), 0
+    keys, k = np.unique(lo.astype(np.int64) * n_labels + hi, return_counts=True)
+    cross_pairs = (size.sum() ** 2 - (size**2).sum()) / 2
+    p0 = float(np.clip(len(lo) / max(cross_pairs, 1.0), 1e-12, 0.5))
+    c, d = keys // n_labels, keys % n_labels
+    n = size[c] * size[d]
+    k = k.astype(float)
+
+    def accepts(pc: np.ndarray) -> np.ndarray:
+        llr = k * np.log(pc / p0) + (n - k) * (np.log1p(-pc) - np.log1p(-p0))
+        return (llr > 0) & (pc > p0)
+
+    ok = accepts(density[c]) & accepts(density[d]) & (size[c] >= 2) & (size[d] >= 2)
     parent = np.arange(n_labels)
 
     def find(x: int) -> int:
@@ -103,13 +125,11 @@ def merge_mutual_majority(community: np.ndarray, edges: Edges) -> tuple[np.ndarr
         return x
 
     merges = 0
-    for k, s in share.items():
-        c, o = divmod(k, n_labels)
-        if c < o and s > 0.5 and share.get(o * n_labels + c, 0.0) > 0.5 and size[c] >= 2 and size[o] >= 2:
-            rc, ro = find(c), find(o)
-            if rc != ro:
-                parent[max(rc, ro)] = min(rc, ro)
-                merges += 1
+    for a, b in zip(c[ok].tolist(), d[ok].tolist()):
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+            merges += 1
     roots = np.array([find(x) for x in range(n_labels)])
     return np.where(community >= 0, roots[np.maximum(community, 0)], -1), merges
 
@@ -123,7 +143,7 @@ def group_accounts(
 ) -> Grouping:
     """Members of each group with their membership posterior. ``community``: Leiden's label per
     account id (-1 for accounts without an edge)."""
-    merged, merges = merge_mutual_majority(community, edges)
+    merged, merges = merge_pieces(community, edges)
     size = np.bincount(merged[merged >= 0]) if (merged >= 0).any() else np.zeros(0, dtype=np.int64)
     in_group = (merged >= 0) & (size[np.maximum(merged, 0)] >= params.min_operator_size) if len(size) else merged >= 0
     group_of = np.where(in_group, merged, -1)

@@ -174,8 +174,10 @@ def _run(
     with _phase(db, result, "write", lease):
         db.write("attribution/set_run_model", run_id=run_id, model_json=fitted.model.to_json())
         db.write_batches("attribution/merge_operators", operator_rows, 2_000, run_id=run_id)
+        controlled_from = _controlled_from(inputs.epochs)
         rows = (
-            {"account_id": a, "operator_id": op, "confidence": confidence[a], "evidence_json": ev.accounts.get(a, "[]")}
+            {"account_id": a, "operator_id": op, "confidence": confidence[a], "evidence_json": ev.accounts.get(a, "[]"),
+             "controlled_from": controlled_from.get(a)}
             for op, ms in membership.items()
             for a in ms
         )
@@ -349,6 +351,11 @@ def _operator_label(members: set[str], labels_of: dict[str, list[str]], analyst:
     if not names:
         return None, []
     return names[0], names[1:]
+
+
+def _controlled_from(epochs: pa.Table) -> dict[str, int]:
+    """Account -> when its control changed (epoch ms): it is attributed by what it did from then on."""
+    return dict(zip(epochs.column("account_id").to_pylist(), epochs.column("controlled_from").to_pylist()))
 
 
 def _save_run_artifacts(settings: Any, run_id: str, model_json: str, t: PairTables) -> None:
