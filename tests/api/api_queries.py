@@ -25,12 +25,13 @@ query AccountFull($id: ID!) {
       }
     }
     attribution {
-      runId current confidence provisional
+      runId current confidence provisional controlledFrom
       operator { id label size flagged }
       run { id status current }
       evidence { kind value handle nAccounts membersSharing weight }
     }
     attributionHistory { runId current confidence operator { id retired } }
+    controlEpochs { start end attributed }
     decisions { decision by at reason account { id } operator { id } }
     knownLabels { name source }
   }

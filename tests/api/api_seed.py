@@ -183,6 +183,11 @@ SEED_STATEMENTS: list[tuple[str, dict[str, Any]]] = [
         },
     ),
     (
+        # a5 changed hands on 2026-03-05 (account takeover): run-2 attributes it from then on.
+        "MATCH (:Account {account_id: 'a5'})-[r:ATTRIBUTED_TO {run_id: 'run-2'}]->() SET r.controlled_from = $t",
+        {"t": 1772668800000},
+    ),
+    (
         """
         MATCH (a4:Account {account_id: 'a4'}), (a7:Account {account_id: 'a7'}), (a1:Account {account_id: 'a1'})
         MATCH (k:Operator {operator_id: 'op-kestrel'}), (h:Operator {operator_id: 'op-heron'})

@@ -75,6 +75,20 @@ def test_account_profile_activity_and_attribution(server: ApiServer) -> None:
     ]
     assert a["knownLabels"] == [{"name": "OP-KESTREL", "source": "ticket-4711"}]
     assert a["decisions"] == []
+    assert cur["controlledFrom"] is None
+    assert a["controlEpochs"] == [{"start": a["createdAt"], "end": None, "attributed": True}]
+
+
+def test_a_hijacked_account_shows_its_control_epochs(server: ApiServer) -> None:
+    query = "query E($id: ID!) { account(id: $id) { createdAt attribution { controlledFrom } controlEpochs { start end attributed } } }"
+    with server.client(ADMIN) as c:
+        a = c.data(query, {"id": "a5"})["account"]
+    change = "2026-03-05T00:00:00+00:00"
+    assert a["attribution"]["controlledFrom"] == change
+    assert a["controlEpochs"] == [
+        {"start": a["createdAt"], "end": change, "attributed": False},  # the owner's life
+        {"start": change, "end": None, "attributed": True},  # the hijacker's, attributed
+    ]
 
 
 def test_account_decisions_and_provisional(server: ApiServer) -> None:
