@@ -147,22 +147,38 @@ def db_reset(yes: Annotated[bool, typer.Option("--yes", help="Really empty the g
 @app.command()
 @human_errors
 def ingest(
-    bundle: Annotated[Path, typer.Argument(help="Bundle directory (docs/data-contract.md).")],
+    bundle: Annotated[Path | None, typer.Argument(help="Bundle directory (docs/data-contract.md).")] = None,
+    withdraw: Annotated[str | None, typer.Option("--withdraw", metavar="BUNDLE_ID",
+                                                 help="Withdraw the live delivery of this bundle id instead.")] = None,
     full_write: Annotated[bool, typer.Option("--full-write", help="Rewrite every graph row, not only changed ones.")] = False,
 ) -> None:
-    """Validate and load a bundle into the columnar store and Neo4j (idempotent)."""
-    from sybilgraph.ingest import ingest_bundle
+    """Validate and load a bundle delivery into the columnar store and Neo4j, or withdraw one.
+
+    A bundle's id is bundle.json's bundle_id, else its directory name. Delivering an id again
+    replaces its earlier delivery; the same content again changes nothing.
+    """
+    from sybilgraph.ingest import ingest_bundle, withdraw_bundle
     from sybilgraph.progress import reporter_for
 
+    if (bundle is None) == (withdraw is None):
+        console.print("give a bundle directory to ingest, or --withdraw BUNDLE_ID (not both)")
+        raise typer.Exit(2)
     s = settings()
     with open_db(s) as db:
+        if withdraw is not None:
+            gone = withdraw_bundle(withdraw, s, db, reporter=reporter_for())
+            timings = ", ".join(f"{k} {v:.1f}s" for k, v in gone.timings_s.items())
+            out.print(f"withdrew bundle '{gone.bundle_id}' (delivery {gone.ingest_id}); graph: {gone.graph_writes}; {timings}")
+            return
+        assert bundle is not None
         report = ingest_bundle(bundle, s, db, reporter=reporter_for(), full_write=full_write)
     _print_ingest_report(report)
     raise typer.Exit(report.exit_code)
 
 
 def _print_ingest_report(report: Any) -> None:
-    t = Table(title=f"ingest {report.ingest_id} ({report.status})")
+    what = "unchanged" if report.reused_staging else f"replaces {report.replaced}" if report.replaced else "new"
+    t = Table(title=f"ingest of bundle '{report.bundle_id}': delivery {report.ingest_id}, {what} ({report.status})")
     for col in ("table", "read", "loaded", "quarantined", "error"):
         t.add_column(col)
     for tr in report.tables.values():
@@ -172,6 +188,8 @@ def _print_ingest_report(report: Any) -> None:
         console.print(f"[yellow]warning:[/] {w}")
     if report.rows_quarantined:
         console.print(f"[yellow]{report.rows_quarantined:,} rows quarantined:[/] {report.quarantine_file}")
+    for table, n in report.rows_repeated.items():
+        console.print(f"{n:,} {table} rows repeated an id already counted; they count once")
     timings = ", ".join(f"{k} {v:.1f}s" for k, v in report.timings_s.items())
     out.print(f"graph writes: {report.graph_writes}; {timings}")
     out.print(f"report: {report.report_file}")
