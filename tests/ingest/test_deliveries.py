@@ -99,7 +99,10 @@ def test_withdrawal_removes_what_only_it_supported(db: Database, tmp_path: Path)
     ingest_bundle(write_delivery(tmp_path / "o", "OTHER", other), db.settings, db)
     with_other = graph_digest(db)
     assert db.read_raw("MATCH (d:EmailDomain {domain: 'example.com'}) RETURN d.n_accounts AS n") == [{"n": 4}]
+    version = "MATCH (v:DataVersion {name: 'graph'}) RETURN v.version AS v"
+    before = (db.read_raw(version) or [{"v": 0}])[0]["v"]
     report = withdraw_bundle("TINY", db.settings, db)
+    assert db.read_raw(version)[0]["v"] == before + 1  # the API's cache forgets what it served
     assert report.graph_writes["deleted_accounts"] == 5 and report.graph_writes["deleted_links"] > 0
     assert set(_accounts(db)) == {"z1", "z2"}
     assert db.read_raw("MATCH (c:PaymentInstrument) RETURN count(c) AS n") == [{"n": 0}]

@@ -99,6 +99,7 @@ def ingest_bundle(
         report.graph_writes = _converge(db, store, settings, reporter, guard, report.timings_s, full_write)
         db.write(
             "ingest/merge_ingest_run",
+            fence=guard.fence,
             ingest_id=report.ingest_id,
             bundle_id=report.bundle_id,
             bundle=str(bundle.path),
@@ -108,7 +109,7 @@ def ingest_bundle(
             status=report.status,
         )
         if report.replaced:
-            db.write("ingest/set_ingest_run_status", ingest_id=report.replaced, status="replaced")
+            db.write("ingest/set_ingest_run_status", fence=guard.fence, ingest_id=report.replaced, status="replaced")
         report.write(Path(report.report_file))
     return report
 
@@ -134,7 +135,9 @@ def withdraw_bundle(
         report = WithdrawReport(bundle_id=bundle_id, ingest_id=gone.ingest_id, seq=gone.seq)
         report.graph_writes = _converge(db, store, settings, reporter, guard, timings, full_write=False)
         report.timings_s = timings
-        db.write("ingest/set_ingest_run_status", ingest_id=gone.ingest_id, status="withdrawn")
+        db.write("ingest/set_ingest_run_status", fence=guard.fence, ingest_id=gone.ingest_id, status="withdrawn")
+        # After the change committed: the API's run-scoped cache must not serve withdrawn rows.
+        db.write("db/bump_data_version", reason=f"withdrawn bundle {bundle_id}")
     return report
 
 
