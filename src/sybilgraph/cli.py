@@ -25,6 +25,8 @@ from sybilgraph.settings import Settings
 app = typer.Typer(help="sybilgraph: who is behind a swarm of accounts.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="The local Neo4j + GDS (or the server NEO4J_URI names).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+report_app = typer.Typer(help="Case files: what investigators hand to managers and legal.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
 
 console = Console(stderr=True)
 out = Console()
@@ -127,7 +129,10 @@ def db_status() -> None:
     except DatabaseUnavailable as e:
         typer.echo(json.dumps({"answers": False, "bolt_uri": s.bolt_uri, "reason": str(e)}))
         raise typer.Exit(1) from None
-    typer.echo(json.dumps({"answers": True, "bolt_uri": s.bolt_uri, "neo4j": v.neo4j, "edition": v.edition, "gds": v.gds}))
+    status = {"answers": True, "bolt_uri": s.bolt_uri, "neo4j": v.neo4j, "edition": v.edition, "gds": v.gds}
+    if s.browser_url:  # the local launcher serves Neo4j Browser (docs/bloom.md)
+        status["browser"] = s.browser_url
+    typer.echo(json.dumps(status))
 
 
 @db_app.command("reset")
@@ -425,6 +430,58 @@ def audit_verify(
     out.print_json(data=report.as_dict())
     if not report.ok:
         raise typer.Exit(1)
+
+
+# -- case files ----------------------------------------------------------------------------------
+@report_app.command("operator")
+@human_errors
+def report_operator(
+    operator_id: Annotated[str, typer.Argument(help="The operator's id (op-...).")],
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write the case file.")] = Path("case.html"),
+    fmt: Annotated[str, typer.Option("--format", help="html, or pdf (needs Chromium).")] = "html",
+    role: Annotated[str, typer.Option(help="Mask identifiers as this API role sees them: viewer, analyst or admin.")] = "analyst",
+    members: Annotated[int, typer.Option(help="Member rows to embed in the members table.")] = 2_000,
+) -> None:
+    """One operator's case file: summary, evidence, behaviour, members, provenance (docs/report.md)."""
+    import getpass
+    import time
+
+    from sybilgraph.api.audit import AuditLog
+    from sybilgraph.api.masking import Masker
+    from sybilgraph.errors import ConfigError
+    from sybilgraph.ingest.columnar import ColumnarStore
+    from sybilgraph.report.command import audit_record, build_case, report_command, save_case
+    from sybilgraph.settings.api import Role
+
+    if fmt not in ("html", "pdf"):
+        raise ConfigError(f"--format must be html or pdf, not {fmt!r}")
+    try:
+        who = Role(role)
+    except ValueError:
+        raise ConfigError(f"--role must be viewer, analyst or admin, not {role!r}") from None
+    s = settings()
+    api = s.api
+    if api.mask_key is None and who is not Role.ADMIN:
+        console.print("[yellow]warning:[/] SYBILGRAPH_API_MASK_KEY is not set: masks use the development key, "
+                      "which anyone with the source can reverse by guessing values")
+    masker = Masker(api.mask_secret(production=False))
+
+    def mask(kind: str, value: str, bin: str | None, last4: str | None) -> str:
+        return masker.mask(kind, value, who, bin=bin, last4=last4) or ""
+
+    glob = ColumnarStore(s.columnar_dir).table_glob("interactions")
+    audit = AuditLog(api.audit_file(s.home), fsync=api.audit_fsync)
+    started = time.perf_counter()
+    with open_db(s) as db:
+        case, html = build_case(db.read, operator_id, who.value, mask, [glob] if glob else [],
+                                report_command(operator_id, out_file, fmt, who.value), members)  # type: ignore[arg-type]
+    # Audited before the file exists: no case file leaves unrecorded.
+    audit.append(audit_record(case, operator_id, user=getpass.getuser(), role=who.value, origin="cli",
+                              operation="sybilgraph report operator", outcome="allowed", errors=[], started=started))
+    audit.close()
+    save_case(html, out_file, fmt)  # type: ignore[arg-type]
+    out.print(f"wrote {out_file} ({fmt}, masked for {who.value}): operator {operator_id}, "
+              f"{case.members_total:,} accounts, {len(case.identifiers)} identifiers, in {time.perf_counter() - started:.1f}s")
 
 
 # -- scheduled jobs ------------------------------------------------------------------------------
