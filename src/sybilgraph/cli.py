@@ -469,11 +469,11 @@ def report_operator(
     def mask(kind: str, value: str, bin: str | None, last4: str | None) -> str:
         return masker.mask(kind, value, who, bin=bin, last4=last4) or ""
 
-    glob = ColumnarStore(s.columnar_dir).table_glob("interactions")
+    files = ColumnarStore(s.columnar_dir).table_files("interactions")
     audit = AuditLog(api.audit_file(s.home), fsync=api.audit_fsync)
     started = time.perf_counter()
     with open_db(s) as db:
-        case, html = build_case(db.read, operator_id, who.value, mask, [glob] if glob else [],
+        case, html = build_case(db.read, operator_id, who.value, mask, files,
                                 report_command(operator_id, out_file, fmt, who.value), members)  # type: ignore[arg-type]
     # Audited before the file exists: no case file leaves unrecorded.
     audit.append(audit_record(case, operator_id, user=getpass.getuser(), role=who.value, origin="cli",

@@ -26,7 +26,7 @@ from sybilgraph.ingest import ingest_bundle
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "bloom_export_shape.json"
 LABELS = {"Account", "Operator", "Organisation", "PaymentInstrument", "IP", "Subnet", "Device", "TlsFingerprint",
-          "PromptTemplate", "EmailDomain", "Label", "AttributionRun"}
+          "PromptTemplate", "EmailDomain", "UserAgent", "CardBin", "ApiKey", "NetworkOwner", "Label", "AttributionRun"}
 PHRASES = {
     "accounts of operator $id": "read_operator_accounts",
     "who shares identifiers with account $id": "read_shared_identifiers",
@@ -38,7 +38,7 @@ PHRASES = {
 DATA_TYPES = {"string", "number", "bigint", "boolean", "DateTime", "array"}
 ICON_KEY = re.compile(r"no-icon|[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}")
 # Properties that hold whole numbers: Bloom types them bigint (number is for floats).
-INTEGER_PROPERTIES = {"size", "rank", "shared", "count", "n_accounts", "n_interactions", "n_devices", "n_ips"}
+INTEGER_PROPERTIES = {"size", "rank", "shared", "count", "asn", "n_accounts", "n_interactions", "n_devices", "n_ips"}
 
 
 def _builder() -> ModuleType:

@@ -28,12 +28,12 @@ CHARTS = {"features", "confidence", "evidence-graph", "daily", "creation", "hour
 
 def _case_html(seed: SeedCase, role: Role, operator_id: str | None = None) -> str:
     masker = Masker(MASK_KEY.encode())
-    glob = ColumnarStore(seed.settings.columnar_dir).table_glob("interactions")
+    files = ColumnarStore(seed.settings.columnar_dir).table_files("interactions")
 
     def mask(kind: str, value: str, bin: str | None, last4: str | None) -> str:
         return masker.mask(kind, value, role, bin=bin, last4=last4) or ""
 
-    _, html = build_case(seed.db.read, operator_id or seed.operator_id, role.value, mask, [glob] if glob else [], "test")
+    _, html = build_case(seed.db.read, operator_id or seed.operator_id, role.value, mask, files, "test")
     return html
 
 
@@ -103,6 +103,28 @@ def test_a_viewer_page_carries_no_unmasked_identifier(seed_case: SeedCase) -> No
 def test_the_case_file_says_unattributed_without_organisation_hypotheses(seed_case: SeedCase) -> None:
     html = _case_html(seed_case, Role.ANALYST)
     assert "unattributed" in html
+
+
+def test_the_case_file_names_the_current_runs_organisation_hypotheses(seed_case: SeedCase) -> None:
+    """Hypotheses in the documented shape (issue 15); an earlier run's is not shown."""
+    evidence = json.dumps([{"kind": "email_domain", "value": "kestrel-labs.example", "accounts": ["a1", "a2", "a3"],
+                            "weight": 6.5}])
+    seed_case.db.driver.execute_query(
+        """MATCH (run:AttributionRun {current: true}), (o:Operator {operator_id: $operator})
+           MERGE (k:Organisation {org_id: 'org-test-kestrel'}) SET k.name = 'Kestrel Test Labs', k.confirmed = false
+           MERGE (d:Organisation {org_id: 'org-test-stale'}) SET d.name = 'Stale Guess Ltd', d.confirmed = false
+           CREATE (o)-[:LIKELY_RUN_BY {score: 0.93, rank: 1, run_id: run.run_id, evidence_json: $evidence}]->(k)
+           CREATE (o)-[:LIKELY_RUN_BY {score: 0.61, rank: 1, run_id: 'run-earlier'}]->(d)""",
+        {"operator": seed_case.operator_id, "evidence": evidence}, database_=seed_case.db.database,
+    )
+    try:
+        analyst, viewer = _case_html(seed_case, Role.ANALYST), _case_html(seed_case, Role.VIEWER)
+    finally:
+        seed_case.db.driver.execute_query(
+            "MATCH (x:Organisation) WHERE x.org_id STARTS WITH 'org-test-' DETACH DELETE x", database_=seed_case.db.database)
+    assert "Kestrel Test Labs" in analyst and "score 0.93" in analyst and "unattributed" not in analyst
+    assert "Stale Guess Ltd" not in analyst
+    assert "kestrel-labs.example" in analyst and "kestrel-labs.example" not in viewer  # evidence masked like any identifier
 
 
 def _cli_env(seed: SeedCase, neo4j_settings: Any) -> dict[str, str]:

@@ -214,9 +214,10 @@ class LocalNeo4j:
         self.conf_file.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
 
     def _http_conf(self) -> dict[str, str]:
-        """The HTTP connector on loopback, serving Neo4j Browser at /browser; Browser reaches Bolt
-        at the advertised address. Browser fetches nothing from the internet (no guides, no
-        update checks): an investigation network may reach nothing."""
+        """The HTTP connector on loopback, serving Neo4j Browser at /browser/; Browser reaches Bolt
+        at the advertised address. Remote guides only from loopback and no telemetry: an
+        investigation network may reach nothing (Browser's own requests for web fonts and
+        analytics then fail, and it works on: docs/bloom.md)."""
         s = self.settings
         if not s.http_port:
             return {"server.http.enabled": "false"}

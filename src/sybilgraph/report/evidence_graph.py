@@ -30,13 +30,16 @@ __all__ = ["EvidenceGraph", "IdentifierNode", "KIND_COLOURS", "KIND_NAMES", "dra
 
 # The Bloom perspective's category colours, so the drawing and Bloom agree.
 KIND_COLOURS = {
-    "card": "#8DCC93", "ip": "#57C7E3", "subnet": "#2F8FAB", "device": "#C990C0",
-    "tls": "#D9C8AE", "template": "#F79767", "email_domain": "#ECB5C9",
+    "card": "#8DCC93", "ip": "#57C7E3", "subnet": "#2F8FAB", "device": "#C990C0", "tls": "#D9C8AE",
+    "template": "#F79767", "email_domain": "#ECB5C9", "user_agent": "#B3B3B3", "bin": "#B5D99C",
+    "api_key": "#F2C94C", "network_owner": "#6FA8DC",
 }
 KIND_NAMES = {"card": "card", "ip": "IP", "subnet": "subnet", "device": "device", "tls": "TLS client",
-              "template": "prompt template", "email_domain": "e-mail domain"}
+              "template": "prompt template", "email_domain": "e-mail domain", "user_agent": "user agent",
+              "bin": "card BIN", "api_key": "API key", "network_owner": "network owner"}
 KIND_PLURALS = {"card": "cards", "ip": "IPs", "subnet": "subnets", "device": "devices", "tls": "TLS clients",
-                "template": "prompt templates", "email_domain": "e-mail domains"}
+                "template": "prompt templates", "email_domain": "e-mail domains", "user_agent": "user agents",
+                "bin": "card BINs", "api_key": "API keys", "network_owner": "network owners"}
 SAME_POOL = 0.7  # Jaccard overlap of member sets above which identifiers of one kind are drawn as one node
 
 
