@@ -1,5 +1,6 @@
 // Case file header: the operator, the current run (its parameters, and whether the operator is part of it),
-// the population size (the N of evidence weights), and the current run's organisation hypotheses, strongest first.
+// the population size (the N of evidence weights), and the current run's organisation hypotheses, strongest first
+// (asserted ones, and candidates below attribution's threshold, asserted = false).
 MATCH (o:Operator {operator_id: $id})
 OPTIONAL MATCH (run:AttributionRun {current: true})
 OPTIONAL MATCH (o)-[s:SCORED_IN]->(run)
@@ -13,6 +14,6 @@ RETURN o.operator_id AS operator_id, o.label AS label, coalesce(o.label_conflict
        COLLECT {
            MATCH (o)-[h:LIKELY_RUN_BY]->(org:Organisation) WHERE h.run_id = run.run_id
            RETURN {org_id: org.org_id, name: org.name, confirmed: org.confirmed, score: h.score, rank: h.rank,
-                   evidence_json: h.evidence_json}
+                   probability: h.probability, asserted: h.asserted, evidence_json: h.evidence_json}
            ORDER BY h.rank, h.score DESC
        } AS organisations

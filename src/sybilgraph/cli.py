@@ -443,44 +443,23 @@ def report_operator(
     members: Annotated[int, typer.Option(help="Member rows to embed in the members table.")] = 2_000,
 ) -> None:
     """One operator's case file: summary, evidence, behaviour, members, provenance (docs/report.md)."""
-    import getpass
     import time
 
-    from sybilgraph.api.audit import AuditLog
-    from sybilgraph.api.masking import Masker
     from sybilgraph.errors import ConfigError
-    from sybilgraph.ingest.columnar import ColumnarStore
-    from sybilgraph.report.command import audit_record, build_case, report_command, save_case
-    from sybilgraph.settings.api import Role
+    from sybilgraph.report.command import CaseKeys, report_command, save_case, write_audited_case
 
     if fmt not in ("html", "pdf"):
         raise ConfigError(f"--format must be html or pdf, not {fmt!r}")
-    try:
-        who = Role(role)
-    except ValueError:
-        raise ConfigError(f"--role must be viewer, analyst or admin, not {role!r}") from None
     s = settings()
-    api = s.api
-    if api.mask_key is None and who is not Role.ADMIN:
-        console.print("[yellow]warning:[/] SYBILGRAPH_API_MASK_KEY is not set: masks use the development key, "
-                      "which anyone with the source can reverse by guessing values")
-    masker = Masker(api.mask_secret(production=False))
-
-    def mask(kind: str, value: str, bin: str | None, last4: str | None) -> str:
-        return masker.mask(kind, value, who, bin=bin, last4=last4) or ""
-
-    files = ColumnarStore(s.columnar_dir).table_files("interactions")
-    audit = AuditLog(api.audit_file(s.home), fsync=api.audit_fsync)
+    keys = CaseKeys.from_settings(s.api)  # refuses in production without the API's mask and audit keys
+    for warning in keys.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
     started = time.perf_counter()
     with open_db(s) as db:
-        case, html = build_case(db.read, operator_id, who.value, mask, files,
-                                report_command(operator_id, out_file, fmt, who.value), members)  # type: ignore[arg-type]
-    # Audited before the file exists: no case file leaves unrecorded.
-    audit.append(audit_record(case, operator_id, user=getpass.getuser(), role=who.value, origin="cli",
-                              operation="sybilgraph report operator", outcome="allowed", errors=[], started=started))
-    audit.close()
+        case, html = write_audited_case(db.read, s, keys, operator_id, role, report_command(operator_id, out_file, fmt, role),
+                                        members)
     save_case(html, out_file, fmt)  # type: ignore[arg-type]
-    out.print(f"wrote {out_file} ({fmt}, masked for {who.value}): operator {operator_id}, "
+    out.print(f"wrote {out_file} ({fmt}, masked for {role}): operator {operator_id}, "
               f"{case.members_total:,} accounts, {len(case.identifiers)} identifiers, in {time.perf_counter() - started:.1f}s")
 
 

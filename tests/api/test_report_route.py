@@ -24,7 +24,7 @@ pytestmark = pytest.mark.integration
 def report_server(seed_case: SeedCase, neo4j_settings: Any) -> Iterator[tuple[ApiServer, Path]]:  # noqa: F811
     audit = seed_case.settings.home / "audit" / "report-audit.jsonl"
     settings = app_settings(neo4j_settings, seed_case.settings.home, mask_key=MASK_KEY, audit_path=audit)
-    with ApiServer(create_app(settings, production=False)) as srv:
+    with ApiServer(create_app(settings)) as srv:
         yield srv, audit
 
 
@@ -40,7 +40,7 @@ def test_the_api_serves_case_files_to_analysts_and_admins_only_and_audits(
     path = f"/reports/operators/{seed_case.operator_id}"
     assert _get(server, path, None).status_code == 401
     refused = _get(server, path, VIEWER)
-    assert refused.status_code == 403 and refused.json()["error"]["code"] == "FORBIDDEN"
+    assert refused.status_code == 403 and refused.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     page = _get(server, path, ANALYST)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "default-src 'none'" in page.headers["content-security-policy"] and page.headers["cache-control"] == "no-store"
@@ -49,10 +49,12 @@ def test_the_api_serves_case_files_to_analysts_and_admins_only_and_audits(
     assert cards and not any(_appears(c, page.text) for c in cards)
     admin = _get(server, path, ADMIN)
     assert admin.status_code == 200 and any(_appears(c, admin.text) for c in cards)
-    assert _get(server, "/reports/operators/op-does-not-exist", ANALYST).status_code == 404
+    missing = _get(server, "/reports/operators/op-does-not-exist", ANALYST)
+    assert missing.status_code == 404 and "op-does-not-exist" in missing.json()["errors"][0]["message"]
 
     records = [json.loads(line) for line in audit.read_text().splitlines()]
-    mine = [r for r in records if r["operation"] == "GET /reports/operators/{id}"]
+    mine = [r for r in records if r.get("operation") == "report:operator"]
+    assert {r["operation_type"] for r in mine} == {"rest"}
     assert [(r["user"], r["outcome"]) for r in mine] == [
         (None, "denied"), ("vera", "denied"), ("alice", "allowed"), ("adam", "allowed"), ("alice", "failed")]
     allowed = mine[2]

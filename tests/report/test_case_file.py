@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sybilgraph.settings.api import Role
+from sybilgraph.api.audit import verify_chain
 from sybilgraph.api.masking import Masker
 from sybilgraph.cli import app as cli
 from sybilgraph.ingest.columnar import ColumnarStore
@@ -23,6 +24,8 @@ from tests.report.conftest import SeedCase
 
 pytestmark = pytest.mark.integration
 MASK_KEY = "report-test-mask-key-5d1c9e"
+AUDIT_KEY = "report-test-audit-key-8e2f0a"
+UNATTRIBUTED = '<span class="unattributed">unattributed</span>'
 CHARTS = {"features", "confidence", "evidence-graph", "daily", "creation", "hour-of-week", "categories", "output-tokens"}
 
 
@@ -100,9 +103,38 @@ def test_a_viewer_page_carries_no_unmasked_identifier(seed_case: SeedCase) -> No
     assert not any(_appears(v, analyst) for v in raw.get("PAID_WITH", set()))  # cards stay masked for analysts
 
 
+def _operator_without_named_organisation(seed: SeedCase) -> str:
+    """An operator of the current run that attribution does not tie to an organisation (whatever
+    the attribution model in use: the test asserts the page's behaviour, not the model's result)."""
+    rows = seed.db.read_raw(
+        """MATCH (run:AttributionRun {current: true})<-[:SCORED_IN]-(o:Operator)
+           WHERE NOT EXISTS { MATCH (o)-[h:LIKELY_RUN_BY]->() WHERE h.run_id = run.run_id AND coalesce(h.asserted, true) }
+           RETURN o.operator_id AS id ORDER BY o.operator_id LIMIT 1""")
+    assert rows, "every operator of the seed bundle is tied to an organisation: nothing to show 'unattributed' with"
+    return str(rows[0]["id"])
+
+
 def test_the_case_file_says_unattributed_without_organisation_hypotheses(seed_case: SeedCase) -> None:
-    html = _case_html(seed_case, Role.ANALYST)
-    assert "unattributed" in html
+    operator = _operator_without_named_organisation(seed_case)
+    html = _case_html(seed_case, Role.ANALYST, operator)
+    assert UNATTRIBUTED in html
+
+
+def test_a_candidate_below_the_threshold_is_shown_as_a_candidate_not_an_attribution(seed_case: SeedCase) -> None:
+    operator = _operator_without_named_organisation(seed_case)
+    seed_case.db.driver.execute_query(
+        """MATCH (run:AttributionRun {current: true}), (o:Operator {operator_id: $operator})
+           MERGE (c:Organisation {org_id: 'org-test-candidate'}) SET c.name = 'Candidate Test Co', c.confirmed = false
+           CREATE (o)-[:LIKELY_RUN_BY {score: 1.5, probability: 0.2, rank: 1, asserted: false, run_id: run.run_id}]->(c)""",
+        {"operator": operator}, database_=seed_case.db.database,
+    )
+    try:
+        html = _case_html(seed_case, Role.ANALYST, operator)
+    finally:
+        seed_case.db.driver.execute_query(
+            "MATCH (x:Organisation) WHERE x.org_id STARTS WITH 'org-test-' DETACH DELETE x", database_=seed_case.db.database)
+    assert UNATTRIBUTED in html and "Candidates below the threshold" in html
+    assert "Candidate Test Co" in html and "probability 0.20" in html
 
 
 def test_the_case_file_names_the_current_runs_organisation_hypotheses(seed_case: SeedCase) -> None:
@@ -122,14 +154,15 @@ def test_the_case_file_names_the_current_runs_organisation_hypotheses(seed_case:
     finally:
         seed_case.db.driver.execute_query(
             "MATCH (x:Organisation) WHERE x.org_id STARTS WITH 'org-test-' DETACH DELETE x", database_=seed_case.db.database)
-    assert "Kestrel Test Labs" in analyst and "score 0.93" in analyst and "unattributed" not in analyst
+    assert "Kestrel Test Labs" in analyst and "score 0.93" in analyst
+    assert UNATTRIBUTED not in analyst
     assert "Stale Guess Ltd" not in analyst
     assert "kestrel-labs.example" in analyst and "kestrel-labs.example" not in viewer  # evidence masked like any identifier
 
 
 def _cli_env(seed: SeedCase, neo4j_settings: Any) -> dict[str, str]:
     return {"SYBILGRAPH_HOME": str(seed.settings.home), "NEO4J_URI": neo4j_settings.bolt_uri,
-            "SYBILGRAPH_API_MASK_KEY": MASK_KEY}
+            "SYBILGRAPH_API_MASK_KEY": MASK_KEY, "SYBILGRAPH_API_AUDIT_KEY": AUDIT_KEY}
 
 
 def test_the_command_line_writes_html_and_pdf_and_audits(seed_case: SeedCase, neo4j_settings: Any, tmp_path: Path) -> None:
@@ -139,14 +172,25 @@ def test_the_command_line_writes_html_and_pdf_and_audits(seed_case: SeedCase, ne
     result = runner.invoke(cli, ["report", "operator", seed_case.operator_id, "--out", str(out), "--role", "viewer"], env=env)
     assert result.exit_code == 0, result.output
     assert "identifiers masked for the viewer role" in out.read_text()
-    records = (seed_case.settings.home / "audit" / "audit.jsonl").read_text().splitlines()
-    assert json.loads(records[-1])["operators"] == [seed_case.operator_id] and json.loads(records[-1])["origin"] == "cli"
+    log = seed_case.settings.home / "audit" / "audit.jsonl"
+    last = json.loads(log.read_text().splitlines()[-1])
+    assert (last["operators"], last["origin"], last["role"]) == ([seed_case.operator_id], "cli", "viewer")
+    assert set(last["accounts"]) == set(seed_case.members)
+    assert verify_chain(log, AUDIT_KEY.encode()).ok  # chained with the API's key: `sybilgraph audit verify` checks it
     if find_chromium() is None:
         pytest.skip("no Chromium to print a PDF with")
     pdf = tmp_path / "case.pdf"
     result = runner.invoke(cli, ["report", "operator", seed_case.operator_id, "--out", str(pdf), "--format", "pdf"], env=env)
     assert result.exit_code == 0, result.output
     assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 50_000
+
+
+def test_the_command_line_refuses_without_the_apis_keys_in_production(seed_case: SeedCase, neo4j_settings: Any,
+                                                                       tmp_path: Path) -> None:
+    env: dict[str, str | None] = {**_cli_env(seed_case, neo4j_settings), "SYBILGRAPH_API_AUDIT_KEY": None}  # unset
+    result = CliRunner().invoke(cli, ["report", "operator", seed_case.operator_id, "--out", str(tmp_path / "x.html")], env=env)
+    assert result.exit_code == 1 and "set SYBILGRAPH_API_AUDIT_KEY" in " ".join(result.output.split())
+    assert not (tmp_path / "x.html").exists()
 
 
 def test_the_command_line_names_an_unknown_operator(seed_case: SeedCase, neo4j_settings: Any, tmp_path: Path) -> None:

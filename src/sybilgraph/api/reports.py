@@ -8,7 +8,8 @@ refused: a case file names accounts and their evidence, which is an analyst's wo
 masked for the caller's role with the app's ``Masker``.
 
 The case is gathered and drawn in a worker thread (matplotlib and DuckDB block); its reads go
-through the request's database handle on the event loop, inside the request's deadline. At most
+through the request's database handle on the event loop, inside the request's deadline (a
+minute, ``REPORT_TIMEOUT_S``, or the query deadline if that is longer). At most
 ``MAX_CONCURRENT`` case files are drawn at once, so reports cannot starve GraphQL.
 """
 
@@ -29,9 +30,12 @@ from sybilgraph.errors import ReportError
 from sybilgraph.ingest.columnar import ColumnarStore
 from sybilgraph.settings.api import Role
 
-__all__ = ["CSP", "MAX_CONCURRENT", "OPERATION", "report_router"]
+__all__ = ["CSP", "MAX_CONCURRENT", "OPERATION", "REPORT_TIMEOUT_S", "report_router"]
 
 MAX_CONCURRENT = 2
+# A case file is a dozen reads, one scan of the operator's interactions and eight charts: more than
+# a query's deadline allows on a busy machine (the largest operator at scale 0.2 takes ~2 s alone).
+REPORT_TIMEOUT_S = 60.0
 OPERATION = "report:operator"
 _OPERATOR_ID = re.compile(r"[\x21-\x7e]{1,128}")  # the contract's identifiers: 1-128 printable characters
 # The page loads nothing: this policy makes the browser enforce it.
@@ -55,7 +59,8 @@ def report_router(gateway: Gateway) -> APIRouter:
             return 200, html.encode("utf-8"), "text/html; charset=utf-8"
 
         client = request.client.host if request.client else "unknown"
-        answer = await gateway.rest(request_headers(request), client, OPERATION, Role.ANALYST, produce)
+        answer = await gateway.rest(request_headers(request), client, OPERATION, Role.ANALYST, produce,
+                                    timeout_s=max(REPORT_TIMEOUT_S, gateway.timeout_s))
         response = to_response(answer)
         if answer.status == 200:
             filename = re.sub(r"[^A-Za-z0-9_.-]", "_", operator_id)

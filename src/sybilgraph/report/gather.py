@@ -237,7 +237,8 @@ def _organisation(o: dict[str, Any], mask: Mask) -> OrganisationHypothesis:
         ))
     return OrganisationHypothesis(
         org_id=str(o.get("org_id")), name=str(o.get("name") or o.get("org_id")), confirmed=o.get("confirmed"),
-        score=o.get("score"), rank=o.get("rank"), evidence=tuple(items),
+        score=o.get("score"), rank=o.get("rank"), evidence=tuple(items), probability=o.get("probability"),
+        asserted=o.get("asserted"),
     )
 
 

@@ -52,6 +52,8 @@ class OrganisationHypothesis:
     score: float | None
     rank: int | None
     evidence: tuple[OrganisationEvidence, ...] = ()
+    probability: float | None = None
+    asserted: bool | None = None  # False: a candidate below attribution's threshold; None: not stated (asserted)
 
 
 @dataclass(frozen=True)
@@ -66,8 +68,18 @@ class Summary:
     flag_threshold: float | None
     in_current_run: bool
     features: tuple[Feature, ...]
-    organisations: tuple[OrganisationHypothesis, ...]  # empty: unattributed
+    organisations: tuple[OrganisationHypothesis, ...]  # none asserted: unattributed
     confidences: tuple[float, ...]  # of the current members
+
+    @property
+    def attributed(self) -> tuple[OrganisationHypothesis, ...]:
+        """The hypotheses attribution asserts (an organisation is named only on enough evidence)."""
+        return tuple(o for o in self.organisations if o.asserted is not False)
+
+    @property
+    def candidates(self) -> tuple[OrganisationHypothesis, ...]:
+        """Hypotheses below the threshold: shown as candidates, never as the answer."""
+        return tuple(o for o in self.organisations if o.asserted is False)
 
 
 @dataclass(frozen=True)
