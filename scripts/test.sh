@@ -10,5 +10,10 @@ if ! command -v docker-compose >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && comman
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose) >/dev/null 2>&1 \
     || echo "   (could not install docker-compose; the compose validation test will say so)"
 fi
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  echo "==> installing chromium (Debian): headless browser for the case-file, GraphiQL and Neo4j Browser tests"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 \
+    || echo "   (could not install chromium; those tests will skip and say so)"
+fi
 echo "==> running the test suite"
 exec .venv/bin/python -m pytest "$@"

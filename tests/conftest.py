@@ -31,7 +31,8 @@ def neo4j_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
         yield Settings(home=home)
         return
     # A patient start: on a loaded machine the JVM can take minutes.
-    settings = Settings(home=home, bolt_port=_free_port(), heap="3g", pagecache="512m", start_timeout_s=600)
+    settings = Settings(home=home, bolt_port=_free_port(), http_port=_free_port(), heap="3g", pagecache="512m",
+                        start_timeout_s=600)
     local = LocalNeo4j(settings)
     local.start()
     try:

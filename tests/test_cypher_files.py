@@ -15,7 +15,7 @@ NAME = re.compile(r"""["']((?:%s)/[a-z0-9_]+)["']""" % "|".join(sorted(AREAS)))
 
 def _used_names() -> set[str]:
     used = {n for p in SRC.rglob("*.py") for n in NAME.findall(p.read_text())}
-    used |= {k.merge_nodes for k in KINDS.values()} | {k.merge_links for k in KINDS.values()}
+    used |= {name for k in KINDS.values() for name in k.statements}
     used |= set(cypher.names("schema"))  # applied as a whole by Database.apply_schema
     return used
 

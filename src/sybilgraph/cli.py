@@ -25,6 +25,8 @@ from sybilgraph.settings import Settings
 app = typer.Typer(help="sybilgraph: who is behind a swarm of accounts.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="The local Neo4j + GDS (or the server NEO4J_URI names).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+report_app = typer.Typer(help="Case files: what investigators hand to managers and legal.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
 
 console = Console(stderr=True)
 out = Console()
@@ -127,7 +129,10 @@ def db_status() -> None:
     except DatabaseUnavailable as e:
         typer.echo(json.dumps({"answers": False, "bolt_uri": s.bolt_uri, "reason": str(e)}))
         raise typer.Exit(1) from None
-    typer.echo(json.dumps({"answers": True, "bolt_uri": s.bolt_uri, "neo4j": v.neo4j, "edition": v.edition, "gds": v.gds}))
+    status = {"answers": True, "bolt_uri": s.bolt_uri, "neo4j": v.neo4j, "edition": v.edition, "gds": v.gds}
+    if s.browser_url:  # the local launcher serves Neo4j Browser (docs/bloom.md)
+        status["browser"] = s.browser_url
+    typer.echo(json.dumps(status))
 
 
 @db_app.command("reset")
@@ -147,22 +152,38 @@ def db_reset(yes: Annotated[bool, typer.Option("--yes", help="Really empty the g
 @app.command()
 @human_errors
 def ingest(
-    bundle: Annotated[Path, typer.Argument(help="Bundle directory (docs/data-contract.md).")],
+    bundle: Annotated[Path | None, typer.Argument(help="Bundle directory (docs/data-contract.md).")] = None,
+    withdraw: Annotated[str | None, typer.Option("--withdraw", metavar="BUNDLE_ID",
+                                                 help="Withdraw the live delivery of this bundle id instead.")] = None,
     full_write: Annotated[bool, typer.Option("--full-write", help="Rewrite every graph row, not only changed ones.")] = False,
 ) -> None:
-    """Validate and load a bundle into the columnar store and Neo4j (idempotent)."""
-    from sybilgraph.ingest import ingest_bundle
+    """Validate and load a bundle delivery into the columnar store and Neo4j, or withdraw one.
+
+    A bundle's id is bundle.json's bundle_id, else its directory name. Delivering an id again
+    replaces its earlier delivery; the same content again changes nothing.
+    """
+    from sybilgraph.ingest import ingest_bundle, withdraw_bundle
     from sybilgraph.progress import reporter_for
 
+    if (bundle is None) == (withdraw is None):
+        console.print("give a bundle directory to ingest, or --withdraw BUNDLE_ID (not both)")
+        raise typer.Exit(2)
     s = settings()
     with open_db(s) as db:
+        if withdraw is not None:
+            gone = withdraw_bundle(withdraw, s, db, reporter=reporter_for())
+            timings = ", ".join(f"{k} {v:.1f}s" for k, v in gone.timings_s.items())
+            out.print(f"withdrew bundle '{gone.bundle_id}' (delivery {gone.ingest_id}); graph: {gone.graph_writes}; {timings}")
+            return
+        assert bundle is not None
         report = ingest_bundle(bundle, s, db, reporter=reporter_for(), full_write=full_write)
     _print_ingest_report(report)
     raise typer.Exit(report.exit_code)
 
 
 def _print_ingest_report(report: Any) -> None:
-    t = Table(title=f"ingest {report.ingest_id} ({report.status})")
+    what = "unchanged" if report.reused_staging else f"replaces {report.replaced}" if report.replaced else "new"
+    t = Table(title=f"ingest of bundle '{report.bundle_id}': delivery {report.ingest_id}, {what} ({report.status})")
     for col in ("table", "read", "loaded", "quarantined", "error"):
         t.add_column(col)
     for tr in report.tables.values():
@@ -172,6 +193,8 @@ def _print_ingest_report(report: Any) -> None:
         console.print(f"[yellow]warning:[/] {w}")
     if report.rows_quarantined:
         console.print(f"[yellow]{report.rows_quarantined:,} rows quarantined:[/] {report.quarantine_file}")
+    for table, n in report.rows_repeated.items():
+        console.print(f"{n:,} {table} rows repeated an id already counted; they count once")
     timings = ", ".join(f"{k} {v:.1f}s" for k, v in report.timings_s.items())
     out.print(f"graph writes: {report.graph_writes}; {timings}")
     out.print(f"report: {report.report_file}")
@@ -466,6 +489,37 @@ def audit_verify(
     out.print_json(data=report.as_dict())
     if not report.ok:
         raise typer.Exit(1)
+
+
+# -- case files ----------------------------------------------------------------------------------
+@report_app.command("operator")
+@human_errors
+def report_operator(
+    operator_id: Annotated[str, typer.Argument(help="The operator's id (op-...).")],
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write the case file.")] = Path("case.html"),
+    fmt: Annotated[str, typer.Option("--format", help="html, or pdf (needs Chromium).")] = "html",
+    role: Annotated[str, typer.Option(help="Mask identifiers as this API role sees them: viewer, analyst or admin.")] = "analyst",
+    members: Annotated[int, typer.Option(help="Member rows to embed in the members table.")] = 2_000,
+) -> None:
+    """One operator's case file: summary, evidence, behaviour, members, provenance (docs/report.md)."""
+    import time
+
+    from sybilgraph.errors import ConfigError
+    from sybilgraph.report.command import CaseKeys, report_command, save_case, write_audited_case
+
+    if fmt not in ("html", "pdf"):
+        raise ConfigError(f"--format must be html or pdf, not {fmt!r}")
+    s = settings()
+    keys = CaseKeys.from_settings(s.api)  # refuses in production without the API's mask and audit keys
+    for warning in keys.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+    started = time.perf_counter()
+    with open_db(s) as db:
+        case, html = write_audited_case(db.read, s, keys, operator_id, role, report_command(operator_id, out_file, fmt, role),
+                                        members)
+    save_case(html, out_file, fmt)  # type: ignore[arg-type]
+    out.print(f"wrote {out_file} ({fmt}, masked for {role}): operator {operator_id}, "
+              f"{case.members_total:,} accounts, {len(case.identifiers)} identifiers, in {time.perf_counter() - started:.1f}s")
 
 
 # -- scheduled jobs ------------------------------------------------------------------------------

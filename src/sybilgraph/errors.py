@@ -13,6 +13,7 @@ __all__ = [
     "BundleError",
     "TableError",
     "AttributionError",
+    "ReportError",
 ]
 
 
@@ -51,3 +52,7 @@ class TableError(SybilgraphError):
 
 class AttributionError(SybilgraphError):
     """An attribution run failed; the previous complete run stays current."""
+
+
+class ReportError(SybilgraphError):
+    """A case file cannot be made: unknown operator, no current run, no PDF renderer."""

@@ -43,6 +43,19 @@ class IdentifierKind:
     def merge_links(self) -> str:
         return f"ingest/merge_{self.plural}_links"
 
+    @property
+    def delete_nodes(self) -> str:
+        return f"ingest/delete_{self.plural}"
+
+    @property
+    def delete_links(self) -> str:
+        return f"ingest/delete_{self.plural}_links"
+
+    @property
+    def statements(self) -> tuple[str, ...]:
+        """Every Cypher statement written for this kind."""
+        return (self.merge_nodes, self.merge_links, self.delete_nodes, self.delete_links)
+
 
 KINDS: dict[str, IdentifierKind] = {
     k.name: k

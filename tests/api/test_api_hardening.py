@@ -260,7 +260,7 @@ def test_production_is_the_default_and_needs_an_audit_key(tmp_path: Path) -> Non
 def test_a_rest_endpoint_is_authenticated_limited_and_audited(neo4j_settings: Settings, seeded: Database, tmp_path: Path) -> None:
     app = create_app(app_settings(neo4j_settings, tmp_path), api_settings=api_settings())
 
-    @app.get("/reports/operators/{operator_id}")
+    @app.get("/example/operators/{operator_id}")  # any path: /reports/operators/{id} is the real case file (api/reports.py)
     async def report(operator_id: str, request: Request) -> Response:
         async def produce(ctx):  # type: ignore[no-untyped-def]
             row = await ctx.loaders.operator.load(operator_id)
@@ -271,12 +271,12 @@ def test_a_rest_endpoint_is_authenticated_limited_and_audited(neo4j_settings: Se
         return to_response(answer)
 
     with ApiServer(app) as srv, srv.client(ANALYST) as analyst, srv.client(VIEWER) as viewer, srv.client(None) as nobody:
-        ok = analyst.http.get("/reports/operators/op-kestrel")
+        ok = analyst.http.get("/example/operators/op-kestrel")
         assert (ok.status_code, ok.text, ok.headers["content-type"]) == (200, "<h1>op-kestrel</h1>", "text/html")
-        denied = viewer.http.get("/reports/operators/op-kestrel")
+        denied = viewer.http.get("/example/operators/op-kestrel")
         assert denied.status_code == 403 and denied.json()["errors"][0]["message"] == (
             "Forbidden: 'report:operator' requires the analyst role (you have viewer).")
-        assert nobody.http.get("/reports/operators/op-kestrel").status_code == 401
+        assert nobody.http.get("/example/operators/op-kestrel").status_code == 401
     records = operations(tmp_path)[-3:]
     assert [(r["operation"], r["operation_type"], r["outcome"], r["operators"]) for r in records] == [
         ("report:operator", "rest", "allowed", ["op-kestrel"]), ("report:operator", "rest", "denied", []),

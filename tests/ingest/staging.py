@@ -8,10 +8,9 @@ from typing import Any
 import pyarrow as pa
 
 from sybilgraph.ingest import pipeline
-from sybilgraph.ingest.aggregators import DuckDBAggregator
-from sybilgraph.ingest.columnar import BundleEntry, ColumnarStore
+from sybilgraph.ingest.bundle import open_bundle
+from sybilgraph.ingest.columnar import ColumnarStore
 from sybilgraph.ingest.combine import combine
-from sybilgraph.ingest.report import IngestReport
 from sybilgraph.progress import NullReporter
 from sybilgraph.settings import Settings
 from tests.bundles import TINY, write_bundle
@@ -47,19 +46,14 @@ UPDATE: dict[str, list[dict[str, Any]]] = {
 
 
 def stage(store: ColumnarStore, bundle: Path, settings: Settings) -> None:
-    """Validate and commit one bundle into ``store`` with its partials: nothing written to Neo4j."""
-    ingest_id = pipeline.bundle_digest(bundle)
-    seq = store.next_seq()
-    report = IngestReport(ingest_id=ingest_id, bundle=str(bundle), seq=seq)
-    run_dir = settings.runs_dir / "ingest" / ingest_id
-    pipeline._stage_bundle(bundle, store, ingest_id, seq, run_dir, report, NullReporter(), settings)
-    entry = BundleEntry(ingest_id=ingest_id, seq=seq, bundle=str(bundle))
-    store.commit(entry)
-    store.save_partial(ingest_id, DuckDBAggregator(store.connect).aggregate(pipeline.aggregate_input(store, [entry])))
+    """Validate and commit one delivery into ``store`` with its partials: nothing written to Neo4j."""
+    found = open_bundle(bundle)
+    pipeline.stage_delivery(found, store, settings, NullReporter(), store.delivery(found.bundle_id), {})
 
 
 def combined(store: ColumnarStore, settings: Settings) -> dict[str, pa.Table]:
     """The state tables of everything staged in ``store`` (ingest's aggregate phase)."""
+    pipeline.refresh_partials(store, settings)
     con = store.connect()
     try:
         return combine(con, pipeline.combine_input(store, settings))

@@ -5,6 +5,19 @@ resolver queries per row; API-key roles with identifier masking; a hash-chained 
 for every operation; cost limits and a query deadline. See docs/api.md.
 """
 
-from sybilgraph.api.app import create_app
+from typing import TYPE_CHECKING, Any
 
 __all__ = ["create_app"]
+
+if TYPE_CHECKING:
+    from sybilgraph.api.app import create_app
+
+
+def __getattr__(name: str) -> Any:
+    # The app (FastAPI, Strawberry) loads only when asked for: the command line uses the masking and
+    # the audit log without paying for a web server's imports.
+    if name == "create_app":
+        from sybilgraph.api.app import create_app
+
+        return create_app
+    raise AttributeError(name)

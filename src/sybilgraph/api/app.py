@@ -3,8 +3,9 @@
 ``create_app`` checks the configuration (production, the default, refuses to start insecurely),
 builds the process-wide state (async driver, masker and handles, audit log and its checkpoint,
 limits, document and response caches, attribution runner) and puts the request pipeline
-(``gateway.py``) at ``POST /graphql``. FastAPI serves the rest: ``/healthz``, ``/readyz`` and,
-in development only, GraphiQL. ``HttpGuard`` wraps everything: a request body limit and
+(``gateway.py``) at ``POST /graphql``. FastAPI serves the rest: ``/healthz``, ``/readyz``, case
+files at ``GET /reports/operators/{id}`` (through the same gateway, ``reports.py``) and, in
+development only, GraphiQL from files shipped in the package (``graphiql.py``). ``HttpGuard`` wraps everything: a request body limit and
 ``no-store`` on answers about people.
 """
 
@@ -20,7 +21,6 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from strawberry.http.ides import get_graphql_ide_html
 
 from sybilgraph.api.audit import AuditLog
 from sybilgraph.api.auth import Authenticator
@@ -31,10 +31,12 @@ from sybilgraph.api.db import AsyncDatabase
 from sybilgraph.api.documents import DocumentStore, load_trusted_documents
 from sybilgraph.api.errors import DatabaseUnavailableError
 from sybilgraph.api.gateway import Answer, Gateway
+from sybilgraph.api.graphiql import graphiql_page, graphiql_static_router
 from sybilgraph.api.handles import HandleCodec
 from sybilgraph.api.masking import Masker
 from sybilgraph.api.origin import TrustedProxies
 from sybilgraph.api.ratelimit import RateLimiter
+from sybilgraph.api.reports import report_router
 from sybilgraph.api.runner import (
     AttributionRunner,
     RunAttribution,
@@ -236,7 +238,11 @@ def create_app(
             return PlainTextResponse("Not Found", status_code=404)
         if "query" in request.query_params:
             return PlainTextResponse("queries are not allowed when using GET", status_code=400)
-        return HTMLResponse(get_graphql_ide_html(graphql_ide="graphiql"))
+        return graphiql_page(request)  # GraphiQL from package files, no CDN (api/graphiql.py)
+
+    if not production:  # GraphiQL's own files, only where GraphiQL is served
+        app.include_router(graphiql_static_router())
+    app.include_router(report_router(gateway))  # GET /reports/operators/{id}: case files (docs/report.md)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -296,15 +296,18 @@ class Gateway:
         name: str,
         min_role: Role,
         produce: Callable[[ApiContext], Awaitable[tuple[int, bytes, str]]],
+        timeout_s: float | None = None,
     ) -> Answer:
         """Serve a non-GraphQL endpoint (``name``, e.g. ``report:operator``) through the same
         authentication, rate limit, role check, deadline and audit record as GraphQL.
         ``produce(ctx)`` returns (status, body, content type); what it reads goes through
-        ``ctx.loaders`` (or is added to ``ctx.touched``) so the record names whose data left."""
+        ``ctx.loaders`` (or is added to ``ctx.touched``) so the record names whose data left.
+        ``timeout_s`` replaces the query deadline for endpoints that do more than a query."""
         state = self.state
         loop = asyncio.get_running_loop()
+        timeout_s = timeout_s or self.timeout_s
         principal, failure = state.authenticator.authenticate(headers)
-        call = Call(request_id=secrets.token_hex(8), started=time.perf_counter(), deadline=loop.time() + self.timeout_s,
+        call = Call(request_id=secrets.token_hex(8), started=time.perf_counter(), deadline=loop.time() + timeout_s,
                     origin=state.proxies.client(peer, headers.get("x-forwarded-for")), principal=principal,
                     auth_failure=failure, operation_name=name, kind="rest")
         refusal = self._rate_limit(call) or (self._unauthenticated(call) if principal is None else None)
@@ -320,7 +323,7 @@ class Gateway:
             async with asyncio.timeout_at(call.deadline):
                 status, body, content_type = await produce(ctx)
         except TimeoutError:
-            errors, status = [QueryTimeout(self.timeout_s)], 504
+            errors, status = [QueryTimeout(timeout_s)], 504
         except ApiError as e:
             errors, status = [e], 404 if e.code == "NOT_FOUND" else 400
         except Exception as e:  # noqa: BLE001 - logged here, masked for the client

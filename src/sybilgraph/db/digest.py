@@ -1,6 +1,6 @@
 """A canonical digest of the graph: equal digests mean equal nodes, relationships and properties.
 
-Run bookkeeping (IngestRun, AttributionRun, Lock) is left out: it records wall-clock times that
+Run bookkeeping (IngestRun, AttributionRun, Lock, DataVersion) is left out: it records wall-clock times that
 differ between two runs that produce the same graph.
 """
 

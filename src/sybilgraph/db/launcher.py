@@ -139,6 +139,11 @@ class LocalNeo4j:
                 f"port {self.settings.bolt_port} is already in use by another process; "
                 "set SYBILGRAPH_BOLT_PORT to a free port, or NEO4J_URI to use that server"
             )
+        if self.settings.http_port and _port_open(self.settings.http_port):
+            raise LauncherError(
+                f"port {self.settings.http_port} (Neo4j's HTTP connector, which serves Neo4j Browser) is already in "
+                "use by another process; set SYBILGRAPH_HTTP_PORT to a free port, or to 0 to turn it off"
+            )
         self.build()
         self.home.mkdir(parents=True, exist_ok=True)
         self.ready_file.unlink(missing_ok=True)
@@ -204,8 +209,27 @@ class LocalNeo4j:
             "dbms.security.procedures.unrestricted": "gds.*",
             "server.memory.pagecache.size": s.pagecache,
             "db.tx_log.rotation.retention_policy": "2 files",
+            **self._http_conf(),
         }
         self.conf_file.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
+
+    def _http_conf(self) -> dict[str, str]:
+        """The HTTP connector on loopback, serving Neo4j Browser at /browser/; Browser reaches Bolt
+        at the advertised address. Remote guides only from loopback and no telemetry: an
+        investigation network may reach nothing (Browser's own requests for web fonts and
+        analytics then fail, and it works on: docs/bloom.md)."""
+        s = self.settings
+        if not s.http_port:
+            return {"server.http.enabled": "false"}
+        return {
+            "server.http.enabled": "true",
+            "server.http.listen_address": f"127.0.0.1:{s.http_port}",
+            "server.http.advertised_address": f"127.0.0.1:{s.http_port}",
+            "server.https.enabled": "false",
+            "server.bolt.advertised_address": f"127.0.0.1:{s.bolt_port}",
+            "browser.remote_content_hostname_whitelist": "127.0.0.1",
+            "client.allow_telemetry": "false",
+        }
 
     def _wait_ready(self, pid: int | None) -> None:
         deadline = time.monotonic() + self.settings.start_timeout_s

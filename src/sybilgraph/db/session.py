@@ -118,15 +118,20 @@ class Database:
         return total
 
     def write_batch_lists(
-        self, name: str, batches: Iterable[Sequence[Mapping[str, Any]]], /, **params: Any
+        self, name: str, batches: Iterable[Sequence[Mapping[str, Any]]], /, *, fence: Fence | None = None,
+        **params: Any,
     ) -> int:
-        """Like ``write_batches`` for rows already cut into batches (e.g. from Arrow)."""
+        """Like ``write_batches`` for rows already cut into batches (e.g. from Arrow). With
+        ``fence``, every batch's transaction checks the lease first (``write``)."""
         query = cypher.load(name)
         total = 0
         with self.driver.session(database=self.database) as s:
             for batch in batches:
                 if batch:
-                    s.execute_write(_run_unwind, query, list(batch), params)
+                    if fence is None:
+                        s.execute_write(_run_unwind, query, list(batch), params)
+                    else:
+                        s.execute_write(_run_unwind_fenced, fence, name, query, list(batch), params)
                     total += len(batch)
         return total
 
@@ -164,6 +169,14 @@ def _run_fenced(tx: ManagedTransaction, fence: Fence, name: str, params: Mapping
 
 
 def _run_unwind(tx: ManagedTransaction, query: str, rows: list[Mapping[str, Any]], params: Mapping[str, Any]) -> None:
+    tx.run(query, {**params, "rows": rows}).consume()
+
+
+def _run_unwind_fenced(tx: ManagedTransaction, fence: Fence, name: str, query: str, rows: list[Mapping[str, Any]],
+                       params: Mapping[str, Any]) -> None:
+    if not tx.run(cypher.load("lease/check_fence"), name=fence.name, token=fence.token).data():
+        raise LeaseLost(f"lease '{fence.name}' (token {fence.token}) was lost: it expired or was taken over; "
+                        f"'{name}' was not written")
     tx.run(query, {**params, "rows": rows}).consume()
 
 

@@ -1,16 +1,21 @@
-"""The columnar store: every validated row of every ingested bundle, as Parquet on disk.
+"""The columnar store: every validated row of every live delivery, as Parquet on disk.
 
 Raw interactions never become Neo4j nodes; they live here for aggregation, drill-down and
 timelines. Layout under ``$SYBILGRAPH_HOME/columnar``::
 
-    manifest.json                         ingested bundles, in ingest order (seq)
-    bundles/<ingest_id>/<table>/part-*.parquet
-    bundles/<ingest_id>/partial/<name>.parquet   its partial aggregates (aggregate.py)
-    staging/<ingest_id>/...               a bundle being written; moved into bundles/ at once
-    graph_state/CURRENT, gen-*/<name>.parquet    what the graph holds (state.py)
+    manifest.json                           the live deliveries (in ingest order) and next_seq
+    bundles/<ingest_id>/<table>/part-*.parquet     a delivery's validated rows
+    bundles/<ingest_id>/<partial>/<name>.parquet   its partial aggregates (aggregate.py)
+    staging/<ingest_id>/...                 a delivery being written; moved into bundles/ at once
+    graph_state/CURRENT, gen-*/<name>.parquet      what the graph holds (state.py)
 
-Each step ends in an atomic rename, so a process killed at any point leaves either the old or
-the new state, never half of one.
+The manifest is the one authority on what is live. A delivery is identified by its bundle id
+(``bundle.json``'s ``bundle_id``, else the directory name); each delivery gets a sequence number
+that is taken (and persisted) *before* it is staged, so a number is never used twice even when a
+run is killed, and its directory is named after it (``d000007``). Committing a delivery is one
+atomic manifest write: a redelivery of a bundle id replaces the earlier delivery there, a
+withdrawal removes it; directories the manifest does not name (a kill's leftovers, replaced or
+withdrawn deliveries) are never read and are removed by ``recover``.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +32,32 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["ColumnarStore", "BundleEntry", "StagedTable"]
+__all__ = ["ColumnarStore", "Delivery", "BundleEntry", "StagedTable", "PARQUET_OPTIONS"]
 
 PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "compression_level": 1}
+MANIFEST_VERSION = 2
 
 
 @dataclass(frozen=True)
-class BundleEntry:
-    ingest_id: str
+class Delivery:
+    """One live delivery of a bundle."""
+
+    bundle_id: str
     seq: int
-    bundle: str
+    ingest_id: str  # its directory under bundles/: "d" + seq
+    digest: str  # content hash of its contract files: the same content is the same delivery
+    bundle: str  # where it was read from
+    partial: str = "partial-1"  # the directory of its current partial aggregates
+    # Sequence numbers of earlier live deliveries that already held some of its interaction or
+    # session ids (those rows count there, not here): withdrawing one recomputes this partial.
+    suppressed_by: tuple[int, ...] = field(default_factory=tuple)
+
+    @staticmethod
+    def key(seq: int) -> str:
+        return f"d{seq:06d}"
+
+
+BundleEntry = Delivery  # the name earlier callers used
 
 
 class StagedTable:
@@ -89,85 +110,142 @@ class ColumnarStore:
         self.manifest_path = root / "manifest.json"
 
     # -- manifest ----------------------------------------------------------------------------
-    def entries(self) -> list[BundleEntry]:
+    def _read_manifest(self) -> tuple[list[Delivery], int]:
+        entries, next_seq, _ = self._read()
+        return entries, next_seq
+
+    def _read(self) -> tuple[list[Delivery], int, int]:
+        """(live deliveries, next sequence number, revision)."""
         if not self.manifest_path.is_file():
-            return []
+            return [], 1, 0
         data = json.loads(self.manifest_path.read_text())
-        return [BundleEntry(**e) for e in data["bundles"]]
+        if "deliveries" not in data:  # version 1: content-hash ids, no next_seq
+            entries = [Delivery(bundle_id=e["ingest_id"], seq=e["seq"], ingest_id=e["ingest_id"], digest=e["ingest_id"],
+                                bundle=e["bundle"], partial="partial") for e in data.get("bundles", [])]
+            return entries, max((e.seq for e in entries), default=0) + 1, -1
+        entries = [Delivery(**{**e, "suppressed_by": tuple(e.get("suppressed_by", ()))}) for e in data["deliveries"]]
+        return sorted(entries, key=lambda e: e.seq), int(data["next_seq"]), int(data.get("revision", 0))
 
-    def entry(self, ingest_id: str) -> BundleEntry | None:
-        return next((e for e in self.entries() if e.ingest_id == ingest_id), None)
-
-    def next_seq(self) -> int:
-        return max((e.seq for e in self.entries()), default=0) + 1
-
-    def _write_manifest(self, entries: list[BundleEntry]) -> None:
+    def _write_manifest(self, entries: list[Delivery], next_seq: int, changed: bool = True) -> None:
+        """``changed``: what is live changed (not only the next sequence number)."""
+        _, _, revision = self._read()
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = self.manifest_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"bundles": [e.__dict__ for e in sorted(entries, key=lambda e: e.seq)]}, indent=1))
+        body = {"version": MANIFEST_VERSION, "next_seq": next_seq, "revision": revision + 1 if changed else revision,
+                "deliveries": [asdict(e) for e in sorted(entries, key=lambda e: e.seq)]}
+        tmp.write_text(json.dumps(body, indent=1))
         os.replace(tmp, self.manifest_path)
 
-    # -- staging and commit ------------------------------------------------------------------
+    def revision(self) -> int:
+        """Grows with every change of what is live (commit, withdrawal, new partials)."""
+        return self._read()[2]
+
+    def entries(self) -> list[Delivery]:
+        """The live deliveries, in ingest order."""
+        return self._read_manifest()[0]
+
+    def delivery(self, bundle_id: str) -> Delivery | None:
+        return next((e for e in self.entries() if e.bundle_id == bundle_id), None)
+
+    def entry(self, ingest_id: str) -> Delivery | None:
+        return next((e for e in self.entries() if e.ingest_id == ingest_id), None)
+
+    def allocate_seq(self) -> int:
+        """A sequence number nobody had: persisted as taken before the caller stages anything."""
+        entries, next_seq = self._read_manifest()
+        seq = max(next_seq, max((e.seq for e in entries), default=0) + 1)
+        self._write_manifest(entries, seq + 1, changed=False)
+        return seq
+
+    # -- staging, commit, withdrawal ---------------------------------------------------------
+    def recover(self) -> None:
+        """Remove what a killed run left: staging areas and directories the manifest does not name."""
+        shutil.rmtree(self.staging_dir, ignore_errors=True)
+        live = {e.ingest_id for e in self.entries()}
+        if self.bundles_dir.is_dir():
+            for path in self.bundles_dir.iterdir():
+                if path.name not in live:
+                    shutil.rmtree(path, ignore_errors=True)
+
     def staging(self, ingest_id: str) -> Path:
         path = self.staging_dir / ingest_id
         shutil.rmtree(path, ignore_errors=True)  # leftovers of a killed run
         path.mkdir(parents=True)
         return path
 
-    def is_committed(self, ingest_id: str) -> bool:
-        return self.entry(ingest_id) is not None and (self.bundles_dir / ingest_id / "COMPLETE").is_file()
+    def commit(self, delivery: Delivery) -> Delivery | None:
+        """Move a staged delivery into place and make it live; the delivery it replaces, if any.
 
-    def commit(self, entry: BundleEntry) -> None:
-        """Move a staged bundle into place and record it; replaces an earlier copy of it."""
-        staged = self.staging_dir / entry.ingest_id
-        (staged / "COMPLETE").write_text(str(entry.seq))
-        target = self.bundles_dir / entry.ingest_id
+        The manifest write is the commit point: before it the store is as it was, after it the
+        new delivery is live and the replaced one gone (its directory is removed afterwards).
+        """
+        staged = self.staging_dir / delivery.ingest_id
+        target = self.bundles_dir / delivery.ingest_id
         self.bundles_dir.mkdir(parents=True, exist_ok=True)
-        if target.exists():
-            trash = self.staging_dir / f"{entry.ingest_id}.old"
-            shutil.rmtree(trash, ignore_errors=True)
-            os.replace(target, trash)
-            os.replace(staged, target)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(staged, target)
-        others = [e for e in self.entries() if e.ingest_id != entry.ingest_id]
-        self._write_manifest([*others, entry])
+        shutil.rmtree(target, ignore_errors=True)  # never live: its number was taken and not committed
+        os.replace(staged, target)
+        entries, next_seq = self._read_manifest()
+        replaced = next((e for e in entries if e.bundle_id == delivery.bundle_id), None)
+        others = [e for e in entries if e.bundle_id != delivery.bundle_id]
+        self._write_manifest([*others, delivery], max(next_seq, delivery.seq + 1))
+        if replaced is not None:
+            shutil.rmtree(self.bundles_dir / replaced.ingest_id, ignore_errors=True)
+        return replaced
+
+    def withdraw(self, bundle_id: str) -> Delivery | None:
+        """Remove a live delivery (manifest first, then its files); None when it is not live."""
+        entries, next_seq = self._read_manifest()
+        gone = next((e for e in entries if e.bundle_id == bundle_id), None)
+        if gone is None:
+            return None
+        self._write_manifest([e for e in entries if e.bundle_id != bundle_id], next_seq)
+        shutil.rmtree(self.bundles_dir / gone.ingest_id, ignore_errors=True)
+        return gone
+
+    def update(self, delivery: Delivery) -> None:
+        """Record new facts about a live delivery (its current partials, what suppressed it)."""
+        entries, next_seq = self._read_manifest()
+        self._write_manifest([delivery if e.seq == delivery.seq else e for e in entries], next_seq)
 
     # -- reading -----------------------------------------------------------------------------
-    def committed(self) -> list[BundleEntry]:
-        """The bundles whose staging completed, in ingest order."""
-        return [e for e in self.entries() if (self.bundles_dir / e.ingest_id / "COMPLETE").is_file()]
+    def committed(self) -> list[Delivery]:
+        """The live deliveries (the manifest names only committed ones), in ingest order."""
+        return self.entries()
 
-    def table_files(self, table: str, entries: list[BundleEntry] | None = None) -> list[str]:
-        """The Parquet files of ``table`` of the given (default: every committed) bundle."""
-        chosen = self.committed() if entries is None else entries
+    def table_files(self, table: str, entries: list[Delivery] | None = None) -> list[str]:
+        """The Parquet files of ``table`` of the given (default: every live) delivery."""
+        chosen = self.entries() if entries is None else entries
         return [str(p) for e in chosen for p in sorted((self.bundles_dir / e.ingest_id / table).glob("*.parquet"))]
 
-    def partial_dir(self, ingest_id: str) -> Path:
-        return self.bundles_dir / ingest_id / "partial"
+    def partial_dir(self, delivery: Delivery) -> Path:
+        return self.bundles_dir / delivery.ingest_id / delivery.partial
 
-    def partial_files(self, name: str, entries: list[BundleEntry] | None = None) -> list[str]:
-        """The partial ``name`` of each given (default: every committed) bundle that has one."""
-        chosen = self.committed() if entries is None else entries
-        paths = (self.partial_dir(e.ingest_id) / f"{name}.parquet" for e in chosen)
+    def partial_files(self, name: str, entries: list[Delivery] | None = None) -> list[str]:
+        """The partial ``name`` of each given (default: every live) delivery that has one."""
+        chosen = self.entries() if entries is None else entries
+        paths = (self.partial_dir(e) / f"{name}.parquet" for e in chosen)
         return [str(p) for p in paths if p.is_file()]
 
-    def save_partial(self, ingest_id: str, tables: dict[str, pa.Table]) -> None:
-        """Write a bundle's partials; each file appears whole or not at all."""
-        directory = self.partial_dir(ingest_id)
+    def has_partials(self, delivery: Delivery, names: list[str]) -> bool:
+        return all((self.partial_dir(delivery) / f"{n}.parquet").is_file() for n in names)
+
+    def write_partial(self, directory: Path, tables: dict[str, pa.Table]) -> None:
+        """Write partial aggregates into ``directory`` (a staging area or a fresh partial-N)."""
         directory.mkdir(parents=True, exist_ok=True)
         for name, table in tables.items():
-            tmp = directory / f"{name}.parquet.tmp"
-            pq.write_table(table, tmp, **PARQUET_OPTIONS)
-            os.replace(tmp, directory / f"{name}.parquet")
+            pq.write_table(table, directory / f"{name}.parquet", **PARQUET_OPTIONS)
 
-    def table_glob(self, table: str) -> str | None:
-        """A Parquet glob over every committed bundle's ``table``, or None when none has it."""
-        committed = [e.ingest_id for e in self.entries() if (self.bundles_dir / e.ingest_id / "COMPLETE").is_file()]
-        if not any(any((self.bundles_dir / i / table).glob("*.parquet")) for i in committed):
-            return None
-        return str(self.bundles_dir / "*" / table / "*.parquet")
+    def replace_partial(self, delivery: Delivery, tables: dict[str, pa.Table],
+                        suppressed_by: tuple[int, ...]) -> Delivery:
+        """New partials for a live delivery, switched to by one manifest write."""
+        number = int(delivery.partial.rsplit("-", 1)[-1]) + 1 if "-" in delivery.partial else 1
+        fresh = replace(delivery, partial=f"partial-{number}", suppressed_by=suppressed_by)
+        target = self.partial_dir(fresh)
+        shutil.rmtree(target, ignore_errors=True)
+        self.write_partial(target, tables)
+        self.update(fresh)
+        shutil.rmtree(self.partial_dir(delivery), ignore_errors=True)
+        return fresh
 
     def connect(self, memory_limit: str = "4GB", threads: int | None = None) -> duckdb.DuckDBPyConnection:
         con = duckdb.connect()
@@ -179,7 +257,9 @@ class ColumnarStore:
         return con
 
     def files(self) -> Iterator[Path]:
-        yield from self.bundles_dir.rglob("*.parquet")
+        """Every Parquet file of every live delivery."""
+        for e in self.entries():
+            yield from (self.bundles_dir / e.ingest_id).rglob("*.parquet")
 
 
 def _checked_size(size: str) -> str:

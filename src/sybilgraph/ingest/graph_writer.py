@@ -1,7 +1,8 @@
-"""Writes aggregated tables into Neo4j: thin, batched, parameterised, idempotent.
+"""Writes aggregated tables into Neo4j, and deletes what left them: thin, batched, idempotent.
 
 Every row carries absolute values (counts over everything ingested), so writing a row twice
-changes nothing; the pipeline writes only the rows that differ from the last written state.
+changes nothing; ``sync.py`` writes only the rows that differ from the last written state and
+deletes the keys that left it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from sybilgraph.db.lease import Fence
 from sybilgraph.db.session import Database
 from sybilgraph.identifiers import KINDS, IdentifierKind
 from sybilgraph.progress import Phase
@@ -24,15 +26,25 @@ def _batches(table: pa.Table, size: int) -> Iterator[list[dict[str, Any]]]:
         yield batch.to_pylist()
 
 
+# Graph tables without a kind: the statement deleting their rows and the key columns it takes.
+_DELETES: dict[str, tuple[str, list[str]]] = {
+    "accounts": ("ingest/delete_accounts", ["account_id"]),
+    "ip_subnets": ("ingest/delete_ip_subnets", ["ip", "subnet"]),
+    "organisations": ("ingest/delete_organisations", ["org_id"]),
+    "labels": ("ingest/delete_labels", ["account_id", "operator_label"]),
+}
+
+
 class GraphWriter:
-    def __init__(self, db: Database, batch_size: int = 10_000) -> None:
+    def __init__(self, db: Database, batch_size: int = 10_000, fence: Fence | None = None) -> None:
         self.db = db
         self.batch_size = batch_size
+        self.fence = fence  # the writer's lease, checked in every batch's transaction
 
     def _write(self, name: str, table: pa.Table, phase: Phase | None, size: int | None = None, **params: Any) -> int:
         written = 0
         for rows in _batches(table, size or self.batch_size):
-            written += self.db.write_batch_lists(name, [rows], **params)
+            written += self.db.write_batch_lists(name, [rows], fence=self.fence, **params)
             if phase is not None:
                 phase.advance(len(rows))
         return written
@@ -64,3 +76,13 @@ class GraphWriter:
 
     def labels(self, table: pa.Table, phase: Phase | None = None) -> int:
         return self._write("ingest/merge_labels", table, phase)
+
+    # -- deletes -------------------------------------------------------------------------------
+    def delete(self, name: str, table: pa.Table, phase: Phase | None = None) -> int:
+        """Delete the rows of graph table ``name`` that ``table`` keys (see sync.DELETE_KEYS)."""
+        if name == "links":
+            return self._per_kind(table.select(["kind", "account_id", "value"]), phase, lambda kind: kind.delete_links)
+        if name == "identifiers":
+            return self._per_kind(table.select(["kind", "value"]), phase, lambda kind: kind.delete_nodes)
+        statement, columns = _DELETES[name]
+        return self._write(statement, table.select(columns), phase)

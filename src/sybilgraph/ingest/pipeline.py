@@ -1,65 +1,70 @@
-"""``sybilgraph ingest BUNDLE``: validate, stage, aggregate, write the graph.
+"""``sybilgraph ingest BUNDLE`` and ``--withdraw BUNDLE_ID``: deliveries in, the graph follows.
 
-Phases:
+Phases of an ingest (all under one writer lock, ``writer_lock.py``):
+
 1. *validate*: each contract table is read in streamed batches, bad rows go to quarantine,
-   good rows to the columnar store's staging area; the staged bundle is committed atomically.
-2. *aggregate*: DuckDB (or the Spark job, ``SYBILGRAPH_AGGREGATOR``; ingest/aggregators.py)
-   computes the new bundle's partial aggregates once; ``combine.py`` folds every bundle's
-   partials into the state tables (``state.py``): accounts, identifiers, links, labels, ...
-3. *write*: only rows that differ from what the graph already holds are written to Neo4j, in
-   batched managed transactions; the written state is saved last (``state.read_state``).
+   good rows to a staging area of the columnar store, with the delivery's partial aggregates
+   (``partials.py``: one scan of its interactions; each interaction or session id counts once);
+   one manifest write makes the delivery live and, for a redelivery of the same bundle id,
+   withdraws the earlier one (the data contract's "Deliveries"). The same content again skips
+   this phase.
+2. *aggregate*: ``combine.py`` folds every live delivery's partials and versioned rows into the
+   state tables (``state.py``): accounts, identifiers, links, labels, ...
+3. *write*: ``sync.py`` writes the rows that differ from what the graph holds and deletes the
+   links and nodes that left; the state is saved last (``state.read_state``).
 
-A run killed at any point and started again converges on the state of a clean run: staging is
-redone or reused whole, and graph rows are absolute values written idempotently.
+A withdrawal is a manifest write followed by phases 2 and 3. A run killed at any point and
+started again converges on the state of a clean run: staging areas and directories outside the
+manifest are removed, sequence numbers are never reused, partials that depended on a withdrawn
+delivery are computed again, and graph rows are absolute values written idempotently.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from sybilgraph.contract import TABLE_ORDER, TABLES
+from sybilgraph.db.lease import Lease
 from sybilgraph.db.session import Database
 from sybilgraph.errors import BundleError, TableError
-from sybilgraph.ingest import aggregate as agg
-from sybilgraph.ingest.aggregators import INPUT_TABLES, PARTIAL_SCHEMAS, AggregateInput, make_aggregator
-from sybilgraph.ingest.columnar import PARQUET_OPTIONS, BundleEntry, ColumnarStore, StagedTable
+from sybilgraph.ingest.aggregators import INPUT_TABLES, PARTIAL_SCHEMAS, AggregateInput, Aggregator, make_aggregator
+from sybilgraph.ingest.bundle import Bundle, open_bundle
+from sybilgraph.ingest.columnar import ColumnarStore, Delivery, StagedTable
 from sybilgraph.ingest.combine import VERSIONED_TABLES, CombineInput, combine
-from sybilgraph.ingest.graph_writer import GraphWriter
-from sybilgraph.ingest.readers import (
-    NORMALIZED_SCHEMAS,
-    QUARANTINE_SCHEMA,
-    find_table_files,
-    read_table,
-    unknown_entries,
-)
-from sybilgraph.ingest.report import IngestReport, TableReport
-from sybilgraph.ingest.state import GRAPH_TABLES, StateDir
+from sybilgraph.ingest.partials import compute_partials
+from sybilgraph.ingest.readers import NORMALIZED_SCHEMAS, QUARANTINE_SCHEMA, read_table
+from sybilgraph.ingest.report import IngestReport, TableReport, WithdrawReport
+from sybilgraph.ingest.state import StateDir
+from sybilgraph.ingest.sync import sync_graph
+from sybilgraph.ingest.writer_lock import WriterGuard, exclusive_writer
 from sybilgraph.progress import NullReporter, Reporter
 from sybilgraph.settings import Settings
 from sybilgraph.timing import timed
 
-__all__ = ["aggregate_input", "bundle_digest", "combine_input", "ingest_bundle"]
+__all__ = [
+    "aggregate_input",
+    "bundle_digest",
+    "combine_input",
+    "ingest_bundle",
+    "refresh_partials",
+    "stage_delivery",
+    "withdraw_bundle",
+]
 
 log = logging.getLogger("sybilgraph.ingest")
 
-# Tables whose rows are versioned by ingest order (a later bundle's row wins).
+# Tables whose rows are versioned by ingest order (a later delivery's row wins).
 SEQUENCED_TABLES = frozenset({"accounts", "payment_methods", "labels", "organisations", "ip_owners"})
 
 
 def bundle_digest(bundle_dir: Path) -> str:
-    """Content hash of the bundle's contract files: the same bundle always has the same id."""
-    h = hashlib.sha256()
-    for table in TABLE_ORDER:
-        for path in find_table_files(bundle_dir, table):
-            h.update(str(path.relative_to(bundle_dir)).encode())
-            with open(path, "rb") as f:
-                h.update(hashlib.file_digest(f, "sha256").digest())
-    return h.hexdigest()[:24]
+    """Content hash of the bundle's contract files: the same content always has the same digest."""
+    return open_bundle(bundle_dir).digest
 
 
 def ingest_bundle(
@@ -68,73 +73,170 @@ def ingest_bundle(
     db: Database,
     reporter: Reporter | None = None,
     full_write: bool = False,
+    lease: Lease | None = None,
 ) -> IngestReport:
-    bundle_dir = Path(bundle_dir)
-    if not bundle_dir.is_dir():
-        raise BundleError(f"bundle directory not found: {bundle_dir}")
-    if not find_table_files(bundle_dir, "accounts"):
-        raise BundleError(f"{bundle_dir}: no accounts table (accounts.csv, accounts.parquet, ...); it is required")
+    """Ingest one delivery of a bundle (a redelivery replaces the earlier one of its bundle id).
+
+    ``lease``: the ``ingest`` lease when the caller holds it already (the scheduler); otherwise
+    it is taken here, and released at the end.
+    """
+    bundle = open_bundle(Path(bundle_dir))
     reporter = reporter or NullReporter()
     store = ColumnarStore(settings.columnar_dir)
-    ingest_id = bundle_digest(bundle_dir)
-    entry = store.entry(ingest_id)
-    seq = entry.seq if entry else store.next_seq()
-    run_dir = settings.runs_dir / "ingest" / ingest_id
-    report = IngestReport(ingest_id=ingest_id, bundle=str(bundle_dir), seq=seq)
-    report.report_file = str(run_dir / "report.json")
-    for name in unknown_entries(bundle_dir):
-        report.warnings.append(f"{bundle_dir / name}: not a contract table; ignored")
-
-    with timed(report.timings_s, "schema"):
-        db.apply_schema()
-
-    previous = _previous_report(run_dir) if store.is_committed(ingest_id) else None
-    if previous is not None:
-        report.tables, report.reused_staging = previous.tables, True
-        report.quarantine_file = previous.quarantine_file
-    else:
-        with timed(report.timings_s, "validate"):
-            _stage_bundle(bundle_dir, store, ingest_id, seq, run_dir, report, reporter, settings)
-        store.commit(BundleEntry(ingest_id=ingest_id, seq=seq, bundle=str(bundle_dir)))
-    report.write(run_dir / "report.json")  # staging is durable from here on
-
-    with timed(report.timings_s, "aggregate"):
-        tables = _aggregate(store, settings)
-    with timed(report.timings_s, "write_graph"):
-        report.graph_writes = _write_graph(db, store, tables, reporter, settings, full_write)
-    db.write(
-        "ingest/merge_ingest_run",
-        ingest_id=ingest_id,
-        bundle=str(bundle_dir),
-        seq=seq,
-        rows_loaded=report.rows_loaded,
-        rows_quarantined=report.rows_quarantined,
-        status=report.status,
-    )
-    report.write(run_dir / "report.json")
+    with exclusive_writer(db, settings, lease) as guard:
+        timings: dict[str, float] = {}
+        with timed(timings, "schema"):
+            db.apply_schema()
+        store.recover()
+        live = store.delivery(bundle.bundle_id)
+        if live is not None and live.digest == bundle.digest:
+            report = _unchanged_report(settings, live, bundle)
+        else:
+            report = stage_delivery(bundle, store, settings, reporter, live, timings, guard.check)
+        report.timings_s = {**timings, **{k: v for k, v in report.timings_s.items() if k not in timings}}
+        report.report_file = str(_run_dir(settings, report.ingest_id) / "report.json")
+        report.write(Path(report.report_file))  # staging is durable from here on
+        report.graph_writes = _converge(db, store, settings, reporter, guard, report.timings_s, full_write)
+        db.write(
+            "ingest/merge_ingest_run",
+            fence=guard.fence,
+            ingest_id=report.ingest_id,
+            bundle_id=report.bundle_id,
+            bundle=str(bundle.path),
+            seq=report.seq,
+            rows_loaded=report.rows_loaded,
+            rows_quarantined=report.rows_quarantined,
+            status=report.status,
+        )
+        if report.replaced:
+            db.write("ingest/set_ingest_run_status", fence=guard.fence, ingest_id=report.replaced, status="replaced")
+        report.write(Path(report.report_file))
     return report
+
+
+def withdraw_bundle(
+    bundle_id: str, settings: Settings, db: Database, reporter: Reporter | None = None, lease: Lease | None = None
+) -> WithdrawReport:
+    """Remove a live delivery: its rows leave the store, and the graph what only it supported."""
+    reporter = reporter or NullReporter()
+    store = ColumnarStore(settings.columnar_dir)
+    with exclusive_writer(db, settings, lease) as guard:
+        timings: dict[str, float] = {}
+        with timed(timings, "schema"):
+            db.apply_schema()
+        store.recover()
+        guard.check()
+        gone = store.withdraw(bundle_id)
+        if gone is None:
+            # A withdrawal killed after its manifest write left the graph behind: catch it up.
+            _converge(db, store, settings, reporter, guard, timings, full_write=False)
+            live = ", ".join(e.bundle_id for e in store.entries()) or "none"
+            raise BundleError(f"no live delivery of bundle '{bundle_id}' to withdraw (live: {live})")
+        report = WithdrawReport(bundle_id=bundle_id, ingest_id=gone.ingest_id, seq=gone.seq)
+        report.graph_writes = _converge(db, store, settings, reporter, guard, timings, full_write=False)
+        report.timings_s = timings
+        db.write("ingest/set_ingest_run_status", fence=guard.fence, ingest_id=gone.ingest_id, status="withdrawn")
+        # After the change committed: the API's run-scoped cache must not serve withdrawn rows.
+        db.write("db/bump_data_version", reason=f"withdrawn bundle {bundle_id}")
+    return report
+
+
+def _run_dir(settings: Settings, ingest_id: str) -> Path:
+    return settings.runs_dir / "ingest" / ingest_id
+
+
+def _unchanged_report(settings: Settings, live: Delivery, bundle: Bundle) -> IngestReport:
+    """The same content delivered again: the earlier report, nothing staged."""
+    previous = _previous_report(_run_dir(settings, live.ingest_id))
+    report = IngestReport(ingest_id=live.ingest_id, bundle_id=live.bundle_id, bundle=str(bundle.path), seq=live.seq)
+    if previous is not None:
+        report.tables, report.quarantine_file = previous.tables, previous.quarantine_file
+        report.rows_repeated = previous.rows_repeated
+    report.reused_staging = True
+    report.warnings = [f"{bundle.path / name}: not a contract table; ignored" for name in bundle.unknown]
+    return report
+
+
+def stage_delivery(
+    bundle: Bundle,
+    store: ColumnarStore,
+    settings: Settings,
+    reporter: Reporter,
+    live: Delivery | None,
+    timings: dict[str, float],
+    check: Callable[[], None] = lambda: None,
+) -> IngestReport:
+    """Phase 1: validate and stage a delivery with its partials, and make it live.
+
+    ``live``: the delivery of the same bundle id it replaces. ``check`` runs before the commit.
+    """
+    seq = store.allocate_seq()  # taken for good before anything is staged
+    ingest_id = Delivery.key(seq)
+    report = IngestReport(ingest_id=ingest_id, bundle_id=bundle.bundle_id, bundle=str(bundle.path), seq=seq,
+                          replaced=live.ingest_id if live else None)
+    report.warnings = [f"{bundle.path / name}: not a contract table; ignored" for name in bundle.unknown]
+    staging = store.staging(ingest_id)
+    with timed(timings, "validate"):
+        _stage_bundle(bundle, store, staging, seq, _run_dir(settings, ingest_id), report, reporter, settings, live)
+    with timed(timings, "partials"):
+        files = {t: [str(p) for p in sorted((staging / t).glob("*.parquet"))] for t in INPUT_TABLES}
+        result = compute_partials(store, files, seq, _aggregator(store, settings), _connector(store, settings),
+                                  {t: _staged_schema(t) for t in INPUT_TABLES}, exclude=live)
+        store.write_partial(staging / "partial-1", result.tables)
+    report.rows_repeated = result.rows_repeated
+    check()
+    store.commit(Delivery(bundle_id=bundle.bundle_id, seq=seq, ingest_id=ingest_id, digest=bundle.digest,
+                          bundle=str(bundle.path), suppressed_by=result.suppressed_by))
+    return report
+
+
+def _converge(
+    db: Database,
+    store: ColumnarStore,
+    settings: Settings,
+    reporter: Reporter,
+    guard: WriterGuard,
+    timings: dict[str, float],
+    full_write: bool,
+) -> dict[str, int]:
+    """Phases 2 and 3: partials brought up to date, combined, and the graph synced to them.
+
+    Nothing to do when the graph already holds the store's current revision (the same content
+    delivered again, a rerun after a completed run).
+    """
+    with timed(timings, "aggregate"):
+        refresh_partials(store, settings)
+        revision = store.revision()
+        if not full_write and StateDir(store.state_dir).source_revision() == revision:
+            return {}
+        tables = _combine(store, settings)
+    with timed(timings, "write_graph"):
+        return sync_graph(db, store, tables, reporter, settings.ingest.batch_size // 2, full_write, guard, revision)
 
 
 # -- phase 1: validate and stage -----------------------------------------------------------------
 def _stage_bundle(
-    bundle_dir: Path,
+    bundle: Bundle,
     store: ColumnarStore,
-    ingest_id: str,
+    staging: Path,
     seq: int,
     run_dir: Path,
     report: IngestReport,
     reporter: Reporter,
     settings: Settings,
+    replaced: Delivery | None = None,
 ) -> None:
-    staging = store.staging(ingest_id)
     run_dir.mkdir(parents=True, exist_ok=True)
     quarantine_path = run_dir / "quarantine.csv"
     report.quarantine_file = str(quarantine_path)
-    known_before = _known_accounts(store)
+    known_before = _known_accounts(store, replaced)
     bundle_accounts: list[pa.Array] = []
     with _QuarantineFile(quarantine_path) as quarantine:
         for table in TABLE_ORDER:
-            files = _files_or_error(bundle_dir, table, report)
+            if table in bundle.table_errors:
+                report.tables[table] = TableReport(table=table, error=bundle.table_errors[table])
+                continue
+            files = bundle.files.get(table, [])
             if not files:
                 continue
             tr = report.tables.setdefault(table, TableReport(table=table))
@@ -146,7 +248,9 @@ def _stage_bundle(
             staged = StagedTable(staging / table, schema)
             try:
                 with reporter.phase(f"validate {table}") as phase:
-                    for vb in read_table(bundle_dir, table, known_accounts=known, batch_rows=settings.ingest.batch_size * 10):
+                    batches = read_table(bundle.path, table, known_accounts=known,
+                                         batch_rows=settings.ingest.batch_size * 10, files=files)
+                    for vb in batches:
                         good = _with_seq(vb.good, seq) if table in SEQUENCED_TABLES else vb.good
                         staged.write(pa.RecordBatch.from_arrays(good.columns, schema=schema) if good.num_rows else good)
                         quarantine.write(vb.bad)
@@ -184,13 +288,15 @@ def _with_seq(batch: pa.RecordBatch, seq: int) -> pa.RecordBatch:
     return batch.append_column("_ingest_seq", pa.array([seq] * batch.num_rows, pa.int64()))
 
 
-def _known_accounts(store: ColumnarStore) -> pa.Array:
-    glob = store.table_glob("accounts")
-    if glob is None:
+def _known_accounts(store: ColumnarStore, replaced: Delivery | None) -> pa.Array:
+    """Accounts of the live deliveries, but the one this delivery replaces."""
+    entries = [e for e in store.entries() if replaced is None or e.seq != replaced.seq]
+    files = store.table_files("accounts", entries)
+    if not files:
         return pa.array([], pa.string())
     con = store.connect()
     try:
-        return con.read_parquet(glob).aggregate("account_id", "account_id").to_arrow_table().column(0).combine_chunks()
+        return con.read_parquet(files).aggregate("account_id", "account_id").to_arrow_table().column(0).combine_chunks()
     finally:
         con.close()
 
@@ -227,8 +333,8 @@ def _previous_report(run_dir: Path) -> IngestReport | None:
 
 
 # -- phase 2: aggregate --------------------------------------------------------------------------
-def aggregate_input(store: ColumnarStore, entries: list[BundleEntry] | None = None) -> AggregateInput:
-    """What a partial aggregation reads: the staged link tables of the given (default: all) bundles."""
+def aggregate_input(store: ColumnarStore, entries: list[Delivery] | None = None) -> AggregateInput:
+    """What a partial aggregation reads: the staged link tables of the given (default: all) deliveries."""
     return AggregateInput(
         tables={table: store.table_files(table, entries) or None for table in INPUT_TABLES},
         schemas={table: _staged_schema(table) for table in INPUT_TABLES},
@@ -236,7 +342,7 @@ def aggregate_input(store: ColumnarStore, entries: list[BundleEntry] | None = No
 
 
 def combine_input(store: ColumnarStore, settings: Settings) -> CombineInput:
-    """What combining reads: every committed bundle's partials and versioned staged tables."""
+    """What combining reads: every live delivery's partials and versioned staged tables."""
     return CombineInput(
         partials={name: store.partial_files(name) for name in PARTIAL_SCHEMAS},
         staged={table: store.table_files(table) for table in VERSIONED_TABLES},
@@ -246,55 +352,44 @@ def combine_input(store: ColumnarStore, settings: Settings) -> CombineInput:
     )
 
 
-def _aggregate(store: ColumnarStore, settings: Settings) -> dict[str, pa.Table]:
-    aggregator = make_aggregator(
+def _aggregator(store: ColumnarStore, settings: Settings) -> Aggregator:
+    return make_aggregator(
         settings.ingest.aggregator,
-        lambda: store.connect(memory_limit=settings.ingest.memory_limit),
+        _connector(store, settings),
         spark_master=settings.ingest.spark_master,
         work_dir=store.root / "spark",
         java_home=settings.java_home,
         spark_conf=settings.ingest.spark_conf,
     )
-    # Partials are computed once per bundle (a killed run's missing ones on the next run).
-    for entry in store.committed():
-        if len(store.partial_files("pairs", [entry])) < 1 or len(store.partial_files("activity", [entry])) < 1:
-            store.save_partial(entry.ingest_id, aggregator.aggregate(aggregate_input(store, [entry])))
+
+
+def _connector(store: ColumnarStore, settings: Settings):  # noqa: ANN202 - a DuckDB connection factory
+    return lambda: store.connect(memory_limit=settings.ingest.memory_limit)
+
+
+def refresh_partials(store: ColumnarStore, settings: Settings) -> list[str]:
+    """Compute again the partials that are missing or depended on a delivery no longer live.
+
+    Returns the ingest ids refreshed. After a withdrawal (or a redelivery, or a killed run) this
+    brings every live delivery's partials to what a clean ingest of the live ones would give.
+    """
+    refreshed: list[str] = []
+    for delivery in store.entries():
+        live = {e.seq for e in store.entries()}
+        stale = any(seq not in live for seq in delivery.suppressed_by)
+        if not stale and store.has_partials(delivery, list(PARTIAL_SCHEMAS)):
+            continue
+        files = {t: store.table_files(t, [delivery]) for t in INPUT_TABLES}
+        result = compute_partials(store, files, delivery.seq, _aggregator(store, settings), _connector(store, settings),
+                                  {t: _staged_schema(t) for t in INPUT_TABLES})
+        store.replace_partial(delivery, result.tables, result.suppressed_by)
+        refreshed.append(delivery.ingest_id)
+    return refreshed
+
+
+def _combine(store: ColumnarStore, settings: Settings) -> dict[str, pa.Table]:
     con = store.connect(memory_limit=settings.ingest.memory_limit)
     try:
         return combine(con, combine_input(store, settings))
-    finally:
-        con.close()
-
-
-# -- phase 3: write the graph --------------------------------------------------------------------
-def _write_graph(
-    db: Database,
-    store: ColumnarStore,
-    tables: dict[str, pa.Table],
-    reporter: Reporter,
-    settings: Settings,
-    full_write: bool,
-) -> dict[str, int]:
-    writer = GraphWriter(db, batch_size=settings.ingest.batch_size // 2)
-    state = StateDir(store.state_dir)
-    deltas = {name: _delta(store, state, name, tables[name], full_write) for name in GRAPH_TABLES}
-    written: dict[str, int] = {}
-    with reporter.phase("write graph", total=sum(d.num_rows for d in deltas.values())) as phase:
-        for name in GRAPH_TABLES:
-            written[name] = getattr(writer, name)(deltas[name], phase)
-    # Saved only once the graph holds it: a run killed before this point rewrites the rows.
-    state.write(tables, PARQUET_OPTIONS)
-    return written
-
-
-def _delta(store: ColumnarStore, state: StateDir, name: str, new: pa.Table, full_write: bool) -> pa.Table:
-    old_path = state.table_path(name)
-    if full_write or old_path is None:
-        return new
-    con = store.connect()
-    try:
-        con.register("new_rows", new)
-        con.read_parquet(str(old_path)).create_view("old_rows")
-        return con.sql(agg.delta_sql("new_rows", "old_rows")).to_arrow_table()
     finally:
         con.close()

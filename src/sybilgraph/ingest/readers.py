@@ -625,6 +625,7 @@ def read_table(
     *,
     known_accounts: pa.Array | None = None,
     batch_rows: int = 200_000,
+    files: list[Path] | None = None,
 ) -> Iterator[ValidatedBatch]:
     """Read, validate and normalise one table of a bundle, batch by batch.
 
@@ -632,14 +633,16 @@ def read_table(
     :class:`TableError` is raised here, before anything is yielded); the rows are read lazily.
     ``known_accounts``: the account ids of the bundle; rows of a link table naming another
     account are rejected.  In ``accounts`` a repeated ``account_id`` keeps its last valid row
-    (this reads the accounts files twice).  Yields nothing for an absent table.
+    (this reads the accounts files twice).  Yields nothing for an absent table.  ``files``: the
+    table's files when the caller found them already (``bundle.open_bundle``).
     """
     if table not in TABLES:
         raise ValueError(f"not a contract table: {table!r}")
     if batch_rows < 1:
         raise ValueError("batch_rows must be at least 1")
     spec = TABLES[table]
-    files = find_table_files(bundle_dir, table)
+    if files is None:
+        files = find_table_files(bundle_dir, table)
     sources = [_SOURCES[_format_of(p)](spec, p) for p in files]
     for src in sources:
         src.check()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-__all__ = ["TableReport", "IngestReport", "EXIT_OK", "EXIT_QUARANTINED", "EXIT_TABLE_FAILED"]
+__all__ = ["TableReport", "IngestReport", "WithdrawReport", "EXIT_OK", "EXIT_QUARANTINED", "EXIT_TABLE_FAILED"]
 
 EXIT_OK = 0
 EXIT_TABLE_FAILED = 2
@@ -23,10 +23,14 @@ class TableReport(BaseModel):
 
 
 class IngestReport(BaseModel):
-    ingest_id: str
+    ingest_id: str  # the delivery: its directory in the columnar store ("d" + seq)
     bundle: str
     seq: int
-    reused_staging: bool = False  # the bundle was already in the columnar store
+    bundle_id: str = ""  # bundle.json's bundle_id, else the bundle directory's name
+    replaced: str | None = None  # the earlier delivery of this bundle id it replaced
+    reused_staging: bool = False  # the same content was live already: nothing was staged
+    # Rows left out because their interaction_id / session_id counted in an earlier row.
+    rows_repeated: dict[str, int] = Field(default_factory=dict)
     tables: dict[str, TableReport] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list)
     graph_writes: dict[str, int] = Field(default_factory=dict)
@@ -63,3 +67,11 @@ class IngestReport(BaseModel):
         tmp = path.with_suffix(".tmp")
         tmp.write_text(self.model_dump_json(indent=2))
         tmp.replace(path)
+
+
+class WithdrawReport(BaseModel):
+    bundle_id: str
+    ingest_id: str  # the delivery withdrawn
+    seq: int
+    graph_writes: dict[str, int] = Field(default_factory=dict)
+    timings_s: dict[str, float] = Field(default_factory=dict)

@@ -196,12 +196,24 @@ class StateDir:
 
     def snapshot(self) -> tuple[Path | None, int]:
         """(directory, number) of the current generation; (None, 0) before the first."""
+        info = self._pointer()
         try:
-            info: dict[str, Any] = json.loads(self.pointer.read_text())
             path, generation = self.root / str(info["dir"]), int(info["generation"])
-        except (OSError, ValueError, KeyError):
+        except (ValueError, KeyError):
             return None, 0
         return (path, generation) if path.is_dir() else (None, 0)
+
+    def _pointer(self) -> dict[str, Any]:
+        try:
+            info = json.loads(self.pointer.read_text())
+        except (OSError, ValueError):
+            return {}
+        return info if isinstance(info, dict) else {}
+
+    def source_revision(self) -> int | None:
+        """The columnar store's revision the current generation was computed from."""
+        value = self._pointer().get("revision")
+        return None if value is None or self.current() is None else int(value)
 
     def current(self) -> Path | None:
         return self.snapshot()[0]
@@ -225,8 +237,11 @@ class StateDir:
         wanted = schema if columns is None else pa.schema([schema.field(c) for c in columns])
         return _conform(table, wanted)
 
-    def write(self, tables: dict[str, pa.Table], write_options: dict[str, Any]) -> int:
-        """A new generation holding ``tables`` (missing ones carried over); returns its number."""
+    def write(self, tables: dict[str, pa.Table], write_options: dict[str, Any], revision: int | None = None) -> int:
+        """A new generation holding ``tables`` (missing ones carried over); returns its number.
+
+        ``revision``: the columnar store's revision the tables were computed from.
+        """
         current, generation = self.snapshot()
         generation += 1
         target = self.root / f"gen-{generation:08d}"
@@ -238,7 +253,7 @@ class StateDir:
             elif current is not None and (current / f"{name}.parquet").is_file():
                 os.link(current / f"{name}.parquet", target / f"{name}.parquet")
         tmp = self.root / "CURRENT.tmp"
-        tmp.write_text(json.dumps({"dir": target.name, "generation": generation}))
+        tmp.write_text(json.dumps({"dir": target.name, "generation": generation, "revision": revision}))
         os.replace(tmp, self.pointer)
         # The generation before stays: a reader that took its snapshot a moment ago finishes.
         for old in self.root.glob("gen-*"):

@@ -294,7 +294,8 @@ class Scheduler:
         _event("ingest_started", bundle=bundle.name, by_marker=bundle.by_marker)
         try:
             with self._step():
-                report = self._retrying("inbox", lambda: ingest_bundle(bundle.path, self.settings, self.db))
+                report = self._retrying(
+                    "inbox", lambda: ingest_bundle(bundle.path, self.settings, self.db, lease=self.ingest_lease))
         except Stopped as e:
             return BundleOutcome(bundle.name, "deferred", reason=str(e))
         except StepAbandoned:

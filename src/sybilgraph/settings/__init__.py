@@ -152,6 +152,8 @@ class Settings(BaseSettings):
 
     # The local launcher: loopback only; sized for a 2-core / 24 GiB machine.
     bolt_port: int = Field(default=7687, ge=1, le=65535)
+    # Neo4j's HTTP connector on loopback, which also serves Neo4j Browser at /browser/ (0: off).
+    http_port: int = Field(default=7474, ge=0, le=65535)
     heap: str = "6g"
     pagecache: str = "2g"
     launcher_dir: Path = Field(default=REPO_ROOT / "launcher")
@@ -240,6 +242,13 @@ class Settings(BaseSettings):
         if self.neo4j_password is not None:
             env["NEO4J_PASSWORD"] = self.neo4j_password.get_secret_value()
         return env
+
+    @property
+    def browser_url(self) -> str | None:
+        """Neo4j Browser, served by the local Neo4j's HTTP connector (None for a server we do not run)."""
+        if not self.uses_local_launcher or not self.http_port:
+            return None
+        return f"http://127.0.0.1:{self.http_port}/browser/"
 
     @property
     def neo4j_home(self) -> Path:

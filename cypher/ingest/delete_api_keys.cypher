@@ -1,0 +1,4 @@
+// ApiKey nodes that left the aggregate (no longer used by two accounts, or their deliveries withdrawn), with their relationships.
+UNWIND $rows AS row
+MATCH (n:ApiKey {api_key_id: row.value})
+DETACH DELETE n

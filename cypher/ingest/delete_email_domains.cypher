@@ -1,0 +1,4 @@
+// EmailDomain nodes that left the aggregate (no longer used by two accounts, or their deliveries withdrawn), with their relationships.
+UNWIND $rows AS row
+MATCH (n:EmailDomain {domain: row.value})
+DETACH DELETE n

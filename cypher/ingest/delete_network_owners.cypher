@@ -1,0 +1,4 @@
+// NetworkOwner nodes that left the aggregate (no longer used by two accounts, or their deliveries withdrawn), with their relationships.
+UNWIND $rows AS row
+MATCH (n:NetworkOwner {owner: row.value})
+DETACH DELETE n

@@ -1,0 +1,4 @@
+// (:Account)-[:USED_TEMPLATE]->(:PromptTemplate) relationships that left the aggregate (the identifier became a hub, or the usage was withdrawn).
+UNWIND $rows AS row
+MATCH (:Account {account_id: row.account_id})-[r:USED_TEMPLATE]->(:PromptTemplate {fingerprint: row.value})
+DELETE r

@@ -1,0 +1,4 @@
+// UserAgent nodes that left the aggregate (no longer used by two accounts, or their deliveries withdrawn), with their relationships.
+UNWIND $rows AS row
+MATCH (n:UserAgent {user_agent: row.value})
+DETACH DELETE n
