@@ -57,3 +57,18 @@ def test_evidence_matches_a_brute_force_count(links: list[tuple[int, str, int]],
             got[(op, item["kind"], item["value"])] = item["members_sharing"]
             assert item["weight"] == round(weights[vid[item["value"]]], 3)
     assert got == expected
+
+
+def test_identifier_weight_is_the_level_weight_of_the_fitted_model() -> None:
+    from sybilgraph.attribution.comparisons import comparison, frequency_level, place_level
+    from sybilgraph.attribution.evidence import identifier_weight
+
+    model = _model()
+    j = model.comparisons.index("payment")
+    assert identifier_weight(model, "card", 3, 100_000) == float(model.weights()[j][frequency_level(comparison("payment"), "card", 3e-5)])
+    p = model.comparisons.index("place")
+    ip_level = place_level(frequency_level(comparison("place"), "ip", 0.01), None)
+    assert identifier_weight(model, "ip", 100, 10_000) == float(model.weights()[p][ip_level])
+    assert identifier_weight(model, "email_domain", 500, 10_000) == float(model.weights()[p][place_level(0, 0.05)])
+    assert identifier_weight(model, "template", 5, 10_000) == 0.0  # compared through pools, not one by one
+    assert identifier_weight(model, "card", 1, 10_000) == 0.0

@@ -29,6 +29,21 @@ UNATTRIBUTED = '<span class="unattributed">unattributed</span>'
 CHARTS = {"features", "confidence", "evidence-graph", "daily", "creation", "hour-of-week", "categories", "output-tokens"}
 
 
+def _full_case_html(seed: SeedCase, role: Role) -> str:
+    """The page with every shared identifier listed, not only the strongest."""
+    from sybilgraph.report.gather import CaseOptions, gather_case
+    from sybilgraph.report.render import render_html
+
+    masker = Masker(MASK_KEY.encode())
+    files = ColumnarStore(seed.settings.columnar_dir).table_files("interactions")
+
+    def mask(kind: str, value: str, bin: str | None, last4: str | None) -> str:
+        return masker.mask(kind, value, role, bin=bin, last4=last4) or ""
+
+    options = CaseOptions(role=role.value, report_command="test", identifiers_shown=100_000)
+    return render_html(gather_case(seed.db.read, seed.operator_id, mask, options, files))
+
+
 def _case_html(seed: SeedCase, role: Role, operator_id: str | None = None) -> str:
     masker = Masker(MASK_KEY.encode())
     files = ColumnarStore(seed.settings.columnar_dir).table_files("interactions")
@@ -92,8 +107,8 @@ def test_case_file_renders_in_chromium_offline_with_described_charts(seed_case: 
 
 
 def test_a_viewer_page_carries_no_unmasked_identifier(seed_case: SeedCase) -> None:
-    viewer = _case_html(seed_case, Role.VIEWER)
-    analyst = _case_html(seed_case, Role.ANALYST)
+    viewer = _full_case_html(seed_case, Role.VIEWER)  # every shared identifier, not only the strongest
+    analyst = _full_case_html(seed_case, Role.ANALYST)
     raw = _raw_identifiers(seed_case)
     leaked = sorted(v for values in raw.values() for v in values if _appears(v, viewer))
     assert leaked == []

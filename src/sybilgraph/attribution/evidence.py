@@ -18,10 +18,10 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from sybilgraph.attribution.comparisons import COMPARISONS, place_levels
+from sybilgraph.attribution.comparisons import COMPARISONS, KIND_TO_COMPARISON, comparison, frequency_level, place_level, place_levels
 from sybilgraph.attribution.fellegi_sunter import FSModel
 
-__all__ = ["EvidenceTables", "evidence_tables", "value_weights"]
+__all__ = ["EvidenceTables", "evidence_tables", "identifier_weight", "value_weights"]
 
 _MEMBER_LINKS_SQL = """
 CREATE OR REPLACE TEMP TABLE member_links AS
@@ -73,6 +73,24 @@ class EvidenceTables:
         self.operators = operators  # operator_id -> evidence_json
         self.accounts = accounts  # account_id -> evidence_json
         self.shared = shared  # operator_id, kind, value, members_sharing, weight, n_accounts
+
+
+def identifier_weight(model: FSModel, kind: str, n_accounts: int, population: int) -> float:
+    """The fitted weight (bits) of two accounts sharing one value of ``kind`` used by
+    ``n_accounts`` of ``population`` accounts: the level it produces in its comparison (an IP or
+    subnet with no shared e-mail domain; an e-mail domain alone), 0 for kinds the pair model does
+    not compare and for hubs it never saw."""
+    c_name = KIND_TO_COMPARISON.get(kind)
+    if c_name is None or c_name not in model.comparisons or n_accounts < 2 or population < 2:
+        return 0.0
+    j = model.comparisons.index(c_name)
+    c = comparison(c_name)
+    share = n_accounts / population
+    if c_name == "place":
+        level = place_level(0, share) if kind == "email_domain" else place_level(frequency_level(c, kind, share), None)
+    else:
+        level = frequency_level(c, kind, share)
+    return float(model.weights()[j][level])
 
 
 def value_weights(con: duckdb.DuckDBPyConnection, model: FSModel) -> pa.Table:

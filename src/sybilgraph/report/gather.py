@@ -6,9 +6,8 @@ sync session) and the API (its async driver, from a worker thread); this module 
 database driver. Identifier values are masked by the caller's ``Mask`` as soon as they are read:
 the ``CaseFile`` that comes out holds only what the reader's role may see.
 
-Evidence weights follow attribution's own rule (``attribution.weights.identifier_weight``, with
-the parameters stored on the run), so the table ranks identifiers exactly as attribution
-weighed them.
+Evidence weights are the run's own fitted evidence model (``attribution.evidence.identifier_weight``
+on the model stored with the run), so the table ranks identifiers as attribution weighed them.
 """
 
 from __future__ import annotations
@@ -22,9 +21,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sybilgraph import __version__
-from sybilgraph.attribution.params import AttributionParams
-from sybilgraph.attribution.scoring import FEATURE_WEIGHTS
-from sybilgraph.attribution.weights import identifier_weight
+from sybilgraph.attribution.scoring import FEATURES, load_score_model
+from sybilgraph.attribution.evidence import identifier_weight
+from sybilgraph.attribution.fellegi_sunter import FSModel
 from sybilgraph.errors import ReportError
 from sybilgraph.identifiers import KINDS
 from sybilgraph.report.behaviour import read_behaviour
@@ -95,7 +94,7 @@ def gather_case(read: Reader, operator_id: str, mask: Mask, options: CaseOptions
         campaign_score=float(op["campaign_score"] or 0.0),
         flag_threshold=params.get("flag_threshold") if isinstance(params.get("flag_threshold"), (int, float)) else None,
         in_current_run=bool(op["in_current_run"]),
-        features=_features(op["features_json"]),
+        features=_features(op["features_json"], _score_weights(params)),
         organisations=tuple(_organisation(o, mask) for o in op["organisations"] or ()),
         confidences=tuple(m.confidence for m in members if m.confidence is not None),
     )
@@ -148,20 +147,24 @@ def _member(r: dict[str, Any]) -> Member:
     )
 
 
-def _features(text: str | None) -> tuple[Feature, ...]:
+def _score_weights(params: dict[str, Any]) -> dict[str, float]:
+    """The fitted campaign-score coefficients the run used (its ``models_dir``, else the
+    package's); the package's when that directory is gone from this machine."""
+    models_dir = params.get("models_dir") if isinstance(params.get("models_dir"), str) else ""
+    try:
+        model = load_score_model(models_dir or "")
+    except OSError:
+        model = load_score_model("")
+    return {k: float(model.coefficients[k]) for k in FEATURES if k in model.coefficients}
+
+
+def _features(text: str | None, weights: dict[str, float]) -> tuple[Feature, ...]:
     raw = _params(text)
     values = {k: float(v) for k, v in raw.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    # The scorer's order first (its weights say how much each counts), then anything newer.
-    order = [k for k in FEATURE_WEIGHTS if k in values] + sorted(k for k in values if k not in FEATURE_WEIGHTS)
-    return tuple(Feature(k, values[k], FEATURE_WEIGHTS.get(k)) for k in order)
-
-
-def _attribution_params(params: dict[str, Any]) -> AttributionParams:
-    known = {k: v for k, v in params.items() if k in AttributionParams.__dataclass_fields__}
-    try:
-        return AttributionParams(**known)
-    except TypeError:
-        return AttributionParams()
+    # The scorer's order first (by how much each counts), then anything newer.
+    ranked = sorted(weights, key=lambda k: -abs(weights[k]))
+    order = [k for k in ranked if k in values] + sorted(k for k in values if k not in weights)
+    return tuple(Feature(k, values[k], weights.get(k)) for k in order)
 
 
 @dataclass(frozen=True)
@@ -179,13 +182,21 @@ class _Shared:
         return self.weight * self.members_sharing
 
 
+def _run_model(read: Reader, run_id: str) -> FSModel | None:
+    """The evidence model the run fitted (stored with it), or None for a run without one."""
+    rows = read("attribution/read_run_model", run_id=run_id)
+    text = rows[0]["model_json"] if rows else None
+    return FSModel.from_json(text) if text else None
+
+
 def _shared(read: Reader, operator_id: str, op: dict[str, Any], params: dict[str, Any]) -> list[_Shared]:
-    """Every shared identifier, weighed by attribution's rule and in attribution's evidence order."""
-    weights = _attribution_params(params)
+    """Every shared identifier, weighed by the run's own fitted evidence model, in attribution's
+    evidence order."""
+    model = _run_model(read, op["run_id"])
     population = int(op["population"] or 0)
     shared = [
         _Shared(kind, r["ref"], int(r["n_accounts"]), int(r["members_sharing"]),
-                identifier_weight(kind, int(r["n_accounts"]), population, weights) if population else 0.0)
+                identifier_weight(model, kind, int(r["n_accounts"]), population) if population and model else 0.0)
         for r in read("report/read_case_identifiers", id=operator_id)
         if (kind := KIND_OF_REL.get(r["rel"])) is not None
     ]
