@@ -1,7 +1,8 @@
 # The sybilgraph image: the GraphQL API (the default command) and the scheduler; Neo4j + GDS run
 # in their own container (docker-compose.yml). Production mode by default: the API refuses to
-# start without SYBILGRAPH_API_KEYS (or _KEYS_FILE) and SYBILGRAPH_API_MASK_KEY, and never
-# serves demo keys, GraphiQL or introspection unless `serve --dev` is asked for explicitly.
+# start without SYBILGRAPH_API_KEYS (or _KEYS_FILE), SYBILGRAPH_API_MASK_KEY and
+# SYBILGRAPH_API_AUDIT_KEY, and never serves demo keys, GraphiQL or introspection unless
+# `serve --dev` is asked for explicitly.
 FROM python:3.11-slim
 
 WORKDIR /src

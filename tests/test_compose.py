@@ -1,6 +1,6 @@
 """docker-compose.yml and the Dockerfile, checked without a Docker engine (none runs here).
 
-* The compose file is valid Compose, demands its three secrets, and pins the launcher's versions.
+* The compose file is valid Compose, demands its four secrets, and pins the launcher's versions.
 * Each service is brought up **on this machine** as compose would run it: the command line, the
   environment and the health check of docker-compose.yml, parsed with PyYAML and interpolated
   with the same variables, against the local stack (the session's Neo4j). What a container
@@ -40,7 +40,7 @@ from sybilgraph.settings import Settings
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
-SECRETS = ("NEO4J_PASSWORD", "SYBILGRAPH_API_KEYS", "SYBILGRAPH_API_MASK_KEY")
+SECRETS = ("NEO4J_PASSWORD", "SYBILGRAPH_API_KEYS", "SYBILGRAPH_API_MASK_KEY", "SYBILGRAPH_API_AUDIT_KEY")
 CONTAINER_PORT = 8000
 
 
@@ -65,7 +65,7 @@ def _compose_cli() -> str:
 def _secrets_env() -> dict[str, str]:
     return {"NEO4J_PASSWORD": "p" + secrets.token_hex(12),
             "SYBILGRAPH_API_KEYS": json.dumps({secrets.token_hex(16): {"user": "t", "role": "admin"}}),
-            "SYBILGRAPH_API_MASK_KEY": secrets.token_hex(16)}
+            "SYBILGRAPH_API_MASK_KEY": secrets.token_hex(16), "SYBILGRAPH_API_AUDIT_KEY": secrets.token_hex(16)}
 
 
 def test_compose_file_is_valid_compose() -> None:
@@ -430,10 +430,11 @@ def test_the_image_matches_what_compose_expects() -> None:
     ("secrets_given", "message"),
     [
         ((), "refusing to start in production: no API keys configured"),
-        (("SYBILGRAPH_API_KEYS",), "refusing to start in production: SYBILGRAPH_API_MASK_KEY must be set"),
-        (("SYBILGRAPH_API_MASK_KEY",), "refusing to start in production: no API keys configured"),
+        (("SYBILGRAPH_API_KEYS", "SYBILGRAPH_API_AUDIT_KEY"), "refusing to start in production: SYBILGRAPH_API_MASK_KEY must be set"),
+        (("SYBILGRAPH_API_KEYS", "SYBILGRAPH_API_MASK_KEY"), "refusing to start in production: SYBILGRAPH_API_AUDIT_KEY must be set"),
+        (("SYBILGRAPH_API_MASK_KEY", "SYBILGRAPH_API_AUDIT_KEY"), "refusing to start in production: no API keys configured"),
     ],
-    ids=["no-keys", "no-mask-key", "mask-key-only"],
+    ids=["no-keys", "no-mask-key", "no-audit-key", "secondary-keys-only"],
 )
 def test_the_image_refuses_to_serve_without_keys(
     neo4j_settings: Settings, tmp_path: Path, secrets_given: tuple[str, ...], message: str

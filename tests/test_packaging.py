@@ -136,7 +136,7 @@ def test_wheel_installed_outside_the_checkout_runs_the_pipeline(tmp_path: Path) 
 def _serve_and_query(sg: str, work: Path, env: dict[str, str], operators: int) -> None:
     port = _free_port()
     serve_env = {**env, "SYBILGRAPH_API_KEYS": json.dumps({ADMIN_KEY: {"user": "wheel", "role": "admin"}}),
-                 "SYBILGRAPH_API_MASK_KEY": MASK_KEY}
+                 "SYBILGRAPH_API_MASK_KEY": MASK_KEY, "SYBILGRAPH_API_AUDIT_KEY": MASK_KEY[::-1]}
     with open(work / "serve.log", "wb") as log:
         server = subprocess.Popen([sg, "serve", "--host", "127.0.0.1", "--port", str(port)], cwd=work, env=serve_env,
                                   stdout=log, stderr=subprocess.STDOUT)
