@@ -40,7 +40,7 @@ from pathlib import Path
 from sybilgraph.errors import LauncherError
 from sybilgraph.settings import Settings
 
-__all__ = ["LocalNeo4j", "LauncherState", "JVM_FLAGS"]
+__all__ = ["LocalNeo4j", "LauncherState", "JVM_FLAGS", "pid_alive"]
 
 log = logging.getLogger("sybilgraph.db")
 
@@ -146,7 +146,7 @@ class LocalNeo4j:
     def state(self) -> LauncherState:
         pid = self._read_pid()
         return LauncherState(
-            running=pid is not None and _alive(pid),
+            running=pid is not None and pid_alive(pid),
             pid=pid,
             bolt_uri=self.settings.bolt_uri,
             home=self.home,
@@ -207,13 +207,13 @@ class LocalNeo4j:
     def stop(self, timeout_s: float = 120.0) -> bool:
         """SIGTERM, then wait for the store to close. True when something was stopped."""
         pid = self._read_pid()
-        if pid is None or not _alive(pid):
+        if pid is None or not pid_alive(pid):
             self.pid_file.unlink(missing_ok=True)
             return False
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if not _alive(pid):
+            if not pid_alive(pid):
                 break
             time.sleep(0.2)
         else:
@@ -261,7 +261,7 @@ class LocalNeo4j:
     def _wait_ready(self, pid: int | None) -> None:
         deadline = time.monotonic() + self.settings.start_timeout_s
         while time.monotonic() < deadline:
-            if pid is not None and not _alive(pid):
+            if pid is not None and not pid_alive(pid):
                 raise LauncherError(
                     f"the local Neo4j exited during start-up; last lines of {self.log_file}:\n"
                     + self._log_tail()
@@ -365,7 +365,8 @@ def _exclusive(lock_file: Path) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

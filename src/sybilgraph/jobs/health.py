@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sybilgraph.db.launcher import pid_alive
 from sybilgraph.settings import Settings
 
 __all__ = ["HEALTH_INTERVAL_S", "STALE_AFTER_S", "HealthBeacon", "check_health", "health_file"]
@@ -79,20 +80,8 @@ def check_health(settings: Settings, stale_after_s: float = STALE_AFTER_S) -> tu
         return False, f"cannot read {path}: {e}"
     age = time.time() - float(report.get("at", 0))
     pid = int(report.get("pid", 0))
-    if not _alive(pid):
+    if pid <= 0 or not pid_alive(pid):
         return False, f"the scheduler (pid {pid}) is gone; its last report is {age:.0f}s old"
     if age > stale_after_s:
         return False, f"the scheduler (pid {pid}) has not reported for {age:.0f}s"
     return True, f"scheduler alive (pid {pid}, {report.get('state', '?')}, reported {age:.0f}s ago)"
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
