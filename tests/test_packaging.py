@@ -2,14 +2,15 @@
 repository, and run from another directory through the whole pipeline (db start, ingest of the
 seed bundle, attribute, serve), exactly as a user who ran ``pip install sybilgraph`` would.
 
-Dependencies come from a wheelhouse filled once per ``constraints.txt`` (``pip download``, from
-pip's cache after the first time) and are then installed with ``--no-index``: the install is
-offline and pinned, like CI's.
+Offline: the wheel is installed with ``--no-index --no-deps``, and its core dependencies (the
+closure of its ``Requires-Dist`` without extras) are linked in from this virtualenv, which
+install.sh filled from ``constraints.txt``; ``pip check`` then proves that they satisfy what the
+wheel declares, and the extras' packages are absent. No download beyond install.sh's.
 """
 
 from __future__ import annotations
 
-import hashlib
+import importlib.metadata
 import json
 import os
 import shutil
@@ -24,6 +25,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -44,22 +47,44 @@ def _run(cmd: list[str], *, cwd: Path, env: dict[str, str], ok: tuple[int, ...] 
     return proc.stdout
 
 
-def _wheelhouse(wheel: Path) -> Path:
-    """Wheels of the package's pinned dependencies (its core ones only), downloaded once per
-    constraints.txt and dependency list."""
-    constraints = REPO / "constraints.txt"
-    deps = zipfile.ZipFile(wheel).read(f"{wheel.name.split('-')[0]}-{wheel.name.split('-')[1]}.dist-info/METADATA")
-    requires = b"\n".join(line for line in deps.splitlines() if line.startswith(b"Requires-Dist:"))
-    digest = hashlib.sha256(constraints.read_bytes() + requires).hexdigest()[:12]
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sybilgraph" / f"wheelhouse-{digest}"
-    if not (cache / ".complete").exists():
-        cache.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", "-d", str(cache),
-                        "-c", str(constraints), str(wheel)], check=True, timeout=1800)
-        for own in cache.glob("sybilgraph-*.whl"):  # the package itself comes from this run's build
-            own.unlink()
-        (cache / ".complete").touch()
-    return cache
+def _wheel_requirements(wheel: Path) -> list[str]:
+    metadata = next(n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".dist-info/METADATA"))
+    lines = zipfile.ZipFile(wheel).read(metadata).decode().splitlines()
+    return [line.removeprefix("Requires-Dist:").strip() for line in lines if line.startswith("Requires-Dist:")]
+
+
+def _core_closure(requirements: list[str]) -> dict[str, importlib.metadata.Distribution]:
+    """The installed distributions the requirements need, transitively, without the wheel's own
+    extras (a dependency's extras that a requirement names are followed)."""
+    found: dict[str, importlib.metadata.Distribution] = {}
+    seen: set[tuple[str, str]] = set()
+    todo = [(Requirement(r), "") for r in requirements]
+    while todo:
+        requirement, extra = todo.pop()
+        if requirement.marker is not None and not requirement.marker.evaluate({"extra": extra}):
+            continue
+        name = canonicalize_name(requirement.name)
+        dist = found.setdefault(name, importlib.metadata.distribution(requirement.name))
+        for wanted in ("", *requirement.extras):
+            if (name, wanted) not in seen:
+                seen.add((name, wanted))
+                todo += [(Requirement(r), wanted) for r in dist.requires or []]
+    return found
+
+
+def _link_dependencies(wheel: Path, site_packages: Path) -> list[str]:
+    """Link each core dependency's top-level files (packages, modules, .libs, dist-info) into the
+    new virtualenv's site-packages, as an install of the same pinned wheels would place them."""
+    linked = []
+    for name, dist in sorted(_core_closure(_wheel_requirements(wheel)).items()):
+        assert dist.files, f"{name} has no RECORD: cannot tell its files"
+        tops = {f.parts[0] for f in dist.files if f.parts[0] not in ("..", "__pycache__")}
+        for top in tops:
+            source, target = Path(str(dist.locate_file(top))), site_packages / top
+            if source.exists() and not target.exists():
+                target.symlink_to(source, target_is_directory=source.is_dir())
+        linked.append(name)
+    return linked
 
 
 def _export_sources(target: Path) -> Path:
@@ -108,8 +133,12 @@ def test_wheel_installed_outside_the_checkout_runs_the_pipeline(tmp_path: Path) 
     _run([sys.executable, "-m", "venv", str(venv)], cwd=tmp_path, env=dict(os.environ))
     py = str(venv / "bin" / "python")
     env = _clean_env(venv, SYBILGRAPH_BOLT_PORT=str(_free_port()), SYBILGRAPH_HEAP="1g", SYBILGRAPH_PAGECACHE="256m")
-    _run([py, "-m", "pip", "install", "-q", "--no-index", "--find-links", str(dist), "--find-links", str(_wheelhouse(wheel)),
-          "-c", str(REPO / "constraints.txt"), "sybilgraph"], cwd=work, env=env)
+    site_packages = Path(_run([py, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], cwd=work, env=env).strip())
+    linked = _link_dependencies(wheel, site_packages)
+    assert {"neo4j", "graphdatascience", "fastapi"} <= set(linked)
+    _run([py, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-index", "--no-deps", str(wheel)],
+         cwd=work, env=env)
+    _run([py, "-m", "pip", "check"], cwd=work, env=env)  # every Requires-Dist of the wheel is satisfied
     located = json.loads(_run([py, "-c", "import json, sybilgraph, sybilgraph.cypher as c; "
                                          "print(json.dumps([sybilgraph.__file__, str(c.CYPHER_DIR)]))"], cwd=work, env=env))
     assert all(Path(p).is_relative_to(venv) for p in located), located
