@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
-
 from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
 
 from sybilgraph.db.launcher import LocalNeo4j
 from sybilgraph.db.session import Database
+from sybilgraph.errors import DatabaseUnavailable
 from sybilgraph.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -119,7 +121,7 @@ def test_status_reports_versions_through_the_cli(session_db: Database) -> None:
         assert settings.local_password_file.read_text().strip() not in proc.stdout + proc.stderr
 
 
-def test_the_local_neo4j_refuses_unauthenticated_connections(neo4j_settings: Settings) -> None:
+def test_the_local_neo4j_refuses_unauthenticated_connections(neo4j_settings: Settings, tmp_path: Path) -> None:
     """Authentication is on: no anonymous access, no default password, only the generated one."""
     import stat
 
@@ -140,6 +142,13 @@ def test_the_local_neo4j_refuses_unauthenticated_connections(neo4j_settings: Set
         driver.verify_connectivity()
     # What every command uses when NEO4J_PASSWORD is not set: the file in its home
     assert Settings(home=neo4j_settings.home, neo4j_password=None).neo4j_auth == ("neo4j", password)
+    # A refused login says where its password came from, or that there was none
+    for update, says in (({"home": tmp_path, "neo4j_password": None}, "no password: set NEO4J_PASSWORD"),
+                         ({"neo4j_password": SecretStr(password + "x")}, "the password of NEO4J_PASSWORD")):
+        with Database(neo4j_settings.model_copy(update=update)) as db, pytest.raises(DatabaseUnavailable) as refused:
+            db.verify()
+        assert "refused the credentials" in str(refused.value) and says in str(refused.value)
+        assert password not in str(refused.value)
 
 
 def test_status_says_so_when_nothing_answers(tmp_path: Path) -> None:

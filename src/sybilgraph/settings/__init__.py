@@ -240,6 +240,16 @@ class Settings(BaseSettings):
                 return None
         return None
 
+    @property
+    def neo4j_auth_source(self) -> str:
+        """Where ``neo4j_auth`` comes from, for the message of a refused login (never the password)."""
+        if self.neo4j_password is not None:
+            return "the password of NEO4J_PASSWORD"
+        if self.uses_local_launcher and self.local_password_file.is_file():
+            return f"the password in {self.local_password_file}"
+        where = f"; the local Neo4j's is in <its home>/neo4j/password, none in {self.neo4j_home}" if self.uses_local_launcher else ""
+        return f"no password: set NEO4J_PASSWORD, or SYBILGRAPH_HOME to the local Neo4j's home{where}"
+
     def connection_env(self) -> dict[str, str]:
         """The environment under which a child process's ``Settings()`` reaches the same Neo4j
         with the same home (the password in clear: for child processes, never for printing)."""
