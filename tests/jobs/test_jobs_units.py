@@ -120,11 +120,17 @@ def _inbox(tmp_path: Path, settle_s: float = 30.0) -> Inbox:
     return inbox
 
 
+def _arriving(inbox: Inbox, name: str = "b1", table: str = "accounts.csv", text: str = "account_id,created_at\n") -> Path:
+    """A bundle directory in the inbox with one table file."""
+    bundle = inbox.root / name
+    bundle.mkdir()
+    (bundle / table).write_text(text)
+    return bundle / table
+
+
 def test_marker_makes_a_bundle_ready_at_once(tmp_path: Path) -> None:
     inbox = _inbox(tmp_path)
-    b = inbox.root / "b1"
-    b.mkdir()
-    (b / "accounts.csv").write_text("account_id,created_at\n")
+    b = _arriving(inbox).parent
     assert inbox.ready_bundles() == []
     (b / "READY").touch()
     assert [r.name for r in inbox.ready_bundles()] == ["b1"]
@@ -132,9 +138,7 @@ def test_marker_makes_a_bundle_ready_at_once(tmp_path: Path) -> None:
 
 def test_unchanged_bundle_becomes_ready_after_settling(tmp_path: Path) -> None:
     inbox = _inbox(tmp_path, settle_s=30)
-    b = inbox.root / "b1"
-    b.mkdir()
-    (b / "accounts.csv").write_text("account_id,created_at\n")
+    _arriving(inbox)
     now = time.time()
     assert inbox.ready_bundles(now=now) == []
     assert [r.name for r in inbox.ready_bundles(now=now + 31)] == ["b1"]
@@ -142,23 +146,17 @@ def test_unchanged_bundle_becomes_ready_after_settling(tmp_path: Path) -> None:
 
 def test_copy_keeping_old_mtimes_is_not_ready_at_once(tmp_path: Path) -> None:
     inbox = _inbox(tmp_path, settle_s=30)
-    b = inbox.root / "b1"
-    b.mkdir()
-    f = b / "accounts.csv"
-    f.write_text("account_id,created_at\n")
+    f = _arriving(inbox)
     old = time.time() - 3600
     os.utime(f, (old, old))
-    os.utime(b, (old, old))  # as cp -p would: ctime still says "just now"
+    os.utime(f.parent, (old, old))  # as cp -p would: ctime still says "just now"
     assert inbox.ready_bundles() == []
 
 
 def test_settling_needs_two_equal_looks(tmp_path: Path) -> None:
     """Old times alone are not enough: a file that grew between two looks is still arriving."""
     inbox = _inbox(tmp_path, settle_s=30)
-    b = inbox.root / "b1"
-    b.mkdir()
-    part = b / "interactions.csv"
-    part.write_text("account_id,ts,ip\n")
+    part = _arriving(inbox, table="interactions.csv", text="account_id,ts,ip\n")
     t = time.time()
     assert inbox.ready_bundles(now=t + 100) == []  # first look
     with open(part, "a") as f:  # the copy goes on (a slow link, a pause)
