@@ -10,6 +10,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 echo "==> installing Python dependencies"
 .venv/bin/python -m pip install -q --disable-pip-version-check -U pip
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]"
+# constraints.txt pins every dependency (scripts/update-constraints.sh regenerates it).
+.venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[dev]"
 echo "==> building the local Neo4j 5.26 + OpenGDS 2.13 launcher (Maven; first time downloads ~130 MB)"
 .venv/bin/python -c "from sybilgraph.settings import Settings; from sybilgraph.db.launcher import LocalNeo4j; LocalNeo4j(Settings()).build()"

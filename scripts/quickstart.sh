@@ -22,20 +22,19 @@ if [ "$code" -ne 0 ] && [ "$code" -ne 3 ]; then echo "ingest failed (exit $code)
 echo "==> [4/5] attributing accounts to operators (GDS Leiden) and scoring campaigns"
 $SG attribute
 
-# A local admin key for this machine only, kept under the home (never a default key).
-KEYFILE="$SYBILGRAPH_HOME/quickstart-api-key"
-if [ ! -s "$KEYFILE" ]; then
-  .venv/bin/python -c "import secrets; print(secrets.token_urlsafe(24))" > "$KEYFILE"
-  chmod 600 "$KEYFILE"
-fi
-KEY=$(cat "$KEYFILE")
+# An admin key, a masking key and an audit key for this machine only, kept under the home
+# (mode 600): the API runs in production mode, which refuses default or missing keys.
+secret_file() {
+  if [ ! -s "$1" ]; then
+    (umask 077 && .venv/bin/python -c "import secrets; print(secrets.token_hex(24))" > "$1")
+  fi
+  cat "$1"
+}
+KEY=$(secret_file "$SYBILGRAPH_HOME/quickstart-api-key")
 export SYBILGRAPH_API_KEYS="{\"$KEY\": {\"user\": \"quickstart\", \"role\": \"admin\"}}"
-# The server runs in production mode: it also needs its own masking and audit keys (kept beside).
-for name in MASK AUDIT; do
-  f="$SYBILGRAPH_HOME/quickstart-api-$(echo "$name" | tr 'A-Z' 'a-z')-key"
-  if [ ! -s "$f" ]; then .venv/bin/python -c "import secrets; print(secrets.token_urlsafe(24))" > "$f"; chmod 600 "$f"; fi
-  export "SYBILGRAPH_API_${name}_KEY=$(cat "$f")"
-done
+SYBILGRAPH_API_MASK_KEY=$(secret_file "$SYBILGRAPH_HOME/quickstart-api-mask-key")
+SYBILGRAPH_API_AUDIT_KEY=$(secret_file "$SYBILGRAPH_HOME/quickstart-api-audit-key")
+export SYBILGRAPH_API_MASK_KEY SYBILGRAPH_API_AUDIT_KEY
 
 $SG export --out "$SYBILGRAPH_HOME/export.csv" >/dev/null
 ID=$(.venv/bin/python -c "import csv,sys; rows=[r for r in csv.DictReader(open(sys.argv[1])) if r['flagged']=='true']; print(rows[0]['account_id'] if rows else '')" "$SYBILGRAPH_HOME/export.csv")

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from sybilgraph.db.launcher import LocalNeo4j
 from sybilgraph.db.session import Database
@@ -36,7 +37,8 @@ def neo4j_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
     local = LocalNeo4j(settings)
     local.start()
     try:
-        yield settings
+        # Its generated password, carried by the settings: tests give copies of them other homes.
+        yield settings.model_copy(update={"neo4j_password": SecretStr(local.password_file.read_text().strip())})
     finally:
         local.stop()
 

@@ -9,7 +9,7 @@ from sybilgraph import cypher
 from sybilgraph.identifiers import KINDS
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "sybilgraph"
-AREAS = {p.name for p in cypher.CYPHER_DIR.iterdir() if p.is_dir()}
+AREAS = {p.name for p in cypher.CYPHER_DIR.iterdir() if p.is_dir() and not p.name.startswith("__")}
 NAME = re.compile(r"""["']((?:%s)/[a-z0-9_]+)["']""" % "|".join(sorted(AREAS)))
 
 

@@ -54,8 +54,20 @@ def human_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from sybilgraph import __version__
+
+        typer.echo(f"sybilgraph {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False) -> None:
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
@@ -102,7 +114,8 @@ def db_start() -> None:
         console.print(f"NEO4J_URI is set ({s.bolt_uri}): the local launcher is not used")
         return
     state = LocalNeo4j(s).start()
-    out.print(f"Neo4j is up: {state.bolt_uri} (pid {state.pid}, home {state.home})")
+    out.print(f"Neo4j is up: {state.bolt_uri} (pid {state.pid}, home {state.home}); "
+              f"user neo4j, password in {s.local_password_file}")
 
 
 @db_app.command("stop")
@@ -118,18 +131,20 @@ def db_stop() -> None:
 @db_app.command("status")
 @human_errors
 def db_status() -> None:
-    """Whether Neo4j answers, its Bolt URI, and the Neo4j and GDS versions."""
+    """Whether Neo4j answers, its Bolt URI, where its password is, and the Neo4j and GDS versions."""
     from sybilgraph.db.session import connect
     from sybilgraph.errors import DatabaseUnavailable
 
     s = settings()
+    # Where the local Neo4j's password is (never the password itself); NEO4J_PASSWORD otherwise.
+    where = {"password_file": str(s.local_password_file)} if s.uses_local_launcher else {"password": "NEO4J_PASSWORD"}
     try:
         with connect(s) as db:
             v = db.versions()
     except DatabaseUnavailable as e:
-        typer.echo(json.dumps({"answers": False, "bolt_uri": s.bolt_uri, "reason": str(e)}))
+        typer.echo(json.dumps({"answers": False, "bolt_uri": s.bolt_uri, **where, "reason": str(e)}))
         raise typer.Exit(1) from None
-    status = {"answers": True, "bolt_uri": s.bolt_uri, "neo4j": v.neo4j, "edition": v.edition, "gds": v.gds}
+    status = {"answers": True, "bolt_uri": s.bolt_uri, **where, "neo4j": v.neo4j, "edition": v.edition, "gds": v.gds}
     if s.browser_url:  # the local launcher serves Neo4j Browser (docs/bloom.md)
         status["browser"] = s.browser_url
     typer.echo(json.dumps(status))
@@ -459,10 +474,11 @@ def serve(
     from sybilgraph.db.launcher import LocalNeo4j
 
     s = settings()
+    # Built first: a configuration production refuses stops here, before anything starts.
+    api = create_app(s, production=production, run_attribution=run_attribution_with_defaults)
     if s.uses_local_launcher and not LocalNeo4j(s).state().running:
         console.print(f"starting the local Neo4j + GDS on {s.bolt_uri} ...")
         LocalNeo4j(s).start()
-    api = create_app(s, production=production, run_attribution=run_attribution_with_defaults)
     # proxy_headers off: the API reads X-Forwarded-For itself, only through its trusted proxies.
     uvicorn.run(api, host=host, port=port, proxy_headers=False, log_level="info")
 
@@ -525,8 +541,16 @@ def report_operator(
 # -- scheduled jobs ------------------------------------------------------------------------------
 @app.command()
 @human_errors
-def scheduler() -> None:
+def scheduler(
+    check: Annotated[bool, typer.Option("--check", help="Health check: exit 0 when this host's scheduler is alive.")] = False,
+) -> None:
     """Watch the inbox, ingest bundles, place new accounts at once, attribute on a schedule (docs/jobs.md)."""
+    if check:
+        from sybilgraph.jobs.health import check_health
+
+        healthy, message = check_health(settings())
+        (out if healthy else console).print(message)
+        raise typer.Exit(0 if healthy else 1)
     from sybilgraph.jobs import main as scheduler_main
 
     raise typer.Exit(scheduler_main(settings()))

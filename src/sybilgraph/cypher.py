@@ -2,20 +2,37 @@
 
 Names are ``"<area>/<verb>_<noun>"``. Statements are parameterised; nothing is ever spliced
 into their text, so the file you read is the statement that runs.
+
+``cypher/`` ships inside the package (``sybilgraph._cypher``, see setup.py) and is found with
+``importlib.resources``, so an installed wheel needs no checkout and no setting.
 """
 
 from __future__ import annotations
 
 import os
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
-from sybilgraph.settings import REPO_ROOT
+from sybilgraph.errors import ConfigError
 
 __all__ = ["CYPHER_DIR", "load", "names", "statements"]
 
-# A checkout keeps cypher/ beside src/; an installed package (the Docker image) names it.
-CYPHER_DIR = Path(os.environ.get("SYBILGRAPH_CYPHER_DIR", REPO_ROOT / "cypher"))
+
+def _statements_dir() -> Path:
+    try:
+        root = resources.files("sybilgraph._cypher")
+    except ModuleNotFoundError:  # an editable install made before cypher/ became package data
+        raise ConfigError(
+            "the Cypher statements are not installed with sybilgraph; reinstall it "
+            "(in a checkout: bash scripts/install.sh)"
+        ) from None
+    # Installed packages are directories on disk (wheels are unpacked; editable installs map the
+    # checkout's cypher/), so the Traversable is a path.
+    return Path(os.fspath(root))  # type: ignore[arg-type]
+
+
+CYPHER_DIR = _statements_dir()
 
 
 @lru_cache(maxsize=None)
@@ -31,7 +48,7 @@ def names(area: str | None = None) -> list[str]:
     """Every statement name, optionally only those of one area, sorted."""
     root = CYPHER_DIR / area if area else CYPHER_DIR
     return sorted(
-        str(p.relative_to(CYPHER_DIR).with_suffix("")) for p in root.rglob("*.cypher")
+        p.relative_to(CYPHER_DIR).with_suffix("").as_posix() for p in root.rglob("*.cypher")
     )
 
 

@@ -239,8 +239,8 @@ def test_a_rewritten_log_is_caught_by_audit_verify(neo4j_settings: Settings, see
             c.data('{ account(id: "a1") { id } }')
         time.sleep(0.5)  # a checkpoint tick
     log = tmp_path / "audit" / "audit.jsonl"
-    monkeypatch.setenv("SYBILGRAPH_HOME", str(tmp_path))
-    monkeypatch.setenv("NEO4J_URI", settings.bolt_uri)
+    for name, value in settings.connection_env().items():  # this home, the session's Neo4j and its password
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("SYBILGRAPH_API_AUDIT_KEY", AUDIT_KEY)
     runner = CliRunner()
     ok = runner.invoke(cli, ["audit", "verify"])

@@ -11,9 +11,11 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from sybilgraph.settings import REPO_ROOT, Settings
+from sybilgraph.settings import Settings
 from tests.chromium import Browser, browser, screenshot_dir
 from tests.report.conftest import SeedCase, seed_case  # noqa: F401 - the fixture, shared with the case-file tests
+
+REPO_ROOT = Path(__file__).resolve().parents[2]  # the checkout (the package may live elsewhere)
 
 pytestmark = pytest.mark.integration
 
@@ -52,12 +54,13 @@ def _run(b: Browser, command: str) -> None:
 
 
 def _log_in(b: Browser, settings: Settings) -> None:
-    if settings.neo4j_password is None:
+    auth = settings.neo4j_auth  # NEO4J_PASSWORD, else the local Neo4j's password file
+    if auth is None:
         return  # a database without authentication: ?preselectAuthMethod=NO_AUTH connected already
     _wait(b, "!!document.querySelector('[data-testid=connect]')")
     _set(b, "[data-testid=authenticationMethod]", "NATIVE")
-    _set(b, "[data-testid=username]", settings.neo4j_user)
-    _set(b, "[data-testid=password]", settings.neo4j_password)
+    _set(b, "[data-testid=username]", auth[0])
+    _set(b, "[data-testid=password]", auth[1])
     b.evaluate("document.querySelector('[data-testid=connect]').click()")
 
 
@@ -69,7 +72,7 @@ def test_browser_served_by_the_launcher_draws_an_operators_neighbourhood(
     url = neo4j_settings.browser_url
     assert urlsplit(url).hostname == "127.0.0.1"
     assert "Neo4j Browser" in httpx.get(url, timeout=30).text
-    auth = "NATIVE" if neo4j_settings.neo4j_password is not None else "NO_AUTH"
+    auth = "NATIVE" if neo4j_settings.neo4j_auth is not None else "NO_AUTH"
     page = f"{url}?dbms=bolt://127.0.0.1:{neo4j_settings.bolt_port}&preselectAuthMethod={auth}"
     grass = " ".join((REPO_ROOT / "bloom" / "sybilgraph.grass").read_text().split())
     with browser(1280, 900) as b:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
-
 from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
 
 from sybilgraph.db.launcher import LocalNeo4j
 from sybilgraph.db.session import Database
+from sybilgraph.errors import DatabaseUnavailable
 from sybilgraph.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -113,6 +115,40 @@ def test_status_reports_versions_through_the_cli(session_db: Database) -> None:
     assert proc.returncode == 0, proc.stderr
     status = json.loads(proc.stdout)
     assert status["answers"] is True and status["gds"].startswith("2.13") and status["neo4j"].startswith("5.26.")
+    settings = session_db.settings
+    if settings.uses_local_launcher:  # where the password is, never the password
+        assert status["password_file"] == str(settings.local_password_file)
+        assert settings.local_password_file.read_text().strip() not in proc.stdout + proc.stderr
+
+
+def test_the_local_neo4j_refuses_unauthenticated_connections(neo4j_settings: Settings, tmp_path: Path) -> None:
+    """Authentication is on: no anonymous access, no default password, only the generated one."""
+    import stat
+
+    from neo4j import GraphDatabase
+    from neo4j.exceptions import AuthError
+
+    if not neo4j_settings.uses_local_launcher:
+        pytest.skip("the suite runs against an external Neo4j")
+    password_file = neo4j_settings.local_password_file
+    assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
+    password = password_file.read_text().strip()
+    assert len(password) >= 24
+    for auth in (None, ("neo4j", "neo4j"), ("neo4j", password + "x")):
+        with GraphDatabase.driver(neo4j_settings.bolt_uri, auth=auth) as driver:
+            with pytest.raises(AuthError, match="Unauthorized"):
+                driver.verify_connectivity()
+    with GraphDatabase.driver(neo4j_settings.bolt_uri, auth=("neo4j", password)) as driver:
+        driver.verify_connectivity()
+    # What every command uses when NEO4J_PASSWORD is not set: the file in its home
+    assert Settings(home=neo4j_settings.home, neo4j_password=None).neo4j_auth == ("neo4j", password)
+    # A refused login says where its password came from, or that there was none
+    for update, says in (({"home": tmp_path, "neo4j_password": None}, "no password: set NEO4J_PASSWORD"),
+                         ({"neo4j_password": SecretStr(password + "x")}, "the password of NEO4J_PASSWORD")):
+        with Database(neo4j_settings.model_copy(update=update)) as db, pytest.raises(DatabaseUnavailable) as refused:
+            db.verify()
+        assert "refused the credentials" in str(refused.value) and says in str(refused.value)
+        assert password not in str(refused.value)
 
 
 def test_status_says_so_when_nothing_answers(tmp_path: Path) -> None:

@@ -183,20 +183,25 @@ def test_a_stopped_attribution_process_loses_its_lease_and_its_run_is_never_prom
     seed_operators(db, tmp_path)
     env = {**os.environ, **db.settings.connection_env(), "SLOW_COMMUNITIES_S": "4",
            **{f"SYBILGRAPH_{k.upper()}": str(v) for k, v in FAST_LEASE.items()}}
-    child = subprocess.Popen([sys.executable, str(Path(__file__).parents[1] / "jobs" / "scheduler_child.py"), "attribute"],
-                             env={**env, "PYTHONPATH": str(Path(__file__).parents[2])},
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    log_file = tmp_path / "child.log"
+    with open(log_file, "wb") as out:
+        child = subprocess.Popen([sys.executable, str(Path(__file__).parents[1] / "jobs" / "scheduler_child.py"), "attribute"],
+                                 env={**env, "PYTHONPATH": str(Path(__file__).parents[2])}, stdout=out, stderr=subprocess.STDOUT)
     try:
-        victim = wait_for(lambda: running_run(db, "communities"), 60, "the child's run to reach communities")
+        try:
+            victim = wait_for(lambda: running_run(db, "communities"), 180, "the child's run to reach communities")
+        except AssertionError as e:
+            raise AssertionError(f"{e}; the child said:\n{log_file.read_text()}") from None
         child.send_signal(signal.SIGSTOP)
         time.sleep(FAST_LEASE["lease_ttl_s"] + 0.5)
         survivor = run_attribution(db)
         child.send_signal(signal.SIGCONT)
-        out, _ = child.communicate(timeout=120)
+        child.wait(timeout=300)
     finally:
         if child.poll() is None:
             child.kill()
-    log = out.decode(errors="replace")
+            child.wait()
+    log = log_file.read_text(errors="replace")
     assert child.returncode == 1, log
     assert "lease 'attribution'" in log and "was lost" in log, log
     status = db.read_raw("MATCH (r:AttributionRun {run_id: $id}) RETURN r.status AS s, r.current AS c", id=victim["run_id"])

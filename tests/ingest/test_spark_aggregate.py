@@ -22,7 +22,6 @@ from sybilgraph.ingest.aggregators import (
     SparkAggregator,
 )
 from sybilgraph.ingest.pipeline import aggregate_input
-from sybilgraph.settings import REPO_ROOT
 from tests.ingest.staging import SEED_ACCOUNT, SEED_CARD, staged_store, tiny_and_update
 
 pytest.importorskip("pyspark", reason="pyspark is not installed (it comes with the dev extras: pip install -e '.[dev]')")
@@ -35,7 +34,7 @@ SPARK_MASTER = "local[2]"
 # The JIT's first tier only: on a job this small, compiling hot code with C2 costs more CPU than
 # it saves (measured: about half the job's time on a 2-core machine).
 QUICK_JVM = {"spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1"}
-SEEDS = REPO_ROOT / "seeds" / "bundle"
+SEEDS = Path(__file__).resolve().parents[2] / "seeds" / "bundle"
 
 
 def _rows(table: pa.Table) -> list[tuple[Any, ...]]:

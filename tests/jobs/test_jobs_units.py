@@ -118,11 +118,17 @@ def _inbox(tmp_path: Path, settle_s: float = 30.0) -> Inbox:
     return inbox
 
 
+def _arriving(inbox: Inbox, name: str = "b1", table: str = "accounts.csv", text: str = "account_id,created_at\n") -> Path:
+    """A bundle directory in the inbox with one table file."""
+    bundle = inbox.root / name
+    bundle.mkdir()
+    (bundle / table).write_text(text)
+    return bundle / table
+
+
 def test_marker_makes_a_bundle_ready_at_once(tmp_path: Path) -> None:
     inbox = _inbox(tmp_path)
-    b = inbox.root / "b1"
-    b.mkdir()
-    (b / "accounts.csv").write_text("account_id,created_at\n")
+    b = _arriving(inbox).parent
     assert inbox.ready_bundles() == []
     (b / "READY").touch()
     assert [r.name for r in inbox.ready_bundles()] == ["b1"]
@@ -130,9 +136,7 @@ def test_marker_makes_a_bundle_ready_at_once(tmp_path: Path) -> None:
 
 def test_unchanged_bundle_becomes_ready_after_settling(tmp_path: Path) -> None:
     inbox = _inbox(tmp_path, settle_s=30)
-    b = inbox.root / "b1"
-    b.mkdir()
-    (b / "accounts.csv").write_text("account_id,created_at\n")
+    _arriving(inbox)
     now = time.time()
     assert inbox.ready_bundles(now=now) == []
     assert [r.name for r in inbox.ready_bundles(now=now + 31)] == ["b1"]
@@ -140,14 +144,35 @@ def test_unchanged_bundle_becomes_ready_after_settling(tmp_path: Path) -> None:
 
 def test_copy_keeping_old_mtimes_is_not_ready_at_once(tmp_path: Path) -> None:
     inbox = _inbox(tmp_path, settle_s=30)
-    b = inbox.root / "b1"
-    b.mkdir()
-    f = b / "accounts.csv"
-    f.write_text("account_id,created_at\n")
+    f = _arriving(inbox)
     old = time.time() - 3600
     os.utime(f, (old, old))
-    os.utime(b, (old, old))  # as cp -p would: ctime still says "just now"
+    os.utime(f.parent, (old, old))  # as cp -p would: ctime still says "just now"
     assert inbox.ready_bundles() == []
+
+
+def test_settling_needs_two_equal_looks(tmp_path: Path) -> None:
+    """Old times alone are not enough: a file that grew between two looks is still arriving."""
+    inbox = _inbox(tmp_path, settle_s=30)
+    part = _arriving(inbox, table="interactions.csv", text="account_id,ts,ip\n")
+    t = time.time()
+    assert inbox.ready_bundles(now=t + 100) == []  # first look
+    with open(part, "a") as f:  # the copy goes on (a slow link, a pause)
+        f.write("a1,2026-04-01T00:00:00Z,10.0.0.1\n")
+    assert inbox.ready_bundles(now=t + 200) == []  # changed since the first look: look again
+    assert [r.name for r in inbox.ready_bundles(now=t + 229)] == []  # unchanged, but not for settle_s yet
+    assert [r.name for r in inbox.ready_bundles(now=t + 231)] == ["b1"]
+
+
+def test_a_bad_entry_does_not_hide_the_others(tmp_path: Path) -> None:
+    inbox = _inbox(tmp_path, settle_s=0)
+    os.symlink("a-loop", inbox.root / "a-loop")  # points at itself
+    b = inbox.root / "b1"
+    b.mkdir()
+    (b / "READY").touch()
+    scan = inbox.scan()
+    assert [r.name for r in scan.ready] == ["b1"]
+    assert [(e.name, "symbolic link loop (ELOOP)" in e.reason) for e in scan.bad] == [("a-loop", True)]
 
 
 def test_hidden_empty_and_outcome_dirs_are_not_bundles(tmp_path: Path) -> None:

@@ -12,7 +12,9 @@ from sybilgraph.attribution import run_attribution
 from sybilgraph.db.admin import reset
 from sybilgraph.db.session import Database
 from sybilgraph.ingest import ingest_bundle
-from sybilgraph.settings import REPO_ROOT, Settings
+from sybilgraph.settings import Settings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]  # the checkout (the package may live elsewhere)
 
 SEED_BUNDLE = REPO_ROOT / "seeds" / "bundle"
 

@@ -176,7 +176,8 @@ def test_the_case_file_names_the_current_runs_organisation_hypotheses(seed_case:
 
 
 def _cli_env(seed: SeedCase, neo4j_settings: Any) -> dict[str, str]:
-    return {"SYBILGRAPH_HOME": str(seed.settings.home), "NEO4J_URI": neo4j_settings.bolt_uri,
+    # the case's home, the session's Neo4j and its password (the local Neo4j has authentication)
+    return {**seed.settings.connection_env(), "NEO4J_URI": neo4j_settings.bolt_uri,
             "SYBILGRAPH_API_MASK_KEY": MASK_KEY, "SYBILGRAPH_API_AUDIT_KEY": AUDIT_KEY}
 
 

@@ -11,11 +11,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from sybilgraph.settings import REPO_ROOT
-
 __all__ = ["SCHEMA_FILE", "main", "sdl"]
 
-SCHEMA_FILE = REPO_ROOT / "schema.graphql"
+# A development tool: the file of the checkout this module runs from (src/sybilgraph/api/ -> root).
+SCHEMA_FILE = Path(__file__).resolve().parents[3] / "schema.graphql"
 
 
 def sdl() -> str:

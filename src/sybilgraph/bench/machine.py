@@ -9,7 +9,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from sybilgraph.settings import REPO_ROOT
+# The checkout the code runs from (src/sybilgraph/bench/ -> root): the commit benchmarks report.
+SOURCE_ROOT = Path(__file__).resolve().parents[3]
 
 __all__ = ["disk_usage", "git_commit", "load_average", "machine_info"]
 
@@ -49,7 +50,7 @@ def git_commit() -> dict[str, Any]:
 
 def _git(*args: str) -> subprocess.CompletedProcess[str] | None:
     try:
-        return subprocess.run(["git", *args], check=False, cwd=REPO_ROOT, capture_output=True, text=True, timeout=10)
+        return subprocess.run(["git", *args], check=False, cwd=SOURCE_ROOT, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None
 

@@ -5,25 +5,42 @@
 and the GDS jars again as a plugins directory so Neo4j registers their procedures. This module
 builds it when needed, starts it in the background, waits until Bolt answers, and stops it with
 SIGTERM so the store is closed cleanly.
+
+Authentication is on: at its first start a random password is written into the home
+(``<home>/neo4j/password``, mode 600). The launcher sets it on the ``neo4j`` user with Bolt
+still closed (so nobody can log in with the default password meanwhile), and every command and
+the test fixture read it from there (``Settings.neo4j_auth``).
+
+Where it is built: the project ships inside the package (``sybilgraph._launcher``), so an
+installed wheel can build it too. Its sources are copied into a cache directory named by their
+content (``$XDG_CACHE_HOME/sybilgraph/launcher-<digest>``, default ``~/.cache``) and built
+there once, under a file lock, for every checkout and install with the same sources.
+``SYBILGRAPH_LAUNCHER_DIR`` names a Maven project to build in place instead.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from sybilgraph.errors import LauncherError
 from sybilgraph.settings import Settings
 
-__all__ = ["LocalNeo4j", "LauncherState", "JVM_FLAGS"]
+__all__ = ["LocalNeo4j", "LauncherState", "JVM_FLAGS", "pid_alive"]
 
 log = logging.getLogger("sybilgraph.db")
 
@@ -69,7 +86,9 @@ class LocalNeo4j:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.home = settings.neo4j_home
-        self.project = settings.launcher_dir
+        # The sources, and where they are built (the same directory for SYBILGRAPH_LAUNCHER_DIR).
+        self.sources = settings.launcher_dir or packaged_sources()
+        self.project = settings.launcher_dir or cache_dir() / f"launcher-{source_digest(self.sources)}"
         self.pid_file = self.home / "launcher.pid"
         self.log_file = self.home / "launcher.log"
         self.conf_file = self.home / "neo4j.conf"
@@ -92,7 +111,7 @@ class LocalNeo4j:
         stamp = self.project / "target" / "build.stamp"
         if not stamp.is_file() or not self.lib_dir.is_dir() or not self.plugins_dir.is_dir():
             return False
-        sources = [self.project / "pom.xml", *self.project.joinpath("src").rglob("*.java")]
+        sources = [self.project / "pom.xml", *self.project.joinpath("src").rglob("*")]
         return stamp.stat().st_mtime >= max(p.stat().st_mtime for p in sources)
 
     def build(self) -> None:
@@ -102,26 +121,32 @@ class LocalNeo4j:
         mvn = shutil.which("mvn")
         if mvn is None:
             raise LauncherError("Maven ('mvn') is not on PATH; it is needed to build the local Neo4j")
-        if not (self.project / "pom.xml").is_file():
-            raise LauncherError(f"launcher project not found at {self.project}")
-        log.info("building the local Neo4j + GDS launcher with Maven (first time: downloads ~130 MB)")
-        proc = subprocess.run(
-            [mvn, "-q", "-B", "package", "-DskipTests"],
-            cwd=self.project,
-            capture_output=True,
-            text=True,
-            env=self._java_env(),
-        )
-        if proc.returncode != 0:
-            tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-25:])
-            raise LauncherError(f"the Maven build of the launcher failed:\n{tail}")
-        (self.project / "target" / "build.stamp").write_text(str(time.time()))
+        if not (self.sources / "pom.xml").is_file():
+            raise LauncherError(f"launcher project not found at {self.sources}")
+        with _exclusive(self.project.parent / f".{self.project.name}.lock"):
+            if self.is_built():  # another process built it while we waited
+                return
+            if self.project != self.sources:
+                _copy_sources(self.sources, self.project)
+            log.info("building the local Neo4j + GDS launcher with Maven in %s (first time: downloads ~130 MB)",
+                     self.project)
+            proc = subprocess.run(
+                [mvn, "-q", "-B", "package", "-DskipTests"],
+                cwd=self.project,
+                capture_output=True,
+                text=True,
+                env=self._java_env(),
+            )
+            if proc.returncode != 0:
+                tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-25:])
+                raise LauncherError(f"the Maven build of the launcher failed:\n{tail}")
+            (self.project / "target" / "build.stamp").write_text(str(time.time()))
 
     # -- start / stop ------------------------------------------------------------------------
     def state(self) -> LauncherState:
         pid = self._read_pid()
         return LauncherState(
-            running=pid is not None and _alive(pid),
+            running=pid is not None and pid_alive(pid),
             pid=pid,
             bolt_uri=self.settings.bolt_uri,
             home=self.home,
@@ -147,6 +172,7 @@ class LocalNeo4j:
         self.build()
         self.home.mkdir(parents=True, exist_ok=True)
         self.ready_file.unlink(missing_ok=True)
+        self.ensure_password()
         self._write_conf()
         cmd = [
             self._java(),
@@ -181,13 +207,13 @@ class LocalNeo4j:
     def stop(self, timeout_s: float = 120.0) -> bool:
         """SIGTERM, then wait for the store to close. True when something was stopped."""
         pid = self._read_pid()
-        if pid is None or not _alive(pid):
+        if pid is None or not pid_alive(pid):
             self.pid_file.unlink(missing_ok=True)
             return False
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if not _alive(pid):
+            if not pid_alive(pid):
                 break
             time.sleep(0.2)
         else:
@@ -203,8 +229,9 @@ class LocalNeo4j:
             "server.bolt.enabled": "true",
             "server.bolt.listen_address": f"127.0.0.1:{s.bolt_port}",
             "server.bolt.tls_level": "DISABLED",
-            # Loopback only, for the local single user; NEO4J_URI points at secured servers.
-            "dbms.security.auth_enabled": "false",
+            # Loopback only, and still authenticated: other local users and web pages reaching
+            # Bolt over WebSocket must not read the PII-bearing graph.
+            "dbms.security.auth_enabled": "true",
             "server.directories.plugins": str(self.plugins_dir),
             "dbms.security.procedures.unrestricted": "gds.*",
             "server.memory.pagecache.size": s.pagecache,
@@ -234,7 +261,7 @@ class LocalNeo4j:
     def _wait_ready(self, pid: int | None) -> None:
         deadline = time.monotonic() + self.settings.start_timeout_s
         while time.monotonic() < deadline:
-            if pid is not None and not _alive(pid):
+            if pid is not None and not pid_alive(pid):
                 raise LauncherError(
                     f"the local Neo4j exited during start-up; last lines of {self.log_file}:\n"
                     + self._log_tail()
@@ -272,13 +299,74 @@ class LocalNeo4j:
         env = dict(os.environ)
         if self.settings.java_home is not None:
             env["JAVA_HOME"] = str(self.settings.java_home)
+        # Launcher.java sets this password on the neo4j user (a path: no secret in the environment).
+        env["SYBILGRAPH_PASSWORD_FILE"] = str(self.password_file)
         return env
+
+    @property
+    def password_file(self) -> Path:
+        return self.settings.local_password_file
+
+    def ensure_password(self) -> Path:
+        """The password file, created with a random password (mode 600) when missing."""
+        path = self.password_file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            os.chmod(path, 0o600)
+            return path
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(secrets.token_urlsafe(24) + "\n")
+        log.info("generated the local Neo4j's password in %s", path)
+        return path
 
     def describe(self) -> str:
         return json.dumps({"home": str(self.home), "bolt": self.settings.bolt_uri})
 
 
-def _alive(pid: int) -> bool:
+def packaged_sources() -> Path:
+    """The launcher's Maven project as shipped in the package (the checkout's launcher/ when editable)."""
+    return Path(os.fspath(resources.files("sybilgraph._launcher")))  # type: ignore[arg-type]
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sybilgraph"
+
+
+def _source_files(root: Path) -> list[Path]:
+    return sorted([root / "pom.xml", *(p for p in root.joinpath("src").rglob("*") if p.is_file())])
+
+
+def source_digest(root: Path) -> str:
+    """Content digest of the project's sources: a new digest (new directory) whenever they change."""
+    h = hashlib.sha256()
+    for path in _source_files(root):
+        h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def _copy_sources(source: Path, project: Path) -> None:
+    for path in _source_files(source):
+        target = project / path.relative_to(source)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+
+
+@contextmanager
+def _exclusive(lock_file: Path) -> Iterator[None]:
+    """One build at a time per directory, across processes (a second waits, then finds it built)."""
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_file, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -61,7 +61,9 @@ class Database:
         try:
             self.driver.verify_connectivity()
         except AuthError as e:
-            raise DatabaseUnavailable(f"Neo4j at {self.settings.bolt_uri} refused the credentials") from e
+            raise DatabaseUnavailable(
+                f"Neo4j at {self.settings.bolt_uri} refused the credentials ({self.settings.neo4j_auth_source})"
+            ) from e
         except (ServiceUnavailable, OSError) as e:
             raise DatabaseUnavailable(
                 f"Neo4j does not answer at {self.settings.bolt_uri} "

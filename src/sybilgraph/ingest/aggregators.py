@@ -207,8 +207,7 @@ class SparkAggregator:
     def aggregate(self, inputs: AggregateInput) -> dict[str, pa.Table]:
         if importlib.util.find_spec("pyspark") is None:
             raise AggregationError(
-                "SYBILGRAPH_AGGREGATOR=spark needs pyspark: pip install 'pyspark>=3.5,<3.6' "
-                "(or install sybilgraph's dev extras)"
+                "SYBILGRAPH_AGGREGATOR=spark needs pyspark: pip install 'sybilgraph[spark]'"
             )
         # A fresh directory per run: the job of a killed ingest may still be running and must not
         # write into this run's output. Leftovers are removed (a live orphan then just fails).

@@ -21,7 +21,6 @@ withdrawn deliveries) are never read and are removed by ``recover``.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
@@ -31,6 +30,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from sybilgraph import durable
 
 __all__ = ["ColumnarStore", "Delivery", "BundleEntry", "StagedTable", "PARQUET_OPTIONS"]
 
@@ -130,11 +131,9 @@ class ColumnarStore:
         """``changed``: what is live changed (not only the next sequence number)."""
         _, _, revision = self._read()
         self.root.mkdir(parents=True, exist_ok=True)
-        tmp = self.manifest_path.with_suffix(".tmp")
         body = {"version": MANIFEST_VERSION, "next_seq": next_seq, "revision": revision + 1 if changed else revision,
                 "deliveries": [asdict(e) for e in sorted(entries, key=lambda e: e.seq)]}
-        tmp.write_text(json.dumps(body, indent=1))
-        os.replace(tmp, self.manifest_path)
+        durable.write_text(self.manifest_path, json.dumps(body, indent=1))
 
     def revision(self) -> int:
         """Grows with every change of what is live (commit, withdrawal, new partials)."""
@@ -183,7 +182,7 @@ class ColumnarStore:
         target = self.bundles_dir / delivery.ingest_id
         self.bundles_dir.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(target, ignore_errors=True)  # never live: its number was taken and not committed
-        os.replace(staged, target)
+        durable.replace(staged, target)  # the Parquet parts reach the disk before the rename
         entries, next_seq = self._read_manifest()
         replaced = next((e for e in entries if e.bundle_id == delivery.bundle_id), None)
         others = [e for e in entries if e.bundle_id != delivery.bundle_id]
@@ -243,6 +242,7 @@ class ColumnarStore:
         target = self.partial_dir(fresh)
         shutil.rmtree(target, ignore_errors=True)
         self.write_partial(target, tables)
+        durable.fsync_tree(target)  # on disk before the manifest names it
         self.update(fresh)
         shutil.rmtree(self.partial_dir(delivery), ignore_errors=True)
         return fresh

@@ -75,6 +75,10 @@ _UNIQUE_KEY = {"accounts": "account_id"}
 _MIB = 1 << 20
 _MIN_BLOCK = _MIB
 _MAX_BLOCK = 256 * _MIB
+# A compressed file may expand to at most this many times its size, once past the floor: real
+# tables compress 5-20x; a gzip bomb expands ~1000x and would fill the disk with staged rows.
+_MAX_EXPANSION = 200
+_EXPANSION_FLOOR = 1024 * _MIB
 _READ_ERRORS = (pa.ArrowException, OSError, EOFError, zlib.error, UnicodeDecodeError)
 
 
@@ -231,6 +235,13 @@ class _Source:
     def read_error(self, exc: BaseException) -> TableError:
         return self.fail(f"cannot be read as {self.kind}: {exc}")
 
+    def open_input(self) -> Any:
+        """The file's bytes, decompressed by extension; a compressed file is bounded (``_MAX_EXPANSION``)."""
+        if not self.path.name.endswith(".gz"):
+            return pa.input_stream(self.path)
+        limit = max(_EXPANSION_FLOOR, _MAX_EXPANSION * self.path.stat().st_size)
+        return _BoundedInput(pa.input_stream(self.path), limit, self.fail)
+
     def set_header(self, names: list[str]) -> None:
         spec = self.table
         contract = set(spec.column_names)
@@ -271,6 +282,33 @@ class _Source:
             yield from raw.split(batch_rows)
 
 
+class _BoundedInput(io.RawIOBase):
+    """A decompressing stream that refuses to expand beyond ``limit`` bytes (a gzip bomb)."""
+
+    def __init__(self, stream: Any, limit: int, fail: Any) -> None:
+        super().__init__()
+        self._stream = stream
+        self._limit = limit
+        self._fail = fail
+        self._read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._stream.read(len(buffer))
+        self._read += len(data)
+        if self._read > self._limit:
+            raise self._fail(f"decompresses to more than {self._limit / _MIB:,.0f} MiB, over {_MAX_EXPANSION} times "
+                             "its compressed size (a decompression bomb?); refused")
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._stream.close()
+        super().close()
+
+
 class _ParquetSource(_Source):
     kind = "Parquet"
 
@@ -307,7 +345,7 @@ class _CsvSource(_Source):
                 quoted_strings_can_be_null=False,
             )
         return pacsv.open_csv(
-            self.path,
+            self.open_input(),
             # Serial reading: the invalid-row handler then knows each malformed row's number.
             read_options=pacsv.ReadOptions(use_threads=False, block_size=block_size),
             parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=handler),
@@ -421,7 +459,7 @@ class _JsonlSource(_Source):
 
     def check(self) -> None:
         try:
-            with pa.input_stream(self.path) as f:
+            with self.open_input() as f:
                 head = f.read(self._PEEK)
                 eof = len(head) < self._PEEK
                 if not eof and b"\n" not in head:  # make sure the peek holds a whole line
@@ -472,11 +510,16 @@ class _JsonlSource(_Source):
         chunk_bytes = _clamp_block(batch_rows, self.bytes_per_row)
         line_no = 1
         carry = b""
-        with pa.input_stream(self.path) as f:
+        with self.open_input() as f:
             while True:
                 data = f.read(chunk_bytes)
                 eof = not data
                 buf = carry + data if carry else data
+                # An endless line must fail, not fill memory (nor copy itself over and over).
+                if len(buf) - (buf.rfind(b"\n") + 1) > self._MAX_LINE:
+                    long_line = line_no + buf.count(b"\n")
+                    raise self.fail(f"line {long_line} is longer than {self._MAX_LINE // _MIB} MiB; "
+                                    "a JSON Lines row is one line")
                 if eof:
                     chunk, carry = buf, b""
                 else:

@@ -45,6 +45,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sybilgraph import durable
 from sybilgraph.errors import SybilgraphError
 from sybilgraph.ingest.aggregate import NET_KIND_COLUMNS
 from sybilgraph.settings import Settings
@@ -252,9 +253,8 @@ class StateDir:
                 pq.write_table(_conform(tables[name], STATE_SCHEMAS[name]), target / f"{name}.parquet", **write_options)
             elif current is not None and (current / f"{name}.parquet").is_file():
                 os.link(current / f"{name}.parquet", target / f"{name}.parquet")
-        tmp = self.root / "CURRENT.tmp"
-        tmp.write_text(json.dumps({"dir": target.name, "generation": generation, "revision": revision}))
-        os.replace(tmp, self.pointer)
+        durable.fsync_tree(target)  # the generation's files reach the disk before the pointer names them
+        durable.write_text(self.pointer, json.dumps({"dir": target.name, "generation": generation, "revision": revision}))
         # The generation before stays: a reader that took its snapshot a moment ago finishes.
         for old in self.root.glob("gen-*"):
             if old not in (target, current):

@@ -42,7 +42,8 @@ from sybilgraph.db.lease import INGEST_LEASE, Lease, LeaseBusy, new_holder
 from sybilgraph.db.session import Database, connect
 from sybilgraph.errors import AttributionError, DatabaseUnavailable
 from sybilgraph.ingest import IngestReport, ingest_bundle
-from sybilgraph.jobs.inbox import Inbox, ReadyBundle
+from sybilgraph.jobs.health import HealthBeacon, health_file
+from sybilgraph.jobs.inbox import BadEntry, Inbox, ReadyBundle
 from sybilgraph.jobs.incremental import (
     IncrementalResult,
     attribute_new_accounts,
@@ -137,6 +138,10 @@ class Scheduler:
         self._abandon_raised = False
         self._main_ident: int | None = None
         self._grace_timer: threading.Timer | None = None
+        # what the health file says (sybilgraph scheduler --check)
+        self._doing = "idle"
+        self._last_tick_error: str | None = None
+        self.health = HealthBeacon(health_file(settings), self._describe)
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -145,6 +150,7 @@ class Scheduler:
         self.inbox.ensure()
         apply_job_schema(self.db)
         self.states.next_run("attribution", self._next_cron)
+        self.health.start()
         self._started = True
         _event("scheduler_started", holder=self.holder, inbox=str(self.inbox.root),
                cron=self.config.attribution_cron, next_attribution=self._next_cron.isoformat())
@@ -154,6 +160,7 @@ class Scheduler:
         self._stop.set()
 
     def close(self) -> None:
+        self.health.stop()
         if self._grace_timer is not None:
             self._grace_timer.cancel()
         if self._owns_db:
@@ -193,11 +200,12 @@ class Scheduler:
         while not self._stop.is_set():
             try:
                 self._tick()
-                failures = 0
+                failures, self._last_tick_error = 0, None
                 wait = self._idle_wait_s()
             except Exception as e:  # noqa: BLE001 - the service outlives database outages
                 failures += 1
                 wait = self.backoff.delay(failures)
+                self._last_tick_error = f"{type(e).__name__}: {e}"
                 log.error(json.dumps({"event": "tick_failed", "error": f"{type(e).__name__}: {e}",
                                       "retry_in_s": round(wait, 2)}))
             self._stop.wait(wait)
@@ -236,7 +244,13 @@ class Scheduler:
 
     # -- inbox -----------------------------------------------------------------------------------
     def _process_inbox(self) -> list[BundleOutcome]:
-        if not self.inbox.ready_bundles() or self._stop.is_set():
+        """Ingest every ready bundle and move every bad entry to failed/, under the ingest lease.
+
+        Only an inbox that cannot be listed at all raises (the tick is retried with backoff)."""
+        if self._stop.is_set():
+            return []
+        first = self.inbox.scan()
+        if not first.ready and not first.bad:
             return []
         started = utcnow()
         try:
@@ -258,7 +272,10 @@ class Scheduler:
 
     def _ingest_ready(self, outcomes: list[BundleOutcome]) -> list[BundleOutcome]:
         # Listed again under the lease: another scheduler may have taken some meanwhile.
-        for bundle in self.inbox.ready_bundles():
+        scan = self.inbox.scan()
+        for bad in scan.bad:  # no bad entry stops the others: each goes to failed/ with its reason
+            outcomes.append(self._to_failed(bad, {"bundle": bad.name, "reason": bad.reason, "at": utcnow().isoformat()}))
+        for bundle in scan.ready:
             if self._stop.is_set() or self.ingest_lease.lost.is_set():
                 break
             if not bundle.path.is_dir():
@@ -293,7 +310,7 @@ class Scheduler:
         t0 = time.perf_counter()
         _event("ingest_started", bundle=bundle.name, by_marker=bundle.by_marker)
         try:
-            with self._step():
+            with self._step(f"ingest {bundle.name}"):
                 report = self._retrying(
                     "inbox", lambda: ingest_bundle(bundle.path, self.settings, self.db, lease=self.ingest_lease))
         except Stopped as e:
@@ -320,10 +337,23 @@ class Scheduler:
     def _refuse(self, bundle: ReadyBundle, reason: str, seconds: float, report: IngestReport | None = None) -> BundleOutcome:
         document = {"bundle": bundle.name, "reason": reason, "at": utcnow().isoformat(),
                     "ingest": report.model_dump(mode="json") if report else None}
-        path = self.inbox.move_failed(bundle, document)
-        _event("ingest_failed", bundle=bundle.name, reason=reason, moved_to=str(path))
-        return BundleOutcome(bundle.name, "failed", str(path), reason=reason,
-                             ingest_id=report.ingest_id if report else None, ingest_s=seconds)
+        outcome = self._to_failed(bundle, document)
+        outcome.ingest_id, outcome.ingest_s = (report.ingest_id if report else None), seconds
+        return outcome
+
+    def _to_failed(self, entry: ReadyBundle | BadEntry, document: dict[str, Any]) -> BundleOutcome:
+        """Move an entry to failed/ with its reason; one that cannot be moved either is left in
+        place, reported once and skipped from then on (so it cannot fail every tick)."""
+        reason = str(document["reason"])
+        try:
+            path = self.inbox.move_failed(entry, document)
+        except OSError as e:
+            self.inbox.stuck[entry.name] = reason
+            why = f"{reason}; it could not be moved to {self.inbox.failed} ({e}), so it is left in place and skipped"
+            log.error(json.dumps({"event": "inbox_entry_stuck", "bundle": entry.name, "reason": why}))
+            return BundleOutcome(entry.name, "failed", str(entry.path), reason=why)
+        _event("ingest_failed", bundle=entry.name, reason=reason, moved_to=str(path))
+        return BundleOutcome(entry.name, "failed", str(path), reason=reason)
 
     def _incremental(self, report: IngestReport) -> IncrementalResult | None:
         if not self.config.incremental:
@@ -331,7 +361,7 @@ class Scheduler:
         started = utcnow()
         cfg = self.config
         try:
-            with self._step():
+            with self._step("incremental attribution"):
                 result = self._retrying("incremental", lambda: attribute_new_accounts(
                     self.db, new_account_ids(self.settings, report.ingest_id), self.params,
                     max_accounts=cfg.incremental_max_accounts, ingest_id=report.ingest_id))
@@ -402,7 +432,7 @@ class Scheduler:
         run_id = new_run_id()
         self.states.record("attribution", "running", utcnow(), detail={"run_id": run_id})
         try:
-            with self._step():
+            with self._step(f"attribution {run_id}"):
                 result = run_attribution(self.db, self.params, run_id=run_id)
         except StepAbandoned:
             self.states.record("attribution", "abandoned", utcnow(), error="abandoned at shutdown; the previous run stays current",
@@ -425,12 +455,15 @@ class Scheduler:
         return retry(step, self.config.retry_attempts, self.backoff, self._stop, on_failure)
 
     @contextmanager
-    def _step(self) -> Iterator[None]:
-        self._in_step = True
+    def _step(self, doing: str) -> Iterator[None]:
+        self._in_step, self._doing = True, doing
         try:
             yield
         finally:
-            self._in_step = False
+            self._in_step, self._doing = False, "idle"
+
+    def _describe(self) -> dict[str, Any]:
+        return {"holder": self.holder, "state": self._doing, "last_tick_error": self._last_tick_error}
 
     @contextmanager
     def _signal_handlers(self) -> Iterator[None]:

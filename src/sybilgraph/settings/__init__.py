@@ -46,12 +46,9 @@ __all__ = [
     "IngestSection",
     "JobsSection",
     "LEGACY_NAMES",
-    "REPO_ROOT",
     "Settings",
 ]
 
-# src/sybilgraph/settings/__init__.py -> repository root (editable installs and CI checkouts).
-REPO_ROOT = Path(__file__).resolve().parents[3]
 ENV_PREFIX = "SYBILGRAPH_"
 
 
@@ -134,8 +131,10 @@ class Settings(BaseSettings):
         env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="ignore", validate_assignment=True
     )
 
-    # Where runs keep their state: the local Neo4j home, the columnar store, reports, audit log.
-    home: Path = Field(default=REPO_ROOT / "var")
+    # Where runs keep their state: the local Neo4j home (and its password), the columnar store,
+    # reports, audit log. Default: ./var under the directory the command runs in (the quick
+    # start's), whatever the install; set SYBILGRAPH_HOME to keep one home for every directory.
+    home: Path = Field(default_factory=lambda: Path.cwd() / "var")
 
     # An existing Neo4j (Docker, Aura, cluster). When unset, the local launcher serves.
     neo4j_uri: str | None = Field(
@@ -156,7 +155,9 @@ class Settings(BaseSettings):
     http_port: int = Field(default=7474, ge=0, le=65535)
     heap: str = "6g"
     pagecache: str = "2g"
-    launcher_dir: Path = Field(default=REPO_ROOT / "launcher")
+    # A Maven project to build the local Neo4j from, in place; default: the one shipped in the
+    # package, built in a cache directory (db/launcher.py).
+    launcher_dir: Path | None = None
     java_home: Path | None = None
     start_timeout_s: float = Field(default=180.0, gt=0)
 
@@ -222,11 +223,32 @@ class Settings(BaseSettings):
         return self.neo4j_uri or f"bolt://127.0.0.1:{self.bolt_port}"
 
     @property
+    def local_password_file(self) -> Path:
+        """The local Neo4j's password: generated at its first start (mode 600), read by every command."""
+        return self.neo4j_home / "password"
+
+    @property
     def neo4j_auth(self) -> tuple[str, str] | None:
-        """(user, password) for the driver, or None when no password is configured."""
-        if self.neo4j_password is None:
-            return None
-        return self.neo4j_user, self.neo4j_password.get_secret_value()
+        """(user, password) for the driver: NEO4J_PASSWORD, else the local Neo4j's password file;
+        None when neither exists (a server without authentication)."""
+        if self.neo4j_password is not None:
+            return self.neo4j_user, self.neo4j_password.get_secret_value()
+        if self.uses_local_launcher:
+            try:
+                return self.neo4j_user, self.local_password_file.read_text(encoding="utf-8").strip()
+            except FileNotFoundError:
+                return None
+        return None
+
+    @property
+    def neo4j_auth_source(self) -> str:
+        """Where ``neo4j_auth`` comes from, for the message of a refused login (never the password)."""
+        if self.neo4j_password is not None:
+            return "the password of NEO4J_PASSWORD"
+        if self.uses_local_launcher and self.local_password_file.is_file():
+            return f"the password in {self.local_password_file}"
+        where = f"; the local Neo4j's is in <its home>/neo4j/password, none in {self.neo4j_home}" if self.uses_local_launcher else ""
+        return f"no password: set NEO4J_PASSWORD, or SYBILGRAPH_HOME to the local Neo4j's home{where}"
 
     def connection_env(self) -> dict[str, str]:
         """The environment under which a child process's ``Settings()`` reaches the same Neo4j
@@ -239,8 +261,9 @@ class Settings(BaseSettings):
         }
         if self.neo4j_uri:
             env["NEO4J_URI"] = self.neo4j_uri
-        if self.neo4j_password is not None:
-            env["NEO4J_PASSWORD"] = self.neo4j_password.get_secret_value()
+        auth = self.neo4j_auth  # the local Neo4j's password too: the child may use another home
+        if auth is not None:
+            env["NEO4J_PASSWORD"] = auth[1]
         return env
 
     @property

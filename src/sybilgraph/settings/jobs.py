@@ -44,8 +44,6 @@ class JobsSection(Section):
 
     # -- incremental attribution -----------------------------------------------------------------
     incremental: bool = True
-    # A new account joins the operator that holds at least this share of its evidence.
-    incremental_min_purity: float = Field(default=0.5, gt=0, le=1)
     # Bundles with more new accounts than this wait for the full run (the work is a full read).
     incremental_max_accounts: int = Field(default=20_000, ge=1)
 

@@ -4,10 +4,15 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 
+import org.neo4j.configuration.connectors.BoltConnector;
+import org.neo4j.configuration.connectors.HttpConnector;
+import org.neo4j.configuration.connectors.HttpsConnector;
 import org.neo4j.dbms.api.DatabaseManagementService;
 import org.neo4j.dbms.api.DatabaseManagementServiceBuilder;
 import org.neo4j.graphdb.GraphDatabaseService;
@@ -20,6 +25,11 @@ import org.neo4j.graphdb.GraphDatabaseService;
  * changing this class. A {@code ready} file is written into HOME once the default database
  * answers, and removed on a clean shutdown (SIGTERM), which closes the store so the next start
  * needs no recovery.
+ *
+ * <p>When {@code SYBILGRAPH_PASSWORD_FILE} names a file, its content becomes the password of the
+ * {@code neo4j} user before any connector opens: at the first start (or after the file changed)
+ * the DBMS is started once with every connector closed, the password is set, and it is stopped
+ * again, so the default password is never reachable over the network.
  */
 public final class Launcher {
     private Launcher() {}
@@ -34,6 +44,10 @@ public final class Launcher {
         Map<String, String> settings = readSettings(conf);
         Path readyFile = home.resolve("ready");
         Files.deleteIfExists(readyFile);
+        String passwordFile = System.getenv("SYBILGRAPH_PASSWORD_FILE");
+        if (passwordFile != null && !passwordFile.isEmpty()) {
+            applyPassword(home, conf, Path.of(passwordFile));
+        }
 
         DatabaseManagementService dbms =
                 new DatabaseManagementServiceBuilder(home).loadPropertiesFromFile(conf).build();
@@ -55,6 +69,37 @@ public final class Launcher {
         System.out.println("sybilgraph-launcher: ready, bolt " + settings.get("server.bolt.listen_address"));
         System.out.flush();
         stopped.await();
+    }
+
+    /** Sets the neo4j user's password from the file, connectors closed; skipped when already applied. */
+    private static void applyPassword(Path home, Path conf, Path passwordFile) throws Exception {
+        String password = Files.readString(passwordFile, StandardCharsets.UTF_8).strip();
+        Path applied = home.resolve("password.applied"); // a digest of the password last set
+        String digest = HexFormat.of().formatHex(
+                MessageDigest.getInstance("SHA-256").digest(password.getBytes(StandardCharsets.UTF_8)));
+        if (Files.exists(applied) && Files.readString(applied, StandardCharsets.UTF_8).strip().equals(digest)) {
+            return;
+        }
+        DatabaseManagementService closed = new DatabaseManagementServiceBuilder(home)
+                .loadPropertiesFromFile(conf)
+                .setConfig(BoltConnector.enabled, false)
+                .setConfig(HttpConnector.enabled, false)
+                .setConfig(HttpsConnector.enabled, false)
+                .build();
+        try {
+            closed.database("system").executeTransactionally(
+                    "ALTER USER neo4j SET PLAINTEXT PASSWORD $password CHANGE NOT REQUIRED",
+                    Map.of("password", password));
+        } catch (RuntimeException e) {
+            // The same password again (the digest file was lost) is refused as "the same": it is set.
+            if (!String.valueOf(e.getMessage()).contains("the same")) {
+                throw e;
+            }
+        } finally {
+            closed.shutdown();
+        }
+        Files.writeString(applied, digest + "\n", StandardCharsets.UTF_8);
+        System.out.println("sybilgraph-launcher: password of user neo4j set from " + passwordFile);
     }
 
     private static Map<String, String> readSettings(Path conf) throws IOException {

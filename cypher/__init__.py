@@ -1,0 +1,1 @@
+"""The Cypher statements, shipped as package data ``sybilgraph._cypher`` (read by ``sybilgraph.cypher``)."""
