@@ -318,13 +318,29 @@ def evaluate_matrix(
     work: Annotated[Path, typer.Option(help="Where generated bundles are kept (reused when present).")] = Path("var/eval"),
     stability: Annotated[bool, typer.Option(help="Also measure operator-id stability (re-run, +10% accounts).")] = True,
     yes: Annotated[bool, typer.Option("--yes", help="Confirm: the database is emptied before every bundle.")] = False,
+    draws: Annotated[str | None, typer.Option(
+        "--draws", help="Random tradecraft instead of fixed seeds: SCALE:N pairs, e.g. 0.02:20,0.2:5 "
+        "(seeds 1..N of generate --tradecraft random); median and worst draw per method.")] = None,
 ) -> None:
     """Generate, ingest, attribute and evaluate every (scale, seed) beside the baselines; write Markdown."""
-    from sybilgraph.evaluate.matrix import render_matrix, run_matrix
+    from sybilgraph.evaluate.matrix import parse_draws, render_draw_matrix, render_matrix, run_draws, run_matrix
 
     if not yes:
         console.print("evaluate-matrix empties the database for every bundle; pass --yes (and a dedicated SYBILGRAPH_HOME)")
         raise typer.Exit(2)
+    if draws is not None:
+        plan = parse_draws(draws)
+        target = out_file if out_file != Path("docs/evaluation.md") else Path("docs/evaluation-random.md")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        line = f"sybilgraph evaluate-matrix --draws {draws} --out {target} --yes"
+
+        def save_draws(scores: dict[float, list[Any]]) -> None:  # after every draw
+            target.write_text(render_draw_matrix(scores, line))
+
+        with open_db(settings()) as db:
+            run_draws(db, plan, work, log=out.print, on_draw=save_draws)
+        out.print(f"wrote {target}")
+        return
     scale_list = [float(x) for x in scales.split(",") if x]
     seed_list = [int(x) for x in seeds.split(",") if x]
     command = f"sybilgraph evaluate-matrix --scales {scales} --seeds {seeds} --out {out_file} --yes"

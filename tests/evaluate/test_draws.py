@@ -95,3 +95,30 @@ def test_draw_scores_carry_every_metric_of_every_method() -> None:
     assert scores[0].metrics["large_open_flagged"] == 0.0 and scores[1].metrics["large_open_flagged"] == 1.0
     assert scores[1].metrics["ece"] == 0.2 and scores[0].operator_recall == {"DIST-X": 1.0}
     assert scores[0].operator_family == {"DIST-X": "careful"} and scores[0].seed == 7
+
+
+def test_parse_draws_and_families(tmp_path) -> None:
+    import json
+
+    import pytest
+
+    from sybilgraph.errors import ConfigError
+    from sybilgraph.evaluate.matrix import operator_families, parse_draws
+
+    assert parse_draws("0.02:20, 0.2:5") == {0.02: 20, 0.2: 5}
+    for bad in ("0.02", "0.02:x", "0.02:0", ""):
+        with pytest.raises(ConfigError, match="--draws"):
+            parse_draws(bad)
+    (tmp_path / "generator.json").write_text(json.dumps(
+        {"operators": [{"operator": "DIST-A", "family": "vm_farm"}, {"operator": "DIST-B"}]}))
+    assert operator_families(tmp_path) == {"DIST-A": "vm_farm", "DIST-B": "classic"}
+    assert operator_families(tmp_path / "none") == {}
+
+
+def test_render_draw_matrix_has_a_section_per_scale() -> None:
+    from sybilgraph.evaluate.matrix import render_draw_matrix
+
+    md = render_draw_matrix({0.02: SCORES, 0.2: SCORES[:2]}, "sybilgraph evaluate-matrix --draws 0.02:3,0.2:2")
+    assert md.startswith("# Evaluation over random tradecraft")
+    assert "### Scale 0.02\n\n3 draws." in md and "### Scale 0.2\n\n2 draws." in md
+    assert "Splink" in md
