@@ -323,7 +323,14 @@ def evaluate_matrix(
         "(seeds 1..N of generate --tradecraft random); median and worst draw per method.")] = None,
 ) -> None:
     """Generate, ingest, attribute and evaluate every (scale, seed) beside the baselines; write Markdown."""
-    from sybilgraph.evaluate.matrix import parse_draws, render_draw_matrix, render_matrix, run_draws, run_matrix
+    from sybilgraph.evaluate.matrix import (
+        draws_json,
+        parse_draws,
+        render_draw_matrix,
+        render_matrix,
+        run_draws,
+        run_matrix,
+    )
 
     if not yes:
         console.print("evaluate-matrix empties the database for every bundle; pass --yes (and a dedicated SYBILGRAPH_HOME)")
@@ -334,12 +341,14 @@ def evaluate_matrix(
         target.parent.mkdir(parents=True, exist_ok=True)
         line = f"sybilgraph evaluate-matrix --draws {draws} --out {target} --yes"
 
-        def save_draws(scores: dict[float, list[Any]]) -> None:  # after every draw
-            target.write_text(render_draw_matrix(scores, line))
+        def save_draws(results: Any) -> None:  # after every draw: a long matrix keeps what it measured
+            target.write_text(render_draw_matrix(results, line))
+            target.with_suffix(".json").write_text(draws_json(results))
 
-        with open_db(settings()) as db:
-            run_draws(db, plan, work, log=out.print, on_draw=save_draws)
-        out.print(f"wrote {target}")
+        s = settings()
+        with open_db(s) as db:
+            run_draws(db, plan, work, params=s.attribution.params(), log=out.print, on_draw=save_draws)
+        out.print(f"wrote {target} and {target.with_suffix('.json')}")
         return
     scale_list = [float(x) for x in scales.split(",") if x]
     seed_list = [int(x) for x in seeds.split(",") if x]

@@ -103,7 +103,8 @@ def test_parse_draws_and_families(tmp_path) -> None:
     import pytest
 
     from sybilgraph.errors import ConfigError
-    from sybilgraph.evaluate.matrix import operator_families, parse_draws
+    from sybilgraph.evaluate.calibrate import operator_families
+    from sybilgraph.evaluate.matrix import parse_draws
 
     assert parse_draws("0.02:20, 0.2:5") == {0.02: 20, 0.2: 5}
     for bad in ("0.02", "0.02:x", "0.02:0", ""):
@@ -111,14 +112,30 @@ def test_parse_draws_and_families(tmp_path) -> None:
             parse_draws(bad)
     (tmp_path / "generator.json").write_text(json.dumps(
         {"operators": [{"operator": "DIST-A", "family": "vm_farm"}, {"operator": "DIST-B"}]}))
-    assert operator_families(tmp_path) == {"DIST-A": "vm_farm", "DIST-B": "classic"}
+    # The draws name families as calibrate does (one rule): an operator without one is its own.
+    assert operator_families(tmp_path) == {"DIST-A": "vm_farm", "DIST-B": "DIST-B"}
     assert operator_families(tmp_path / "none") == {}
 
 
-def test_render_draw_matrix_has_a_section_per_scale() -> None:
-    from sybilgraph.evaluate.matrix import render_draw_matrix
+def test_render_draw_matrix_has_a_section_per_scale_with_its_lofo_table() -> None:
+    import json
 
-    md = render_draw_matrix({0.02: SCORES, 0.2: SCORES[:2]}, "sybilgraph evaluate-matrix --draws 0.02:3,0.2:2")
+    import pandas as pd
+
+    from sybilgraph.evaluate.matrix import DrawResults, draws_json, render_draw_matrix
+
+    lofo = pd.DataFrame([
+        {"family": "benign:organisation", "campaign": False, "operators": 4, "accounts": 400, "flagged_share": 0.0},
+        {"family": "vm_farm", "campaign": True, "operators": 3, "accounts": 900, "flagged_share": 1.0},
+    ])
+    results = DrawResults(scores={0.02: SCORES, 0.2: SCORES[:2]}, lofo={0.02: lofo})
+    md = render_draw_matrix(results, "sybilgraph evaluate-matrix --draws 0.02:3,0.2:2")
     assert md.startswith("# Evaluation over random tradecraft")
     assert "### Scale 0.02\n\n3 draws." in md and "### Scale 0.2\n\n2 draws." in md
     assert "Splink" in md
+    assert md.count("Leave-one-family-out") == 1  # only the scale that has a table
+    assert "| benign:organisation | benign | 4 | 400 | 0.000 |" in md and "| vm_farm | campaign | 3 | 900 | 1.000 |" in md
+    assert md.index("| vm_farm | campaign") < md.index("### Scale 0.2")
+    saved = json.loads(draws_json(results))
+    assert set(saved) == {"0.02", "0.2"} and saved["0.02"]["lofo"][1]["family"] == "vm_farm"
+    assert saved["0.2"]["lofo"] == [] and saved["0.02"]["scores"][0]["method"] == "sybilgraph"

@@ -46,6 +46,7 @@ __all__ = [
     "fit_models",
     "fit_score",
     "leave_one_family_out",
+    "lofo_markdown",
     "operator_families",
 ]
 
@@ -200,12 +201,17 @@ class CalibrationReport:
             "",
             "Leave-one-family-out (fitted without the family, scored on it):",
             "",
-            "| family | kind | operators | accounts | accounts flagged |",
-            "|---|---|---:|---:|---:|",
+            *lofo_markdown(self.lofo),
         ]
-        for r in self.lofo.itertuples():
-            lines.append(f"| {r.family} | {'campaign' if r.campaign else 'benign'} | {r.operators} | {r.accounts} | {r.flagged_share:.3f} |")
         return "\n".join(lines) + "\n"
+
+
+def lofo_markdown(lofo: pd.DataFrame) -> list[str]:
+    """The leave-one-family-out table (of :func:`leave_one_family_out`) as Markdown lines."""
+    lines = ["| family | kind | operators | accounts | accounts flagged |", "|---|---|---:|---:|---:|"]
+    for r in lofo.itertuples():
+        lines.append(f"| {r.family} | {'campaign' if r.campaign else 'benign'} | {r.operators} | {r.accounts} | {r.flagged_share:.3f} |")
+    return lines
 
 
 def fit_models(

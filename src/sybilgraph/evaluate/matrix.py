@@ -16,16 +16,24 @@ import json
 import shutil
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
 from sybilgraph.attribution import AttributionParams, run_attribution
 from sybilgraph.contract import TABLE_ORDER
 from sybilgraph.db.admin import reset
 from sybilgraph.db.session import Database
 from sybilgraph.errors import ConfigError
+from sybilgraph.evaluate.calibrate import (
+    TrainingSet,
+    collect_training,
+    leave_one_family_out,
+    lofo_markdown,
+    operator_families,
+)
 from sybilgraph.evaluate.command import Evaluation, evaluate_current
 from sybilgraph.evaluate.draws import DrawScore, render_draws
 from sybilgraph.evaluate.metrics import EvaluationResult
@@ -37,7 +45,7 @@ from sybilgraph.ingest.readers import find_table_files
 
 __all__ = [
     "MatrixRow", "run_matrix", "ACCEPTANCE", "check_acceptance", "split_bundle", "draw_scores",
-    "parse_draws", "operator_families", "run_draws", "render_draw_matrix",
+    "parse_draws", "DrawResults", "run_draws", "render_draw_matrix", "draws_json",
 ]
 
 # The bounds of the attribution issue, as (label, getter, comparison, bound).
@@ -320,13 +328,15 @@ def parse_draws(text: str) -> dict[float, int]:
     return out
 
 
-def operator_families(bundle: Path) -> dict[str, str]:
-    """True operator -> tradecraft family, from the bundle's generator.json ({} without one)."""
-    manifest = bundle / "generator.json"
-    if not manifest.is_file():
-        return {}
-    data = json.loads(manifest.read_text())
-    return {o["operator"]: o.get("family") or "classic" for o in data.get("operators", [])}
+@dataclass
+class DrawResults:
+    """Every method's scores per draw, and per scale the operators attribution found in the draws
+    (features, truth, family: :func:`sybilgraph.evaluate.calibrate.collect_training`) with the
+    leave-one-family-out table fitted on them."""
+
+    scores: dict[float, list[DrawScore]] = field(default_factory=dict)
+    training: dict[float, TrainingSet] = field(default_factory=dict)
+    lofo: dict[float, pd.DataFrame] = field(default_factory=dict)
 
 
 def run_draws(
@@ -335,12 +345,14 @@ def run_draws(
     work: Path,
     params: AttributionParams | None = None,
     log: Callable[[str], object] = print,
-    on_draw: Callable[[dict[float, list[DrawScore]]], object] | None = None,
+    on_draw: Callable[[DrawResults], object] | None = None,
     tradecraft: str = "random",
-) -> dict[float, list[DrawScore]]:
+) -> DrawResults:
     """For every scale, seeds 1..N of ``generate --tradecraft random``: ingest into an empty
-    database, attribute, evaluate beside every baseline; the scores of every method per draw."""
-    scores: dict[float, list[DrawScore]] = {}
+    database, attribute, evaluate beside every baseline; after every draw, the leave-one-family-out
+    table of the scale's draws so far. The same ``params`` for every draw and family."""
+    params = params or AttributionParams()
+    results = DrawResults()
     total, done, t_start = sum(draws.values()), 0, time.perf_counter()
     for scale, n in draws.items():
         for seed in range(1, n + 1):
@@ -348,27 +360,50 @@ def run_draws(
             bundle = work / f"{tradecraft}-s{scale}-seed{seed}"
             if not (bundle / "truth.parquet").exists():
                 generate_bundle(bundle, scale=scale, seed=seed, tradecraft=tradecraft)
-            reset(db)
-            ingest_bundle(bundle, db.settings, db)
-            run_attribution(db, params or AttributionParams())
+            # Empties the database, ingests, attributes (one run, kept current for the evaluation).
+            found = collect_training(db, bundle, params)
             ev = evaluate_current(db, bundle, baselines=True)
-            scores.setdefault(scale, []).extend(draw_scores(ev, seed, operator_families(bundle)))
+            results.scores.setdefault(scale, []).extend(draw_scores(ev, seed, operator_families(bundle)))
+            training = results.training.setdefault(scale, TrainingSet())
+            training.extend(found)
+            if len(training.operators):
+                results.lofo[scale] = leave_one_family_out(training.operators, params)
             done += 1
             mine = _metrics(ev.results[0])
             log(f"[{done}/{total}] scale {scale} seed {seed} in {time.perf_counter() - t0:.0f} s "
                 f"(elapsed {time.perf_counter() - t_start:.0f} s): sybilgraph flag P {mine['flag_precision']:.4f} "
                 f"R {mine['flag_recall']:.4f}, worst operator R {mine['min_operator_recall']:.4f}")
             if on_draw is not None:
-                on_draw(scores)
-    return scores
+                on_draw(results)
+    return results
 
 
-def render_draw_matrix(scores: Mapping[float, list[DrawScore]], command: str) -> str:
+def draws_json(results: DrawResults) -> str:
+    """Every draw's scores, the operators found (features, truth, family) and the
+    leave-one-family-out tables: what the Markdown summarises, to re-read without re-running."""
+    return json.dumps({
+        str(scale): {
+            "scores": [asdict(s) for s in results.scores.get(scale, [])],
+            "operators": json.loads(results.training[scale].operators.to_json(orient="records"))
+            if scale in results.training else [],
+            "lofo": json.loads(results.lofo[scale].to_json(orient="records")) if scale in results.lofo else [],
+        }
+        for scale in results.scores
+    }, indent=1)
+
+
+def render_draw_matrix(results: DrawResults, command: str) -> str:
     out = ["# Evaluation over random tradecraft", "", "Produced by:", "", f"```\n{command}\n```", "",
            "Each draw: `sybilgraph generate --tradecraft random --scale S --seed N` (3-7 operators of",
            "drawn families and knobs in a drawn benign crowd), ingested into an empty database,",
            "attributed and scored beside the baselines in one run. Parameters are never set per",
            "family or per draw.", "", *BASELINES_MD, ""]
-    for scale, s in scores.items():
+    for scale, s in results.scores.items():
         out += [render_draws(s, f"Scale {scale}"), ""]
+        lofo = results.lofo.get(scale)
+        if lofo is not None and len(lofo):
+            out += ["Leave-one-family-out (`sybilgraph calibrate`'s fit, on the operators attribution",
+                    "found in these draws): for each family, the campaign score is fitted without",
+                    "that family's operators and scored on them alone. Campaign families should stay",
+                    "flagged, benign ones unflagged.", "", *lofo_markdown(lofo), ""]
     return "\n".join(out)
