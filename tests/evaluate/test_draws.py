@@ -122,7 +122,7 @@ def test_render_draw_matrix_has_a_section_per_scale_with_its_lofo_table() -> Non
 
     import pandas as pd
 
-    from sybilgraph.evaluate.matrix import DrawResults, draws_json, render_draw_matrix
+    from sybilgraph.evaluate.matrix import DrawResults, draws_json, load_draws_json, render_draw_matrix
 
     lofo = pd.DataFrame([
         {"family": "benign:organisation", "campaign": False, "operators": 4, "accounts": 400, "flagged_share": 0.0},
@@ -132,10 +132,26 @@ def test_render_draw_matrix_has_a_section_per_scale_with_its_lofo_table() -> Non
     md = render_draw_matrix(results, "sybilgraph evaluate-matrix --draws 0.02:3,0.2:2")
     assert md.startswith("# Evaluation over random tradecraft")
     assert "### Scale 0.02\n\n3 draws." in md and "### Scale 0.2\n\n2 draws." in md
-    assert "Splink" in md
+    assert "Splink" in md and "| flag precision >= 0.99 | " in md
     assert md.count("Leave-one-family-out") == 1  # only the scale that has a table
     assert "| benign:organisation | benign | 4 | 400 | 0.000 |" in md and "| vm_farm | campaign | 3 | 900 | 1.000 |" in md
     assert md.index("| vm_farm | campaign") < md.index("### Scale 0.2")
     saved = json.loads(draws_json(results))
     assert set(saved) == {"0.02", "0.2"} and saved["0.02"]["lofo"][1]["family"] == "vm_farm"
     assert saved["0.2"]["lofo"] == [] and saved["0.02"]["scores"][0]["method"] == "sybilgraph"
+    assert render_draw_matrix(load_draws_json(draws_json(results)), "same") == render_draw_matrix(results, "same")
+
+
+def test_worst_draw_against_the_bounds() -> None:
+    from sybilgraph.evaluate.draws import render_bounds
+
+    bounds = [("flag precision", "flag_precision", ">=", 0.99), ("benign flagged", "benign_flagged_share", "<=", 0.0005),
+              ("ECE", "ece", "<=", 0.1)]
+    md = render_bounds(SCORES, bounds)
+    lines = md.splitlines()
+    assert lines[0] == "| bound | sybilgraph: worst draw | splink: worst draw |"
+    assert lines[2] == "| flag precision >= 0.99 | 0.9800 (seed 2) **missed** | 0.6000 (seed 1) **missed** |"
+    assert lines[3] == "| benign flagged <= 0.05% | 0.100% (seed 2) **missed** | 5.000% (seed 1) **missed** |"
+    assert lines[4] == "| ECE <= 0.1 | n/a | n/a |"
+    ok = render_bounds(SCORES[:1], [("flag precision", "flag_precision", ">=", 0.99)])
+    assert "| 1.0000 (seed 1) met |" in ok

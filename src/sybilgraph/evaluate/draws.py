@@ -22,6 +22,7 @@ __all__ = [
     "aggregate",
     "every_operator_share",
     "family_recall",
+    "render_bounds",
     "render_draws",
 ]
 
@@ -41,6 +42,7 @@ DRAW_METRICS: tuple[DrawMetric, ...] = (
     DrawMetric("benign_flagged_share", "benign flagged", False, percent=True),
     DrawMetric("fake_ari", "ARI fake", True),
     DrawMetric("all_pair_precision", "pair P all", True),
+    DrawMetric("all_pair_recall", "pair R all", True),
     DrawMetric("min_operator_recall", "worst operator R", True),
     DrawMetric("min_label_coverage", "label cov.", True),
     DrawMetric("ece", "ECE", False),
@@ -159,4 +161,30 @@ def render_draws(scores: Sequence[DrawScore], title: str) -> str:
             n = max(a.n for a in per_method.values())
             cells = [_cell(per_method[m]) if m in per_method else "n/a" for m in methods]
             lines.append(f"| {family} | {n} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def render_bounds(scores: Sequence[DrawScore], bounds: Sequence[tuple[str, str, str, float]]) -> str:
+    """Markdown: per bound (label, metric key, ">=" or "<=", value) each method's worst draw and
+    whether it meets the bound; a bound holds for a method only if its worst draw meets it."""
+    agg = aggregate(scores)
+    methods = list(agg)
+    lines = ["| bound | " + " | ".join(f"{m}: worst draw" for m in methods) + " |",
+             "|---|" + "---|" * len(methods)]
+    for label, key, op, bound in bounds:
+        cells = []
+        for m in methods:
+            a = _aggregate(
+                [(s.seed, float(s.metrics[key])) for s in scores if s.method == m and s.metrics.get(key) is not None],
+                op == ">=",
+            )
+            if a.worst is None:
+                cells.append("n/a")
+                continue
+            ok = a.worst >= bound if op == ">=" else a.worst <= bound
+            pct = key == "benign_flagged_share"
+            value = f"{100 * a.worst:.3f}%" if pct else f"{a.worst:.4f}"
+            cells.append(f"{value} (seed {a.worst_seed}) {'met' if ok else '**missed**'}")
+        shown = f"{100 * bound:.2f}%" if key == "benign_flagged_share" else f"{bound:g}"
+        lines.append(f"| {label} {op} {shown} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

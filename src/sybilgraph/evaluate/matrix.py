@@ -35,7 +35,7 @@ from sybilgraph.evaluate.calibrate import (
     operator_families,
 )
 from sybilgraph.evaluate.command import Evaluation, evaluate_current
-from sybilgraph.evaluate.draws import DrawScore, render_draws
+from sybilgraph.evaluate.draws import DrawScore, render_bounds, render_draws
 from sybilgraph.evaluate.metrics import EvaluationResult
 from sybilgraph.evaluate.report import render_markdown
 from sybilgraph.evaluate.stability import IdStability, ids_kept, same_operator_share
@@ -45,7 +45,7 @@ from sybilgraph.ingest.readers import find_table_files
 
 __all__ = [
     "MatrixRow", "run_matrix", "ACCEPTANCE", "check_acceptance", "split_bundle", "draw_scores",
-    "parse_draws", "DrawResults", "run_draws", "render_draw_matrix", "draws_json",
+    "parse_draws", "DrawResults", "run_draws", "render_draw_matrix", "draws_json", "load_draws_json",
 ]
 
 # The bounds of the attribution issue, as (label, getter, comparison, bound).
@@ -392,6 +392,18 @@ def draws_json(results: DrawResults) -> str:
     }, indent=1)
 
 
+def load_draws_json(text: str) -> DrawResults:
+    """What :func:`draws_json` kept, back as :class:`DrawResults` (to render again)."""
+    results = DrawResults()
+    for scale_text, kept in json.loads(text).items():
+        scale = float(scale_text)
+        results.scores[scale] = [DrawScore(**s) for s in kept["scores"]]
+        results.training[scale] = TrainingSet(pd.DataFrame(kept["operators"]))
+        if kept["lofo"]:
+            results.lofo[scale] = pd.DataFrame(kept["lofo"])
+    return results
+
+
 def render_draw_matrix(results: DrawResults, command: str) -> str:
     out = ["# Evaluation over random tradecraft", "", "Produced by:", "", f"```\n{command}\n```", "",
            "Each draw: `sybilgraph generate --tradecraft random --scale S --seed N` (3-7 operators of",
@@ -399,7 +411,9 @@ def render_draw_matrix(results: DrawResults, command: str) -> str:
            "attributed and scored beside the baselines in one run. Parameters are never set per",
            "family or per draw.", "", *BASELINES_MD, ""]
     for scale, s in results.scores.items():
-        out += [render_draws(s, f"Scale {scale}"), ""]
+        out += [render_draws(s, f"Scale {scale}"), "",
+                "Worst draw against the acceptance bounds (a bound holds only if the worst draw meets it):", "",
+                render_bounds(s, ACCEPTANCE)]
         lofo = results.lofo.get(scale)
         if lofo is not None and len(lofo):
             out += ["Leave-one-family-out (`sybilgraph calibrate`'s fit, on the operators attribution",
