@@ -146,12 +146,14 @@ def test_worst_draw_against_the_bounds() -> None:
     from sybilgraph.evaluate.draws import render_bounds
 
     bounds = [("flag precision", "flag_precision", ">=", 0.99), ("benign flagged", "benign_flagged_share", "<=", 0.0005),
-              ("ECE", "ece", "<=", 0.1)]
-    md = render_bounds(SCORES, bounds)
-    lines = md.splitlines()
-    assert lines[0] == "| bound | sybilgraph: worst draw | splink: worst draw |"
-    assert lines[2] == "| flag precision >= 0.99 | 0.9800 (seed 2) **missed** | 0.6000 (seed 1) **missed** |"
-    assert lines[3] == "| benign flagged <= 0.05% | 0.100% (seed 2) **missed** | 5.000% (seed 1) **missed** |"
-    assert lines[4] == "| ECE <= 0.1 | n/a | n/a |"
+              ("ECE", "ece", "<=", 0.03), ("large open customer flagged", "large_open_flagged", "<=", 0.0)]
+    lines = render_bounds(SCORES, bounds, every_operator_bound=0.95, rival="splink").splitlines()
+    assert lines[0] == "| bound | sybilgraph: worst draw | splink: worst draw | sybilgraph ahead of splink |"
+    assert lines[1].count("|") == lines[0].count("|")
+    assert lines[2] == "| flag precision >= 0.99 | 0.9800 (seed 2) **missed** | 0.6000 (seed 1) **missed** | yes |"
+    assert lines[3] == "| benign flagged <= 0.05% | 0.100% (seed 2) **missed** | 5.000% (seed 1) **missed** | yes |"
+    assert lines[4] == "| ECE <= 0.03 | n/a | n/a | n/a |"
+    assert lines[5] == ("| large open customer flagged <= 0 (never) | flagged (seed 3) **missed** | never met | **no** |")
+    assert lines[6] == "| draws with every operator's recall >= 0.95 >= 95% | 67% **missed** | 0% **missed** | yes |"
     ok = render_bounds(SCORES[:1], [("flag precision", "flag_precision", ">=", 0.99)])
-    assert "| 1.0000 (seed 1) met |" in ok
+    assert ok.splitlines()[2] == "| flag precision >= 0.99 | 1.0000 (seed 1) met |"

@@ -164,27 +164,57 @@ def render_draws(scores: Sequence[DrawScore], title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_bounds(scores: Sequence[DrawScore], bounds: Sequence[tuple[str, str, str, float]]) -> str:
+def render_bounds(
+    scores: Sequence[DrawScore],
+    bounds: Sequence[tuple[str, str, str, float]],
+    every_operator_bound: float | None = None,
+    rival: str | None = None,
+) -> str:
     """Markdown: per bound (label, metric key, ">=" or "<=", value) each method's worst draw and
-    whether it meets the bound; a bound holds for a method only if its worst draw meets it."""
+    whether it meets the bound (a bound holds for a method only if its worst draw meets it);
+    ``every_operator_bound``: a last row, the share of draws in which every operator's recall is
+    >= 0.95, against that share; ``rival``: a last column, whether the first method's worst draw
+    is at least as good as the rival's."""
     agg = aggregate(scores)
     methods = list(agg)
-    lines = ["| bound | " + " | ".join(f"{m}: worst draw" for m in methods) + " |",
-             "|---|" + "---|" * len(methods)]
+    lead = methods[0] if methods else ""
+    show_rival = rival is not None and rival in methods and rival != lead
+    lines = ["| bound | " + " | ".join(f"{m}: worst draw" for m in methods)
+             + (f" | {lead} ahead of {rival} |" if show_rival else " |"),
+             "|---|" + "---|" * (len(methods) + int(show_rival))]
+
+    def worst(method: str, key: str, higher: bool) -> Aggregate:
+        return _aggregate([(s.seed, float(s.metrics[key])) for s in scores
+                           if s.method == method and s.metrics.get(key) is not None], higher)
+
     for label, key, op, bound in bounds:
+        higher = op == ">="
         cells = []
         for m in methods:
-            a = _aggregate(
-                [(s.seed, float(s.metrics[key])) for s in scores if s.method == m and s.metrics.get(key) is not None],
-                op == ">=",
-            )
+            a = worst(m, key, higher)
             if a.worst is None:
                 cells.append("n/a")
                 continue
-            ok = a.worst >= bound if op == ">=" else a.worst <= bound
-            pct = key == "benign_flagged_share"
-            value = f"{100 * a.worst:.3f}%" if pct else f"{a.worst:.4f}"
-            cells.append(f"{value} (seed {a.worst_seed}) {'met' if ok else '**missed**'}")
-        shown = f"{100 * bound:.2f}%" if key == "benign_flagged_share" else f"{bound:g}"
+            ok = a.worst >= bound if higher else a.worst <= bound
+            if key == "large_open_flagged":
+                value = "never" if a.worst == 0 else f"flagged (seed {a.worst_seed})"
+            else:
+                value = (f"{100 * a.worst:.3f}%" if key == "benign_flagged_share" else f"{a.worst:.4f}") + f" (seed {a.worst_seed})"
+            cells.append(f"{value} {'met' if ok else '**missed**'}")
+        if show_rival:
+            mine, theirs = worst(lead, key, higher).worst, worst(str(rival), key, higher).worst
+            cells.append("n/a" if mine is None or theirs is None
+                         else ("yes" if (mine >= theirs if higher else mine <= theirs) else "**no**"))
+        shown = {"benign_flagged_share": f"{100 * bound:.2f}%", "large_open_flagged": "0 (never)"}.get(key, f"{bound:g}")
         lines.append(f"| {label} {op} {shown} | " + " | ".join(cells) + " |")
+    if every_operator_bound is not None:
+        share = every_operator_share(scores)
+        cells = ["n/a" if share[m] is None else
+                 f"{100 * share[m]:.0f}% {'met' if share[m] >= every_operator_bound else '**missed**'}"  # type: ignore[operator]
+                 for m in methods]
+        if show_rival:
+            mine_s, theirs_s = share[lead], share[str(rival)]
+            cells.append("n/a" if mine_s is None or theirs_s is None else ("yes" if mine_s >= theirs_s else "**no**"))
+        lines.append(f"| draws with every operator's recall >= 0.95 >= {100 * every_operator_bound:.0f}% | "
+                     + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
