@@ -321,10 +321,13 @@ def evaluate_matrix(
     draws: Annotated[str | None, typer.Option(
         "--draws", help="Random tradecraft instead of fixed seeds: SCALE:N pairs, e.g. 0.02:20,0.2:5 "
         "(seeds 1..N of generate --tradecraft random); median and worst draw per method.")] = None,
+    resume_draws: Annotated[bool, typer.Option(
+        "--resume", help="With --draws: keep the draws already in the --out file's JSON twin (an interrupted run).")] = False,
 ) -> None:
     """Generate, ingest, attribute and evaluate every (scale, seed) beside the baselines; write Markdown."""
     from sybilgraph.evaluate.matrix import (
         draws_json,
+        load_draws_json,
         parse_draws,
         render_draw_matrix,
         render_matrix,
@@ -345,9 +348,11 @@ def evaluate_matrix(
             target.write_text(render_draw_matrix(results, line))
             target.with_suffix(".json").write_text(draws_json(results))
 
+        kept = target.with_suffix(".json")
+        resume = load_draws_json(kept.read_text()) if resume_draws and kept.is_file() else None
         s = settings()
         with open_db(s) as db:
-            run_draws(db, plan, work, params=s.attribution.params(), log=out.print, on_draw=save_draws)
+            run_draws(db, plan, work, params=s.attribution.params(), log=out.print, on_draw=save_draws, resume=resume)
         out.print(f"wrote {target} and {target.with_suffix('.json')}")
         return
     scale_list = [float(x) for x in scales.split(",") if x]

@@ -157,3 +157,12 @@ def test_worst_draw_against_the_bounds() -> None:
     assert lines[6] == "| draws with every operator's recall >= 0.95 >= 95% | 67% **missed** | 0% **missed** | yes |"
     ok = render_bounds(SCORES[:1], [("flag precision", "flag_precision", ">=", 0.99)])
     assert ok.splitlines()[2] == "| flag precision >= 0.99 | 1.0000 (seed 1) met |"
+
+
+def test_resume_keeps_the_draws_already_measured(tmp_path) -> None:
+    from sybilgraph.evaluate.matrix import DrawResults, draws_json, load_draws_json, run_draws
+
+    kept = load_draws_json(draws_json(DrawResults(scores={0.02: SCORES})))  # seeds 1-3 measured
+    logged: list[str] = []
+    out = run_draws(None, {0.02: 3}, tmp_path, resume=kept, log=logged.append)  # type: ignore[arg-type]
+    assert out is kept and len(out.scores[0.02]) == len(SCORES) and logged == []

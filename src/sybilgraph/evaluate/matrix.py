@@ -362,15 +362,21 @@ def run_draws(
     log: Callable[[str], object] = print,
     on_draw: Callable[[DrawResults], object] | None = None,
     tradecraft: str = "random",
+    resume: DrawResults | None = None,
 ) -> DrawResults:
     """For every scale, seeds 1..N of ``generate --tradecraft random``: ingest into an empty
     database, attribute, evaluate beside every baseline; after every draw, the leave-one-family-out
-    table of the scale's draws so far. The same ``params`` for every draw and family."""
+    table of the scale's draws so far. The same ``params`` for every draw and family. Draws
+    already in ``resume`` (kept by an interrupted run of the same code) are not run again."""
     params = params or AttributionParams()
-    results = DrawResults()
+    results = resume or DrawResults()
     total, done, t_start = sum(draws.values()), 0, time.perf_counter()
     for scale, n in draws.items():
+        kept = {s.seed for s in results.scores.get(scale, [])}
         for seed in range(1, n + 1):
+            if seed in kept:
+                done += 1
+                continue
             t0 = time.perf_counter()
             bundle = work / f"{tradecraft}-s{scale}-seed{seed}"
             if not (bundle / "truth.parquet").exists():
