@@ -164,9 +164,11 @@ def em_session(
     prior: float = 0.1,
     iterations: int = 50,
     tol: float = 1e-6,
+    pseudo_counts: Sequence[np.ndarray] | None = None,
 ) -> tuple[list[np.ndarray], float, float]:
     """EM with ``u`` fixed: returns (m, session prior, expected matches). Inactive comparisons are left out of the
-    likelihood and their ``m`` is returned unchanged."""
+    likelihood and their ``m`` is returned unchanged. ``pseudo_counts``: prior counts per level added in the
+    M-step (default half a pair per level)."""
     m = [x.copy() for x in m]
     log_u = _log_table(pats, u, active)
     lam = prior
@@ -189,7 +191,8 @@ def em_session(
             if total > 0:
                 # A pseudo-count of half a pair per level: a level no match was seen in is
                 # unlikely, not impossible.
-                m[j] = (num + 0.5) / (total + 0.5 * len(num))
+                prior_j = np.full(len(num), 0.5) if pseudo_counts is None else np.asarray(pseudo_counts[j], dtype=float)
+                m[j] = (num + prior_j) / (total + prior_j.sum())
         if abs(new_lam - lam) < tol:
             lam = new_lam
             break

@@ -1,0 +1,516 @@
+"""From operator to organisation: ranked hypotheses of who runs each operator, with evidence (pure).
+
+A Fellegi-Sunter model (Fellegi & Sunter 1969; ``fellegi_sunter.py``) of (operator,
+organisation) pairs. The candidate pairs are those with at least one tie
+(``organisation_evidence.py``): a member on the organisation's e-mail domain, on its networks,
+sharing a card, device, IP or API key with its open accounts, or labelled with it by
+investigators. Each comparison's level is the *popularity* of the organisation's identifiers in
+the population (share of all accounts with that tie: term-frequency levels, from the data)
+crossed with how many members carry the tie:
+
+* ``m`` = P(level | the organisation runs the operator) is **fitted on generated truth** by
+  ``sybilgraph calibrate`` (``fit_m``: level frequencies of the true pairs) and shipped as package
+  data (``models/organisation.json``);
+* ``u`` = P(level | it does not) is estimated on each bundle by expectation-maximisation over the
+  bundle's candidate pairs with ``m`` fixed (the mirror of the pairwise model's EM): at the rare
+  levels nearly every pair is a true one, so ``u`` from all pairs (random sampling) would count
+  matches as chance;
+* a hypothesis's **score** is ``sum log2(m / u)`` in bits: the likelihood ratio of "this
+  organisation runs the operator" against the organisation's base rate. A webmail domain or a
+  cloud provider's range sits at a popular level, where unrelated operators are common, and
+  weighs nothing or less;
+* its **probability** treats an operator as run by at most one organisation:
+  ``odds_o = prior_odds * 2^score_o`` and ``p_o = odds_o / (1 + sum odds)``, the prior being the
+  EM's share of matches among candidates.
+
+The best hypothesis is **asserted** when its probability reaches the model's threshold (the
+Bayes decision, 0.5, unless calibration says otherwise); below it the operator is
+*unattributed* and its hypotheses are kept only as leads. Analysts' decisions win: a confirmed
+organisation is asserted with probability 1, a rejected one is never proposed again for that
+operator. Operators asserted to one organisation are one case (``cases``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from sybilgraph.attribution.comparisons import Comparison
+from sybilgraph.attribution.fellegi_sunter import FSModel, em_session, patterns
+from sybilgraph.attribution.fellegi_sunter import estimate_u as level_frequencies
+from sybilgraph.attribution.organisation_evidence import (
+    ACCESS_NETWORK,
+    SHARED_KINDS,
+    OrgRegistry,
+    Ties,
+    build_registry,
+    find_ties,
+)
+
+__all__ = [
+    "COMPARISONS",
+    "Candidates",
+    "Hypothesis",
+    "OrganisationModel",
+    "OrganisationResult",
+    "attribute_organisations",
+    "candidate_levels",
+    "fit_organisation_model",
+    "load_organisation_model",
+    "score_candidates",
+]
+
+# Popularity buckets (share of all accounts with the tie), most popular first, and how many of
+# the operator's members carry it: resolutions, not thresholds; each level's weight is fitted.
+POPULARITY_EDGES: tuple[float, ...] = (1e-1, 1e-2, 3e-3, 1e-3)
+COUNT_CLASSES: tuple[str, ...] = ("fewer than half the members", "half the members or more")
+TIE_COMPARISONS: tuple[str, ...] = ("domain", "office_network", "hosted_network", ACCESS_NETWORK, *SHARED_KINDS.values())
+_TIE_TEXT = {
+    "domain": "members on its e-mail domain",
+    "office_network": "members on its office (corporate or campus) networks",
+    "hosted_network": "members on its hosting (datacenter) ranges",
+    ACCESS_NETWORK: "members on its access networks (residential, mobile, VPN, proxy)",
+    "card": "members sharing a card with its open accounts",
+    "device": "members sharing a device with its open accounts",
+    "ip": "members sharing an IP with its open accounts",
+    "api_key": "members sharing an API key with its open accounts",
+}
+# Whether a kind of tie an operator does not have counts against an organisation (dev switch).
+COUNT_ABSENT_TIES = False
+# Hypotheses kept per operator (the asserted one and the next leads).
+MAX_HYPOTHESES = 5
+# Accounts and identifiers named per comparison in a hypothesis's evidence.
+EVIDENCE_ITEMS = 20
+
+
+def _popularity_labels() -> list[str]:
+    labels = [f"used by > {POPULARITY_EDGES[0]:g} of accounts"]
+    labels += [f"used by <= {hi:g} of accounts" for hi in POPULARITY_EDGES]
+    return labels
+
+
+# Whom the operator looks like changes what a tie means: half the members of an open group on an
+# organisation's hosting range is a customer's team; half a flagged campaign's is its VM farm at a
+# provider. Tie levels are therefore kept apart for open groups and flagged campaigns.
+STATUSES: tuple[str, ...] = ("open group", "campaign")
+
+
+def _tie_comparison(name: str) -> Comparison:
+    levels = ["no member"] + [
+        f"{status}: {count}; {pop}" for status in STATUSES for pop in _popularity_labels() for count in COUNT_CLASSES
+    ]
+    return Comparison(name, tuple(levels), _TIE_TEXT[name])
+
+
+COMPARISONS: tuple[Comparison, ...] = (
+    *(_tie_comparison(c) for c in TIE_COMPARISONS),
+    Comparison("label", ("no member", "one member", "two or more members"), "members investigators labelled with it"),
+)
+COMPARISON_NAMES: tuple[str, ...] = tuple(c.name for c in COMPARISONS)
+
+
+def popularity_bucket(share: float) -> int:
+    """0 = most popular (> 10% of accounts) ... 4 = rarest (<= 0.1%)."""
+    return sum(1 for e in POPULARITY_EDGES if share <= e)
+
+
+def count_class(tied: int, size: int) -> int:
+    return 1 if 2 * tied >= size and tied >= 2 else 0
+
+
+def tie_level(share: float, tied: int, size: int, campaign: bool = False) -> int:
+    """Level of a tie comparison: 0 none, else status x popularity bucket x count class."""
+    if tied <= 0:
+        return 0
+    per_status = (len(POPULARITY_EDGES) + 1) * len(COUNT_CLASSES)
+    return 1 + int(campaign) * per_status + popularity_bucket(share) * len(COUNT_CLASSES) + count_class(tied, size)
+
+
+def label_level(tied: int) -> int:
+    return min(max(tied, 0), 2)
+
+
+# --------------------------------------------------------------------------- the fitted model
+
+
+@dataclass(frozen=True)
+class OrganisationModel:
+    """``m`` per comparison level (fitted on generated truth) and the assertion threshold."""
+
+    m: Mapping[str, Sequence[float]]
+    # u over the training bundles' candidates that were not matches: the starting point and
+    # prior of each bundle's own u (a level a bundle has few pairs of keeps the pooled value).
+    u: Mapping[str, Sequence[float]] = field(default_factory=dict)
+    threshold: float = 0.5
+    fitted_on: Mapping[str, object] = field(default_factory=dict)
+
+    def m_tables(self) -> list[np.ndarray]:
+        return _tables(self.m)
+
+    def u_tables(self) -> list[np.ndarray]:
+        return _tables(self.u)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"m": _rounded(self.m), "u": _rounded(self.u), "threshold": self.threshold,
+             "levels": {c.name: list(c.levels) for c in COMPARISONS}, "fitted_on": self.fitted_on},
+            indent=2, sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> OrganisationModel:
+        d = json.loads(text)
+        return cls(m={k: [float(x) for x in v] for k, v in d["m"].items()},
+                   u={k: [float(x) for x in v] for k, v in d.get("u", {}).items()},
+                   threshold=float(d.get("threshold", 0.5)), fitted_on=d.get("fitted_on", {}))
+
+
+def _tables(values: Mapping[str, Sequence[float]]) -> list[np.ndarray]:
+    out = []
+    for c in COMPARISONS:
+        v = values.get(c.name)
+        out.append(np.asarray(v, dtype=float) if v is not None and len(v) == c.n_levels else np.full(c.n_levels, 1.0 / c.n_levels))
+    return out
+
+
+def _rounded(values: Mapping[str, Sequence[float]]) -> dict[str, list[float]]:
+    return {k: [float(f"{float(x):.6g}") for x in vs] for k, vs in values.items()}
+
+
+@lru_cache(maxsize=8)
+def load_organisation_model(models_dir: str = "") -> OrganisationModel:
+    """The model shipped with the package, or the one ``sybilgraph calibrate`` wrote to ``models_dir``."""
+    if models_dir and (Path(models_dir) / "organisation.json").is_file():
+        return OrganisationModel.from_json((Path(models_dir) / "organisation.json").read_text())
+    text = resources.files("sybilgraph.attribution").joinpath("models/organisation.json").read_text()
+    return OrganisationModel.from_json(text)
+
+
+def fit_organisation_model(
+    levels: np.ndarray, is_match: np.ndarray, threshold: float = 0.5, fitted_on: Mapping[str, object] | None = None
+) -> OrganisationModel:
+    """``u`` from the training candidates that are not matches (``estimate_u``: level frequencies,
+    half a pseudo-count per level); ``m`` from the matches, factorised (``tie_m``)."""
+    levels = np.asarray(levels, dtype=np.int64).reshape(-1, len(COMPARISONS))
+    is_match = np.asarray(is_match, dtype=bool)
+    u = [level_frequencies(levels[~is_match, j], c.n_levels) for j, c in enumerate(COMPARISONS)]
+    tie_cols = [j for j, name in enumerate(COMPARISON_NAMES) if name in TIE_COMPARISONS]
+    popularity = popularity_distribution(levels[is_match][:, tie_cols])
+    m = [
+        tie_m(levels[is_match, j], u[j], popularity) if name in TIE_COMPARISONS
+        else (np.bincount(levels[is_match, j], minlength=len(u[j]))[: len(u[j])] + M_PRIOR_PAIRS * u[j]) / (is_match.sum() + M_PRIOR_PAIRS)
+        for j, name in enumerate(COMPARISON_NAMES)
+    ]
+    return OrganisationModel(
+        m={c.name: [float(x) for x in mj] for c, mj in zip(COMPARISONS, m)},
+        u={c.name: [float(x) for x in uj] for c, uj in zip(COMPARISONS, u)},
+        threshold=threshold,
+        fitted_on={**dict(fitted_on or {}), "matches": int(is_match.sum()), "non_matches": int((~is_match).sum())},
+    )
+
+
+def _split(level: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Status, popularity bucket and count class of tie levels >= 1."""
+    k = np.asarray(level, dtype=np.int64) - 1
+    per_status = (len(POPULARITY_EDGES) + 1) * len(COUNT_CLASSES)
+    return k // per_status, (k % per_status) // len(COUNT_CLASSES), k % len(COUNT_CLASSES)
+
+
+def popularity_distribution(matched_ties: np.ndarray) -> np.ndarray:
+    """How popular true organisations are (share of ties per popularity bucket, over every tie
+    comparison of the true pairs; one pseudo-count per bucket)."""
+    lv = np.asarray(matched_ties, dtype=np.int64).ravel()
+    _status, pop, _count = _split(lv[lv > 0])
+    counts = np.bincount(pop, minlength=len(POPULARITY_EDGES) + 1).astype(float) + 1.0
+    return counts / counts.sum()
+
+
+def tie_m(matched: np.ndarray, u: np.ndarray, popularity: np.ndarray) -> np.ndarray:
+    """``m`` of a tie comparison, factorised as in record linkage's term-frequency adjustment:
+    P(status, member count | match), shrunk towards ``u`` with ``M_PRIOR_PAIRS`` pseudo-pairs,
+    times how popular true organisations are. A tie's weight then depends on the organisation's
+    popularity only through ``u``: a few hundred true pairs cannot fill every level, but they do
+    say how often a true organisation shows through one kind of tie."""
+    n_levels = len(u)
+    lv = np.asarray(matched, dtype=np.int64)
+    cells = len(STATUSES) * len(COUNT_CLASSES)
+    status, _pop, count = _split(np.arange(1, n_levels))
+    cell_of_level = status * len(COUNT_CLASSES) + count
+    s, _p, c = _split(lv[lv > 0])
+    cell_counts = np.bincount(s * len(COUNT_CLASSES) + c, minlength=cells).astype(float)
+    u_cells = np.concatenate([[u[0]], np.bincount(cell_of_level, weights=u[1:], minlength=cells)])
+    p_cells = (np.concatenate([[float((lv == 0).sum())], cell_counts]) + M_PRIOR_PAIRS * u_cells) / (len(lv) + M_PRIOR_PAIRS)
+    _s, pop_of_level, _c = _split(np.arange(1, n_levels))
+    return np.concatenate([[p_cells[0]], p_cells[1:][cell_of_level] * popularity[pop_of_level]])
+
+
+# --------------------------------------------------------------------------- candidates
+
+
+@dataclass
+class Candidates:
+    """(operator, organisation) pairs with at least one tie, their levels and evidence."""
+
+    operator_id: list[str]
+    org_id: list[str]
+    levels: np.ndarray  # (pairs, comparisons) int
+    evidence: list[dict[str, dict[str, Any]]]  # per pair: comparison -> accounts, identifiers, share
+
+    def __len__(self) -> int:
+        return len(self.operator_id)
+
+
+def candidate_levels(ties: Ties, sizes: Mapping[str, int], flagged: Iterable[str] = ()) -> Candidates:
+    """Levels of every (operator, organisation) pair with a tie, from the ties and base rates."""
+    campaigns = set(flagged)
+    share = {(o, c): s for o, c, s in zip(*(ties.popularity.column(k).to_pylist() for k in ("org_id", "comparison", "share")))}
+    grouped: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
+    cols = [ties.ties.column(k).to_pylist() for k in ("operator_id", "org_id", "comparison", "account_id", "kind", "value")]
+    for op, org, cmp_, acc, kind, value in sorted(zip(*cols)):
+        slot = grouped[(op, org)].setdefault(cmp_, {"accounts": set(), "identifiers": set()})
+        slot["accounts"].add(acc)
+        slot["identifiers"].add((kind, value))
+    index = {name: j for j, name in enumerate(COMPARISON_NAMES)}
+    keys = sorted(grouped)
+    levels = np.zeros((len(keys), len(COMPARISONS)), dtype=np.int64)
+    evidence = []
+    for i, (op, org) in enumerate(keys):
+        ev: dict[str, dict[str, Any]] = {}
+        for cmp_, slot in grouped[(op, org)].items():
+            tied = len(slot["accounts"])
+            if cmp_ == "label":
+                levels[i, index[cmp_]] = label_level(tied)
+                pop = None
+            else:
+                pop = float(share.get((org, cmp_), 0.0))
+                levels[i, index[cmp_]] = tie_level(pop, tied, sizes.get(op, tied), op in campaigns)
+            ev[cmp_] = {
+                "members": tied,
+                "accounts": sorted(slot["accounts"])[:EVIDENCE_ITEMS],
+                "identifiers": [{"kind": k, "value": v} for k, v in sorted(slot["identifiers"])[:EVIDENCE_ITEMS]],
+                "popularity": pop,
+            }
+        evidence.append(ev)
+    return Candidates([k[0] for k in keys], [k[1] for k in keys], levels, evidence)
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+# How many candidate pairs the shipped (pooled) u counts for in a bundle's estimate (about the
+# training pool's size: a bundle's own pairs dominate only at levels it has many of).
+U_PRIOR_PAIRS = 30_000.0
+# Pseudo-matches spread like u when m is fitted (a level no match fell in weighs against).
+M_PRIOR_PAIRS = 5.0
+
+
+def estimate_u(
+    levels: np.ndarray, m: list[np.ndarray], u_prior: list[np.ndarray], iterations: int = 100
+) -> tuple[list[np.ndarray], float]:
+    """This bundle's ``u`` and prior by EM over its candidates with ``m`` fixed.
+
+    ``em_session`` estimates the ``m`` of its "match" class with the other class's table fixed;
+    called with the classes swapped (our non-matches as its matches, our fixed ``m`` as its
+    fixed table, prior ``1 - lambda``), it returns our ``u`` and the share of non-matches. The
+    pooled ``u`` of the training bundles enters as ``U_PRIOR_PAIRS`` pseudo-pairs: popular levels
+    are measured on the bundle, rare ones (a handful of pairs) stay near the pooled rate.
+    """
+    if len(levels) == 0:
+        return [x.copy() for x in u_prior], 1e-3
+    pats, counts = patterns(levels)
+    pseudo = [U_PRIOR_PAIRS * x for x in u_prior]
+    u, non_match_share, _expected = em_session(
+        pats, counts, [x.copy() for x in u_prior], m, [True] * len(m), prior=0.9, iterations=iterations, pseudo_counts=pseudo
+    )
+    return u, float(min(max(1.0 - non_match_share, 1e-6), 0.5))
+
+
+def score_candidates(c: Candidates, model: OrganisationModel) -> tuple[FSModel, np.ndarray]:
+    """The bundle's fitted model (m shipped, u and prior estimated here) and each pair's score in bits."""
+    m = model.m_tables()
+    u, prior = estimate_u(c.levels, m, model.u_tables())
+    fs = FSModel(
+        comparisons=COMPARISON_NAMES,
+        level_labels=tuple(cmp_.levels for cmp_ in COMPARISONS),
+        m=m,
+        u=u,
+        prior=prior,
+        provenance={"m": "fitted on generated truth (sybilgraph calibrate)", "u": "EM over this run's candidates with m fixed",
+                    "fitted_on": dict(model.fitted_on)},
+    )
+    scored = c.levels.copy()
+    if not COUNT_ABSENT_TIES:
+        scored[scored == 0] = -1
+    return fs, fs.bayes_factor(scored) if len(c) else np.zeros(0)
+
+
+# --------------------------------------------------------------------------- hypotheses
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    operator_id: str
+    org_id: str
+    score: float  # bits: log2 likelihood ratio against the organisation's base rate
+    probability: float
+    rank: int
+    asserted: bool
+    decision: str | None  # confirmed | rejected by an analyst
+    evidence: list[dict[str, Any]]
+
+    def row(self, run_id: str | None = None) -> dict[str, Any]:
+        return {
+            "operator_id": self.operator_id, "org_id": self.org_id, "score": round(self.score, 4),
+            "probability": round(self.probability, 6), "rank": self.rank, "asserted": self.asserted,
+            "decision": self.decision, "evidence_json": json.dumps(self.evidence, sort_keys=True),
+        }
+
+
+@dataclass
+class OrganisationResult:
+    hypotheses: list[Hypothesis]
+    organisations: list[dict[str, Any]]  # nodes the hypotheses name: org_id, name, confirmed, kind, source
+    model: FSModel | None
+    candidates: Candidates | None = None  # kept for calibration
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def asserted(self) -> dict[str, str]:
+        """operator_id -> org_id of the asserted hypotheses."""
+        return {h.operator_id: h.org_id for h in self.hypotheses if h.asserted}
+
+    def cases(self) -> dict[str, list[str]]:
+        """org_id -> the operators asserted to it (one organisation running two farms is one case)."""
+        out: dict[str, list[str]] = defaultdict(list)
+        for op, org in sorted(self.asserted().items()):
+            out[org].append(op)
+        return dict(out)
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [h.row() for h in self.hypotheses]
+
+
+def _evidence(fs: FSModel, levels: np.ndarray, ev: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    weights = fs.weights()
+    out = []
+    for j, name in enumerate(fs.comparisons):
+        lvl = int(levels[j])
+        if lvl == 0:
+            continue
+        item = ev.get(name, {})
+        out.append({
+            "comparison": name,
+            "level": fs.level_labels[j][lvl],
+            "weight": round(float(weights[j][lvl]), 3),
+            "m": float(f"{fs.m[j][lvl]:.4g}"),
+            "u": float(f"{fs.u[j][lvl]:.4g}"),
+            "members": int(item.get("members", 0)),
+            "popularity": item.get("popularity"),
+            "accounts": list(item.get("accounts", [])),
+            "identifiers": list(item.get("identifiers", [])),
+        })
+    out.sort(key=lambda e: -e["weight"])
+    return out
+
+
+def hypotheses(
+    c: Candidates,
+    fs: FSModel,
+    scores: np.ndarray,
+    threshold: float,
+    decisions: Mapping[tuple[str, str], str] | None = None,
+) -> list[Hypothesis]:
+    """Ranked hypotheses per operator: evidence for (score > 0) or an analyst's confirmation."""
+    decisions = decisions or {}
+    prior_odds = fs.prior / (1.0 - fs.prior)
+    by_op: dict[str, list[int]] = defaultdict(list)
+    for i, op in enumerate(c.operator_id):
+        by_op[op].append(i)
+    confirmed_of = {op: org for (op, org), d in decisions.items() if d == "confirmed"}
+    out: list[Hypothesis] = []
+    for op in sorted(set(by_op) | set(confirmed_of)):
+        rows = [i for i in by_op.get(op, []) if decisions.get((op, c.org_id[i])) != "rejected"]
+        odds = {i: prior_odds * 2.0 ** min(float(scores[i]), 1000.0) for i in rows}
+        total = 1.0 + sum(odds.values())
+        scored = [(c.org_id[i], float(scores[i]), odds[i] / total, i) for i in rows]
+        confirmed = confirmed_of.get(op)
+        if confirmed is not None and confirmed not in {s[0] for s in scored}:
+            scored.append((confirmed, 0.0, 1.0, -1))
+        scored.sort(key=lambda s: (s[0] != confirmed, -s[1], s[0]))
+        kept = [s for s in scored if s[1] > 0 or s[0] == confirmed][:MAX_HYPOTHESES]
+        for rank, (org, score, prob, i) in enumerate(kept, start=1):
+            is_confirmed = org == confirmed
+            asserted = is_confirmed or (confirmed is None and rank == 1 and prob >= threshold)
+            ev = _evidence(fs, c.levels[i], c.evidence[i]) if i >= 0 else []
+            out.append(Hypothesis(op, org, score, 1.0 if is_confirmed else prob, rank, asserted,
+                                  "confirmed" if is_confirmed else None, ev))
+    return out
+
+
+def attribute_organisations(
+    state: Any,
+    membership: Mapping[str, Iterable[str]],
+    operator_rows: Iterable[Mapping[str, Any]],
+    decisions: Iterable[Mapping[str, Any]] = (),
+    model: OrganisationModel | None = None,
+    memory_limit: str | None = None,
+    keep_candidates: bool = False,
+) -> OrganisationResult:
+    """The organisation step of a run: ties, levels, the bundle's u, scores, ranked hypotheses.
+
+    ``state``: ingest's state tables (``ingest.state.GraphState`` or a mapping with ``accounts``,
+    ``account_identifiers``, ``links``, ``labels``, ``organisations``, ``ip_owners``,
+    ``ip_networks``); ``membership``: operator_id -> member account ids; ``operator_rows``:
+    operator_id, size, flagged; ``decisions``: operator_id, org_id, decision (the latest analyst
+    decision per pair).
+    """
+    tables = state if isinstance(state, Mapping) else {name: getattr(state, name) for name in _STATE_TABLES}
+    model = model or load_organisation_model()
+    registry = build_registry(tables["organisations"], tables["ip_owners"], tables.get("labels"))
+    ops = list(operator_rows)
+    flagged = [str(r["operator_id"]) for r in ops if r.get("flagged")]
+    sizes = {str(r["operator_id"]): int(r["size"]) for r in ops}
+    pairs = [(a, op) for op, ms in membership.items() for a in ms]
+    members = pa.table({"account_id": pa.array([a for a, _ in pairs], pa.string()),
+                        "operator_id": pa.array([op for _, op in pairs], pa.string())})
+    ties = find_ties(tables, registry, members, flagged, memory_limit)
+    cands = candidate_levels(ties, sizes, flagged)
+    fs, scores = score_candidates(cands, model)
+    decided = {(str(d["operator_id"]), str(d["org_id"])): str(d["decision"]) for d in decisions}
+    hyps = hypotheses(cands, fs, scores, model.threshold, decided)
+    orgs = _named_organisations(registry, ties, {h.org_id for h in hyps})
+    counts = {
+        "organisation_candidates": len(cands),
+        "organisation_hypotheses": len(hyps),
+        "operators_attributed_to_organisations": sum(h.asserted for h in hyps),
+        "organisations_discovered": sum(1 for r in orgs if not r["confirmed"]),
+    }
+    return OrganisationResult(hyps, orgs, fs, cands if keep_candidates else None, counts)
+
+
+_STATE_TABLES = ("accounts", "account_identifiers", "links", "labels", "organisations", "ip_owners", "ip_networks")
+
+
+def _named_organisations(registry: OrgRegistry, ties: Ties, named: set[str]) -> list[dict[str, Any]]:
+    """The organisations the hypotheses name, with the domains attached to them from the data;
+    one an analyst confirmed that no table lists is unconfirmed with its id as its name."""
+    attached = dict(zip(ties.attached_domains.column("domain").to_pylist(), ties.attached_domains.column("org_id").to_pylist()))
+    orgs = [r for r in registry.orgs.to_pylist() if r["org_id"] in named]
+    for r in orgs:
+        r["domains"] = sorted(set(r["domains"] or []) | {d for d, o in attached.items() if o == r["org_id"]})
+    known = {r["org_id"] for r in orgs}
+    orgs += [{"org_id": o, "name": o, "confirmed": False, "kind": None, "country": None, "domains": [], "source": "analyst"}
+             for o in sorted(named - known)]
+    return orgs
+
+
+def _registry_of(tables: Mapping[str, pa.Table]) -> OrgRegistry:  # dev harness
+    return build_registry(tables["organisations"], tables["ip_owners"], tables.get("labels"))
