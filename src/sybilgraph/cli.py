@@ -302,6 +302,10 @@ def evaluate(
     out.print(t)
     if ev.calibration_error is not None:
         out.print(f"expected calibration error: {ev.calibration_error:.4f}")
+    if ev.organisations is not None:
+        from sybilgraph.evaluate.report import render_organisations
+
+        out.print(render_organisations(ev.organisations))
     path = json_out or s.runs_dir / "evaluate" / f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(ev.to_json())

@@ -192,4 +192,5 @@ EXPORT_COLUMNS: tuple[str, ...] = (
     "confidence",
     "campaign_score",
     "flagged",
+    "organisation_id",
 )

@@ -41,7 +41,8 @@ def test_attribution_meets_the_acceptance_bounds_on_generated_truth(loaded: Data
     result = run_attribution(loaded)
     assert {k for k in result.timings_s if "." not in k} == {"read", "evidence", "communities", "operators", "write"}
     steps = {"communities.projection", "communities.leiden", "communities.drop",
-             "operators.membership", "operators.matching", "operators.evidence", "operators.scores"}
+             "operators.membership", "operators.matching", "operators.evidence", "operators.scores",
+             "operators.organisations"}
     assert {k for k in result.timings_s if "." in k} == steps
     assert result.edges is None  # only benchmarks ask to keep them
     export = read_export(loaded).to_pandas()

@@ -21,6 +21,7 @@ EXPORT_SCHEMA = pa.schema(
         ("confidence", pa.float64()),
         ("campaign_score", pa.float64()),
         ("flagged", pa.bool_()),
+        ("organisation_id", pa.string()),
     ]
 )
 assert tuple(EXPORT_SCHEMA.names) == EXPORT_COLUMNS

@@ -84,8 +84,6 @@ _TIE_TEXT = {
     "ip": "members sharing an IP with its open accounts",
     "api_key": "members sharing an API key with its open accounts",
 }
-# Whether a kind of tie an operator does not have counts against an organisation (dev switch).
-COUNT_ABSENT_TIES = False
 # Hypotheses kept per operator (the asserted one and the next leads).
 MAX_HYPOTHESES = 5
 # Accounts and identifiers named per comparison in a hypothesis's evidence.
@@ -347,9 +345,10 @@ def score_candidates(c: Candidates, model: OrganisationModel) -> tuple[FSModel, 
         provenance={"m": "fitted on generated truth (sybilgraph calibrate)", "u": "EM over this run's candidates with m fixed",
                     "fitted_on": dict(model.fitted_on)},
     )
+    # A kind of tie the operator lacks is not compared (-1): a true organisation usually shows
+    # through one or two kinds only, so a missing office range or card says nothing against it.
     scored = c.levels.copy()
-    if not COUNT_ABSENT_TIES:
-        scored[scored == 0] = -1
+    scored[scored == 0] = -1
     return fs, fs.bayes_factor(scored) if len(c) else np.zeros(0)
 
 
@@ -367,7 +366,7 @@ class Hypothesis:
     decision: str | None  # confirmed | rejected by an analyst
     evidence: list[dict[str, Any]]
 
-    def row(self, run_id: str | None = None) -> dict[str, Any]:
+    def row(self) -> dict[str, Any]:
         return {
             "operator_id": self.operator_id, "org_id": self.org_id, "score": round(self.score, 4),
             "probability": round(self.probability, 6), "rank": self.rank, "asserted": self.asserted,
@@ -382,6 +381,7 @@ class OrganisationResult:
     model: FSModel | None
     candidates: Candidates | None = None  # kept for calibration
     counts: dict[str, int] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)  # org_id -> name of every organisation known to the run
 
     def asserted(self) -> dict[str, str]:
         """operator_id -> org_id of the asserted hypotheses."""
@@ -395,7 +395,15 @@ class OrganisationResult:
         return dict(out)
 
     def rows(self) -> list[dict[str, Any]]:
-        return [h.row() for h in self.hypotheses]
+        """One row per hypothesis with the organisation it names (the write's parameters)."""
+        orgs = {str(o["org_id"]): o for o in self.organisations}
+        out = []
+        for h in self.hypotheses:
+            o = orgs.get(h.org_id, {})
+            out.append({**h.row(), "org_name": o.get("name") or h.org_id, "org_confirmed": bool(o.get("confirmed")),
+                        "org_kind": o.get("kind"), "org_domains": list(o.get("domains") or []),
+                        "org_source": o.get("source") or "attribution"})
+        return out
 
 
 def _evidence(fs: FSModel, levels: np.ndarray, ev: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -460,7 +468,7 @@ def attribute_organisations(
     membership: Mapping[str, Iterable[str]],
     operator_rows: Iterable[Mapping[str, Any]],
     decisions: Iterable[Mapping[str, Any]] = (),
-    model: OrganisationModel | None = None,
+    model: OrganisationModel | str = "",
     memory_limit: str | None = None,
     keep_candidates: bool = False,
 ) -> OrganisationResult:
@@ -470,10 +478,11 @@ def attribute_organisations(
     ``account_identifiers``, ``links``, ``labels``, ``organisations``, ``ip_owners``,
     ``ip_networks``); ``membership``: operator_id -> member account ids; ``operator_rows``:
     operator_id, size, flagged; ``decisions``: operator_id, org_id, decision (the latest analyst
-    decision per pair).
+    decision per pair); ``model``: the fitted model, or the ``models_dir`` to load it from ("" for
+    the package's).
     """
     tables = state if isinstance(state, Mapping) else {name: getattr(state, name) for name in _STATE_TABLES}
-    model = model or load_organisation_model()
+    model = model if isinstance(model, OrganisationModel) else load_organisation_model(model)
     registry = build_registry(tables["organisations"], tables["ip_owners"], tables.get("labels"))
     ops = list(operator_rows)
     flagged = [str(r["operator_id"]) for r in ops if r.get("flagged")]
@@ -493,7 +502,7 @@ def attribute_organisations(
         "operators_attributed_to_organisations": sum(h.asserted for h in hyps),
         "organisations_discovered": sum(1 for r in orgs if not r["confirmed"]),
     }
-    return OrganisationResult(hyps, orgs, fs, cands if keep_candidates else None, counts)
+    return OrganisationResult(hyps, orgs, fs, cands if keep_candidates else None, counts, registry.names())
 
 
 _STATE_TABLES = ("accounts", "account_identifiers", "links", "labels", "organisations", "ip_owners", "ip_networks")
@@ -510,7 +519,3 @@ def _named_organisations(registry: OrgRegistry, ties: Ties, named: set[str]) -> 
     orgs += [{"org_id": o, "name": o, "confirmed": False, "kind": None, "country": None, "domains": [], "source": "analyst"}
              for o in sorted(named - known)]
     return orgs
-
-
-def _registry_of(tables: Mapping[str, pa.Table]) -> OrgRegistry:  # dev harness
-    return build_registry(tables["organisations"], tables["ip_owners"], tables.get("labels"))

@@ -47,6 +47,7 @@ from sybilgraph.attribution.evidence_model import fit_pair_model
 from sybilgraph.attribution.grouping import Edges, Grouping, edges_of, group_accounts
 from sybilgraph.attribution.inputs import LINK_SCHEMA, read_inputs
 from sybilgraph.attribution.matching import match_operators
+from sybilgraph.attribution.organisations import attribute_organisations
 from sybilgraph.attribution.pairs import PairTables, build_pair_tables, pool_templates
 from sybilgraph.attribution.params import AttributionParams
 from sybilgraph.attribution.profiles import build_profiles
@@ -126,6 +127,7 @@ def _run(
         decisions = db.read("attribution/read_decisions")
         labels = db.read("attribution/read_labels")
         analyst_labels = {r["operator_id"]: r["label"] for r in db.read("attribution/read_analyst_labels")}
+        organisation_decisions = db.read("attribution/read_organisation_decisions")
     result.counts.update(accounts=inputs.n_accounts, links=inputs.links.num_rows)
 
     spill = str(settings.home / "tmp")
@@ -161,11 +163,14 @@ def _run(
                 shares = _operator_shares(t, members_table)
             with timed(result.timings_s, "operators.scores"):
                 operator_rows = _score_operators(t, profiles, membership, ev, shares, labels, analyst_labels, params)
+            with timed(result.timings_s, "operators.organisations"):
+                orgs = attribute_organisations(inputs.state, membership, operator_rows, organisation_decisions,
+                                               params.models_dir, keep_candidates=keep_details)
             if keep_details:
-                result.details = _details(t, grouping, operator_rows, membership)
+                result.details = {**_details(t, grouping, operator_rows, membership), "organisations": orgs}
         result.counts.update(
             operators=len(operator_rows), attributed=members_table.num_rows,
-            flagged_operators=sum(r["flagged"] for r in operator_rows),
+            flagged_operators=sum(r["flagged"] for r in operator_rows), **orgs.counts,
         )
         _save_run_artifacts(settings, run_id, fitted.model.to_json(), t)
     finally:
@@ -184,6 +189,7 @@ def _run(
         db.write_batches("attribution/create_attributions", rows, 10_000, run_id=run_id)
         lineage = [{"kind": lin.kind, "child": lin.child, "parent": lin.parent, "shared": lin.shared} for lin in match.lineage]
         db.write_batches("attribution/merge_lineage", lineage, 2_000, run_id=run_id)
+        db.write_batches("attribution/create_organisation_hypotheses", orgs.rows(), 2_000, run_id=run_id)
     result.counts["lineage_events"] = len(match.lineage)
     db.write(
         "attribution/promote_run",
@@ -396,3 +402,4 @@ def _phase(db: Database, result: AttributionResult, name: str, lease: Lease) -> 
 def _prune_history(db: Database) -> None:
     keep = [r["run_id"] for r in db.read("attribution/read_recent_runs", limit=KEEP_RUNS)]
     db.run_autocommit("attribution/delete_run_relationships", keep_run_ids=keep)
+    db.write("attribution/delete_orphan_organisations")

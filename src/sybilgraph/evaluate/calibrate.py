@@ -8,7 +8,11 @@ tradecraft, so no family of operator is what the fit is tuned to):
   found with at least ``flag_min_accounts`` members, each weighted by its size (the acceptance
   metrics count accounts, not operators);
 * **confidence**: Platt scaling of each placed account's membership log-odds against "the
-  account's true operator is its operator's majority true operator".
+  account's true operator is its operator's majority true operator";
+* **organisation model** (``attribution.organisations``): ``m`` and the pooled ``u`` of the
+  organisation step's comparison levels, from the (operator, organisation) candidates of every
+  bundle, a candidate being a match when the organisation is the majority ``truth.organisation``
+  of the operator's members.
 
 Leave-one-family-out: the score is fitted again without each tradecraft family (every operator of
 that family in every bundle left out) and scored on that family alone: the share of its
@@ -31,6 +35,7 @@ import pandas as pd
 
 from sybilgraph.attribution import AttributionParams, run_attribution
 from sybilgraph.attribution.calibration import Calibration
+from sybilgraph.attribution.organisations import COMPARISON_NAMES, OrganisationModel, fit_organisation_model
 from sybilgraph.attribution.scoring import FEATURES, ScoreModel
 from sybilgraph.db.admin import reset
 from sybilgraph.db.session import Database
@@ -57,10 +62,13 @@ class TrainingSet:
 
     operators: pd.DataFrame = field(default_factory=pd.DataFrame)
     accounts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # (operator, organisation) candidates: bundle, one column of levels per comparison, match.
+    organisation_pairs: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def extend(self, other: TrainingSet) -> None:
         self.operators = pd.concat([self.operators, other.operators], ignore_index=True)
         self.accounts = pd.concat([self.accounts, other.accounts], ignore_index=True)
+        self.organisation_pairs = pd.concat([self.organisation_pairs, other.organisation_pairs], ignore_index=True)
 
 
 # Benign true operators are named by what they are (the generator's truth names).
@@ -120,7 +128,29 @@ def collect_training(db: Database, bundle: Path, params: AttributionParams) -> T
             **{k: float(op["features"].get(k, 0.0)) for k in FEATURES},
         })
     accounts = members[["account_id", "operator_id", "log_odds", "correct"]].assign(bundle=str(bundle))
-    return TrainingSet(pd.DataFrame(rows), accounts.reset_index(drop=True))
+    pairs = organisation_pairs(result.details["organisations"], members, truth)
+    return TrainingSet(pd.DataFrame(rows), accounts.reset_index(drop=True), pairs.assign(bundle=str(bundle)))
+
+
+def organisation_pairs(orgs: Any, members: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """The run's (operator, organisation) candidates with their levels, a match when the
+    organisation is the true one of at least half the operator's members (by org_id or name)."""
+    cands = orgs.candidates
+    if cands is None or not len(cands) or "organisation" not in truth.columns:
+        return pd.DataFrame(columns=[*COMPARISON_NAMES, "match"])
+    org = truth["organisation"].where(truth["organisation"].notna() & (truth["organisation"].astype(str).str.strip() != ""))
+    members = members.assign(org=org.reindex(members["account_id"]).to_numpy())
+    sizes = members.groupby("operator_id").size()
+    top = members.dropna(subset=["org"]).groupby("operator_id")["org"].agg(lambda v: v.value_counts().index[0])
+    top_n = members.dropna(subset=["org"]).groupby("operator_id")["org"].agg(lambda v: int(v.value_counts().iloc[0]))
+    true_org = {op: str(o).strip().lower() for op, o in top.items() if 2 * top_n[op] >= sizes[op]}
+    names = orgs.names
+    frame = pd.DataFrame(cands.levels, columns=list(COMPARISON_NAMES))
+    frame["match"] = [
+        true_org.get(op) in {org_id.strip().lower(), names.get(org_id, "").strip().lower()}
+        for op, org_id in zip(cands.operator_id, cands.org_id)
+    ]
+    return frame
 
 
 def _decision_population(ops: pd.DataFrame, params: AttributionParams) -> pd.DataFrame:
@@ -187,6 +217,7 @@ class CalibrationReport:
     n_bundles: int
     n_operators: int
     n_accounts: int
+    organisation: OrganisationModel | None = None
 
     def markdown(self) -> str:
         lines = [
@@ -203,6 +234,10 @@ class CalibrationReport:
             "",
             *lofo_markdown(self.lofo),
         ]
+        if self.organisation is not None:
+            fo = self.organisation.fitted_on
+            lines += ["", f"Organisation model: m from {fo.get('matches', 0)} true (operator, organisation) candidates, "
+                          f"pooled u from {fo.get('non_matches', 0)} others (models/organisation.json)."]
         return "\n".join(lines) + "\n"
 
 
@@ -236,10 +271,15 @@ def fit_models(
     score = fit_score(training.operators, params, fitted_on)
     confidence = fit_confidence(training.accounts)
     lofo = leave_one_family_out(training.operators, params)
+    pairs = training.organisation_pairs
+    organisation = fit_organisation_model(pairs[list(COMPARISON_NAMES)].to_numpy(dtype=int), pairs["match"].to_numpy(dtype=bool),
+                                          fitted_on=fitted_on) if len(pairs) else None
     out_dir.mkdir(parents=True, exist_ok=True)
+    if organisation is not None:
+        (out_dir / "organisation.json").write_text(organisation.to_json() + "\n")
     (out_dir / "campaign_score.json").write_text(score.to_json() + "\n")
     (out_dir / "confidence.json").write_text(confidence.to_json(fitted_on) + "\n")
-    report = CalibrationReport(score, confidence, lofo, len(bundles), len(training.operators), len(training.accounts))
+    report = CalibrationReport(score, confidence, lofo, len(bundles), len(training.operators), len(training.accounts), organisation)
     (out_dir / "calibration.md").write_text(report.markdown())
     training.operators.to_csv(out_dir / "training_operators.csv", index=False)
     return report

@@ -21,7 +21,13 @@ from sybilgraph.db.session import Database
 from sybilgraph.errors import SybilgraphError
 from sybilgraph.evaluate.baselines import run_baselines
 from sybilgraph.evaluate.calibration import ReliabilityBin, expected_calibration_error, reliability
-from sybilgraph.evaluate.metrics import EvaluationResult, evaluate, flagged_share_by_operator
+from sybilgraph.evaluate.metrics import (
+    EvaluationResult,
+    OrganisationMetrics,
+    evaluate,
+    flagged_share_by_operator,
+    organisation_metrics,
+)
 from sybilgraph.evaluate.splink_baseline import INSTALL_HINT, run_splink, splink_available
 from sybilgraph.progress import Reporter
 
@@ -42,6 +48,9 @@ class Evaluation:
     # open customer's accounts it flags (truth operators CUST-*; empty without any).
     method_calibration_errors: dict[str, float | None] = field(default_factory=dict)
     open_customers_flagged: dict[str, dict[str, float]] = field(default_factory=dict)
+    # Organisation attribution of the true operators; None without truth.organisation and the
+    # generator's manifest (generator.json) beside the truth.
+    organisations: OrganisationMetrics | None = None
 
     def to_json(self) -> str:
         return json.dumps(
@@ -53,6 +62,7 @@ class Evaluation:
                 "expected_calibration_error": self.calibration_error,
                 "method_calibration_errors": self.method_calibration_errors,
                 "open_customers_flagged": self.open_customers_flagged,
+                "organisations": self.organisations.model_dump(mode="json") if self.organisations else None,
             },
             indent=2,
         )
@@ -113,8 +123,26 @@ def evaluate_current(
                 results.append(b.evaluation)
                 exports[b.name] = b.export
     bins = reliability(export, truth)
+    orgs = evaluate_organisations(db, export, truth, labels, truth_path)
     return Evaluation(
         results, bins, expected_calibration_error(bins), run[0]["run_id"], tuple(notes),
         method_calibration_errors={m: expected_calibration_error(reliability(e, truth)) for m, e in exports.items()},
         open_customers_flagged={m: flagged_share_by_operator(e, truth, OPEN_CUSTOMER_PREFIX) for m, e in exports.items()},
+        organisations=orgs,
     )
+
+
+def evaluate_organisations(
+    db: Database, export: pd.DataFrame, truth: pd.DataFrame, labels: pd.DataFrame, truth_path: Path
+) -> OrganisationMetrics | None:
+    """Organisation metrics of the current run, when the truth says which organisation runs each
+    operator and the generator's manifest says which left a trail."""
+    manifest = truth_path / "generator.json" if truth_path.is_dir() else truth_path.parent / "generator.json"
+    if "organisation" not in truth.columns or not manifest.is_file():
+        return None
+    operators = json.loads(manifest.read_text()).get("operators", [])
+    if not operators or not isinstance(operators[0], dict) or "leaves_trail" not in operators[0]:
+        return None
+    hyps = db.read("attribution/read_organisation_hypotheses")
+    names = {h["org_id"]: h["name"] for h in hyps}
+    return organisation_metrics(export, truth, operators, hyps, labels if not labels.empty else None, names)

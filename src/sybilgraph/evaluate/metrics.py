@@ -83,6 +83,9 @@ __all__ = [
     "adjusted_rand_index",
     "evaluate",
     "flagged_share_by_operator",
+    "OrganisationOutcome",
+    "OrganisationMetrics",
+    "organisation_metrics",
 ]
 
 TRUTH_COLUMNS: tuple[str, ...] = ("account_id", "operator", "is_distillation")
@@ -550,3 +553,103 @@ def flagged_share_by_operator(
         "flagged": _ids(truth["account_id"])[mine].isin(flagged_ids).to_numpy(dtype=bool),
     })
     return {str(k): float(v) for k, v in frame.groupby("op")["flagged"].mean().sort_index().items()}
+
+
+# --------------------------------------------------------------------------- organisations
+
+
+class OrganisationOutcome(_Frozen):
+    """What the organisation step said about one true distillation operator."""
+
+    operator: str
+    organisation: str  # the true organisation, as the data names it (org_id, else its name)
+    trail: bool  # its organisation left a trail (generator leaks, or a label naming it)
+    detected_operator: str | None  # the predicted operator holding most of its accounts, when it is that operator's majority
+    asserted: str | None  # organisation asserted for the detected operator
+    correct: bool
+    top: str | None  # its top-ranked hypothesis, asserted or not
+    decoy_top: bool  # the top hypothesis is one of its decoys (shared cloud provider, webmail)
+
+
+class OrganisationMetrics(_Frozen):
+    """Organisation attribution of the true distillation operators (``organisation_metrics``)."""
+
+    n_trail: int
+    n_trail_asserted: int
+    n_trail_correct: int
+    precision: float | None  # correct / asserted, among operators whose organisation left a trail
+    recall: float | None  # correct / operators whose organisation left a trail
+    n_no_trail: int
+    n_no_trail_asserted: int
+    no_trail_asserted_share: float | None
+    n_decoy_top: int
+    operators: tuple[OrganisationOutcome, ...]
+
+
+def _norm(text: object) -> str:
+    return " ".join(str(text or "").split()).lower()
+
+
+def organisation_metrics(
+    export_df: pd.DataFrame | pa.Table,
+    truth_df: pd.DataFrame | pa.Table,
+    operators: Sequence[Any],
+    hypotheses: Sequence[Any] = (),
+    labels_df: pd.DataFrame | pa.Table | None = None,
+    names: Any = None,
+) -> OrganisationMetrics:
+    """Score the organisations asserted for true distillation operators.
+
+    ``operators``: the generator's manifest entries (``operator``, ``organisation.reference``,
+    ``leaves_trail``, ``decoys``); ``hypotheses``: ``operator_id, org_id, rank`` of the run;
+    ``names``: org_id -> name (an organisation no table lists is named, in truth and by
+    attribution, by its name); ``labels``: a label naming an operator's organisation is a trail.
+    A true operator is judged through the predicted operator holding most of its accounts, when
+    it is also that operator's majority (an operator found only inside another is not
+    attributed). Precision and recall are over operators whose organisation left a trail.
+    """
+    truth = _frame(truth_df, "truth", TRUTH_COLUMNS)
+    export = _frame(export_df, "export", EXPORT_REQUIRED)
+    names = dict(names or {})
+    true_op = pd.Series(_clean_str(truth["operator"]).to_numpy(dtype=object, na_value=None), index=_ids(truth["account_id"]))
+    pred = pd.Series(_clean_str(export["operator_id"]).to_numpy(dtype=object, na_value=None), index=_ids(export["account_id"]))
+    org_col = export["organisation_id"] if "organisation_id" in export.columns else pd.Series([None] * len(export))
+    asserted_of = dict(zip(pred.to_numpy(), _clean_str(org_col).to_numpy(dtype=object, na_value=None)))
+    top_of = {str(h["operator_id"]): str(h["org_id"]) for h in hypotheses if int(h["rank"]) == 1}
+    members = pd.DataFrame({"pred": pred, "true": true_op.reindex(pred.index).to_numpy()}).dropna()
+    majority = members.groupby("pred")["true"].agg(lambda v: v.value_counts().index[0]).to_dict()
+    label_orgs: dict[str, set[str]] = {}
+    if labels_df is not None:
+        labels = _frame(labels_df, "labels", ("account_id",))
+        if "organisation" in labels.columns:
+            for acc, org in zip(_ids(labels["account_id"]), labels["organisation"]):
+                if _norm(org) and acc in true_op.index and true_op[acc]:
+                    label_orgs.setdefault(str(true_op[acc]), set()).add(_norm(org))
+
+    def same(org_id: str | None, reference: str) -> bool:
+        return org_id is not None and _norm(reference) in {_norm(org_id), _norm(names.get(org_id))}
+
+    out = []
+    for op in operators:
+        name, ref = str(op["operator"]), str(op["organisation"]["reference"])
+        mine = members[members["true"] == name]["pred"].value_counts()
+        det = str(mine.index[0]) if len(mine) and majority.get(mine.index[0]) == name else None
+        asserted = asserted_of.get(det) if det else None
+        top = top_of.get(det) if det else None
+        decoys = [str(d["organisation"]) for d in op.get("decoys", [])]
+        trail = bool(op.get("leaves_trail")) or _norm(ref) in label_orgs.get(name, set()) or _norm(names.get(ref)) in label_orgs.get(name, set())
+        out.append(OrganisationOutcome(
+            operator=name, organisation=ref, trail=trail, detected_operator=det, asserted=asserted,
+            correct=same(asserted, ref), top=top, decoy_top=any(same(top, d) for d in decoys),
+        ))
+    trail_ops = [o for o in out if o.trail]
+    quiet = [o for o in out if not o.trail]
+    asserted_n = sum(o.asserted is not None for o in trail_ops)
+    correct_n = sum(o.correct for o in trail_ops)
+    quiet_asserted = sum(o.asserted is not None for o in quiet)
+    return OrganisationMetrics(
+        n_trail=len(trail_ops), n_trail_asserted=asserted_n, n_trail_correct=correct_n,
+        precision=_ratio(correct_n, asserted_n), recall=_ratio(correct_n, len(trail_ops)),
+        n_no_trail=len(quiet), n_no_trail_asserted=quiet_asserted, no_trail_asserted_share=_ratio(quiet_asserted, len(quiet)),
+        n_decoy_top=sum(o.decoy_top for o in out), operators=tuple(out),
+    )

@@ -16,7 +16,7 @@ from typing import Any
 from rich.console import Console, Group
 from rich.table import Table
 
-from sybilgraph.evaluate.metrics import EvaluationResult
+from sybilgraph.evaluate.metrics import EvaluationResult, OrganisationMetrics
 
 __all__ = [
     "DEFINITIONS_MD",
@@ -140,6 +140,21 @@ def render_rich(results: Sequence[EvaluationResult]) -> Group:
 
 def print_report(results: Sequence[EvaluationResult], console: Console | None = None) -> None:
     (console or Console()).print(render_rich(results))
+
+
+def render_organisations(m: OrganisationMetrics) -> Table:
+    """Organisation attribution of the true operators: the headline numbers, then per operator."""
+    t = Table(title=(
+        f"Organisations: trail precision {_fmt(m.precision, 'ratio')} ({m.n_trail_correct}/{m.n_trail_asserted}), "
+        f"recall {_fmt(m.recall, 'ratio')} ({m.n_trail_correct}/{m.n_trail}); asserted without a trail "
+        f"{m.n_no_trail_asserted}/{m.n_no_trail}; decoy as top hypothesis {m.n_decoy_top}"
+    ))
+    for col in ("operator", "trail", "organisation", "asserted", "top hypothesis", "correct"):
+        t.add_column(col)
+    for o in m.operators:
+        t.add_row(o.operator, "yes" if o.trail else "no", o.organisation, o.asserted or "unattributed",
+                  (o.top or "-") + (" (decoy)" if o.decoy_top else ""), "yes" if o.correct else "no")
+    return t
 
 
 # --------------------------------------------------------------------------- JSON

@@ -1,0 +1,62 @@
+"""Organisation metrics: trail precision and recall, assertions without a trail, decoys on top."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from sybilgraph.evaluate.metrics import organisation_metrics
+
+TRUTH = pd.DataFrame({
+    "account_id": [f"a{i}" for i in range(12)],
+    "operator": ["T1"] * 4 + ["T2"] * 3 + ["T3"] * 3 + [None, None],
+    "is_distillation": [True] * 10 + [False, False],
+    "organisation": ["org_1"] * 4 + ["Unlisted Co"] * 3 + ["org_3"] * 3 + [None, None],
+})
+MANIFEST = [
+    {"operator": "T1", "organisation": {"reference": "org_1"}, "leaves_trail": True, "decoys": [{"organisation": "org_cloud"}]},
+    {"operator": "T2", "organisation": {"reference": "Unlisted Co"}, "leaves_trail": False, "decoys": [{"organisation": "org_mail"}]},
+    {"operator": "T3", "organisation": {"reference": "org_3"}, "leaves_trail": False, "decoys": []},
+]
+
+
+def _export(orgs: dict[str, str]) -> pd.DataFrame:
+    ops = ["P1"] * 4 + ["P2"] * 3 + ["P3"] * 3
+    return pd.DataFrame({
+        "account_id": [f"a{i}" for i in range(10)], "operator_id": ops, "flagged": True,
+        "organisation_id": [orgs.get(op, "") for op in ops],
+    })
+
+
+def test_correct_assertions_on_trail_operators_and_none_elsewhere() -> None:
+    m = organisation_metrics(_export({"P1": "org_1"}), TRUTH, MANIFEST,
+                             hypotheses=[{"operator_id": "P1", "org_id": "org_1", "rank": 1}])
+    assert (m.n_trail, m.n_trail_asserted, m.n_trail_correct) == (1, 1, 1)
+    assert m.precision == 1.0 and m.recall == 1.0
+    assert (m.n_no_trail, m.n_no_trail_asserted, m.no_trail_asserted_share) == (2, 0, 0.0)
+    assert m.n_decoy_top == 0
+
+
+def test_a_label_naming_the_organisation_is_a_trail_and_names_match_discovered_ids() -> None:
+    labels = pd.DataFrame({"account_id": ["a4"], "operator_label": ["OP-2"], "organisation": ["unlisted co"]})
+    m = organisation_metrics(_export({"P2": "Unlisted Co"}), TRUTH, MANIFEST, labels_df=labels)
+    t2 = next(o for o in m.operators if o.operator == "T2")
+    assert t2.trail and t2.correct
+    assert m.n_trail == 2 and m.recall == 0.5
+
+
+def test_wrong_or_unsupported_assertions_and_decoys_on_top_are_counted() -> None:
+    hyps = [{"operator_id": "P1", "org_id": "org_cloud", "rank": 1}, {"operator_id": "P3", "org_id": "x", "rank": 1}]
+    m = organisation_metrics(_export({"P1": "org_cloud", "P3": "org_other"}), TRUTH, MANIFEST, hypotheses=hyps,
+                             names={"org_other": "Other"})
+    assert m.precision == 0.0 and m.recall == 0.0
+    assert m.n_no_trail_asserted == 1 and m.no_trail_asserted_share == pytest.approx(0.5)
+    assert m.n_decoy_top == 1
+
+
+def test_an_operator_found_only_inside_another_is_not_attributed() -> None:
+    export = _export({"P1": "org_1"})
+    export.loc[export["account_id"].isin(["a4", "a5", "a6"]), "operator_id"] = "P1"  # T2 merged into T1's operator
+    m = organisation_metrics(export, TRUTH, MANIFEST)
+    t2 = next(o for o in m.operators if o.operator == "T2")
+    assert t2.detected_operator is None and t2.asserted is None
