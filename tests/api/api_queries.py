@@ -130,6 +130,60 @@ mutation Decide($accountId: ID!, $operatorId: ID!, $decision: DecisionKind!, $re
 
 START_RUN = "mutation StartRun { startAttributionRun { runId run { id status progress } } }"
 
+OPERATOR_ORGANISATIONS = """
+query OperatorOrganisations($id: ID!, $leads: Boolean!) {
+  operator(id: $id) {
+    id organisationStatus
+    organisations(leads: $leads) {
+      score probability rank asserted decision runId
+      organisation { id name confirmed }
+      operator { id }
+      evidence {
+        comparison level weight members popularity
+        accounts { id }
+        identifiers { kind value handle }
+        operator { id }
+      }
+    }
+    organisationDecisions { decision by at reason operator { id } organisation { id name } }
+  }
+}
+"""
+
+ORGANISATION_FULL = """
+query OrganisationFull($id: ID!) {
+  organisation(id: $id) {
+    id name confirmed kind country source domains nOperators
+    operators { id label }
+    hypotheses(leads: false) { rank score asserted operator { id } }
+    evidence { comparison weight members operator { id } accounts { id } identifiers { kind value } }
+    accounts(first: 2) {
+      totalCount
+      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+      edges { cursor confidence node { id } operator { id } }
+    }
+  }
+}
+"""
+
+ORGANISATIONS_PAGE = """
+query OrganisationsPage($filter: OrganisationFilter, $first: Int!, $after: String) {
+  organisations(filter: $filter, first: $first, after: $after) {
+    totalCount
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    edges { cursor node { id name confirmed nOperators } }
+  }
+}
+"""
+
+DECIDE_ORGANISATION = """
+mutation DecideOrganisation($operatorId: ID!, $organisationId: ID!, $decision: DecisionKind!, $reason: String!) {
+  decideOrganisation(operatorId: $operatorId, organisationId: $organisationId, decision: $decision, reason: $reason) {
+    decision by at reason operator { id } organisation { id name confirmed }
+  }
+}
+"""
+
 # (document, variables) of the read-only documents, as the coverage test runs them.
 READ_EXAMPLES: list[tuple[str, dict[str, object]]] = [
     (ACCOUNT_FULL, {"id": "a1"}),
@@ -142,6 +196,9 @@ READ_EXAMPLES: list[tuple[str, dict[str, object]]] = [
     (RUNS, {"first": 10}),
     (RUN, {"id": "run-3"}),
     (ME, {}),
+    (OPERATOR_ORGANISATIONS, {"id": "op-kestrel", "leads": True}),
+    (ORGANISATION_FULL, {"id": "ORG-ACME"}),
+    (ORGANISATIONS_PAGE, {"first": 2}),
 ]
 
-MUTATIONS = [LABEL_OPERATOR, DECIDE, START_RUN]
+MUTATIONS = [LABEL_OPERATOR, DECIDE, START_RUN, DECIDE_ORGANISATION]

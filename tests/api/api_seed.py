@@ -198,6 +198,49 @@ SEED_STATEMENTS: list[tuple[str, dict[str, Any]]] = [
         """,
         {},
     ),
+    (
+        # The organisation step: op-kestrel is attributed to Acme Labs (listed, its domain and card),
+        # with Kite Hosting (a network owner no table lists) as a weaker lead; op-heron has only a
+        # lead (unattributed); the retired op-old had Acme in run-1 (not current).
+        """
+        MATCH (k:Operator {operator_id: 'op-kestrel'}), (h:Operator {operator_id: 'op-heron'}), (o:Operator {operator_id: 'op-old'})
+        CREATE (acme:Organisation {org_id: 'ORG-ACME', name: 'Acme Labs', confirmed: true, kind: 'ai_lab', country: 'SG',
+                domains: ['example.org']})
+        CREATE (kite:Organisation {org_id: 'Kite Hosting', name: 'Kite Hosting', confirmed: false, source: 'network owner',
+                domains: []})
+        CREATE (:Organisation {org_id: 'ORG-QUIET', name: 'Quiet Co', confirmed: true, kind: 'enterprise', domains: []})
+        CREATE (k)-[:LIKELY_RUN_BY {run_id: 'run-2', score: 14.5, probability: 0.998, rank: 1, asserted: true,
+                evidence_json: $acme_ev}]->(acme)
+        CREATE (k)-[:LIKELY_RUN_BY {run_id: 'run-2', score: 2.1, probability: 0.001, rank: 2, asserted: false,
+                evidence_json: $kite_ev}]->(kite)
+        CREATE (h)-[:LIKELY_RUN_BY {run_id: 'run-2', score: 1.5, probability: 0.2, rank: 1, asserted: false,
+                evidence_json: $kite_ev2}]->(kite)
+        CREATE (o)-[:LIKELY_RUN_BY {run_id: 'run-1', score: 9.0, probability: 0.9, rank: 1, asserted: true,
+                evidence_json: '[]'}]->(acme)
+        CREATE (k)-[:ORGANISATION_DECISION {decision: 'rejected', by: 'carol', at: datetime('2026-03-07T15:00:00Z'),
+                reason: 'Kite is only their host'}]->(kite)
+        """,
+        {
+            "acme_ev": (
+                '[{"comparison": "domain", "level": "campaign: fewer than half the members; used by <= 0.001 of accounts",'
+                ' "weight": 9.5, "m": 0.01, "u": 1e-05, "members": 2, "popularity": 0.0002, "accounts": ["a1", "a2"],'
+                ' "identifiers": [{"kind": "email_domain", "value": "example.org"}]},'
+                ' {"comparison": "card", "level": "campaign: fewer than half the members; used by <= 0.001 of accounts",'
+                ' "weight": 5.0, "m": 0.02, "u": 0.0006, "members": 1, "popularity": 0.0004, "accounts": ["a1"],'
+                ' "identifiers": [{"kind": "card", "value": "' + CARD_TOKEN + '"}]}]'
+            ),
+            "kite_ev": (
+                '[{"comparison": "hosted_network", "level": "campaign: half the members or more; used by <= 0.01 of accounts",'
+                ' "weight": 2.1, "m": 0.001, "u": 0.0002, "members": 3, "popularity": 0.004, "accounts": ["a1", "a2", "a3"],'
+                ' "identifiers": [{"kind": "ip", "value": "203.0.113.7"}]}]'
+            ),
+            "kite_ev2": (
+                '[{"comparison": "hosted_network", "level": "open group: half the members or more; used by <= 0.01 of accounts",'
+                ' "weight": 1.5, "m": 0.001, "u": 0.0003, "members": 2, "popularity": 0.004, "accounts": ["a5", "a6"],'
+                ' "identifiers": [{"kind": "ip", "value": "198.51.100.23"}]}]'
+            ),
+        },
+    ),
 ]
 
 

@@ -42,7 +42,7 @@ COUNTER = re.compile(r"^n[A-Z]|Tokens$")
 NOT_IDENTIFIERS = {
     ("IdentifierAccountEdge", "cursor"),  # encodes the account id only
     # AES-SIV encryptions of the value under the server's key (handles.py): opaque to every role.
-    ("IdentifierUse", "handle"), ("SharedIdentifier", "handle"), ("IdentifierRef", "handle"),
+    ("IdentifierUse", "handle"), ("SharedIdentifier", "handle"), ("IdentifierRef", "handle"), ("TieIdentifier", "handle"),
 }
 
 

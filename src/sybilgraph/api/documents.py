@@ -73,7 +73,9 @@ REDACTED_INPUT_FIELDS: frozenset[tuple[str, str]] = frozenset({("IdentifierInput
 REDACTED_ARGUMENTS: frozenset[tuple[str, str]] = frozenset({("accounts", "handle")})
 # Root fields whose answers depend only on the data, the role and the arguments (not on who asks
 # or on a run's progress): only operations made of these may be served from the response cache.
-CACHEABLE_ROOT_FIELDS = frozenset({"account", "accounts", "operator", "operators", "connection"})
+CACHEABLE_ROOT_FIELDS = frozenset(
+    {"account", "accounts", "operator", "operators", "connection", "organisation", "organisations"}
+)
 # Root fields that look accounts up by an identifier: each one takes a token of the lookup limit.
 LOOKUP_FIELDS = frozenset({"accounts"})
 MAX_NAME = 128  # characters of an operation or field name kept in the audit log

@@ -28,7 +28,7 @@ from sybilgraph.api.used_identifiers import used_by
 from sybilgraph.identifiers import KINDS
 from sybilgraph.settings import Settings
 
-__all__ = ["KIND_OF_REL", "IdentifierKey", "Loaders", "MembersKey", "Page", "TimelineKey", "Touched"]
+__all__ = ["KIND_OF_REL", "IdentifierKey", "Loaders", "MembersKey", "OrganisationAccountsKey", "Page", "TimelineKey", "Touched"]
 
 KIND_OF_REL: dict[str, str] = {k.rel: k.name for k in KINDS.values()}
 
@@ -50,6 +50,13 @@ class Touched:
 @dataclass(frozen=True)
 class MembersKey:
     operator_id: str
+    after: str | None
+    limit: int
+
+
+@dataclass(frozen=True)
+class OrganisationAccountsKey:
+    org_id: str
     after: str | None
     limit: int
 
@@ -109,6 +116,17 @@ class Loaders:
         self.operator_timeline: DataLoader[TimelineKey, list[DailyRow]] = DataLoader(self._timeline)
         self.identifier_accounts: DataLoader[IdentifierKey, Page] = DataLoader(self._identifier_accounts)
         self.card: DataLoader[str, Row | None] = DataLoader(self._cards)
+        self.organisation: DataLoader[str, Row | None] = DataLoader(self._organisations)
+        self.operator_organisations: DataLoader[str, list[Row]] = DataLoader(
+            self._by_id("api/read_operator_organisations", "operator_id")
+        )
+        self.operator_organisation_decisions: DataLoader[str, list[Row]] = DataLoader(
+            self._by_id("api/read_organisation_decisions", "operator_id")
+        )
+        self.organisation_operators: DataLoader[str, list[Row]] = DataLoader(
+            self._by_id("api/read_organisation_operators", "org_id")
+        )
+        self.organisation_accounts: DataLoader[OrganisationAccountsKey, Page] = DataLoader(self._organisation_accounts)
         self.run: DataLoader[str, Row | None] = DataLoader(self._runs)
 
     # -- generic ----------------------------------------------------------------------------
@@ -150,6 +168,9 @@ class Loaders:
         except KeyError:
             pass
 
+    async def _organisations(self, ids: list[str]) -> list[Row | None]:
+        return await self._one_each("api/read_organisations", "org_id", ids)
+
     async def _lineage(self, ids: list[str]) -> list[Row | None]:
         return await self._one_each("api/read_operator_lineage", "operator_id", ids)
 
@@ -175,6 +196,22 @@ class Loaders:
                 r = found.get((k.operator_id, k.after))
                 page = Page(list(r["page"]), int(r["total"])) if r else Page([], 0)
                 self.touched.accounts.update(x["account_id"] for x in page.rows)
+                results[k] = page
+        return [results[k] for k in keys]
+
+    async def _organisation_accounts(self, keys: list[OrganisationAccountsKey]) -> list[Page]:
+        """Pages of the accounts of the operators each organisation is asserted to run."""
+        results: dict[OrganisationAccountsKey, Page] = {}
+        for limit, group in _by_limit(keys).items():
+            rows = await self.db.read(
+                "api/read_organisation_accounts", keys=[{"org_id": k.org_id, "after": k.after} for k in group], limit=limit
+            )
+            found = {(r["org_id"], r["after"]): r for r in rows}
+            for k in group:
+                r = found.get((k.org_id, k.after))
+                page = Page(list(r["page"]), int(r["total"])) if r else Page([], 0)
+                self.touched.accounts.update(x["account_id"] for x in page.rows)
+                self.touched.operators.update(x["operator_id"] for x in page.rows)
                 results[k] = page
         return [results[k] for k in keys]
 

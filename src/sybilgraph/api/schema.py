@@ -27,6 +27,13 @@ from sybilgraph.settings.api import ApiSection, Role
 from sybilgraph.api.errors import BadInput, Forbidden, NotFound
 from sybilgraph.api.loaders import KIND_OF_REL
 from sybilgraph.api.masking import looks_masked
+from sybilgraph.api.organisations import (
+    Organisation,
+    OrganisationConnection,
+    OrganisationDecision,
+    OrganisationFilter,
+    load_organisation,
+)
 from sybilgraph.api.pagination import (
     Edge,
     check_first,
@@ -166,6 +173,37 @@ class Query:
 
         return page(OperatorConnection, rows, first, after, edge, count)
 
+    @strawberry.field(description="One organisation by id; null when there is none.")
+    async def organisation(self, info: Info, id: strawberry.ID) -> Organisation | None:
+        return await load_organisation(info, check_id(str(id), "id"))
+
+    @strawberry.field(description="Organisations (listed, discovered by attribution, or named by analysts), by name.")
+    async def organisations(
+        self, info: Info, filter: OrganisationFilter | None = None, first: int = 20, after: str | None = None
+    ) -> OrganisationConnection:
+        check_first(first)
+        f = filter or OrganisationFilter()
+        if f.name is not None and not 1 <= len(f.name) <= MAX_LABEL_LENGTH:
+            raise BadInput(f"Filter 'name' must be 1 to {MAX_LABEL_LENGTH} characters.")
+        key = decode_cursor("organisation", after)
+        if key is not None and not (isinstance(key, list) and len(key) == 2 and all(isinstance(k, str) for k in key)):
+            raise BadInput("Invalid cursor for 'after'.")
+        params: dict[str, Any] = {"name_part": f.name, "confirmed": f.confirmed, "attributed": f.attributed}
+        db = info.context.db
+        rows = await db.read(
+            "api/list_organisations", **params, after_key=key[0] if key else None, after_id=key[1] if key else None,
+            limit=first + 1,
+        )
+
+        def edge(r: dict[str, Any]) -> Edge[Organisation]:
+            info.context.loaders.organisation.prime(r["org_id"], r)
+            return Edge(cursor=encode_cursor("organisation", [r["sort_key"], r["org_id"]]), node=Organisation.from_row(r))
+
+        async def count() -> int:
+            return int((await db.read("api/count_organisations", **params))[0]["total"])
+
+        return page(OrganisationConnection, rows, first, after, edge, count)
+
     @strawberry.field(description="The shortest evidence path between two accounts through shared identifiers "
                       "(at most 4 identifiers; hubs are not crossed); null when there is none.")
     async def connection(self, info: Info, a: strawberry.ID, b: strawberry.ID) -> EvidencePath | None:
@@ -271,6 +309,30 @@ class Mutation:
                 raise NotFound(f"Account '{a_id}' does not exist.")
             raise NotFound(f"Operator '{o_id}' does not exist.")
         return AnalystDecision.from_row(rows[0])
+
+    @analyst_field("Confirm or reject that an organisation runs an operator; later runs honour the latest decision "
+                   "(confirming an organisation no table lists creates it, unconfirmed, under the id given).")
+    async def decide_organisation(
+        self, info: Info, operator_id: strawberry.ID, organisation_id: strawberry.ID, decision: DecisionKind, reason: str
+    ) -> OrganisationDecision:
+        o_id, g_id = check_id(str(operator_id), "operatorId"), check_id(str(organisation_id), "organisationId")
+        reason = reason.strip()
+        if not 1 <= len(reason) <= MAX_REASON_LENGTH:
+            raise BadInput(f"Argument 'reason' must be 1 to {MAX_REASON_LENGTH} characters.")
+        ctx = info.context
+        ctx.touched.operators.add(o_id)
+        rows = await ctx.audited_write(
+            "decideOrganisation", "api/create_organisation_decision",
+            {"operators": [o_id], "organisations": [g_id], "decision": decision.value,
+             "reason": bounded_text(reason, 512)},
+            operator_id=o_id, org_id=g_id, decision=decision.value, by=ctx.principal.user, reason=reason,
+        )
+        if not rows:
+            exists = (await ctx.db.read("api/read_organisation_decision_targets", operator_id=o_id, org_id=g_id))[0]
+            if not exists["operator"]:
+                raise NotFound(f"Operator '{o_id}' does not exist.")
+            raise NotFound(f"Organisation '{g_id}' does not exist (only a confirmation can name a new one).")
+        return OrganisationDecision.from_row(rows[0])
 
     @analyst_field("Start an attribution run in the background; returns its id at once.")
     async def start_attribution_run(self, info: Info) -> StartedRun:

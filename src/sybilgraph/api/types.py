@@ -17,7 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from enum import Enum
-from typing import Annotated, Any, NewType
+from typing import TYPE_CHECKING, Annotated, Any, NewType
 
 import strawberry
 from strawberry.extensions import FieldExtension
@@ -37,6 +37,9 @@ from sybilgraph.api.loaders import (
     parse_json_object,
 )
 from sybilgraph.api.pagination import Connection, Edge, check_first, decode_cursor, encode_cursor, page
+
+if TYPE_CHECKING:
+    from sybilgraph.api.organisations import OrganisationDecision, OrganisationHypothesis, OrganisationStatus
 
 log = logging.getLogger("sybilgraph.api")
 
@@ -734,6 +737,33 @@ class Operator:
     async def decisions(self, info: Info) -> list[AnalystDecision]:
         rows = await info.context.loaders.operator_decisions.load(str(self.id))
         return [AnalystDecision.from_row(r) for r in rows]
+
+    # The organisation step (api/organisations.py).
+    @strawberry.field(description="Organisations the current run names as running it (none when UNATTRIBUTED), "
+                      "with the evidence; `leads: true` (analysts) adds the weaker hypotheses, ranked.")
+    async def organisations(self, info: Info, leads: bool = False) -> list[
+        Annotated[OrganisationHypothesis, strawberry.lazy("sybilgraph.api.organisations")]
+    ]:
+        from sybilgraph.api.organisations import hypotheses_of_operator
+
+        return await hypotheses_of_operator(info, str(self.id), leads)
+
+    @strawberry.field(description="Whether the current run names an organisation for it.")
+    async def organisation_status(self, info: Info) -> Annotated[
+        OrganisationStatus, strawberry.lazy("sybilgraph.api.organisations")
+    ]:
+        from sybilgraph.api.organisations import organisation_status
+
+        return await organisation_status(info, str(self.id))
+
+    @strawberry.field(description="Analyst decisions on its organisation hypotheses, newest first.")
+    async def organisation_decisions(self, info: Info) -> list[
+        Annotated[OrganisationDecision, strawberry.lazy("sybilgraph.api.organisations")]
+    ]:
+        from sybilgraph.api.organisations import OrganisationDecision
+
+        rows = await info.context.loaders.operator_organisation_decisions.load(str(self.id))
+        return [OrganisationDecision.from_row(r) for r in rows]
 
 
 @strawberry.type(description="Operators matching a filter.")
