@@ -165,7 +165,8 @@ def _run(
                 operator_rows = _score_operators(t, profiles, membership, ev, shares, labels, analyst_labels, params)
             with timed(result.timings_s, "operators.organisations"):
                 orgs = attribute_organisations(inputs.state, membership, operator_rows, organisation_decisions,
-                                               params.models_dir, keep_candidates=keep_details)
+                                               params.models_dir, settings.attribution.memory_limit,
+                                               keep_candidates=keep_details)
             if keep_details:
                 result.details = {**_details(t, grouping, operator_rows, membership), "organisations": orgs}
         result.counts.update(
