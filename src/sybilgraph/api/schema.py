@@ -292,9 +292,7 @@ class Mutation:
         self, info: Info, account_id: strawberry.ID, operator_id: strawberry.ID, decision: DecisionKind, reason: str
     ) -> AnalystDecision:
         a_id, o_id = check_id(str(account_id), "accountId"), check_id(str(operator_id), "operatorId")
-        reason = reason.strip()
-        if not 1 <= len(reason) <= MAX_REASON_LENGTH:
-            raise BadInput(f"Argument 'reason' must be 1 to {MAX_REASON_LENGTH} characters.")
+        reason = check_reason(reason)
         ctx = info.context
         ctx.touched.accounts.add(a_id)
         ctx.touched.operators.add(o_id)
@@ -316,9 +314,7 @@ class Mutation:
         self, info: Info, operator_id: strawberry.ID, organisation_id: strawberry.ID, decision: DecisionKind, reason: str
     ) -> OrganisationDecision:
         o_id, g_id = check_id(str(operator_id), "operatorId"), check_id(str(organisation_id), "organisationId")
-        reason = reason.strip()
-        if not 1 <= len(reason) <= MAX_REASON_LENGTH:
-            raise BadInput(f"Argument 'reason' must be 1 to {MAX_REASON_LENGTH} characters.")
+        reason = check_reason(reason)
         ctx = info.context
         ctx.touched.operators.add(o_id)
         rows = await ctx.audited_write(
@@ -342,6 +338,14 @@ class Mutation:
         await ctx.state.runner.start(run_id)
         ctx.state.version.invalidate()
         return StartedRun(run_id=strawberry.ID(run_id))
+
+
+def check_reason(reason: str) -> str:
+    """An analyst decision's reason, stripped: 1 to MAX_REASON_LENGTH characters."""
+    reason = reason.strip()
+    if not 1 <= len(reason) <= MAX_REASON_LENGTH:
+        raise BadInput(f"Argument 'reason' must be 1 to {MAX_REASON_LENGTH} characters.")
+    return reason
 
 
 def lookup_target(info: Info, identifier: IdentifierInput | None, handle: str | None) -> tuple[str, str]:
