@@ -60,3 +60,28 @@ def test_an_operator_found_only_inside_another_is_not_attributed() -> None:
     m = organisation_metrics(export, TRUTH, MANIFEST)
     t2 = next(o for o in m.operators if o.operator == "T2")
     assert t2.detected_operator is None and t2.asserted is None
+
+
+def test_calibration_pairs_match_the_organisation_of_most_members_by_id_or_name() -> None:
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from sybilgraph.attribution.organisations import COMPARISON_NAMES, Candidates
+    from sybilgraph.evaluate.calibrate import organisation_pairs
+    from sybilgraph.evaluate.report import render_organisations
+
+    levels = np.zeros((3, len(COMPARISON_NAMES)), dtype=np.int64)
+    cands = Candidates(["X", "X", "Y"], ["org_a", "Beta Corp", "org_a"], levels, [{}, {}, {}])
+    orgs = SimpleNamespace(candidates=cands, names={"org_a": "Alpha Labs", "Beta Corp": "Beta Corp"})
+    members = pd.DataFrame({"account_id": ["x1", "x2", "x3", "y1", "y2"], "operator_id": ["X", "X", "X", "Y", "Y"]})
+    # X: two of three members are Alpha's (named in truth by name); Y: one of two, the other none.
+    truth = pd.DataFrame({"organisation": ["Alpha Labs", "alpha labs", "Beta Corp", "org_a", ""]},
+                         index=["x1", "x2", "x3", "y1", "y2"])
+    pairs = organisation_pairs(orgs, members, truth)
+    assert list(pairs.columns) == [*COMPARISON_NAMES, "match"]
+    assert pairs["match"].tolist() == [True, False, True]  # Y: half its members is enough
+
+    m = organisation_metrics(_export({"P1": "org_1"}), TRUTH, MANIFEST)
+    text = str(render_organisations(m).title)
+    assert "trail precision" in text and "decoy as top hypothesis" in text

@@ -138,12 +138,13 @@ def organisation_pairs(orgs: Any, members: pd.DataFrame, truth: pd.DataFrame) ->
     cands = orgs.candidates
     if cands is None or not len(cands) or "organisation" not in truth.columns:
         return pd.DataFrame(columns=[*COMPARISON_NAMES, "match"])
-    org = truth["organisation"].where(truth["organisation"].notna() & (truth["organisation"].astype(str).str.strip() != ""))
+    name = truth["organisation"].astype(str).str.strip().str.lower()  # truth may name one organisation two ways
+    org = name.where(truth["organisation"].notna() & (name != ""))
     members = members.assign(org=org.reindex(members["account_id"]).to_numpy())
     sizes = members.groupby("operator_id").size()
     top = members.dropna(subset=["org"]).groupby("operator_id")["org"].agg(lambda v: v.value_counts().index[0])
     top_n = members.dropna(subset=["org"]).groupby("operator_id")["org"].agg(lambda v: int(v.value_counts().iloc[0]))
-    true_org = {op: str(o).strip().lower() for op, o in top.items() if 2 * top_n[op] >= sizes[op]}
+    true_org = {op: str(o) for op, o in top.items() if 2 * top_n[op] >= sizes[op]}
     names = orgs.names
     frame = pd.DataFrame(cands.levels, columns=list(COMPARISON_NAMES))
     frame["match"] = [
