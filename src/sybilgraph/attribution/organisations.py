@@ -41,6 +41,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 
@@ -267,37 +268,50 @@ class Candidates:
         return len(self.operator_id)
 
 
+# One row per (operator, organisation, comparison): how many members carry the tie and the first
+# accounts and identifiers behind it (aggregated in DuckDB: a big ISP's ranges tie thousands of
+# members to their owner, too many rows to walk in Python).
+_GROUPED_TIES_SQL = f"""
+SELECT operator_id, org_id, comparison, count(DISTINCT account_id) AS tied,
+       list_sort(list_distinct(list(account_id)))[1:{EVIDENCE_ITEMS}] AS accounts,
+       list_sort(list_distinct(list(kind || chr(0) || value)))[1:{EVIDENCE_ITEMS}] AS identifiers
+FROM ties
+GROUP BY operator_id, org_id, comparison
+ORDER BY operator_id, org_id, comparison
+"""
+
+
 def candidate_levels(ties: Ties, sizes: Mapping[str, int], flagged: Iterable[str] = ()) -> Candidates:
     """Levels of every (operator, organisation) pair with a tie, from the ties and base rates."""
     campaigns = set(flagged)
     share = {(o, c): s for o, c, s in zip(*(ties.popularity.column(k).to_pylist() for k in ("org_id", "comparison", "share")))}
-    grouped: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
-    cols = [ties.ties.column(k).to_pylist() for k in ("operator_id", "org_id", "comparison", "account_id", "kind", "value")]
-    for op, org, cmp_, acc, kind, value in sorted(zip(*cols)):
-        slot = grouped[(op, org)].setdefault(cmp_, {"accounts": set(), "identifiers": set()})
-        slot["accounts"].add(acc)
-        slot["identifiers"].add((kind, value))
+    con = duckdb.connect()
+    try:
+        con.execute("SET enable_progress_bar = false")
+        con.register("ties", ties.ties)
+        grouped = con.sql(_GROUPED_TIES_SQL).to_arrow_table().to_pylist()
+    finally:
+        con.close()
     index = {name: j for j, name in enumerate(COMPARISON_NAMES)}
-    keys = sorted(grouped)
+    keys = sorted({(r["operator_id"], r["org_id"]) for r in grouped})
+    row_of = {k: i for i, k in enumerate(keys)}
     levels = np.zeros((len(keys), len(COMPARISONS)), dtype=np.int64)
-    evidence = []
-    for i, (op, org) in enumerate(keys):
-        ev: dict[str, dict[str, Any]] = {}
-        for cmp_, slot in grouped[(op, org)].items():
-            tied = len(slot["accounts"])
-            if cmp_ == "label":
-                levels[i, index[cmp_]] = label_level(tied)
-                pop = None
-            else:
-                pop = float(share.get((org, cmp_), 0.0))
-                levels[i, index[cmp_]] = tie_level(pop, tied, sizes.get(op, tied), op in campaigns)
-            ev[cmp_] = {
-                "members": tied,
-                "accounts": sorted(slot["accounts"])[:EVIDENCE_ITEMS],
-                "identifiers": [{"kind": k, "value": v} for k, v in sorted(slot["identifiers"])[:EVIDENCE_ITEMS]],
-                "popularity": pop,
-            }
-        evidence.append(ev)
+    evidence: list[dict[str, dict[str, Any]]] = [{} for _ in keys]
+    for r in grouped:
+        op, org, cmp_, tied = r["operator_id"], r["org_id"], r["comparison"], int(r["tied"])
+        i = row_of[(op, org)]
+        if cmp_ == "label":
+            levels[i, index[cmp_]] = label_level(tied)
+            pop = None
+        else:
+            pop = float(share.get((org, cmp_), 0.0))
+            levels[i, index[cmp_]] = tie_level(pop, tied, sizes.get(op, tied), op in campaigns)
+        evidence[i][cmp_] = {
+            "members": tied,
+            "accounts": list(r["accounts"]),
+            "identifiers": [dict(zip(("kind", "value"), x.split("\x00", 1))) for x in r["identifiers"]],
+            "popularity": pop,
+        }
     return Candidates([k[0] for k in keys], [k[1] for k in keys], levels, evidence)
 
 
