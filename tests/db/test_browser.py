@@ -21,7 +21,10 @@ pytestmark = pytest.mark.integration
 
 # What Neo4j Browser 5.24 itself asks the internet for (web fonts, product analytics, a feedback
 # widget). On a closed network these fail and Browser works on; nothing else may leave.
-BROWSER_OWN_CALLS = ("https://fonts.googleapis.com/", "https://cdn.segment.com/", "https://canny.io/")
+# Browser's own calls off the machine (web fonts, analytics, feedback, crash reports to Sentry even with
+# client.allow_telemetry=false): blocked like everything else, and the only requests allowed to be attempted.
+BROWSER_OWN_CALLS = ("https://fonts.googleapis.com/", "https://cdn.segment.com/", "https://canny.io/",
+                     "https://o110884.ingest.sentry.io/")
 EVIDENCE = ("MATCH (run:AttributionRun {current: true}) "
             "MATCH (o:Operator {operator_id: $id})<-[r:ATTRIBUTED_TO]-(a:Account)-[u:PAID_WITH|USED_DEVICE]->(i) "
             "WHERE r.run_id = run.run_id RETURN o, r, a, u, i LIMIT 500")
