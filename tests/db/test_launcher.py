@@ -82,7 +82,8 @@ def test_sigterm_stops_cleanly_and_the_store_needs_no_recovery(tmp_path: Path) -
 
     if os.environ.get("NEO4J_URI"):
         pytest.skip("the suite runs against an external Neo4j")
-    settings = Settings(home=tmp_path, bolt_port=_free_port(), heap="1g", pagecache="128m")
+    # Its own HTTP port too: the default 7474 may be another run's (Neo4j Browser, visual).
+    settings = Settings(home=tmp_path, bolt_port=_free_port(), http_port=_free_port(), heap="1g", pagecache="128m")
     local = LocalNeo4j(settings)
     local.start()
     try:
