@@ -9,8 +9,8 @@ if TYPE_CHECKING:
     from sybilgraph.attribution.params import AttributionParams
     from sybilgraph.attribution.pipeline import AttributionResult, run_attribution
 
-# Loaded when first asked for: importing one submodule (the case file reads attribution.params
-# and attribution.weights) then costs that submodule, not the whole pipeline (~0.4 s of start-up).
+# Loaded when first asked for: importing one submodule (the case file reads attribution.scoring
+# and attribution.evidence) then costs that submodule, not the whole pipeline (~0.4 s of start-up).
 _LAZY = {
     "read_export": "sybilgraph.attribution.export",
     "write_export": "sybilgraph.attribution.export",
