@@ -141,6 +141,7 @@ def bench_scale(db: Database, server: Server, scale: float, options: BenchOption
             result.notes.append("Neo4j runs elsewhere (NEO4J_URI): no JVM memory or store size here")
         result.floors["pyarrow_read"] = floors.pyarrow_read_floor(bundle)
         report = _ingest(rec, db, bundle)
+        sampler.watch("jvm", server.jvm_pid())  # the bulk importer restarts the local Neo4j
         result.floors["duckdb_group_by"] = floors.duckdb_group_by_floor(bundle, db.settings)
         attribution = _attribute(rec, db, options.attribution)
         leiden = floors.leiden_floor(db, attribution.edges, options.attribution)

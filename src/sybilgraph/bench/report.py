@@ -116,6 +116,7 @@ def render_scale(r: ScaleResult) -> list[str]:
     lines += [f"- {n}" for n in r.notes] + ([""] if r.notes else [])
     lines += ["### Phases", "", *_phase_table(r.phases), "", *_store_lines(r)]
     lines += ["### Floors (same run, same files)", "", *_floor_table(r), ""]
+    lines += _ingest_ratio_table(r)
     lines += ["### GDS steps", "", *_gds_table(r), ""]
     if r.api:
         lines += ["### GraphQL latency probe", "", *_api_table(r), ""]
@@ -163,6 +164,21 @@ def _floor_table(r: ScaleResult) -> list[str]:
         out.append(f"| {text} ({detail}) | {_s(f.seconds)} | {_n(f.rows / f.seconds if f.seconds else None)} "
                    f"{f.unit} | {ratio_key.split(' / ')[0]} | {_x(ratios.get(ratio_key))} |")
     return out
+
+
+def _ingest_ratio_table(r: ScaleResult) -> list[str]:
+    """Each ingest sub-phase as a multiple of the pyarrow read floor (issue 12's per-phase view)."""
+    floor = r.floor_seconds("pyarrow_read")
+    phases = [p for p in r.phases if p.name.startswith("ingest.") and p.depth == 1]
+    if not floor or not phases:
+        return []
+    out = ["### Ingest phases against the pyarrow read floor", "",
+           "| ingest phase | seconds | x the read floor |", "|---|---:|---:|"]
+    out += [f"| {p.name.split('.', 1)[1]} | {_s(p.seconds)} | {_x(p.seconds / floor)} |" for p in phases]
+    ingest = r.seconds("ingest")
+    if ingest:
+        out.append(f"| **whole ingest** | {_s(ingest)} | **{_x(ingest / floor)}** |")
+    return [*out, ""]
 
 
 def _detail(key: str, value: object) -> str:

@@ -79,6 +79,19 @@ class Database:
             gds = None
         return Versions(neo4j=kernel["version"], edition=kernel["edition"], gds=gds)
 
+    def forget_bookmarks(self) -> None:
+        """Replace the causal-consistency bookmarks of earlier queries by one of the current store.
+
+        For after the store was replaced (ingest's bulk import): its transaction ids start over,
+        and a bookmark from the old store would make every query wait for a transaction that
+        never comes. A session that starts without bookmarks gives the new store's.
+        """
+        with self.driver.session(database=self.database) as s:
+            s.run(cypher.load("db/get_components")).consume()
+            fresh = s.last_bookmarks()
+        manager = self.driver.execute_query_bookmark_manager
+        manager.update_bookmarks(manager.get_bookmarks(), fresh.raw_values)
+
     # -- statements --------------------------------------------------------------------------
     def read(self, name: str, /, **params: Any) -> list[Row]:
         records, _, _ = self.driver.execute_query(

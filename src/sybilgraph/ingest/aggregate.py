@@ -28,6 +28,7 @@ __all__ = [
     "HOURS_PER_WEEK",
     "MS_PER_DAY",
     "PAIRS_PARTIAL_SQL",
+    "HOUR_OF_WEEK_SQL",
     "ACTIVITY_PARTIAL_SQL",
     "ACCOUNTS_LATEST_SQL",
     "IP_OWNERS_LATEST_SQL",
@@ -53,61 +54,68 @@ MS_PER_DAY = 86_400_000
 NET_KIND_COLUMNS: dict[str, str] = {kind: f"n_{kind}" for kind in NETWORK_KINDS}
 
 # -- stage 1: partials of one delivery ----------------------------------------------------------
-# One scan of interactions and of sessions, several groupings each (GROUPING SETS).
-PAIRS_PARTIAL_SQL = """
-WITH raw AS (
-    SELECT account_id,
-           CASE WHEN grouping(ip) = 0 THEN 'ip'
-                WHEN grouping(subnet) = 0 THEN 'subnet'
-                WHEN grouping(device_id) = 0 THEN 'device'
-                WHEN grouping(api_key_id) = 0 THEN 'api_key'
-                ELSE 'template' END AS kind,
-           coalesce(ip, subnet, device_id, api_key_id, prompt_fingerprint) AS value,
-           count(*) AS n, min(ts) AS first_seen, max(ts) AS last_seen
-    FROM interactions
-    GROUP BY GROUPING SETS ((account_id, ip), (account_id, subnet), (account_id, device_id),
-                            (account_id, api_key_id), (account_id, prompt_fingerprint))
-    UNION ALL
-    SELECT account_id,
-           CASE WHEN grouping(ip) = 0 THEN 'ip'
-                WHEN grouping(subnet) = 0 THEN 'subnet'
-                WHEN grouping(device_id) = 0 THEN 'device'
-                WHEN grouping(tls_fingerprint) = 0 THEN 'tls'
-                ELSE 'user_agent' END AS kind,
-           coalesce(ip, subnet, device_id, tls_fingerprint, user_agent) AS value,
-           count(*) AS n, min(ts) AS first_seen, max(ts) AS last_seen
-    FROM sessions
-    GROUP BY GROUPING SETS ((account_id, ip), (account_id, subnet), (account_id, device_id),
-                            (account_id, tls_fingerprint), (account_id, user_agent))
-    UNION ALL
-    SELECT account_id,
-           CASE WHEN grouping(instrument_id) = 0 THEN 'card' ELSE 'bin' END AS kind,
-           coalesce(instrument_id, bin) AS value,
-           count(*) AS n, min(added_at) AS first_seen, max(added_at) AS last_seen
-    FROM payment_methods
-    GROUP BY GROUPING SETS ((account_id, instrument_id), (account_id, bin))
-)
-SELECT account_id, kind, value, sum(n)::BIGINT AS count,
-       epoch_ms(min(first_seen)) AS first_seen, epoch_ms(max(last_seen)) AS last_seen
-FROM raw
-WHERE value IS NOT NULL
-GROUP BY account_id, kind, value
-"""
+# One GROUP BY per identifier kind, UNION ALL: each reads only its columns, and DuckDB runs them
+# side by side (measured 2.9x faster than one GROUPING SETS scan on 9.4M interactions); a kind
+# seen in two tables groups the union of their rows, so every (account, kind, value) comes out
+# once. Times leave as epoch milliseconds taken from the timestamp's value (no calendar work).
+_SOURCES: dict[str, tuple[tuple[str, str, str], ...]] = {  # kind -> (table, column, time column)
+    "ip": (("interactions", "ip", "ts"), ("sessions", "ip", "ts")),
+    "subnet": (("interactions", "subnet", "ts"), ("sessions", "subnet", "ts")),
+    "device": (("interactions", "device_id", "ts"), ("sessions", "device_id", "ts")),
+    "api_key": (("interactions", "api_key_id", "ts"),),
+    "template": (("interactions", "prompt_fingerprint", "ts"),),
+    "tls": (("sessions", "tls_fingerprint", "ts"),),
+    "user_agent": (("sessions", "user_agent", "ts"),),
+    "card": (("payment_methods", "instrument_id", "added_at"),),
+    "bin": (("payment_methods", "bin", "added_at"),),
+}
 
+
+def _usage(kind: str, sources: tuple[tuple[str, str, str], ...]) -> str:
+    if len(sources) == 1:
+        table, column, ts = sources[0]
+        return (f"SELECT account_id, '{kind}' AS kind, {column} AS value, count(*)::BIGINT AS count, "
+                f"min(epoch_ms({ts})) AS first_seen, max(epoch_ms({ts})) AS last_seen "
+                f"FROM {table} WHERE {column} IS NOT NULL GROUP BY account_id, {column}")
+    rows = " UNION ALL ".join(
+        f"SELECT account_id, {column} AS value, epoch_ms({ts}) AS t FROM {table} WHERE {column} IS NOT NULL"
+        for table, column, ts in sources
+    )
+    return (f"SELECT account_id, '{kind}' AS kind, value, count(*)::BIGINT AS count, min(t) AS first_seen, "
+            f"max(t) AS last_seen FROM ({rows}) GROUP BY account_id, value")
+
+
+PAIRS_PARTIAL_SQL = "\nUNION ALL\n".join(_usage(kind, sources) for kind, sources in _SOURCES.items())
+
+# Hour of week (Monday 00:00 UTC = 0) from epoch milliseconds: 1970-01-01 was a Thursday, so
+# hour h of the epoch is hour (h + 72) mod 168 of its week.
+HOUR_OF_WEEK_SQL = "((epoch_ms(ts) // 3600000 + 72) % 168)"
+
+# One simple GROUP BY per feature, joined by account: DuckDB aggregates several MAP-valued
+# histograms in one GROUP BY several times slower than each on its own (measured 12 s against
+# 1.7 s apiece on 9.4M interactions).
 ACTIVITY_PARTIAL_SQL = f"""
-WITH f AS (
+WITH totals AS (
     SELECT account_id,
            count(*)::BIGINT AS n_interactions,
            coalesce(sum(input_tokens), 0)::BIGINT AS input_tokens,
            coalesce(sum(output_tokens), 0)::BIGINT AS output_tokens,
-           epoch_ms(min(ts)) AS first_interaction,
-           epoch_ms(max(ts)) AS last_interaction,
-           count(api_key_id)::BIGINT AS n_api_key_requests,
-           histogram((isodow(ts) - 1) * 24 + hour(ts)) AS how,
-           histogram(category) FILTER (WHERE category IS NOT NULL) AS cats,
-           histogram(model) FILTER (WHERE model IS NOT NULL) AS models,
-           list_sort(list(DISTINCT (epoch_ms(ts) // {MS_PER_DAY})::INTEGER)) AS days
+           min(epoch_ms(ts)) AS first_interaction,
+           max(epoch_ms(ts)) AS last_interaction,
+           count(api_key_id)::BIGINT AS n_api_key_requests
     FROM interactions GROUP BY account_id
+),
+hours AS (SELECT account_id, histogram({HOUR_OF_WEEK_SQL}) AS how FROM interactions GROUP BY account_id),
+cats AS (SELECT account_id, histogram(category) AS cats FROM interactions WHERE category IS NOT NULL GROUP BY account_id),
+models AS (SELECT account_id, histogram(model) AS models FROM interactions WHERE model IS NOT NULL GROUP BY account_id),
+days AS (
+    SELECT account_id, list_sort(list(DISTINCT (epoch_ms(ts) // {MS_PER_DAY})::INTEGER)) AS days
+    FROM interactions GROUP BY account_id
+),
+f AS (
+    SELECT t.*, h.how, c.cats, m.models, d.days
+    FROM totals t JOIN hours h USING (account_id) JOIN days d USING (account_id)
+    LEFT JOIN cats c USING (account_id) LEFT JOIN models m USING (account_id)
 ),
 s AS (SELECT account_id, count(*)::BIGINT AS n_sessions FROM sessions GROUP BY account_id)
 SELECT coalesce(f.account_id, s.account_id) AS account_id,

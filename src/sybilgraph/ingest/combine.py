@@ -64,17 +64,23 @@ def combine(con: duckdb.DuckDBPyConnection, inputs: CombineInput) -> dict[str, p
         "labels": agg.LABELS_LATEST_SQL,
         "organisations": agg.ORGANISATIONS_LATEST_SQL,
     }
-    out = {name: _sorted(name, con.sql(sql).to_arrow_table()) for name, sql in queries.items()}
+    # DuckDB sorts (in parallel, several times faster than Arrow's sort on millions of rows).
+    out = {name: _conform(name, con.sql(f"SELECT * FROM ({sql}) ORDER BY {', '.join(SORT_KEYS[name])}").to_arrow_table())
+           for name, sql in queries.items()}
     out["ip_owners"] = _sorted("ip_owners", owners)
     out["ip_networks"] = _sorted("ip_networks", ip_networks)
     out["ip_subnets"] = _sorted("ip_subnets", _ip_subnets(out["identifiers"]))
     return out
 
 
-def _sorted(name: str, table: pa.Table) -> pa.Table:
+def _conform(name: str, table: pa.Table) -> pa.Table:
     schema = STATE_SCHEMAS[name]
-    table = table.select(schema.names).cast(schema)
-    return table.sort_by([(k, "ascending") for k in SORT_KEYS[name]])
+    return table.select(schema.names).cast(schema)
+
+
+def _sorted(name: str, table: pa.Table) -> pa.Table:
+    """Small tables built in Python: sorted by Arrow."""
+    return _conform(name, table).sort_by([(k, "ascending") for k in SORT_KEYS[name]])
 
 
 def _ip_subnets(identifiers: pa.Table) -> pa.Table:

@@ -11,13 +11,29 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from sybilgraph.db.lease import Fence
 from sybilgraph.db.session import Database
 from sybilgraph.identifiers import KINDS, IdentifierKind
 from sybilgraph.progress import Phase
 
-__all__ = ["GraphWriter"]
+__all__ = ["GraphWriter", "graph_rows"]
+
+
+def graph_rows(table: pa.Table) -> pa.Table:
+    """A state table as the graph stores it: an empty list is no property (null).
+
+    One rule for both load paths: the bulk importer cannot store an empty array (CSV cannot tell
+    it from a missing one), so the transactional path does not store one either.
+    """
+    columns = []
+    for name in table.column_names:
+        col = table.column(name)
+        if pa.types.is_list(col.type) or pa.types.is_large_list(col.type):
+            col = pc.if_else(pc.equal(pc.list_value_length(col), 0), pa.scalar(None, col.type), col)
+        columns.append(col)
+    return pa.table(columns, names=table.column_names)
 
 
 def _batches(table: pa.Table, size: int) -> Iterator[list[dict[str, Any]]]:
@@ -51,7 +67,7 @@ class GraphWriter:
 
     def accounts(self, table: pa.Table, phase: Phase | None = None) -> int:
         # 168-int histograms make account rows heavy: smaller transactions.
-        return self._write("ingest/merge_accounts", table, phase, size=max(1, self.batch_size // 4))
+        return self._write("ingest/merge_accounts", graph_rows(table), phase, size=max(1, self.batch_size // 4))
 
     def identifiers(self, table: pa.Table, phase: Phase | None = None) -> int:
         return self._per_kind(table, phase, lambda kind: kind.merge_nodes)
@@ -72,7 +88,7 @@ class GraphWriter:
         return self._write("ingest/merge_ip_subnets", table, phase)
 
     def organisations(self, table: pa.Table, phase: Phase | None = None) -> int:
-        return self._write("ingest/merge_organisations", table, phase)
+        return self._write("ingest/merge_organisations", graph_rows(table), phase)
 
     def labels(self, table: pa.Table, phase: Phase | None = None) -> int:
         return self._write("ingest/merge_labels", table, phase)

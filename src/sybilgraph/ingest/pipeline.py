@@ -11,7 +11,8 @@ Phases of an ingest (all under one writer lock, ``writer_lock.py``):
 2. *aggregate*: ``combine.py`` folds every live delivery's partials and versioned rows into the
    state tables (``state.py``): accounts, identifiers, links, labels, ...
 3. *write*: ``sync.py`` writes the rows that differ from what the graph holds and deletes the
-   links and nodes that left; the state is saved last (``state.read_state``).
+   links and nodes that left; the state is saved last (``state.read_state``). An empty local
+   graph is instead loaded by Neo4j's offline bulk importer (``bulk_import.py``).
 
 A withdrawal is a manifest write followed by phases 2 and 3. A run killed at any point and
 started again converges on the state of a clean run: staging areas and directories outside the
@@ -22,6 +23,8 @@ delivery are computed again, and graph rows are absolute values written idempote
 from __future__ import annotations
 
 import logging
+import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,13 +36,14 @@ from sybilgraph.db.lease import Lease
 from sybilgraph.db.session import Database
 from sybilgraph.errors import BundleError, TableError
 from sybilgraph.ingest.aggregators import INPUT_TABLES, PARTIAL_SCHEMAS, AggregateInput, Aggregator, make_aggregator
+from sybilgraph.ingest.bulk_import import BulkImportError, import_files, run_import
 from sybilgraph.ingest.bundle import Bundle, open_bundle
-from sybilgraph.ingest.columnar import ColumnarStore, Delivery, StagedTable
+from sybilgraph.ingest.columnar import PARQUET_OPTIONS, ColumnarStore, Delivery, StagedTable
 from sybilgraph.ingest.combine import VERSIONED_TABLES, CombineInput, combine
 from sybilgraph.ingest.partials import compute_partials
 from sybilgraph.ingest.readers import NORMALIZED_SCHEMAS, QUARANTINE_SCHEMA, read_table
 from sybilgraph.ingest.report import IngestReport, TableReport, WithdrawReport
-from sybilgraph.ingest.state import StateDir
+from sybilgraph.ingest.state import GRAPH_TABLES, StateDir
 from sybilgraph.ingest.sync import sync_graph
 from sybilgraph.ingest.writer_lock import WriterGuard, exclusive_writer
 from sybilgraph.progress import NullReporter, Reporter
@@ -96,7 +100,8 @@ def ingest_bundle(
         report.timings_s = {**timings, **{k: v for k, v in report.timings_s.items() if k not in timings}}
         report.report_file = str(_run_dir(settings, report.ingest_id) / "report.json")
         report.write(Path(report.report_file))  # staging is durable from here on
-        report.graph_writes = _converge(db, store, settings, reporter, guard, report.timings_s, full_write)
+        report.graph_writes = _converge(db, store, settings, reporter, guard, report.timings_s, full_write,
+                                        report.warnings)
         db.write(
             "ingest/merge_ingest_run",
             fence=guard.fence,
@@ -198,11 +203,12 @@ def _converge(
     guard: WriterGuard,
     timings: dict[str, float],
     full_write: bool,
+    warnings: list[str] | None = None,
 ) -> dict[str, int]:
     """Phases 2 and 3: partials brought up to date, combined, and the graph synced to them.
 
     Nothing to do when the graph already holds the store's current revision (the same content
-    delivered again, a rerun after a completed run).
+    delivered again, a rerun after a completed run). An empty local graph is bulk-loaded.
     """
     with timed(timings, "aggregate"):
         refresh_partials(store, settings)
@@ -210,8 +216,88 @@ def _converge(
         if not full_write and StateDir(store.state_dir).source_revision() == revision:
             return {}
         tables = _combine(store, settings)
+    path, why = _load_path(db, settings, tables, guard)
+    if path == "bulk":
+        try:
+            return _bulk_load(db, store, settings, tables, guard, timings, revision)
+        except BulkImportError as e:
+            # run_import put the empty store back and started the server: load it the slow way.
+            why = f"{e}\nthe bulk importer failed; loading through transactions instead"
+            _wait_for(db)
+            if guard.paused:
+                guard.resume(db)
+    if why and warnings is not None:
+        warnings.append(why)
     with timed(timings, "write_graph"):
         return sync_graph(db, store, tables, reporter, settings.ingest.batch_size // 2, full_write, guard, revision)
+
+
+def _load_path(
+    db: Database, settings: Settings, tables: dict[str, pa.Table], guard: WriterGuard
+) -> tuple[str, str | None]:
+    """("bulk" or "transactions", why the bulk importer is not used when it could pay off).
+
+    Bulk only into a graph that holds nothing but leases and the API's data version (the import
+    replaces the whole store), and only for a writer that took the lease itself: the scheduler's
+    lease and job state live in the database the import would stop under it.
+    """
+    rows = sum(tables[name].num_rows for name in GRAPH_TABLES)
+    if not settings.ingest.bulk_import or rows < settings.ingest.bulk_import_min_rows:
+        return "transactions", None
+    if db.read("ingest/read_data_node")[0]["has_data"]:
+        return "transactions", None
+    if not guard.owned:
+        return "transactions", (
+            f"the graph is empty, but this ingest runs under a lease its caller holds (the scheduler): "
+            f"loading {rows:,} rows through transactions; `sybilgraph ingest` bulk-loads an empty graph"
+        )
+    if not settings.uses_local_launcher:
+        return "transactions", (
+            f"the graph is empty but the database is the server NEO4J_URI names ({settings.bolt_uri}): "
+            f"loading {rows:,} rows through transactions; the bulk importer needs the local launcher's store"
+        )
+    return "bulk", None
+
+
+def _bulk_load(
+    db: Database,
+    store: ColumnarStore,
+    settings: Settings,
+    tables: dict[str, pa.Table],
+    guard: WriterGuard,
+    timings: dict[str, float],
+    revision: int,
+) -> dict[str, int]:
+    work = store.root / "tmp" / "bulk-import"
+    with timed(timings, "import_files"):
+        files = import_files(tables, work / "csv")
+    guard.check()
+    guard.pause()  # the lease lives in the database, which stops now
+    with timed(timings, "bulk_import"):
+        run_import(settings, files, work)
+    with timed(timings, "schema_after_import"):
+        _wait_for(db)
+        guard.resume(db)
+        db.apply_schema()
+    shutil.rmtree(work, ignore_errors=True)
+    guard.check()
+    StateDir(store.state_dir).write(tables, PARQUET_OPTIONS, revision)
+    nodes = sum(f.rows for f in files if f.kind == "nodes")
+    return {"imported_nodes": nodes, "imported_relationships": sum(f.rows for f in files) - nodes}
+
+
+def _wait_for(db: Database, timeout_s: float = 120.0) -> None:
+    """The restarted server answers (the driver's pooled connections died with the old one)."""
+    db.forget_bookmarks()
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            db.read("ingest/read_data_node")
+            return
+        except Exception:  # noqa: BLE001 - retried until the deadline, then raised
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 # -- phase 1: validate and stage -----------------------------------------------------------------

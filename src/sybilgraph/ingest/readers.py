@@ -325,7 +325,11 @@ class _ParquetSource(_Source):
                 raise self.fail(reason)
 
     def _batches(self, batch_rows: int) -> Iterator[_Raw]:
-        with pq.ParquetFile(self.path) as pf:
+        # Text columns as dictionaries where the file stores them so: each distinct value is then
+        # validated once per batch, not once per row (validate._normalize_dictionary).
+        with pq.ParquetFile(self.path) as probe:
+            text = [n for n in self.columns if pa.types.is_string(probe.schema_arrow.field(n).type)]
+        with pq.ParquetFile(self.path, read_dictionary=text) as pf:
             row = 1
             for batch in pf.iter_batches(batch_size=batch_rows, columns=self.columns, use_threads=True):
                 yield _Raw(batch, row)

@@ -506,6 +506,25 @@ def _normalize_column(table: Table, col: Column, arr: pa.Array) -> _Col:
     return c
 
 
+def _normalize_dictionary(table: Table, col: Column, arr: pa.DictionaryArray) -> _Col:
+    """A dictionary-encoded column (Parquet's dictionary pages, read as such): every check is a
+    property of one value, so each distinct value is checked once and the verdicts are taken back
+    to the rows by the indices."""
+    base = _normalize_column(table, col, arr.dictionary)
+    indices = arr.indices
+
+    def rows(values: pa.Array) -> pa.Array:
+        return values.take(indices)
+
+    missing = pc.or_(pc.is_null(indices), _no_nulls(rows(base.missing)))
+    out = _Col(rows(base.values), _no_nulls(missing))
+    for mask, reason in base.checks:
+        out.check(rows(mask), reason)
+    if base.added is not None:
+        out.added = rows(base.added)
+    return out
+
+
 class AccountSet:
     """The account ids of a bundle, for the referential check of the link tables.
 
@@ -548,7 +567,10 @@ def validate_batch(
     for col in spec.columns:
         if col.name in present:
             arr = raw.column(col.name)
-            c = _normalize_column(spec, col, arr)
+            if pa.types.is_dictionary(arr.type) and len(arr.dictionary) < len(arr):
+                c = _normalize_dictionary(spec, col, arr)
+            else:
+                c = _normalize_column(spec, col, arr)
         else:
             c = _Col(pa.nulls(n, _arrow_type(col)), pa.array(np.ones(n, dtype=bool)))
             if col.type is ColumnType.IP:

@@ -70,6 +70,11 @@ class IngestSection(Section):
     spark_master: str = "local[*]"
     # Any Spark setting for that job, e.g. SYBILGRAPH_SPARK_CONF='{"spark.driver.memory": "8g"}'.
     spark_conf: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+    # An empty local database is loaded with neo4j-admin database import (ingest/bulk_import.py)
+    # when the graph has at least this many node and relationship rows; below it, restarting the
+    # server costs more than the transactions it saves.
+    bulk_import: bool = True
+    bulk_import_min_rows: int = Field(default=200_000, ge=0)
 
     @field_validator("spark_conf", mode="before")
     @classmethod
