@@ -176,7 +176,7 @@ def run_import(settings: Settings, files: list[ImportFile], work: Path, threads:
     local.stop()
     try:
         cmd = [
-            _java(settings),
+            local._java(),  # the launcher's own rule for finding Java 17
             "-Xmx1g",
             "-cp",
             str(local.lib_dir / "*"),
@@ -207,12 +207,3 @@ def run_import(settings: Settings, files: list[ImportFile], work: Path, threads:
         shutil.rmtree(staging, ignore_errors=True)
     return time.perf_counter() - t0
 
-
-def _java(settings: Settings) -> str:
-    home = settings.java_home or (Path(os.environ["JAVA_HOME"]) if "JAVA_HOME" in os.environ else None)
-    if home is not None and (home / "bin" / "java").is_file():
-        return str(home / "bin" / "java")
-    java = shutil.which("java")
-    if java is None:
-        raise BulkImportError("no Java found for the bulk importer: install Java 17 or set SYBILGRAPH_JAVA_HOME")
-    return java
