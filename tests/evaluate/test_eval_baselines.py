@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from sybilgraph.contract import EXPORT_COLUMNS
 from sybilgraph.evaluate import (
     attach_labels,
-    connected_components,
     evilcohort,
     fraud_rings,
     louvain,
@@ -36,36 +35,6 @@ def flagged_partition(export: pd.DataFrame) -> set[frozenset[str]]:
 
 def pairs_df(rows: list[tuple[str, str, str]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["account_id", "kind", "value"])
-
-
-# --------------------------------------------------------------------------- components
-
-
-@settings(max_examples=100, deadline=None)
-@given(st.integers(1, 40).flatmap(
-    lambda n: st.tuples(st.just(n), st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=60))
-))
-def test_connected_components_match_networkx(case: tuple[int, list[tuple[int, int]]]) -> None:
-    n, edges = case
-    u = np.array([e[0] for e in edges], dtype=np.int64)
-    v = np.array([e[1] for e in edges], dtype=np.int64)
-    labels = connected_components(n, u, v)
-    g = nx.Graph()
-    g.add_nodes_from(range(n))
-    g.add_edges_from(edges)
-    expected = {frozenset(c) for c in nx.connected_components(g)}
-    got: dict[int, set[int]] = {}
-    for node, lab in enumerate(labels.tolist()):
-        got.setdefault(lab, set()).add(node)
-    assert {frozenset(s) for s in got.values()} == expected
-    assert all(labels[i] == min(c) for c in got.values() for i in c)  # label = smallest node
-
-
-def test_connected_components_long_path() -> None:
-    n = 5_000
-    perm = np.random.default_rng(0).permutation(n)
-    labels = connected_components(n, perm[:-1], perm[1:])
-    assert (labels == 0).all()
 
 
 # --------------------------------------------------------------------------- fraud rings

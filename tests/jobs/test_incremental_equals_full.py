@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sybilgraph.attribution.evidence_model import FittedPairs, fit_pair_model
+from sybilgraph.attribution.arrays import union_find
 from sybilgraph.attribution.grouping import edges_of, group_accounts
 from sybilgraph.attribution.pairs import PairTables, build_pair_tables
 from sybilgraph.attribution.params import AttributionParams
@@ -25,19 +26,7 @@ PARAMS = replace(AttributionParams(), u_pairs=200_000)
 
 def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Connected components of the edge graph (Leiden's stand-in without GDS); -1 for no edge."""
-    parent = np.arange(n)
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = int(parent[x])
-        return x
-
-    for x, y in zip(a.tolist(), b.tolist()):
-        rx, ry = find(x), find(y)
-        if rx != ry:
-            parent[max(rx, ry)] = min(rx, ry)
-    roots = np.array([find(x) for x in range(n)])
+    roots = union_find(n, a, b)
     degree = np.bincount(np.concatenate([a, b]), minlength=n)
     return np.where(degree > 0, roots, -1)
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from sybilgraph.attribution.arrays import unique_sorted
+from sybilgraph.attribution.arrays import union_find, unique_sorted
 from sybilgraph.attribution.comparisons import IDENTIFIER_COMPARISONS, KIND_TO_COMPARISON
 from sybilgraph.attribution.membership import TEMPLATE_COMPARISON, MembershipScores, membership_scores
 from sybilgraph.attribution.pairs import PairLevels, PairTables
@@ -116,21 +116,8 @@ def merge_pieces(community: np.ndarray, edges: Edges) -> tuple[np.ndarray, int]:
         return (llr > 0) & (pc > p0)
 
     ok = accepts(density[c]) & accepts(density[d]) & (size[c] >= 2) & (size[d] >= 2)
-    parent = np.arange(n_labels)
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = int(parent[x])
-        return x
-
-    merges = 0
-    for a, b in zip(c[ok].tolist(), d[ok].tolist()):
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-            merges += 1
-    roots = np.array([find(x) for x in range(n_labels)])
+    roots = union_find(n_labels, c[ok], d[ok])
+    merges = n_labels - len(unique_sorted(roots))  # each merge joins two groups into one
     return np.where(community >= 0, roots[np.maximum(community, 0)], -1), merges
 
 

@@ -10,7 +10,8 @@ return a :class:`BaselineRun` whose ``export`` has the contract's export columns
     ``min_ring_size`` (20) accounts is flagged. Components are computed over the *bipartite*
     account-identifier graph (an account and an identifier are nodes, a pair is an edge), so no
     account-account projection is built: cost O(P · r) for P pairs and r hook-and-compress rounds
-    (r is logarithmic in practice) with vectorised numpy, see :func:`connected_components`.
+    (r is logarithmic in practice) with vectorised numpy, see
+    :func:`sybilgraph.attribution.arrays.union_find`.
     Every account in a component of >= 2 accounts is exported with operator_id = its ring,
     confidence 1.0 and campaign_score 1.0 if flagged else 0.0.
 
@@ -64,6 +65,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sybilgraph.attribution.arrays import union_find
 from sybilgraph.ingest.luhn import looks_like_pan
 from sybilgraph.contract import EXPORT_COLUMNS, FILE_EXTENSIONS
 from sybilgraph.evaluate.community import louvain
@@ -72,7 +74,6 @@ from sybilgraph.evaluate.metrics import EvaluationResult, evaluate
 __all__ = [
     "BaselineRun",
     "PAIR_SCHEMA",
-    "connected_components",
     "fraud_rings",
     "evilcohort",
     "attach_labels",
@@ -164,39 +165,6 @@ def _encode(pairs: pa.Table | pd.DataFrame, kinds: Iterable[str]) -> _Encoded:
 def _dedupe(a: np.ndarray, b: np.ndarray, nb: int) -> tuple[np.ndarray, np.ndarray]:
     key = np.unique(a * np.int64(max(nb, 1)) + b)
     return key // max(nb, 1), key % max(nb, 1)
-
-
-# --------------------------------------------------------------------------- components
-
-
-def connected_components(n_nodes: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Component label (the smallest node index in it) of every node of an undirected graph.
-
-    Vectorised hook-and-compress: every round, each current root takes the smallest root
-    among its edges' other ends (``np.minimum.at``), then pointer jumping flattens the
-    forest. Roots only ever point to smaller indices, so no cycle forms; each round merges
-    every component that has a smaller neighbour, so few rounds are needed in practice.
-    """
-    parent = np.arange(n_nodes, dtype=np.int64)
-    u = np.asarray(u, dtype=np.int64)
-    v = np.asarray(v, dtype=np.int64)
-    while True:
-        pu = parent[u]
-        pv = parent[v]
-        differ = pu != pv
-        if not differ.any():
-            break
-        u, v = u[differ], v[differ]  # edges already inside one component never matter again
-        pu, pv = pu[differ], pv[differ]
-        lo = np.minimum(pu, pv)
-        hi = np.maximum(pu, pv)
-        np.minimum.at(parent, hi, lo)
-        while True:
-            grand = parent[parent]
-            if np.array_equal(grand, parent):
-                break
-            parent = grand
-    return parent
 
 
 # --------------------------------------------------------------------------- export helpers
@@ -292,7 +260,7 @@ def fraud_rings(
     # An identifier of a single account ties nobody together: leave it out.
     ident_deg = np.bincount(enc.ident, minlength=enc.n_idents)
     shared = ident_deg[enc.ident] >= 2
-    comp = connected_components(n_acc + enc.n_idents, enc.acc[shared], n_acc + enc.ident[shared])
+    comp = union_find(n_acc + enc.n_idents, enc.acc[shared], n_acc + enc.ident[shared])
     account_comp = comp[:n_acc]
     export, stats = _export(enc.account_ids, account_comp, min_ring_size, "ring")
     runtime = time.perf_counter() - t0
