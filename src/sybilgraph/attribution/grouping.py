@@ -26,24 +26,30 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from sybilgraph.attribution.arrays import union_find, unique_sorted
 from sybilgraph.attribution.comparisons import IDENTIFIER_COMPARISONS, KIND_TO_COMPARISON
 from sybilgraph.attribution.membership import TEMPLATE_COMPARISON, MembershipScores, membership_scores
 from sybilgraph.attribution.pairs import PairLevels, PairTables
+from sybilgraph.attribution.pools import LOOSE_POOL_KIND, POOL_KIND
 from sybilgraph.attribution.params import AttributionParams
 from sybilgraph.attribution.profiles import Profiles
 
-__all__ = ["Edges", "Grouping", "edges_of", "group_accounts", "merge_pieces"]
+__all__ = ["Edges", "Grouping", "edges_of", "group_accounts", "merge_on_shared_pools", "merge_pieces", "merge_by_value_usage"]
 
 MEMBERSHIP_COMPARISONS = tuple(c.name for c in IDENTIFIER_COMPARISONS)
 # Kinds of values whose users may form a group of their own (group-level evidence): software and
 # content an operator can keep to itself.
 VALUE_GROUP_KINDS = ("tls", "template_pool")
+# Rounds of membership judging at most (it stops as soon as no account moves).
+MEMBERSHIP_ROUNDS = 5
 
 
 @dataclass
@@ -121,6 +127,124 @@ def merge_pieces(community: np.ndarray, edges: Edges) -> tuple[np.ndarray, int]:
     return np.where(community >= 0, roots[np.maximum(community, 0)], -1), merges
 
 
+def merge_on_shared_pools(community: np.ndarray, t: PairTables) -> tuple[np.ndarray, int]:
+    """Community labels after merging communities that use one template pool as one group does
+    (see ``merge_by_value_usage``): the crews of an operator, each on infrastructure of its own,
+    send prompts from its one private pool."""
+    # Tight and loose pools alike: whether the merged communities own the pool is judged on who
+    # uses it, not on its lift (a private pool of an operator with many accounts is loose by lift).
+    rows = t.con.execute(f"SELECT aid, vid, n FROM lk WHERE kind IN ('{POOL_KIND}', '{LOOSE_POOL_KIND}')").fetchnumpy()
+    return merge_by_value_usage(
+        community, np.asarray(rows["aid"], dtype=np.int64), np.asarray(rows["vid"], dtype=np.int64),
+        np.asarray(rows["n"], dtype=np.int64), t.n_accounts,
+    )
+
+
+def owner_leak_rate(community: np.ndarray, aid: np.ndarray, vid: np.ndarray, users: np.ndarray) -> float | None:
+    """How much of a value one group owns is used outside it, on this data: over the values a
+    single community holds at least half of, the median share of their users outside it. None
+    when no community owns a value."""
+    comm = community[aid]
+    ok = comm >= 0
+    if not ok.any():
+        return None
+    n_labels = int(community.max()) + 1
+    keys, x = np.unique(vid[ok] * np.int64(n_labels) + comm[ok], return_counts=True)
+    v = keys // n_labels
+    total = dict(zip(vid.tolist(), users.tolist()))
+    n_v = np.array([total[int(k)] for k in v.tolist()], dtype=float)
+    owned = 2 * x >= n_v
+    if not owned.any():
+        return None
+    # Smoothed by half an account each way: a handful of values owned without a leak does not
+    # make every outside user impossible.
+    return float(np.median((n_v[owned] - x[owned] + 0.5) / (n_v[owned] + 1.0)))
+
+
+def binomial_upper_tail(k: int, n: int, p: float) -> float:
+    """P(X >= k) for X ~ Binomial(n, p)."""
+    if k <= 0:
+        return 1.0
+    if p <= 0.0:
+        return 0.0
+    if p >= 1.0:
+        return 1.0
+    terms = [
+        math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * math.log(p) + (n - i) * math.log1p(-p)
+        for i in range(k, n + 1)
+    ]
+    top = max(terms)
+    return min(1.0, math.exp(top) * sum(math.exp(x - top) for x in terms))
+
+
+def merge_by_value_usage(
+    community: np.ndarray, aid: np.ndarray, vid: np.ndarray, users: np.ndarray, n_accounts: int, level: float = 0.05
+) -> tuple[np.ndarray, int]:
+    """Merge communities ``c`` and ``d`` that share a value as pieces of one group, by a
+    likelihood ratio on each side, on how much each uses it (group-level evidence).
+
+    ``aid``, ``vid``: who uses which value; ``users``: each row's value's users in all. Side
+    ``d`` uses the value ``x_d`` times among its ``|d|`` members. If ``d`` is more of ``c``, it
+    uses it at ``c``'s rate; if not, at the rate of everybody outside the two. ``d`` accepts
+    ``c`` when the first explains its count better, significantly over every pair of
+    communities tested (binomial likelihood ratio test, Bonferroni); a merge needs both sides;
+    and the communities merged on a value must hold it together as one group holds its own
+    values on this data (``owner_leak_rate``). A pool that every crew of an operator draws
+    from, and nobody else, merges the crews; a pool an operator owns that a few strangers also
+    touch, two operators' pools fused by their shared tail templates, or a value many groups
+    use, does not.
+    """
+    n_labels = int(community.max()) + 1 if len(community) and (community >= 0).any() else 0
+    if n_labels == 0 or len(aid) == 0:
+        return community.copy(), 0
+    leak = owner_leak_rate(community, aid, vid, users)
+    if leak is None:
+        return community.copy(), 0
+    comm = community[aid]
+    inside = comm >= 0
+    keys, x = np.unique(vid[inside] * np.int64(n_labels) + comm[inside], return_counts=True)
+    v, c, x = keys // n_labels, keys % n_labels, x.astype(float)
+    total = dict(zip(vid.tolist(), users.tolist()))
+    size = np.bincount(community[community >= 0], minlength=n_labels).astype(float)
+    starts = np.flatnonzero(np.r_[True, v[1:] != v[:-1]])  # keys are sorted by value
+    ends = np.r_[starts[1:], len(v)]
+    per_value = (ends - starts).astype(float)
+    # Every pair of communities on a value is a test: a merge needs a likelihood ratio beyond what
+    # chance gives over all of them (Bonferroni, 5%). Two flatmates who both use a niche prompt
+    # set are weak evidence, and there are many such pairs; three crews all on one pool are not.
+    z2 = NormalDist().inv_cdf(1 - level / (2 * max(float((per_value * (per_value - 1) / 2).sum()), 1.0))) ** 2
+    join_a: list[int] = []
+    join_b: list[int] = []
+    for lo, hi in zip(starts.tolist(), ends.tolist()):
+        if hi - lo < 2:
+            continue
+        cs, xs, ss = c[lo:hi], x[lo:hi], size[c[lo:hi]]
+        n_v = float(total[int(v[lo])])
+        rate = (xs + 0.5) / (ss + 1.0)
+        rest = np.maximum(n_v - xs[:, None] - xs[None, :], 0.0)
+        background = (rest + 0.5) / (np.maximum(n_accounts - ss[:, None] - ss[None, :], 0.0) + 1.0)
+        # llr[i, j]: side j's count under side i's rate against the background.
+        llr = xs[None, :] * np.log(rate[:, None] / background) + (ss - xs)[None, :] * (np.log1p(-rate[:, None]) - np.log1p(-background))
+        ok = (2 * llr > z2) & (rate[:, None] > background)
+        ok = ok & ok.T & (ss[:, None] >= 2) & (ss[None, :] >= 2)
+        i, j = np.nonzero(np.triu(ok, 1))
+        if len(i) == 0:
+            continue
+        comp = union_find(hi - lo, i, j)
+        for r in np.unique(comp[np.r_[i, j]]).tolist():
+            members = np.flatnonzero(comp == r)
+            outside = int(round(n_v - xs[members].sum()))
+            if binomial_upper_tail(outside, int(n_v), leak) < level:
+                continue
+            join_a += [int(cs[members[0]])] * (len(members) - 1)
+            join_b += cs[members[1:]].tolist()
+    if not join_a:
+        return community.copy(), 0
+    roots = union_find(n_labels, np.asarray(join_a), np.asarray(join_b))
+    merges = n_labels - len(unique_sorted(roots))
+    return np.where(community >= 0, roots[np.maximum(community, 0)], -1), merges
+
+
 def group_accounts(
     t: PairTables,
     edges: Edges,
@@ -131,26 +255,83 @@ def group_accounts(
     """Members of each group with their membership posterior. ``community``: Leiden's label per
     account id (-1 for accounts without an edge)."""
     merged, merges = merge_pieces(community, edges)
+    merged, pool_merges = merge_on_shared_pools(merged, t)
+    merges += pool_merges
     size = np.bincount(merged[merged >= 0]) if (merged >= 0).any() else np.zeros(0, dtype=np.int64)
     in_group = (merged >= 0) & (size[np.maximum(merged, 0)] >= params.min_operator_size) if len(size) else merged >= 0
     group_of = np.where(in_group, merged, -1)
     value_groups = _value_groups(t, group_of, profiles, params)
-    groups = pa.concat_tables([
+    groups = _absorb_covered_communities(
         pa.table({"aid": pa.array(np.flatnonzero(in_group), pa.int32()), "gid": pa.array(merged[in_group], pa.int64())}),
         value_groups,
-    ])
+    )
     # Accounts with an edge into a group they are not in are judged against it as well.
     src = np.concatenate([edges.a, edges.b])
     dst = np.concatenate([edges.b, edges.a])
     g_dst = group_of[dst]
     keep = (g_dst >= 0) & (group_of[src] != g_dst)
     candidates = pa.table({"aid": pa.array(src[keep], pa.int32()), "gid": pa.array(g_dst[keep], pa.int64())})
-    scores = membership_scores(t.con, t.n_accounts, groups, candidates, MEMBERSHIP_COMPARISONS, profiles)
-    aid, gid, posterior, log_odds = _assign(scores, params.membership_probability)
+    # Membership by hard EM: judge, assign, and judge again against the groups as assigned, until
+    # nothing moves. A group's u comes from its tied outsiders; while its own missing members are
+    # among them (a careful operator that pair evidence found in part), they make its owned values
+    # look common outside it. Accepted, they leave the null and become members.
+    for _ in range(MEMBERSHIP_ROUNDS):
+        scores = membership_scores(t.con, t.n_accounts, groups, candidates, MEMBERSHIP_COMPARISONS, profiles)
+        aid, gid, posterior, log_odds = _assign(scores, params.membership_probability)
+        assigned = pa.table({"aid": pa.array(aid, pa.int32()), "gid": pa.array(gid, pa.int64())})
+        if _same_pairs(assigned, groups):
+            break
+        groups = assigned
     # Groups that fell below the minimum size after judging keep no members.
     gsize = np.bincount(np.searchsorted(unique_sorted(gid), gid)) if len(gid) else np.zeros(0, dtype=np.int64)
     ok = gsize[np.searchsorted(unique_sorted(gid), gid)] >= params.min_operator_size if len(gid) else np.zeros(0, dtype=bool)
     return Grouping(aid=aid[ok], gid=gid[ok], posterior=posterior[ok], log_odds=log_odds[ok], membership=scores, merges=merges)
+
+
+def _absorb_covered_communities(communities: pa.Table, value_groups: pa.Table) -> pa.Table:
+    """Both tables as one, where a group (community or value group) whose members a larger group
+    mostly holds (at least half) is that group: pair evidence found part of an operator and a
+    shared value the rest (a careful operator whose accounts share a private client and, in
+    fragments, a prompt pool), or two values define one operator."""
+    both = pa.concat_tables([communities, value_groups])
+    if value_groups.num_rows == 0 or both.num_rows == 0:
+        return both
+    frame = pd.DataFrame({"aid": both.column("aid").to_numpy().astype(np.int64), "gid": both.column("gid").to_numpy().astype(np.int64)}).drop_duplicates()
+    size = frame["gid"].value_counts()
+    pairs = frame.merge(frame, on="aid", suffixes=("", "_b"))
+    pairs = pairs[pairs["gid"] != pairs["gid_b"]]
+    overlap = pairs.groupby(["gid", "gid_b"]).size().reset_index(name="k")
+    overlap["size"] = size.reindex(overlap["gid"]).to_numpy()
+    overlap["size_b"] = size.reindex(overlap["gid_b"]).to_numpy()
+    covered = overlap[(2 * overlap["k"] >= overlap["size"]) & ((overlap["size_b"] > overlap["size"]) | ((overlap["size_b"] == overlap["size"]) & (overlap["gid_b"] < overlap["gid"])))]
+    # A value group that holds most of two communities would merge them on the strength of one
+    # value, which merging pieces judges (merge_pieces, merge_on_shared_pools): such a value
+    # group absorbs no community (two open customers on one SDK stay two).
+    is_community = covered["gid"].isin(communities.column("gid").to_numpy())
+    spans = covered[is_community].groupby("gid_b").size()
+    covered = covered[~is_community | ~covered["gid_b"].isin(spans.index[spans > 1])]
+    # Each group goes into the one holding most of it (then the larger, then the smaller id).
+    covered = covered.sort_values(["gid", "k", "size_b", "gid_b"], ascending=[True, False, False, True]).drop_duplicates("gid")
+    target = dict(zip(covered["gid"].tolist(), covered["gid_b"].tolist()))
+
+    def root(g: int) -> int:
+        seen = set()
+        while g in target and g not in seen:  # targets are strictly larger (or equal, smaller id): no cycles
+            seen.add(g)
+            g = target[g]
+        return g
+
+    frame["gid"] = [root(g) for g in frame["gid"].tolist()]
+    frame = frame.drop_duplicates()
+    return pa.table({"aid": pa.array(frame["aid"].to_numpy(), pa.int32()), "gid": pa.array(frame["gid"].to_numpy(), pa.int64())})
+
+
+def _same_pairs(x: pa.Table, y: pa.Table) -> bool:
+    if x.num_rows != y.num_rows:
+        return False
+    kx = np.sort(x.column("gid").to_numpy().astype(np.int64) << 32 | x.column("aid").to_numpy().astype(np.int64))
+    ky = np.sort(y.column("gid").to_numpy().astype(np.int64) << 32 | y.column("aid").to_numpy().astype(np.int64))
+    return bool(np.array_equal(kx, ky))
 
 
 def _value_groups(t: PairTables, group_of: np.ndarray, profiles: Profiles | None, params: AttributionParams) -> pa.Table:
@@ -158,23 +339,29 @@ def _value_groups(t: PairTables, group_of: np.ndarray, profiles: Profiles | None
     con = t.con
     con.register("_gof", pa.table({"aid": pa.array(np.arange(len(group_of)), pa.int32()), "gid": pa.array(group_of, pa.int64())}))
     kinds = ", ".join(f"'{k}'" for k in VALUE_GROUP_KINDS)
-    rows = con.execute(
+    con.execute(
         f"""
-        WITH users AS (
-            SELECT l.vid, l.kind, l.aid, g.gid FROM lk l JOIN _gof g USING (aid)
-            WHERE l.kind IN ({kinds}) AND l.n >= $min_size
-        ),
-        cover AS (
-            SELECT vid, sum(k) AS n, coalesce(max(k) FILTER (WHERE gid >= 0), 0) AS top
-            FROM (SELECT vid, gid, count(*) AS k FROM users GROUP BY vid, gid)
-            GROUP BY vid
-        ),
-        unexplained AS (SELECT vid FROM cover WHERE 2 * top < n)
-        SELECT u.aid, u.vid, any_value(u.kind) OVER (PARTITION BY u.vid) AS kind
-        FROM users u SEMI JOIN unexplained x USING (vid)
+        CREATE OR REPLACE TEMP TABLE _vusers AS
+        SELECT l.vid, l.kind, l.aid, g.gid FROM lk l JOIN _gof g USING (aid)
+        WHERE l.kind IN ({kinds}) AND l.n >= $min_size
         """,
         {"min_size": int(max(params.min_operator_size, 3))},
+    )
+    cover = con.execute(
+        """
+        SELECT vid, any_value(kind) AS kind, sum(k)::BIGINT AS n, coalesce(max(k) FILTER (WHERE gid >= 0), 0)::BIGINT AS top
+        FROM (SELECT vid, any_value(kind) AS kind, gid, count(*) AS k FROM _vusers GROUP BY vid, gid)
+        GROUP BY vid
+        """
     ).fetchnumpy()
+    con.register("_unexpl", pa.table({"vid": pa.array(_unexplained(cover), pa.int32())}))
+    rows = con.execute(
+        """
+        SELECT u.aid, u.vid, any_value(u.kind) OVER (PARTITION BY u.vid) AS kind
+        FROM _vusers u SEMI JOIN _unexpl x USING (vid)
+        """
+    ).fetchnumpy()
+    con.unregister("_unexpl")
     con.unregister("_gof")
     if len(rows["aid"]) == 0:
         return pa.table({"aid": pa.array([], pa.int32()), "gid": pa.array([], pa.int64())})
@@ -201,6 +388,30 @@ def _value_groups(t: PairTables, group_of: np.ndarray, profiles: Profiles | None
     uniq, counts = np.unique(g, return_counts=True)
     big = np.isin(g, uniq[counts >= params.min_operator_size])
     return pa.table({"aid": pa.array(a[big], pa.int32()), "gid": pa.array(g[big], pa.int64())})
+
+
+def _unexplained(cover: dict[str, np.ndarray], level: float = 0.05) -> np.ndarray:
+    """Values (vid) no community holds as one group holds its own values on this data: more of
+    their users outside their largest community than the kind's leak rate explains (one-sided
+    binomial test; the leak rate is the median share outside over the values of that kind a
+    community holds at least half of). A careful operator that pair evidence found only in
+    part still defines a group by its private client."""
+    vid = np.asarray(cover["vid"], dtype=np.int64)
+    kind = np.asarray([str(k) for k in cover["kind"]])
+    n = np.asarray(cover["n"], dtype=float)
+    top = np.asarray(cover["top"], dtype=float)
+    owned = 2 * top >= n
+    out = []
+    for k in np.unique(kind).tolist():
+        sel = kind == k
+        ref = sel & owned & (n > 0)
+        leak = float(np.median((n[ref] - top[ref] + 0.5) / (n[ref] + 1.0))) if ref.any() else None
+        for v, nv, tv, own in zip(vid[sel].tolist(), n[sel].tolist(), top[sel].tolist(), owned[sel].tolist()):
+            if not own:
+                out.append(v)
+            elif leak is not None and binomial_upper_tail(int(nv - tv), int(nv), leak) < level:
+                out.append(v)
+    return np.asarray(out, dtype=np.int64)
 
 
 def _family_of_kind(kind: str) -> tuple[str, ...]:

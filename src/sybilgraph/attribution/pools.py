@@ -37,13 +37,14 @@ projection is quadratic in them, and a pool shows in any sizeable subset.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from statistics import NormalDist
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["LOOSE_POOL_KIND", "POOL_KIND", "TIGHT_LIFT", "label_propagation", "template_pool_links"]
+__all__ = ["LOOSE_POOL_KIND", "POOL_KIND", "TIGHT_LIFT", "CoUsage", "label_propagation", "split_tight_cores", "template_pool_links"]
 
 POOL_KIND = "template_pool"
 # Pools whose templates are used together at least this many times as often as chance predicts
@@ -55,6 +56,7 @@ LOOSE_POOL_KIND = "loose_pool"
 MAX_PER_ACCOUNT = 16
 LPA_ITERATIONS = 20
 CHI2_95 = 3.841  # chi-square, one degree of freedom, 5%
+MIN_EXPECTED = 5.0  # expected count below which a chi-square approximation is not used
 
 
 def template_pool_links(
@@ -85,11 +87,12 @@ def template_pool_links(
         """
         WITH deg AS (SELECT vid, count(*)::DOUBLE AS n FROM _ts GROUP BY vid),
         co AS (
-            SELECT x.vid AS t1, y.vid AS t2, count(*)::DOUBLE AS c
+            SELECT x.vid AS t1, y.vid AS t2, count(*)::DOUBLE AS c,
+                   count(*) FILTER (WHERE x.aid % 2 = 0)::DOUBLE AS c_even
             FROM _ts x JOIN _ts y ON x.aid = y.aid AND x.vid < y.vid
             GROUP BY x.vid, y.vid
         )
-        SELECT co.t1, co.t2, co.c, d1.n * d2.n * $pairs / ($total * $total) AS e
+        SELECT co.t1, co.t2, co.c, co.c_even, d1.n * d2.n * $pairs / ($total * $total) AS e
         FROM co JOIN deg d1 ON d1.vid = co.t1 JOIN deg d2 ON d2.vid = co.t2
         """,
         {"pairs": pairs, "total": total},
@@ -98,14 +101,21 @@ def template_pool_links(
     e = np.maximum(np.asarray(ties["e"], dtype=float), 1e-12)
     llr = c * np.log(c / e) - (c - e)
     above = (c > e) & (2 * llr > CHI2_95)
-    t1 = np.asarray(ties["t1"], dtype=np.int64)[above]
-    t2 = np.asarray(ties["t2"], dtype=np.int64)[above]
-    w = llr[above]
+    all_t1 = np.asarray(ties["t1"], dtype=np.int64)
+    all_t2 = np.asarray(ties["t2"], dtype=np.int64)
+    t1, t2, w = all_t1[above], all_t2[above], llr[above]
     if len(w) == 0:
         return _empty()
     nodes = np.unique(np.concatenate([t1, t2]))
     i1, i2 = np.searchsorted(nodes, t1), np.searchsorted(nodes, t2)
     labels = label_propagation(len(nodes), i1, i2, w)
+    inside = np.isin(all_t1, nodes) & np.isin(all_t2, nodes)
+    c_even = np.asarray(ties["c_even"], dtype=float)[inside]
+    halves = [
+        CoUsage(c_even, *_users_and_scale(con, nodes, 0)),
+        CoUsage(c[inside] - c_even, *_users_and_scale(con, nodes, 1)),
+    ]
+    labels = split_tight_cores(labels, np.searchsorted(nodes, all_t1[inside]), np.searchsorted(nodes, all_t2[inside]), *halves)
     sizes = np.bincount(labels, minlength=len(nodes))
     keep = sizes[labels] >= 2
     if not keep.any():
@@ -170,6 +180,117 @@ def _keep_significant_pools(con: duckdb.DuckDBPyConnection, total: float, pairs:
     con.execute("CREATE OR REPLACE TEMP TABLE _pool_lift AS SELECT * FROM _sig")
     con.execute("CREATE OR REPLACE TEMP TABLE _pool_of AS SELECT * FROM _pool_of WHERE pool IN (SELECT pool FROM _sig)")
     con.unregister("_sig")
+
+
+@dataclass(frozen=True)
+class CoUsage:
+    """Co-usage counts of template pairs, each template's users, and ``scale``: the expected
+    count of a pair is ``n_a n_b scale`` (configuration model)."""
+
+    c: np.ndarray
+    users: np.ndarray
+    scale: float
+
+
+def _users_and_scale(con: duckdb.DuckDBPyConnection, nodes: np.ndarray, parity: int) -> tuple[np.ndarray, float]:
+    """Users of each of ``nodes`` (template ids) and the pair scale, among the accounts of one parity."""
+    deg = con.execute("SELECT vid, count(*)::DOUBLE AS n FROM _ts WHERE aid % 2 = $p GROUP BY vid", {"p": parity}).fetchnumpy()
+    vid = np.asarray(deg["vid"], dtype=np.int64)
+    known = np.isin(vid, nodes)
+    users = np.zeros(len(nodes))
+    users[np.searchsorted(nodes, vid[known])] = np.asarray(deg["n"], dtype=float)[known]
+    row = con.execute(
+        "SELECT sum(k)::DOUBLE, sum(k * (k - 1))::DOUBLE FROM (SELECT count(*) AS k FROM _ts WHERE aid % 2 = $p GROUP BY aid)",
+        {"p": parity},
+    ).fetchall()[0]
+    total, pairs = float(row[0] or 0.0), float(row[1] or 0.0)
+    return users, (pairs / (total * total) if total > 0 else 0.0)
+
+
+def split_tight_cores(labels: np.ndarray, a: np.ndarray, b: np.ndarray, order_by: CoUsage, test_on: CoUsage) -> np.ndarray:
+    """Group labels with each loose group's tight core split off, when the data say it is one.
+
+    Label propagation can fuse an operator's private pool with the tail templates of popular
+    tools its accounts also use (its accounts tie the two); the fused group's lift, diluted by
+    the popular part, then no longer says the pool is private, and its users are everyone who
+    touched one of those tail templates. Within a loose group (lift below ``TIGHT_LIFT``),
+    templates are ordered by their own lift with the rest of the group, and the prefix ``S`` is
+    split off that best explains the co-usage counts by two lifts (inside ``S``, elsewhere in
+    the group) rather than one, when ``S`` is tight and the two-lift Poisson model beats the
+    one-lift model by a likelihood ratio test (5%, Bonferroni over every prefix of every group
+    tested). The order comes from one half of the accounts (``order_by``) and the test from the
+    other (``test_on``): ordering by an observed lift and testing on the same counts would find a
+    "core" in the noise of any pool. ``a``, ``b``: the template pairs (node indices) counted.
+    """
+    out = labels.copy()
+    n_groups = int(labels.max()) + 1 if len(labels) else 0
+    same = labels[a] == labels[b]
+
+    def group_sums(u: CoUsage) -> tuple[np.ndarray, np.ndarray]:
+        gc = np.bincount(labels[a[same]], weights=u.c[same], minlength=n_groups)
+        sn = np.bincount(labels, weights=u.users, minlength=n_groups)
+        sn2 = np.bincount(labels, weights=u.users**2, minlength=n_groups)
+        return gc, (sn**2 - sn2) / 2 * u.scale
+
+    size = np.bincount(labels, minlength=n_groups)
+    all_c, all_e = (x + y for x, y in zip(group_sums(order_by), group_sums(test_on), strict=True))
+    loose = np.flatnonzero((size >= 4) & (all_c > 0) & (all_c < TIGHT_LIFT * all_e))
+    if len(loose) == 0:
+        return out
+    z = NormalDist().inv_cdf(1 - 0.05 / (2 * float(size[loose].sum())))
+    node_c = np.bincount(a[same], weights=order_by.c[same], minlength=len(labels)) + np.bincount(
+        b[same], weights=order_by.c[same], minlength=len(labels)
+    )
+    for g in loose.tolist():
+        members = np.flatnonzero(labels == g)
+        n = order_by.users[members]
+        # Each template's lift with the rest of its group, shrunk towards the group's by one
+        # pseudo-count: a template few accounts of this half used is not ranked last on no data.
+        expected = n * (n.sum() - n) * order_by.scale
+        lam = all_c[g] / max(all_e[g], 1e-300)
+        own_lift = (node_c[members] + 1.0) / (expected + 1.0 / max(lam, 1e-300))
+        order = members[np.argsort(-own_lift, kind="stable")]
+        rank = np.full(len(labels), -1)
+        rank[order] = np.arange(len(order))
+        in_g = same & (labels[a] == g)
+        llr, cs, es = _prefix_llr(order, rank, a[in_g], b[in_g], test_on.c[in_g], test_on.users, test_on.scale)
+        k = np.arange(1, len(order) + 1)
+        # The chi-square approximation of the test needs expected counts of at least 5 (the usual
+        # rule): a core of three templates that chance used together twice is no evidence.
+        lam_b = float(cs[-1] / es[-1]) if es[-1] > 0 else 0.0
+        ok = (k >= 2) & (k <= len(order) - 1) & (cs >= TIGHT_LIFT * es) & (lam_b * es >= MIN_EXPECTED) & (2 * llr > z * z)
+        if not ok.any():
+            continue
+        # Where to cut: the change point's 95% likelihood interval on all the data (within
+        # chi2(1)/2 of the best cut), at its far end: noise that moves the best cut a template
+        # early would leave a pool template with the popular ones.
+        full, _, _ = _prefix_llr(order, rank, a[in_g], b[in_g], order_by.c[in_g] + test_on.c[in_g],
+                                 order_by.users + test_on.users, (order_by.scale + test_on.scale) / 2)
+        full_ok = np.where(ok, full, -np.inf)
+        best = int(np.flatnonzero(full_ok >= full_ok.max() - CHI2_95 / 2).max())
+        core, rest = order[: best + 1], order[best + 1 :]
+        out[core] = core.min()
+        out[rest] = rest.min()
+    return out
+
+
+def _prefix_llr(
+    order: np.ndarray, rank: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray, users: np.ndarray, scale: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per prefix of ``order``: the log-likelihood ratio of two lifts (inside the prefix,
+    elsewhere in the group) against one, and the prefix's observed and expected co-usage, for
+    counts ``c`` of the group's pairs ``a``, ``b``."""
+    # A pair is inside prefix k from k = its later member's rank + 1 on.
+    cs = np.cumsum(np.bincount(np.maximum(rank[a], rank[b]), weights=c, minlength=len(order)))
+    cn = np.cumsum(users[order])
+    es = np.maximum((cn**2 - np.cumsum(users[order] ** 2)) / 2 * scale, 1e-300)
+    total_c = float(c.sum())
+    total_e = max(float((users[order].sum() ** 2 - (users[order] ** 2).sum()) / 2 * scale), 1e-300)
+    cr, er = total_c - cs, np.maximum(total_e - es, 1e-300)
+    lam = total_c / total_e
+    with np.errstate(divide="ignore", invalid="ignore"):
+        llr = np.where(cs > 0, cs * np.log(cs / (lam * es)), 0.0) + np.where(cr > 0, cr * np.log(np.maximum(cr, 1e-300) / (lam * er)), 0.0)
+    return llr, cs, es
 
 
 def label_propagation(n: int, a: np.ndarray, b: np.ndarray, w: np.ndarray, iterations: int = LPA_ITERATIONS) -> np.ndarray:

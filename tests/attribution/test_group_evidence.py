@@ -1,0 +1,263 @@
+"""Group-level evidence (pure): pieces that one shared value joins, and groups a value defines.
+
+The worlds are built by hand (``world.World``); Leiden's communities are given, as the test
+states what pair evidence found, so each test isolates the group-level step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sybilgraph.attribution.grouping import (
+    Edges,
+    _absorb_covered_communities,
+    _unexplained,
+    binomial_upper_tail,
+    group_accounts,
+    merge_by_value_usage,
+)
+from sybilgraph.attribution.pairs import build_pair_tables
+from sybilgraph.attribution.params import AttributionParams
+from sybilgraph.attribution.pools import CoUsage, split_tight_cores
+from sybilgraph.attribution.profiles import build_profiles
+from tests.attribution.world import World
+from tests.partitions import same_partition
+
+
+def _crowd(w: World, n: int = 1500, seed: int = 5) -> None:
+    """Strangers: own lines (two flatmates each), webmail, popular templates, and small teams that
+    each own a prompt set of their own (so the data show how a group holds its own values)."""
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        a = f"p{i:03d}"
+        w.account(a, created_day=float(rng.integers(-900, 0)), hours="day")
+        w.use(a, "email_domain", f"mail{i % 4}.test")
+        w.use(a, "ip", f"isp-{i // 2}")
+        for t in rng.choice(60, 5, replace=False):
+            w.use(a, "template", f"pop{t}", 3)
+    for team in range(12):
+        for k in range(6):
+            a = f"team{team}-{k}"
+            w.account(a, created_day=-400 - team, hours="day", cats={"coding": 100})
+            w.use(a, "card", f"team-card-{team}")
+            w.use(a, "tls", f"team-sdk-{team}")
+            for t in rng.choice(8, 4, replace=False):
+                w.use(a, "template", f"team{team}-tool{t}", 10)
+
+
+def _run(w: World, community_of: dict[str, int]) -> tuple[dict[str, int], np.ndarray]:
+    """Group accounts given the communities pair evidence found (accounts not named: none);
+    edges: every pair inside a community."""
+    t = build_pair_tables(w.links(), w.account_table())
+    ids = [str(a) for a in t.account_ids]
+    index = {a: i for i, a in enumerate(ids)}
+    community = np.full(len(ids), -1, dtype=np.int64)
+    for a, c in community_of.items():
+        community[index[a]] = c
+    pairs = [(i, j) for c in set(community_of.values()) for i in np.flatnonzero(community == c) for j in np.flatnonzero(community == c) if i < j]
+    edges = Edges(np.array([p[0] for p in pairs], dtype=np.int64), np.array([p[1] for p in pairs], dtype=np.int64), np.full(len(pairs), 10.0))
+    grouping = group_accounts(t, edges, community, AttributionParams(), build_profiles(w.account_table(), t.account_ids))
+    return {ids[a]: int(g) for a, g in zip(grouping.aid.tolist(), grouping.gid.tolist())}, community
+
+
+def _teams(community_of: dict[str, int]) -> None:
+    """The communities pair evidence finds in the crowd: each team, and each pair of flatmates."""
+    for team in range(12):
+        for k in range(6):
+            community_of[f"team{team}-{k}"] = 100 + team
+    for i in range(0, 1500, 2):
+        community_of[f"p{i:03d}"] = community_of[f"p{i + 1:03d}"] = 1000 + i
+
+
+def test_crews_on_their_own_infrastructure_sharing_only_a_private_pool_are_one_operator() -> None:
+    """Three crews (VMs, a card ring, proxy exits), nothing in common but the prompt pool each
+    account draws 12 of 30 from: pair evidence finds each crew, the pool joins them."""
+    w = World()
+    _crowd(w)
+    rng = np.random.default_rng(11)
+    crews: list[list[str]] = []
+    for c, size in enumerate((14, 11, 9)):
+        crew = [f"crew{c}-{i:02d}" for i in range(size)]
+        crews.append(crew)
+        for i, a in enumerate(crew):
+            w.account(a, created_day=50 + 20 * c + 0.1 * i, hours="flat", api=1.0, cats={"reasoning": 100})
+            if c == 0:
+                w.use(a, "device", "vm-image-0")
+                w.use(a, "ip", f"dc-{i % 3}")
+            elif c == 1:
+                w.use(a, "card", f"prepaid-{i // 6}")
+            else:
+                w.use(a, "ip", f"exit-{i // 2}")
+            for t in rng.choice(30, 12, replace=False):
+                w.use(a, "template", f"harvest{t}", 25)
+    community_of = {a: c for c, crew in enumerate(crews) for a in crew}
+    _teams(community_of)
+    groups, _ = _run(w, community_of)
+    operator = [a for crew in crews for a in crew]
+    assert {groups.get(a) for a in operator} == {groups[operator[0]]}
+    assert not any(groups.get(a) == groups[operator[0]] for a in groups if not a.startswith("crew"))
+
+
+def test_groups_on_a_niche_value_many_others_touch_are_not_merged() -> None:
+    """Two groups that each use a niche prompt set that many unaffiliated accounts also use stay
+    two groups: the value is nobody's own."""
+    w = World()
+    _crowd(w)
+    rng = np.random.default_rng(12)
+    groups_ = []
+    for g in range(2):
+        members = [f"g{g}-{i:02d}" for i in range(15)]
+        groups_.append(members)
+        for i, a in enumerate(members):
+            w.account(a, created_day=-100 * g, hours="day")
+            w.use(a, "card", f"g{g}-card")
+            for t in rng.choice(10, 4, replace=False):
+                w.use(a, "template", f"niche{t}", 5)
+    for i in range(60):  # the unaffiliated users of the niche set
+        for t in rng.choice(10, 4, replace=False):
+            w.use(f"p{i:03d}", "template", f"niche{t}", 5)
+    community_of = {a: g for g, members in enumerate(groups_) for a in members}
+    _teams(community_of)
+    groups, _ = _run(w, community_of)
+    assert groups[groups_[0][0]] != groups[groups_[1][0]]
+
+
+def test_a_careful_operator_that_pair_evidence_found_in_part_is_completed_by_its_client() -> None:
+    """A careful operator: its own client and prompt pool, nothing else shared; pair evidence
+    found 20 of its 30 accounts. The client it owns brings in the rest; strangers who sent one
+    of its prompts stay out."""
+    w = World()
+    _crowd(w)
+    rng = np.random.default_rng(3)
+    careful = [f"c{i:02d}" for i in range(30)]
+    for i, a in enumerate(careful):
+        w.account(a, created_day=-200 - 3 * i, hours="day", api=1.0, cats={"agentic": 90, "chat": 10})
+        w.use(a, "tls", "custom-sdk")
+        w.use(a, "ip", f"own-home-{i}")
+        for t in rng.choice(60, 6, replace=False):
+            w.use(a, "template", f"private{t}", 20)
+    for i in range(100, 110):  # strangers who once sent one of its prompts (a leaked template)
+        w.use(f"p{i:03d}", "template", f"private{i % 60}", 1)
+    community_of = {a: 0 for a in careful[:20]}
+    _teams(community_of)
+    groups, _ = _run(w, community_of)
+    assert {groups.get(a) for a in careful} == {groups[careful[0]]}
+    assert all(groups.get(f"p{i:03d}") != groups[careful[0]] for i in range(100, 110))
+
+
+def test_merging_on_a_value_needs_both_sides_and_joint_ownership() -> None:
+    # communities 0..2 each use value 9 fully; community 3 touches it once of 50;
+    # communities 10.. own a value each with a small leak (the data's leak rate).
+    community = np.concatenate([np.repeat([0, 1, 2, 3], [20, 15, 10, 50]), np.repeat(np.arange(10, 30), 8), np.full(200, -1)])
+    rows = [(i, 9) for i in range(45)] + [(45, 9)]
+    start = 95
+    for k in range(20):
+        rows += [(start + 8 * k + j, 100 + k) for j in range(8)]
+        rows.append((255 + k, 100 + k))  # one stranger per value
+    aid = np.array([r[0] for r in rows], dtype=np.int64)
+    vid = np.array([r[1] for r in rows], dtype=np.int64)
+    users = np.array([int((vid == v).sum()) for v in vid], dtype=np.int64)
+    merged, merges = merge_by_value_usage(community, aid, vid, users, len(community))
+    assert merges == 2
+    assert len(set(merged[:45].tolist())) == 1
+    assert merged[45] != merged[0]  # one of fifty does not make a group "more of" the crews
+    assert same_partition(merged[95:255].tolist(), community[95:255].tolist())
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 10_000))
+def test_merging_on_values_only_coarsens_and_ignores_label_values(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = 120
+    community = rng.integers(-1, 8, n)
+    aid = rng.integers(0, n, 300)
+    vid = rng.integers(0, 12, 300)
+    pairs = np.unique(aid * 100 + vid)
+    aid, vid = pairs // 100, pairs % 100
+    users = np.array([int((vid == v).sum()) for v in vid], dtype=np.int64)
+    merged, _ = merge_by_value_usage(community, aid, vid, users, n)
+    for c in np.unique(community[community >= 0]):
+        assert len(np.unique(merged[community == c])) == 1
+    assert (merged[community < 0] == -1).all()
+    relabel = np.where(community >= 0, (community * 7 + 3) % 11, -1)
+    again, _ = merge_by_value_usage(relabel, aid, vid, users, n)
+    assert same_partition(merged.tolist(), again.tolist())
+
+
+def test_a_value_is_unexplained_when_more_of_it_lies_outside_its_community_than_leaks() -> None:
+    # tls values held by their community with one stray user each, and value 99 held by a
+    # community of 20 but used by 15 accounts outside it (a careful operator found in part).
+    cover = {
+        "vid": np.array([*range(10), 99, 98]),
+        "kind": np.array(["tls"] * 12),
+        "n": np.array([11] * 10 + [35, 10]),
+        "top": np.array([10] * 10 + [20, 3]),
+    }
+    assert sorted(_unexplained(cover).tolist()) == [98, 99]
+
+
+def test_a_group_a_larger_group_mostly_holds_becomes_that_group() -> None:
+    communities = pa.table({"aid": pa.array([0, 1, 2, 3, 4, 5], pa.int32()), "gid": pa.array([7, 7, 7, 8, 8, 8], pa.int64())})
+    value_groups = pa.table({"aid": pa.array([1, 2, 9, 10, 5, 9, 10], pa.int32()), "gid": pa.array([50, 50, 50, 50, 50, 60, 60], pa.int64())})
+    out = _absorb_covered_communities(communities, value_groups).to_pydict()
+    got = sorted(zip(out["aid"], out["gid"]))
+    # 7 (two of three in 50) and 60 (both in 50) become 50; 8 (one of three) stays.
+    assert got == [(0, 50), (1, 50), (2, 50), (3, 8), (4, 8), (5, 8), (5, 50), (9, 50), (10, 50)]
+
+
+def test_binomial_upper_tail_matches_a_direct_sum() -> None:
+    from math import comb
+
+    for n, p in ((10, 0.1), (40, 0.02), (7, 0.5)):
+        for k in range(n + 1):
+            direct = sum(comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k, n + 1))
+            assert abs(binomial_upper_tail(k, n, p) - direct) < 1e-9
+
+
+def _usage(accounts: list[list[int]], n_nodes: int, parity: int) -> tuple[dict[tuple[int, int], float], CoUsage]:
+    half = [ts for i, ts in enumerate(accounts) if i % 2 == parity]
+    c: dict[tuple[int, int], float] = {}
+    users = np.zeros(n_nodes)
+    for ts in half:
+        for x in ts:
+            users[x] += 1
+        for i, x in enumerate(sorted(ts)):
+            for y in sorted(ts)[i + 1:]:
+                c[(x, y)] = c.get((x, y), 0.0) + 1.0
+    k = np.array([len(ts) for ts in half], dtype=float)
+    return c, CoUsage(np.zeros(0), users, float((k * (k - 1)).sum() / k.sum() ** 2))
+
+
+def _split(accounts: list[list[int]], n_nodes: int) -> np.ndarray:
+    even, u0 = _usage(accounts, n_nodes, 0)
+    odd, u1 = _usage(accounts, n_nodes, 1)
+    keys = sorted(set(even) | set(odd))
+    a = np.array([k[0] for k in keys])
+    b = np.array([k[1] for k in keys])
+    order_by = CoUsage(np.array([even.get(k, 0.0) for k in keys]), u0.users, u0.scale)
+    test_on = CoUsage(np.array([odd.get(k, 0.0) for k in keys]), u1.users, u1.scale)
+    return split_tight_cores(np.zeros(n_nodes, dtype=np.int64), a, b, order_by, test_on)
+
+
+def test_a_private_pool_fused_with_popular_tail_templates_is_split_off() -> None:
+    """Templates 0-19: an operator's pool (60 accounts, 6 each); 20-39: popular tail templates that
+    1,500 strangers use at random and the operator's accounts too. Label propagation put them
+    in one group; the pool comes out whole."""
+    rng = np.random.default_rng(1)
+    accounts = [[*rng.choice(20, 6, replace=False).tolist(), *(20 + rng.choice(20, 2, replace=False)).tolist()] for _ in range(60)]
+    accounts += [(20 + rng.choice(20, 3, replace=False)).tolist() for _ in range(1500)]
+    labels = _split(accounts, 40)
+    assert same_partition(labels.tolist(), [0] * 20 + [1] * 20)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 10_000))
+def test_a_pool_sampled_evenly_is_never_cut_by_its_own_noise(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    accounts = [rng.choice(30, 5, replace=False).tolist() for _ in range(80)]
+    accounts += [(30 + rng.choice(30, 3, replace=False)).tolist() for _ in range(400)]
+    labels = _split(accounts, 60)
+    assert len(set(labels[:30].tolist())) == 1
