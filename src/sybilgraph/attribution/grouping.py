@@ -289,10 +289,10 @@ def group_accounts(
 
 
 def _absorb_covered_communities(communities: pa.Table, value_groups: pa.Table) -> pa.Table:
-    """Both tables as one, where a group (community or value group) whose members a larger group
-    mostly holds (at least half) is that group: pair evidence found part of an operator and a
-    shared value the rest (a careful operator whose accounts share a private client and, in
-    fragments, a prompt pool), or two values define one operator."""
+    """Both tables as one, where a group (community or value group) whose members a larger value
+    group mostly holds (at least half) is that value group: pair evidence found part of an
+    operator and a shared value the rest (a careful operator whose accounts share a private
+    client and, in fragments, a prompt pool), or two values define one operator."""
     both = pa.concat_tables([communities, value_groups])
     if value_groups.num_rows == 0 or both.num_rows == 0:
         return both
@@ -310,6 +310,9 @@ def _absorb_covered_communities(communities: pa.Table, value_groups: pa.Table) -
     is_community = covered["gid"].isin(communities.column("gid").to_numpy())
     spans = covered[is_community].groupby("gid_b").size()
     covered = covered[~is_community | ~covered["gid_b"].isin(spans.index[spans > 1])]
+    # Only into value groups: a value group inside a community brings the community nobody its own
+    # membership judgement would not (a few strangers a value group accepted stay outside it).
+    covered = covered[~covered["gid_b"].isin(communities.column("gid").to_numpy())]
     # Each group goes into the one holding most of it (then the larger, then the smaller id).
     covered = covered.sort_values(["gid", "k", "size_b", "gid_b"], ascending=[True, False, False, True]).drop_duplicates("gid")
     target = dict(zip(covered["gid"].tolist(), covered["gid_b"].tolist()))
