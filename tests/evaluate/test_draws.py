@@ -166,3 +166,58 @@ def test_resume_keeps_the_draws_already_measured(tmp_path) -> None:
     logged: list[str] = []
     out = run_draws(None, {0.02: 3}, tmp_path, resume=kept, log=logged.append)  # type: ignore[arg-type]
     assert out is kept and len(out.scores[0.02]) == len(SCORES) and logged == []
+
+
+def _org_score(seed: int, trail: int, asserted: int, correct: int, quiet: int, quiet_asserted: int,
+               decoys: int = 0, without_evidence: int = 0) -> DrawScore:
+    from types import SimpleNamespace
+
+    from sybilgraph.evaluate.draws import organisation_draw_metrics
+
+    m = SimpleNamespace(
+        n_trail=trail, n_trail_asserted=asserted, n_trail_correct=correct, n_no_trail=quiet,
+        n_no_trail_asserted=quiet_asserted, n_decoy_top=decoys, n_hypotheses=trail + 1,
+        n_hypotheses_without_evidence=without_evidence,
+        precision=correct / asserted if asserted else None, recall=correct / trail if trail else None,
+        no_trail_asserted_share=quiet_asserted / quiet if quiet else None,
+    )
+    return DrawScore(method="sybilgraph", seed=seed, metrics=organisation_draw_metrics(m))
+
+
+def test_organisation_draws_pool_counts_against_the_bounds_and_name_the_worst_draw() -> None:
+    from sybilgraph.evaluate.draws import render_organisation_draws
+
+    scores = [_org_score(1, 3, 3, 3, 1, 0), _org_score(2, 4, 3, 2, 2, 0, without_evidence=1),
+              _org_score(3, 2, 2, 2, 0, 0), score("splink", 1, 0.5, 0.0, {})]
+    md = render_organisation_draws(scores)
+    assert "| 2 | 4 | 3 | 2 | 0.667 | 0.500 | 2 | 0 | 0 | 5 | 1 |" in md  # draw 2's own row
+    assert "| all | 9 | 8 | 7 | 0.875 (7/8) | 0.778 (7/9) | 3 | 0 | 0 | 12 | 1 |" in md
+    assert "top-1 precision, operators with a trail >= 0.95 | 0.875 (7/8) | **missed** | 0.667 (seed 2) |" in md
+    assert "asserted without a trail <= 2% | 0.000 (0/3) | met | 0.000 (seed 1) |" in md
+    assert "decoy (shared cloud provider, webmail) as top hypothesis = 0 | 0 | met | none |" in md
+    assert "name accounts and identifiers = 0 | 1 | **missed** | seeds 2 |" in md
+    assert render_organisation_draws([score("sybilgraph", 1, 1.0, 0.0, {})]) == ""  # no organisation counts
+
+
+def test_sybilgraphs_draw_score_carries_the_organisation_counts() -> None:
+    import pandas as pd
+
+    from sybilgraph.evaluate import evaluate
+    from sybilgraph.evaluate.command import Evaluation
+    from sybilgraph.evaluate.matrix import draw_scores
+    from sybilgraph.evaluate.metrics import organisation_metrics
+
+    truth = pd.DataFrame({"account_id": ["a", "b"], "operator": ["DIST-X", "DIST-X"], "is_distillation": [True, True],
+                          "organisation": ["org_1", "org_1"]})
+    export = pd.DataFrame({"account_id": ["a", "b"], "operator_id": ["o", "o"], "flagged": [True, True],
+                           "organisation_id": ["org_1", "org_1"]})
+    manifest = [{"operator": "DIST-X", "organisation": {"reference": "org_1"}, "leaves_trail": True, "decoys": []}]
+    hyps = [{"operator_id": "o", "org_id": "org_1", "rank": 1, "decision": None,
+             "evidence_json": '[{"accounts": ["a"], "identifiers": ["card:4111"]}]'}]
+    orgs = organisation_metrics(export, truth, manifest, hyps)
+    ev = Evaluation([evaluate(export, truth, method="sybilgraph"), evaluate(export, truth, method="splink")],
+                    [], None, "run", organisations=orgs)
+    mine, theirs = draw_scores(ev, seed=3, families={})
+    assert mine.metrics["org_trail_correct"] == 1.0 and mine.metrics["org_precision"] == 1.0
+    assert mine.metrics["org_hypotheses"] == 1.0 and mine.metrics["org_hypotheses_without_evidence"] == 0.0
+    assert "org_trail" not in theirs.metrics  # the baselines name no organisation

@@ -85,3 +85,19 @@ def test_calibration_pairs_match_the_organisation_of_most_members_by_id_or_name(
     m = organisation_metrics(_export({"P1": "org_1"}), TRUTH, MANIFEST)
     text = str(render_organisations(m).title)
     assert "trail precision" in text and "decoy as top hypothesis" in text
+
+
+def test_every_hypothesis_must_name_the_accounts_and_identifiers_of_its_ties() -> None:
+    full = '[{"accounts": ["a0"], "identifiers": ["card:411111******1111"]}]'
+    hyps = [
+        {"operator_id": "P1", "org_id": "org_1", "rank": 1, "decision": None, "evidence_json": full},
+        {"operator_id": "P1", "org_id": "org_x", "rank": 2, "decision": None,
+         "evidence_json": '[{"accounts": ["a1"], "identifiers": []}]'},  # an identifier missing
+        {"operator_id": "P3", "org_id": "org_3", "rank": 1, "decision": None, "evidence_json": "[]"},  # no evidence
+        {"operator_id": "P2", "org_id": "org_y", "rank": 1, "decision": "confirmed", "evidence_json": "[]"},  # analyst
+    ]
+    m = organisation_metrics(_export({"P1": "org_1"}), TRUTH, MANIFEST, hypotheses=hyps)
+    assert (m.n_hypotheses, m.n_hypotheses_without_evidence) == (4, 2)
+    unchecked = organisation_metrics(_export({"P1": "org_1"}), TRUTH, MANIFEST,
+                                     hypotheses=[{"operator_id": "P1", "org_id": "org_1", "rank": 1}])
+    assert unchecked.n_hypotheses is None and unchecked.n_hypotheses_without_evidence is None

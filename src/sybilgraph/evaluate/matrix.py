@@ -35,7 +35,13 @@ from sybilgraph.evaluate.calibrate import (
     operator_families,
 )
 from sybilgraph.evaluate.command import Evaluation, evaluate_current
-from sybilgraph.evaluate.draws import DrawScore, render_bounds, render_draws
+from sybilgraph.evaluate.draws import (
+    DrawScore,
+    organisation_draw_metrics,
+    render_bounds,
+    render_draws,
+    render_organisation_draws,
+)
 from sybilgraph.evaluate.metrics import EvaluationResult
 from sybilgraph.evaluate.report import render_markdown
 from sybilgraph.evaluate.stability import IdStability, ids_kept, same_operator_share
@@ -107,13 +113,16 @@ def _metrics(r: EvaluationResult) -> dict[str, float]:
 
 def draw_scores(ev: Evaluation, seed: int, families: Mapping[str, str]) -> list[DrawScore]:
     """Every method of one draw as a :class:`DrawScore` (``families``: true operator -> family,
-    from the draw's generator.json)."""
+    from the draw's generator.json); sybilgraph's also carries the draw's organisation counts
+    (:func:`sybilgraph.evaluate.draws.organisation_draw_metrics`), the baselines name no organisation."""
     out = []
-    for r in ev.results:
+    for i, r in enumerate(ev.results):
         metrics: dict[str, float | None] = dict(_metrics(r))
         metrics["ece"] = ev.method_calibration_errors.get(r.method)
         shares = ev.open_customers_flagged.get(r.method, {})
         metrics["large_open_flagged"] = float(any(v > 0 for v in shares.values())) if shares else None
+        if i == 0 and ev.organisations is not None:
+            metrics.update(organisation_draw_metrics(ev.organisations))
         out.append(DrawScore(
             method=r.method, seed=seed, metrics=metrics,
             operator_recall={o.operator: o.recall for o in r.recall_by_operator},
@@ -436,6 +445,9 @@ def render_draw_matrix(results: DrawResults, command: str) -> str:
                 "Worst draw against the acceptance bounds (a bound holds only if the worst draw meets it;",
                 "the last column: sybilgraph's worst draw at least as good as Splink's):", "",
                 render_bounds(s, DRAW_ACCEPTANCE, EVERY_OPERATOR_SHARE, rival="splink")]
+        orgs = render_organisation_draws(s)
+        if orgs:
+            out += [orgs, ""]
         lofo = results.lofo.get(scale)
         if lofo is not None and len(lofo):
             out += ["Leave-one-family-out (`sybilgraph calibrate`'s fit, on the operators attribution",

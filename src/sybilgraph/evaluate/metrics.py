@@ -62,6 +62,7 @@ identical) ARI is 1.0.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -584,6 +585,11 @@ class OrganisationMetrics(_Frozen):
     no_trail_asserted_share: float | None
     n_decoy_top: int
     operators: tuple[OrganisationOutcome, ...]
+    # Hypotheses of the run (every operator's, asserted or not) and those whose evidence does not
+    # name both the accounts and the identifiers behind every tie (an analyst's confirmation
+    # without ties is exempt); None when the hypotheses carried no evidence to check.
+    n_hypotheses: int | None = None
+    n_hypotheses_without_evidence: int | None = None
 
 
 def _norm(text: object) -> str:
@@ -644,6 +650,7 @@ def organisation_metrics(
         ))
     trail_ops = [o for o in out if o.trail]
     quiet = [o for o in out if not o.trail]
+    checked = [h for h in hypotheses if "evidence_json" in h]
     asserted_n = sum(o.asserted is not None for o in trail_ops)
     correct_n = sum(o.correct for o in trail_ops)
     quiet_asserted = sum(o.asserted is not None for o in quiet)
@@ -652,4 +659,15 @@ def organisation_metrics(
         precision=_ratio(correct_n, asserted_n), recall=_ratio(correct_n, len(trail_ops)),
         n_no_trail=len(quiet), n_no_trail_asserted=quiet_asserted, no_trail_asserted_share=_ratio(quiet_asserted, len(quiet)),
         n_decoy_top=sum(o.decoy_top for o in out), operators=tuple(out),
+        n_hypotheses=len(checked) if checked else None,
+        n_hypotheses_without_evidence=sum(not _names_its_evidence(h) for h in checked) if checked else None,
     )
+
+
+def _names_its_evidence(hypothesis: Any) -> bool:
+    """A hypothesis names the accounts and identifiers of every tie behind it (the issue's
+    "an accusation needs evidence"); one an analyst confirmed stands on the decision."""
+    evidence = json.loads(hypothesis.get("evidence_json") or "[]")
+    if not evidence:
+        return hypothesis.get("decision") == "confirmed"
+    return all(e.get("accounts") and e.get("identifiers") for e in evidence)
