@@ -385,7 +385,7 @@ def calibrate_cmd(
     out_dir: Annotated[Path | None, typer.Option("--out", help="Where to write the models (default: the package's own).")] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Confirm: the database is emptied before every bundle.")] = False,
 ) -> None:
-    """Fit the campaign score and the confidence calibration on generated truth; report leave-one-family-out."""
+    """Fit the campaign score, the confidence calibration and the organisation model on generated truth; report held-out checks."""
     from importlib import resources
 
     from sybilgraph.evaluate.calibrate import fit_models
@@ -407,7 +407,7 @@ def calibrate_cmd(
     with open_db(settings()) as db:
         report = fit_models(db, paths, target, progress=out.print)
     out.print(report.markdown())
-    out.print(f"wrote {target}/campaign_score.json, confidence.json, calibration.md")
+    out.print(f"wrote {target}/campaign_score.json, confidence.json, organisation.json, calibration.md")
 
 
 @app.command("explain")

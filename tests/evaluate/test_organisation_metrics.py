@@ -79,7 +79,7 @@ def test_calibration_pairs_match_the_organisation_of_most_members_by_id_or_name(
     truth = pd.DataFrame({"organisation": ["Alpha Labs", "alpha labs", "Beta Corp", "org_a", ""]},
                          index=["x1", "x2", "x3", "y1", "y2"])
     pairs = organisation_pairs(orgs, members, truth)
-    assert list(pairs.columns) == [*COMPARISON_NAMES, "match"]
+    assert list(pairs.columns) == ["operator_id", "org_id", *COMPARISON_NAMES, "match"]
     assert pairs["match"].tolist() == [True, False, True]  # Y: half its members is enough
 
     m = organisation_metrics(_export({"P1": "org_1"}), TRUTH, MANIFEST)
@@ -101,3 +101,31 @@ def test_every_hypothesis_must_name_the_accounts_and_identifiers_of_its_ties() -
     unchecked = organisation_metrics(_export({"P1": "org_1"}), TRUTH, MANIFEST,
                                      hypotheses=[{"operator_id": "P1", "org_id": "org_1", "rank": 1}])
     assert unchecked.n_hypotheses is None and unchecked.n_hypotheses_without_evidence is None
+
+
+def test_the_organisation_model_is_checked_on_families_and_bundles_it_was_not_fitted_on() -> None:
+    import numpy as np
+
+    from sybilgraph.attribution.organisations import COMPARISON_NAMES, tie_level
+    from sybilgraph.evaluate.calibrate import organisation_held_out, organisation_held_out_markdown
+
+    domain = COMPARISON_NAMES.index("domain")
+    rows, operators = [], []
+    for b in ("b1", "b2", "b3"):
+        for k, fam in enumerate(("careful", "vm_farm", "careful")):
+            op = f"{b}-op{k}"
+            operators.append({"bundle": b, "operator_id": op, "family": fam})
+            for org, level, match in ((f"org_{op}", tie_level(0.0005, 6, 10, True), True),  # its lab's rare domain
+                                      ("gmail", tie_level(0.3, 9, 10, True), False)):  # webmail: everyone's
+                levels = np.zeros(len(COMPARISON_NAMES), dtype=int)
+                levels[domain] = level
+                rows.append({"operator_id": op, "org_id": org, **dict(zip(COMPARISON_NAMES, levels)), "match": match, "bundle": b})
+    table = organisation_held_out(pd.DataFrame(rows), pd.DataFrame(operators))
+    assert table.iloc[0]["held_out"] == "all (in sample)" and table.iloc[0]["reachable"] == 9
+    assert set(table.loc[table["kind"] == "family", "held_out"]) == {"careful", "vm_farm"}
+    assert set(table.loc[table["kind"] == "bundle", "held_out"]) == {"b1", "b2", "b3"}
+    fam = table[table["kind"] == "family"].set_index("held_out")
+    assert fam.loc["careful", "reachable"] == 6 and fam.loc["vm_farm", "reachable"] == 3
+    assert (table["correct"] <= table["asserted"]).all() and (table["correct"] == table["asserted"]).all()  # gmail never wins
+    md = "\n".join(organisation_held_out_markdown(table))
+    assert "| family vm_farm | 3 |" in md and "each bundle in turn (3;" in md

@@ -66,6 +66,7 @@ __all__ = [
     "attribute_organisations",
     "candidate_levels",
     "fit_organisation_model",
+    "hypotheses",
     "load_organisation_model",
     "score_candidates",
 ]

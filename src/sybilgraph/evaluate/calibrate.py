@@ -18,6 +18,9 @@ Leave-one-family-out: the score is fitted again without each tradecraft family (
 that family in every bundle left out) and scored on that family alone: the share of its
 accounts flagged (distillation families) or flagged wrongly (benign families). A family the fit
 never saw must still be caught, or the score was fitted to the families, not to concealment.
+The organisation model is checked the same way (``organisation_held_out``): fitted without one
+family's (operator, organisation) candidates, then every bundle scored as a run scores it and
+that family's top-1 assertions counted; and fitted without one bundle, scored on it alone.
 """
 
 from __future__ import annotations
@@ -35,7 +38,14 @@ import pandas as pd
 
 from sybilgraph.attribution import AttributionParams, run_attribution
 from sybilgraph.attribution.calibration import Calibration
-from sybilgraph.attribution.organisations import COMPARISON_NAMES, OrganisationModel, fit_organisation_model
+from sybilgraph.attribution.organisations import (
+    COMPARISON_NAMES,
+    Candidates,
+    OrganisationModel,
+    fit_organisation_model,
+    hypotheses,
+    score_candidates,
+)
 from sybilgraph.attribution.scoring import FEATURES, ScoreModel
 from sybilgraph.db.admin import reset
 from sybilgraph.db.session import Database
@@ -53,6 +63,8 @@ __all__ = [
     "leave_one_family_out",
     "lofo_markdown",
     "operator_families",
+    "organisation_held_out",
+    "organisation_held_out_markdown",
 ]
 
 
@@ -137,7 +149,7 @@ def organisation_pairs(orgs: Any, members: pd.DataFrame, truth: pd.DataFrame) ->
     organisation is the true one of at least half the operator's members (by org_id or name)."""
     cands = orgs.candidates
     if cands is None or not len(cands) or "organisation" not in truth.columns:
-        return pd.DataFrame(columns=[*COMPARISON_NAMES, "match"])
+        return pd.DataFrame(columns=["operator_id", "org_id", *COMPARISON_NAMES, "match"])
     name = truth["organisation"].astype(str).str.strip().str.lower()  # truth may name one organisation two ways
     org = name.where(truth["organisation"].notna() & (name != ""))
     members = members.assign(org=org.reindex(members["account_id"]).to_numpy())
@@ -147,6 +159,8 @@ def organisation_pairs(orgs: Any, members: pd.DataFrame, truth: pd.DataFrame) ->
     true_org = {op: str(o) for op, o in top.items() if 2 * top_n[op] >= sizes[op]}
     names = orgs.names
     frame = pd.DataFrame(cands.levels, columns=list(COMPARISON_NAMES))
+    frame.insert(0, "org_id", list(cands.org_id))
+    frame.insert(0, "operator_id", list(cands.operator_id))
     frame["match"] = [
         true_org.get(op) in {org_id.strip().lower(), names.get(org_id, "").strip().lower()}
         for op, org_id in zip(cands.operator_id, cands.org_id)
@@ -210,6 +224,82 @@ def leave_one_family_out(ops: pd.DataFrame, params: AttributionParams) -> pd.Dat
     return pd.DataFrame(rows)
 
 
+def _fit_organisations(pairs: pd.DataFrame, fitted_on: dict[str, Any] | None = None) -> OrganisationModel:
+    return fit_organisation_model(pairs[list(COMPARISON_NAMES)].to_numpy(dtype=int), pairs["match"].to_numpy(dtype=bool),
+                                  fitted_on=fitted_on)
+
+
+def _top1(pairs: pd.DataFrame, model: OrganisationModel) -> pd.DataFrame:
+    """Per operator of one bundle's candidates: whether an organisation is asserted, whether it is
+    the true one, and whether the true one is among the candidates at all (a run's scoring: the
+    bundle's own u by EM with the model's m, then the Bayes decision at the model's threshold)."""
+    cands = Candidates(pairs["operator_id"].astype(str).tolist(), pairs["org_id"].astype(str).tolist(),
+                       pairs[list(COMPARISON_NAMES)].to_numpy(dtype=np.int64), [{} for _ in range(len(pairs))])
+    fs, scores = score_candidates(cands, model)
+    asserted = {h.operator_id: h.org_id for h in hypotheses(cands, fs, scores, model.threshold) if h.asserted}
+    true_org = pairs[pairs["match"].astype(bool)].groupby("operator_id")["org_id"].agg(lambda v: set(map(str, v)))
+    ops = pairs["operator_id"].astype(str).unique()
+    return pd.DataFrame({
+        "operator_id": ops,
+        "reachable": [op in true_org.index for op in ops],
+        "asserted": [op in asserted for op in ops],
+        "correct": [op in asserted and asserted[op] in true_org.get(op, set()) for op in ops],
+    })
+
+
+def organisation_held_out(pairs: pd.DataFrame, operators: pd.DataFrame) -> pd.DataFrame:
+    """The organisation model on candidates it was not fitted on: per tradecraft family (fitted
+    without that family's candidates, every bundle scored as a run scores it, that family's
+    operators counted) and per bundle (fitted without the bundle, scored on it); a first row
+    "all (in sample)" fits and scores everything. ``pairs``: :func:`organisation_pairs` with a
+    ``bundle`` column; ``operators``: the training operators (bundle, operator_id, family).
+    Counts: operators whose true organisation is a candidate (``reachable``), asserted ones,
+    correct ones; precision = correct / asserted, recall = correct / reachable."""
+    if not len(pairs) or not pairs["match"].any():
+        return pd.DataFrame(columns=["held_out", "kind", "reachable", "asserted", "correct", "precision", "recall"])
+    family = operators.set_index(["bundle", "operator_id"])["family"].to_dict()
+    pairs = pairs.assign(family=[family.get((b, o), "unknown") for b, o in zip(pairs["bundle"], pairs["operator_id"])])
+    rows: list[dict[str, Any]] = []
+
+    def score(held: str, kind: str, model: OrganisationModel, bundles: Any, keep: Any) -> None:
+        outcome = pd.concat([_top1(pairs[pairs["bundle"] == b], model).assign(bundle=b) for b in bundles], ignore_index=True)
+        outcome = outcome[[keep(b, o) for b, o in zip(outcome["bundle"], outcome["operator_id"])]]
+        reach, asserted, correct = int(outcome["reachable"].sum()), int(outcome["asserted"].sum()), int(outcome["correct"].sum())
+        rows.append({"held_out": held, "kind": kind, "reachable": reach, "asserted": asserted, "correct": correct,
+                     "precision": correct / asserted if asserted else None, "recall": correct / reach if reach else None})
+
+    bundles = list(dict.fromkeys(pairs["bundle"]))
+    score("all (in sample)", "none", _fit_organisations(pairs), bundles, lambda b, o: True)
+    for fam in sorted(pairs.loc[pairs["match"].astype(bool), "family"].unique()):
+        model = _fit_organisations(pairs[pairs["family"] != fam])
+        score(fam, "family", model, bundles, lambda b, o, fam=fam: family.get((b, o), "unknown") == fam)
+    for b in bundles:
+        rest = pairs[pairs["bundle"] != b]
+        if rest["match"].any():
+            score(Path(str(b)).name, "bundle", _fit_organisations(rest), [b], lambda _b, _o: True)
+    return pd.DataFrame(rows)
+
+
+def organisation_held_out_markdown(table: pd.DataFrame) -> list[str]:
+    """:func:`organisation_held_out` as Markdown lines (per-bundle rows summed into one line)."""
+    def ratio(v: Any) -> str:
+        return "n/a" if v is None or pd.isna(v) else f"{v:.3f}"
+
+    lines = ["| held out | operators whose organisation is a candidate | asserted | correct | precision | recall |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for r in table[table["kind"] != "bundle"].itertuples():
+        label = r.held_out if r.kind == "none" else f"family {r.held_out}"
+        lines.append(f"| {label} | {r.reachable} | {r.asserted} | {r.correct} | {ratio(r.precision)} | {ratio(r.recall)} |")
+    per_bundle = table[table["kind"] == "bundle"]
+    if len(per_bundle):
+        reach, asserted, correct = (int(per_bundle[k].sum()) for k in ("reachable", "asserted", "correct"))
+        worst = per_bundle.sort_values(["recall", "held_out"]).iloc[0]
+        lines.append(f"| each bundle in turn ({len(per_bundle)}; worst recall {ratio(worst.recall)} in {worst.held_out}) | "
+                     f"{reach} | {asserted} | {correct} | {ratio(correct / asserted if asserted else None)} | "
+                     f"{ratio(correct / reach if reach else None)} |")
+    return lines
+
+
 @dataclass
 class CalibrationReport:
     score: ScoreModel
@@ -219,6 +309,7 @@ class CalibrationReport:
     n_operators: int
     n_accounts: int
     organisation: OrganisationModel | None = None
+    organisation_held_out: pd.DataFrame | None = None
 
     def markdown(self) -> str:
         lines = [
@@ -239,6 +330,9 @@ class CalibrationReport:
             fo = self.organisation.fitted_on
             lines += ["", f"Organisation model: m from {fo.get('matches', 0)} true (operator, organisation) candidates, "
                           f"pooled u from {fo.get('non_matches', 0)} others (models/organisation.json)."]
+            if self.organisation_held_out is not None and len(self.organisation_held_out):
+                lines += ["", "Organisation model on candidates it was not fitted on (top-1 assertions at the model's threshold):",
+                          "", *organisation_held_out_markdown(self.organisation_held_out)]
         return "\n".join(lines) + "\n"
 
 
@@ -273,14 +367,15 @@ def fit_models(
     confidence = fit_confidence(training.accounts)
     lofo = leave_one_family_out(training.operators, params)
     pairs = training.organisation_pairs
-    organisation = fit_organisation_model(pairs[list(COMPARISON_NAMES)].to_numpy(dtype=int), pairs["match"].to_numpy(dtype=bool),
-                                          fitted_on=fitted_on) if len(pairs) else None
+    organisation = _fit_organisations(pairs, fitted_on) if len(pairs) else None
+    org_held_out = organisation_held_out(pairs, training.operators) if len(pairs) else None
     out_dir.mkdir(parents=True, exist_ok=True)
     if organisation is not None:
         (out_dir / "organisation.json").write_text(organisation.to_json() + "\n")
     (out_dir / "campaign_score.json").write_text(score.to_json() + "\n")
     (out_dir / "confidence.json").write_text(confidence.to_json(fitted_on) + "\n")
-    report = CalibrationReport(score, confidence, lofo, len(bundles), len(training.operators), len(training.accounts), organisation)
+    report = CalibrationReport(score, confidence, lofo, len(bundles), len(training.operators), len(training.accounts),
+                               organisation, org_held_out)
     (out_dir / "calibration.md").write_text(report.markdown())
     training.operators.to_csv(out_dir / "training_operators.csv", index=False)
     return report
