@@ -190,6 +190,26 @@ def test_fitted_m_weighs_levels_no_true_organisation_produced_against_it() -> No
         assert mj.sum() == pytest.approx(1.0)
 
 
+def test_more_members_on_a_tie_never_weigh_less_than_fewer() -> None:
+    few, many = O.tie_level(0.0005, 1, 80, True), O.tie_level(0.0005, 60, 80, True)
+    # The training truth has campaigns with one member on their lab's rare domain, none with most.
+    matches = _levels([{"domain": few}] * 40)
+    others = _levels([{"domain": O.tie_level(0.4, 60, 80, True)}] * 900 + [{"domain": many}] * 2)
+    model = O.fit_organisation_model(np.vstack([matches, others]), np.r_[np.ones(40, bool), np.zeros(902, bool)])
+    m, u = model.m_tables(), model.u_tables()
+    domain = O.COMPARISON_NAMES.index("domain")
+    w = np.log2(m[domain] / u[domain])
+    assert w[many] >= w[few] - 1e-9 and w[few] > 5
+    assert w[O.tie_level(0.4, 60, 80, True)] < 0  # a popular tie keeps what the data says
+    _status, pop, count = O._split(np.arange(1, len(w)))
+    rare_few = np.flatnonzero((count == 0) & (pop >= O.MONOTONE_FROM_BUCKET)) + 1
+    for j, name in enumerate(O.COMPARISON_NAMES):
+        if name in O.TIE_COMPARISONS:
+            ratio = np.log2(m[j] / u[j])
+            assert all(ratio[k + 1] >= ratio[k] - 1e-9 for k in rare_few), name
+        assert m[j].sum() == pytest.approx(1.0)
+
+
 def test_u_by_em_with_m_fixed_does_not_count_matches_as_chance() -> None:
     model = O.fit_organisation_model(
         _levels([{"card": 10}] * 20 + [{"domain": 1}] * 400), np.r_[np.ones(20, bool), np.zeros(400, bool)]

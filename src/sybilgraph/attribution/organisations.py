@@ -206,7 +206,7 @@ def fit_organisation_model(
     tie_cols = [j for j, name in enumerate(COMPARISON_NAMES) if name in TIE_COMPARISONS]
     popularity = popularity_distribution(levels[is_match][:, tie_cols])
     m = [
-        tie_m(levels[is_match, j], u[j], popularity) if name in TIE_COMPARISONS
+        monotone_in_members(tie_m(levels[is_match, j], u[j], popularity), u[j]) if name in TIE_COMPARISONS
         else (np.bincount(levels[is_match, j], minlength=len(u[j]))[: len(u[j])] + M_PRIOR_PAIRS * u[j]) / (is_match.sum() + M_PRIOR_PAIRS)
         for j, name in enumerate(COMPARISON_NAMES)
     ]
@@ -216,6 +216,29 @@ def fit_organisation_model(
         threshold=threshold,
         fitted_on={**dict(fitted_on or {}), "matches": int(is_match.sum()), "non_matches": int((~is_match).sum())},
     )
+
+
+# Popularity buckets (index into the buckets, 0 = most popular) from which more members on a tie
+# never weigh less than fewer: ties used by at most 1% of accounts.
+MONOTONE_FROM_BUCKET = 2
+
+
+def monotone_in_members(m: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """More members carrying a rare tie is never weaker evidence: for each status and popularity
+    bucket of ties used by at most 1% of accounts, "half the members or more" weighs at least what
+    "fewer than half" weighs. Without this a level no true pair of the training draws fell in (a
+    campaign with most members on its lab's rare domain, say: a dozen draws may hold none) would
+    weigh *against* the organisation, its m being only the prior's share. A raised level takes
+    the other's ratio m / u, then m is renormalised; rare levels have a small u, so the raise
+    moves little mass. Popular ties (a webmail domain) keep what the data says: there many
+    members on the tie is common among unrelated operators."""
+    m = np.asarray(m, dtype=float).copy()
+    u = np.asarray(u, dtype=float)
+    _status, pop, count = _split(np.arange(1, len(m)))
+    for few in np.flatnonzero((count == 0) & (pop >= MONOTONE_FROM_BUCKET)) + 1:
+        many = few + 1
+        m[many] = max(m[many], m[few] / u[few] * u[many])
+    return m / m.sum()
 
 
 def _split(level: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
