@@ -37,5 +37,8 @@ def test_two_draws_scored_per_method_with_a_lofo_table(
     if lofo is not None and len(lofo):
         assert set(lofo["family"]) <= set(ops["family"])
         assert lofo["flagged_share"].between(0, 1).all()
+    # The organisation step per draw (random worlds name who runs each operator).
+    assert all(s.metrics.get("org_trail") is not None for s in scores if s.method == "sybilgraph")
     md = render_draw_matrix(results, "sybilgraph evaluate-matrix --draws 0.002:2")
     assert "### Scale 0.002\n\n2 draws." in md
+    assert "Against the organisation bounds over 2 draws" in md

@@ -402,7 +402,11 @@ def run_draws(
             mine = _metrics(ev.results[0])
             log(f"[{done}/{total}] scale {scale} seed {seed} in {time.perf_counter() - t0:.0f} s "
                 f"(elapsed {time.perf_counter() - t_start:.0f} s): sybilgraph flag P {mine['flag_precision']:.4f} "
-                f"R {mine['flag_recall']:.4f}, worst operator R {mine['min_operator_recall']:.4f}")
+                f"R {mine['flag_recall']:.4f}, worst operator R {mine['min_operator_recall']:.4f}"
+                + ("" if ev.organisations is None else
+                   f"; organisations: {ev.organisations.n_trail_correct} correct of {ev.organisations.n_trail_asserted} "
+                   f"asserted, {ev.organisations.n_trail} with a trail, {ev.organisations.n_no_trail_asserted} of "
+                   f"{ev.organisations.n_no_trail} without one asserted"))
             if on_draw is not None:
                 on_draw(results)
     return results
