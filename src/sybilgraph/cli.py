@@ -327,6 +327,9 @@ def evaluate_matrix(
         "(seeds 1..N of generate --tradecraft random); median and worst draw per method.")] = None,
     resume_draws: Annotated[bool, typer.Option(
         "--resume", help="With --draws: keep the draws already in the --out file's JSON twin (an interrupted run).")] = False,
+    baselines: Annotated[bool, typer.Option(
+        help="With --draws: score the baselines (fraud rings, EvilCohort, Splink) on every draw too; "
+        "--no-baselines measures sybilgraph alone (its attribution and organisations) in about half the time.")] = True,
 ) -> None:
     """Generate, ingest, attribute and evaluate every (scale, seed) beside the baselines; write Markdown."""
     from sybilgraph.evaluate.matrix import (
@@ -346,7 +349,7 @@ def evaluate_matrix(
         plan = parse_draws(draws)
         target = out_file if out_file != Path("docs/evaluation.md") else Path("docs/evaluation-random.md")
         target.parent.mkdir(parents=True, exist_ok=True)
-        line = f"sybilgraph evaluate-matrix --draws {draws} --out {target} --yes"
+        line = f"sybilgraph evaluate-matrix --draws {draws}{'' if baselines else ' --no-baselines'} --out {target} --yes"
 
         def save_draws(results: Any) -> None:  # after every draw: a long matrix keeps what it measured
             target.write_text(render_draw_matrix(results, line))
@@ -356,7 +359,8 @@ def evaluate_matrix(
         resume = load_draws_json(kept.read_text()) if resume_draws and kept.is_file() else None
         s = settings()
         with open_db(s) as db:
-            run_draws(db, plan, work, params=s.attribution.params(), log=out.print, on_draw=save_draws, resume=resume)
+            run_draws(db, plan, work, params=s.attribution.params(), log=out.print, on_draw=save_draws, resume=resume,
+                      baselines=baselines)
         out.print(f"wrote {target} and {target.with_suffix('.json')}")
         return
     scale_list = [float(x) for x in scales.split(",") if x]

@@ -221,3 +221,29 @@ def test_sybilgraphs_draw_score_carries_the_organisation_counts() -> None:
     assert mine.metrics["org_trail_correct"] == 1.0 and mine.metrics["org_precision"] == 1.0
     assert mine.metrics["org_hypotheses"] == 1.0 and mine.metrics["org_hypotheses_without_evidence"] == 0.0
     assert "org_trail" not in theirs.metrics  # the baselines name no organisation
+
+
+def test_without_baselines_only_sybilgraph_is_evaluated(tmp_path, monkeypatch) -> None:
+    import pandas as pd
+
+    from sybilgraph.evaluate import evaluate, matrix
+    from sybilgraph.evaluate.calibrate import TrainingSet
+    from sybilgraph.evaluate.command import Evaluation
+
+    bundle = tmp_path / "random-s0.02-seed1"
+    bundle.mkdir()
+    (bundle / "truth.parquet").write_bytes(b"")  # generated already: not generated again
+    truth = pd.DataFrame({"account_id": ["a"], "operator": ["DIST-X"], "is_distillation": [True]})
+    export = pd.DataFrame({"account_id": ["a"], "operator_id": ["o"], "flagged": [True]})
+    asked: list[bool] = []
+
+    def fake_evaluate(db, path, baselines=False):  # type: ignore[no-untyped-def]
+        asked.append(baselines)
+        return Evaluation([evaluate(export, truth, method="sybilgraph")], [], None, "run")
+
+    monkeypatch.setattr(matrix, "collect_training", lambda db, path, params: TrainingSet())
+    monkeypatch.setattr(matrix, "evaluate_current", fake_evaluate)
+    monkeypatch.setattr(matrix, "operator_families", lambda path: {})
+    out = matrix.run_draws(None, {0.02: 1}, tmp_path, log=lambda _: None, baselines=False)  # type: ignore[arg-type]
+    assert asked == [False] and [s.method for s in out.scores[0.02]] == ["sybilgraph"]
+    assert "ahead of" not in matrix.render_draw_matrix(out, "cmd")  # no rival column without Splink

@@ -372,11 +372,13 @@ def run_draws(
     on_draw: Callable[[DrawResults], object] | None = None,
     tradecraft: str = "random",
     resume: DrawResults | None = None,
+    baselines: bool = True,
 ) -> DrawResults:
     """For every scale, seeds 1..N of ``generate --tradecraft random``: ingest into an empty
-    database, attribute, evaluate beside every baseline; after every draw, the leave-one-family-out
-    table of the scale's draws so far. The same ``params`` for every draw and family. Draws
-    already in ``resume`` (kept by an interrupted run of the same code) are not run again."""
+    database, attribute, evaluate beside every baseline (``baselines=False``: sybilgraph alone,
+    about half the time a draw); after every draw, the leave-one-family-out table of the scale's
+    draws so far. The same ``params`` for every draw and family. Draws already in ``resume``
+    (kept by an interrupted run of the same code) are not run again."""
     params = params or AttributionParams()
     results = resume or DrawResults()
     total, done, t_start = sum(draws.values()), 0, time.perf_counter()
@@ -392,7 +394,7 @@ def run_draws(
                 generate_bundle(bundle, scale=scale, seed=seed, tradecraft=tradecraft)
             # Empties the database, ingests, attributes (one run, kept current for the evaluation).
             found = collect_training(db, bundle, params)
-            ev = evaluate_current(db, bundle, baselines=True)
+            ev = evaluate_current(db, bundle, baselines=baselines)
             results.scores.setdefault(scale, []).extend(draw_scores(ev, seed, operator_families(bundle)))
             training = results.training.setdefault(scale, TrainingSet())
             training.extend(found)
