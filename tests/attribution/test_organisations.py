@@ -157,6 +157,15 @@ def test_tie_levels_are_in_range_and_zero_only_without_a_tie(share: float, tied:
         assert c.levels[level].startswith("campaign" if campaign else "open group")
 
 
+@given(st.lists(st.tuples(st.sampled_from(O.COMPARISON_NAMES), st.sampled_from([0.0, 1e-3, 2e-3, 3e-3, 0.01, 0.05, 0.1, 0.5, 1.0]),
+                          st.integers(0, 50), st.integers(1, 50), st.booleans()), min_size=1, max_size=30))
+@settings(max_examples=100)
+def test_levels_of_many_ties_at_once_are_each_ties_level(ties: list[tuple[str, float, int, int, bool]]) -> None:
+    cmp_, share, tied, size, campaign = (np.array(x) for x in zip(*ties))
+    expected = [O.label_level(t) if c == "label" else O.tie_level(s, t, n, k) for c, s, t, n, k in ties]
+    assert O.levels_of(cmp_, tied, share, size, campaign).tolist() == expected
+
+
 def test_popularity_buckets_put_a_webmail_domain_apart_from_a_company() -> None:
     assert O.popularity_bucket(0.4) == 0
     assert O.popularity_bucket(0.0004) == len(O.POPULARITY_EDGES)

@@ -34,8 +34,8 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -281,62 +281,132 @@ def tie_m(matched: np.ndarray, u: np.ndarray, popularity: np.ndarray) -> np.ndar
 
 @dataclass
 class Candidates:
-    """(operator, organisation) pairs with at least one tie, their levels and evidence."""
+    """(operator, organisation) pairs with at least one tie, their levels and evidence.
+
+    ``evidence``: per pair, comparison -> members, accounts, identifiers, popularity; or ``None``
+    when it is fetched only for the pairs that become hypotheses (``fetch``: a run has hundreds
+    of thousands of candidates at scale 1.0, a few hundred hypotheses)."""
 
     operator_id: list[str]
     org_id: list[str]
     levels: np.ndarray  # (pairs, comparisons) int
-    evidence: list[dict[str, dict[str, Any]]]  # per pair: comparison -> accounts, identifiers, share
+    evidence: list[dict[str, dict[str, Any]]] | None = None
+    fetch: Callable[[Sequence[int]], dict[int, dict[str, dict[str, Any]]]] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.operator_id)
 
+    def evidence_of(self, rows: Sequence[int]) -> dict[int, dict[str, dict[str, Any]]]:
+        if self.evidence is not None:
+            return {i: self.evidence[i] for i in rows}
+        found = self.fetch(rows) if self.fetch is not None and len(rows) else {}
+        return {i: found.get(i, {}) for i in rows}
 
-# One row per (operator, organisation, comparison): how many members carry the tie and the first
-# accounts and identifiers behind it (aggregated in DuckDB: a big ISP's ranges tie thousands of
-# members to their owner, too many rows to walk in Python).
-_GROUPED_TIES_SQL = f"""
-SELECT operator_id, org_id, comparison, count(DISTINCT account_id) AS tied,
-       list_sort(list_distinct(list(account_id)))[1:{EVIDENCE_ITEMS}] AS accounts,
-       list_sort(list_distinct(list(kind || chr(0) || value)))[1:{EVIDENCE_ITEMS}] AS identifiers
-FROM ties
-GROUP BY operator_id, org_id, comparison
-ORDER BY operator_id, org_id, comparison
+
+# One row per (operator, organisation, comparison) with how many members carry the tie, the
+# pair's row in the candidates (pairs in (operator, organisation) order), the organisation's base
+# rate for that comparison and the operator's size and status: levels are computed from these
+# columns at once (a big ISP's ranges tie thousands of members to their owner).
+_PAIR_TIES_SQL = """
+WITH g AS (
+    SELECT operator_id, org_id, comparison, count(DISTINCT account_id) AS tied
+    FROM ties GROUP BY operator_id, org_id, comparison
+),
+p AS (
+    SELECT operator_id, org_id, (row_number() OVER (ORDER BY operator_id, org_id) - 1)::BIGINT AS pair
+    FROM (SELECT DISTINCT operator_id, org_id FROM g)
+)
+SELECT p.pair, g.comparison, g.tied, coalesce(pop.share, 0.0) AS share,
+       coalesce(s.size, g.tied) AS size, coalesce(s.campaign, false) AS campaign
+FROM g JOIN p USING (operator_id, org_id)
+LEFT JOIN popularity pop USING (org_id, comparison)
+LEFT JOIN sizes s USING (operator_id)
+"""
+_PAIRS_SQL = """
+SELECT operator_id, org_id FROM (SELECT DISTINCT operator_id, org_id FROM ties) ORDER BY operator_id, org_id
+"""
+
+# The evidence of the wanted pairs (row, operator, organisation): per comparison how many members
+# carry the tie and the first accounts and identifiers behind it.
+_PAIR_EVIDENCE_SQL = f"""
+SELECT w."row", t.comparison, count(DISTINCT t.account_id) AS tied,
+       list_sort(list_distinct(list(t.account_id)))[1:{EVIDENCE_ITEMS}] AS accounts,
+       list_sort(list_distinct(list(t.kind || chr(0) || t.value)))[1:{EVIDENCE_ITEMS}] AS identifiers
+FROM ties t JOIN wanted w USING (operator_id, org_id)
+GROUP BY w."row", t.comparison
+ORDER BY w."row", t.comparison
 """
 
 
+def levels_of(comparison: np.ndarray, tied: np.ndarray, share: np.ndarray, size: np.ndarray, campaign: np.ndarray) -> np.ndarray:
+    """:func:`tie_level` (or :func:`label_level` for labels) of many ties at once."""
+    tied = np.asarray(tied, dtype=np.int64)
+    bucket = (np.asarray(share, dtype=float)[:, None] <= np.asarray(POPULARITY_EDGES)[None, :]).sum(axis=1)
+    count = ((2 * tied >= np.asarray(size, dtype=np.int64)) & (tied >= 2)).astype(np.int64)
+    per_status = (len(POPULARITY_EDGES) + 1) * len(COUNT_CLASSES)
+    level = 1 + np.asarray(campaign, dtype=np.int64) * per_status + bucket * len(COUNT_CLASSES) + count
+    level = np.where(tied <= 0, 0, level)
+    return np.where(np.asarray(comparison) == "label", np.clip(tied, 0, 2), level)
+
+
 def candidate_levels(ties: Ties, sizes: Mapping[str, int], flagged: Iterable[str] = ()) -> Candidates:
-    """Levels of every (operator, organisation) pair with a tie, from the ties and base rates."""
+    """Levels of every (operator, organisation) pair with a tie, from the ties and base rates;
+    evidence is fetched later for the pairs that become hypotheses."""
     campaigns = set(flagged)
-    share = {(o, c): s for o, c, s in zip(*(ties.popularity.column(k).to_pylist() for k in ("org_id", "comparison", "share")))}
+    ops = sorted(sizes)
+    size_table = pa.table({"operator_id": pa.array(ops, pa.string()), "size": pa.array([int(sizes[o]) for o in ops], pa.int64()),
+                           "campaign": pa.array([o in campaigns for o in ops], pa.bool_())})
     con = duckdb.connect()
     try:
         con.execute("SET enable_progress_bar = false")
         con.register("ties", ties.ties)
-        grouped = con.sql(_GROUPED_TIES_SQL).to_arrow_table().to_pylist()
+        con.register("popularity", ties.popularity)
+        con.register("sizes", size_table)
+        rows = con.sql(_PAIR_TIES_SQL).to_arrow_table()
+        pairs = con.sql(_PAIRS_SQL).to_arrow_table()
     finally:
         con.close()
+    cmp_ = rows.column("comparison").to_numpy(zero_copy_only=False).astype(str)
+    level = levels_of(cmp_, rows.column("tied").to_numpy(), rows.column("share").to_numpy(),
+                      rows.column("size").to_numpy(), rows.column("campaign").to_numpy(zero_copy_only=False))
     index = {name: j for j, name in enumerate(COMPARISON_NAMES)}
-    keys = sorted({(r["operator_id"], r["org_id"]) for r in grouped})
-    row_of = {k: i for i, k in enumerate(keys)}
-    levels = np.zeros((len(keys), len(COMPARISONS)), dtype=np.int64)
-    evidence: list[dict[str, dict[str, Any]]] = [{} for _ in keys]
-    for r in grouped:
-        op, org, cmp_, tied = r["operator_id"], r["org_id"], r["comparison"], int(r["tied"])
-        i = row_of[(op, org)]
-        if cmp_ == "label":
-            levels[i, index[cmp_]] = label_level(tied)
-            pop = None
-        else:
-            pop = float(share.get((org, cmp_), 0.0))
-            levels[i, index[cmp_]] = tie_level(pop, tied, sizes.get(op, tied), op in campaigns)
-        evidence[i][cmp_] = {
-            "members": tied,
+    levels = np.zeros((pairs.num_rows, len(COMPARISONS)), dtype=np.int64)
+    if rows.num_rows:
+        levels[rows.column("pair").to_numpy(), np.vectorize(index.__getitem__, otypes=[np.int64])(cmp_)] = level
+    operator_id = pairs.column("operator_id").to_pylist()
+    org_id = pairs.column("org_id").to_pylist()
+    share = {(o, c): s for o, c, s in zip(*(ties.popularity.column(k).to_pylist() for k in ("org_id", "comparison", "share")))}
+
+    def fetch(wanted_rows: Sequence[int]) -> dict[int, dict[str, dict[str, Any]]]:
+        return pair_evidence(ties, share, [(i, operator_id[i], org_id[i]) for i in wanted_rows])
+
+    return Candidates(operator_id, org_id, levels, None, fetch)
+
+
+def pair_evidence(ties: Ties, share: Mapping[tuple[str, str], float], wanted: Sequence[tuple[int, str, str]]) -> dict[int, dict[str, dict[str, Any]]]:
+    """Evidence of the wanted (row, operator, organisation) pairs: per comparison the members
+    carrying the tie, the first accounts and identifiers behind it, the base rate."""
+    org_of = {i: org for i, _, org in wanted}
+    con = duckdb.connect()
+    try:
+        con.execute("SET enable_progress_bar = false")
+        con.register("ties", ties.ties)
+        con.register("wanted", pa.table({"row": pa.array([i for i, _, _ in wanted], pa.int64()),
+                                         "operator_id": pa.array([op for _, op, _ in wanted], pa.string()),
+                                         "org_id": pa.array([org for _, _, org in wanted], pa.string())}))
+        found = con.sql(_PAIR_EVIDENCE_SQL).to_arrow_table().to_pylist()
+    finally:
+        con.close()
+    out: dict[int, dict[str, dict[str, Any]]] = defaultdict(dict)
+    for r in found:
+        i, name = int(r["row"]), r["comparison"]
+        out[i][name] = {
+            "members": int(r["tied"]),
             "accounts": list(r["accounts"]),
             "identifiers": [dict(zip(("kind", "value"), x.split("\x00", 1))) for x in r["identifiers"]],
-            "popularity": pop,
+            "popularity": None if name == "label" else float(share.get((org_of[i], name), 0.0)),
         }
-    return Candidates([k[0] for k in keys], [k[1] for k in keys], levels, evidence)
+    return dict(out)
 
 
 # --------------------------------------------------------------------------- scoring
@@ -481,7 +551,7 @@ def hypotheses(
     for i, op in enumerate(c.operator_id):
         by_op[op].append(i)
     confirmed_of = {op: org for (op, org), d in decisions.items() if d == "confirmed"}
-    out: list[Hypothesis] = []
+    chosen: list[tuple[int, Hypothesis]] = []  # (candidate row or -1, hypothesis without its evidence yet)
     for op in sorted(set(by_op) | set(confirmed_of)):
         rows = [i for i in by_op.get(op, []) if decisions.get((op, c.org_id[i])) != "rejected"]
         odds = {i: prior_odds * 2.0 ** min(float(scores[i]), 1000.0) for i in rows}
@@ -495,10 +565,10 @@ def hypotheses(
         for rank, (org, score, prob, i) in enumerate(kept, start=1):
             is_confirmed = org == confirmed
             asserted = is_confirmed or (confirmed is None and rank == 1 and prob >= threshold)
-            ev = _evidence(fs, c.levels[i], c.evidence[i]) if i >= 0 else []
-            out.append(Hypothesis(op, org, score, 1.0 if is_confirmed else prob, rank, asserted,
-                                  "confirmed" if is_confirmed else None, ev))
-    return out
+            chosen.append((i, Hypothesis(op, org, score, 1.0 if is_confirmed else prob, rank, asserted,
+                                         "confirmed" if is_confirmed else None, [])))
+    evidence = c.evidence_of([i for i, _ in chosen if i >= 0])
+    return [replace(h, evidence=_evidence(fs, c.levels[i], evidence[i])) if i >= 0 else h for i, h in chosen]
 
 
 def attribute_organisations(
