@@ -197,6 +197,29 @@ def test_organisation_draws_pool_counts_against_the_bounds_and_name_the_worst_dr
     assert "decoy (shared cloud provider, webmail) as top hypothesis = 0 | 0 | met | none |" in md
     assert "name accounts and identifiers = 0 | 1 | **missed** | seeds 2 |" in md
     assert render_organisation_draws([score("sybilgraph", 1, 1.0, 0.0, {})]) == ""  # no organisation counts
+    assert "Operators behind the misses" not in md  # no outcomes kept
+
+
+def test_the_operators_behind_organisation_misses_are_named() -> None:
+    from dataclasses import replace
+
+    from sybilgraph.evaluate.draws import render_organisation_draws
+    from sybilgraph.evaluate.matrix import DrawResults, draws_json, load_draws_json
+
+    outcomes = [
+        {"operator": "DIST-A", "organisation": "org_a", "trail": True, "detected_operator": "op-1", "asserted": None,
+         "correct": False, "top": "org_a", "decoy_top": False},
+        {"operator": "DIST-B", "organisation": "org_b", "trail": True, "detected_operator": "op-2", "asserted": "org_b",
+         "correct": True, "top": "org_b", "decoy_top": False},
+        {"operator": "DIST-C", "organisation": "org_c", "trail": False, "detected_operator": "op-3", "asserted": "org_x",
+         "correct": False, "top": "org_x", "decoy_top": False},
+    ]
+    s = replace(_org_score(4, 2, 1, 1, 1, 1), organisation_outcomes=outcomes)
+    s = load_draws_json(draws_json(DrawResults(scores={0.02: [s]}))).scores[0.02][0]  # kept in the JSON twin
+    md = render_organisation_draws([s])
+    assert "* seed 4, DIST-A: op-1 is unattributed (top hypothesis: org_a; true: org_a)" in md
+    assert "* seed 4, DIST-C: its organisation left no trail, yet op-3 was attributed to org_x" in md
+    assert "DIST-B" not in md
 
 
 def test_sybilgraphs_draw_score_carries_the_organisation_counts() -> None:
@@ -221,6 +244,7 @@ def test_sybilgraphs_draw_score_carries_the_organisation_counts() -> None:
     assert mine.metrics["org_trail_correct"] == 1.0 and mine.metrics["org_precision"] == 1.0
     assert mine.metrics["org_hypotheses"] == 1.0 and mine.metrics["org_hypotheses_without_evidence"] == 0.0
     assert "org_trail" not in theirs.metrics  # the baselines name no organisation
+    assert [o["operator"] for o in mine.organisation_outcomes] == ["DIST-X"] and not theirs.organisation_outcomes
 
 
 def test_without_baselines_only_sybilgraph_is_evaluated(tmp_path, monkeypatch) -> None:

@@ -66,6 +66,9 @@ class DrawScore:
     metrics: Mapping[str, float | None]
     operator_recall: Mapping[str, float] = field(default_factory=dict)
     operator_family: Mapping[str, str] = field(default_factory=dict)
+    # What the organisation step said about each true operator (sybilgraph only; the fields of
+    # evaluate.metrics.OrganisationOutcome), to name the operators behind a missed bound.
+    organisation_outcomes: Sequence[Mapping[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -310,4 +313,24 @@ def render_organisation_draws(scores: Sequence[DrawScore], method: str = "sybilg
         total = sum(int(s.metrics.get(key) or 0) for s in checked)
         lines.append(f"| {label} = 0 | {total} | {'met' if not bad and checked else ('n/a' if not checked else '**missed**')} | "
                      + (f"seeds {', '.join(map(str, bad))}" if bad else "none") + " |")
+    misses = [f"* seed {s.seed}, {o['operator']}: {_miss(o)}" for s in mine for o in s.organisation_outcomes if _miss(o)]
+    if misses:
+        lines += ["", "Operators behind the misses (true operator: what the step said about the predicted operator holding",
+                  "most of its accounts):", "", *misses]
     return "\n".join(lines) + "\n"
+
+
+def _miss(o: Mapping[str, Any]) -> str:
+    """Why one true operator counts against a bound, or "" when it does not."""
+    found = o.get("detected_operator")
+    if o.get("decoy_top"):
+        return f"a decoy, {o.get('top')}, is the top hypothesis of {found}"
+    if o.get("trail") and not o.get("correct"):
+        if found is None:
+            return f"its organisation {o['organisation']} left a trail, but no predicted operator is mostly its accounts"
+        if o.get("asserted"):
+            return f"{found} was attributed to {o['asserted']}, not to {o['organisation']}"
+        return f"{found} is unattributed (top hypothesis: {o.get('top') or 'none'}; true: {o['organisation']})"
+    if not o.get("trail") and o.get("asserted"):
+        return f"its organisation left no trail, yet {found} was attributed to {o['asserted']}"
+    return ""

@@ -127,6 +127,8 @@ def draw_scores(ev: Evaluation, seed: int, families: Mapping[str, str]) -> list[
             method=r.method, seed=seed, metrics=metrics,
             operator_recall={o.operator: o.recall for o in r.recall_by_operator},
             operator_family=dict(families),
+            organisation_outcomes=[o.model_dump(mode="json") for o in ev.organisations.operators]
+            if i == 0 and ev.organisations is not None else [],
         ))
     return out
 
