@@ -455,6 +455,41 @@ def bench_ingest_cmd(
 
 
 
+@app.command("bench-organisations")
+@human_errors
+def bench_organisations_cmd(
+    truth: Annotated[Path | None, typer.Option(
+        "--truth", help="A generated bundle: its true operators stand in for attribution's (no attribution run needed).")] = None,
+    repeat: Annotated[int, typer.Option(min=1, help="How many times the step runs (the best counts).")] = 2,
+    out_json: Annotated[Path | None, typer.Option("--out", help="Also write the result as JSON.")] = None,
+) -> None:
+    """Time the organisation step alone on the ingested home, against reading attribution's inputs."""
+    from sybilgraph.bench.organisations_bench import bench_organisations, current_run_operators, truth_operators
+
+    s = settings()
+    decisions: list[Any] = []
+    if truth is not None:
+        membership, operators = truth_operators(truth)
+        source = f"truth of {truth}"
+    else:
+        with open_db(s) as db:
+            run_id, membership, operators = current_run_operators(db)
+            decisions = db.read("attribution/read_organisation_decisions")
+        source = f"current run {run_id}"
+    bench = bench_organisations(s, membership, operators, source, repeat=repeat, decisions=decisions)
+    t = Table(title=f"organisation step: {bench.operators:,} operators ({source}), {bench.accounts:,} accounts")
+    for col in ("reading the inputs s", "organisation step s (each run)", "step / reading", "peak RSS above, MB", "candidates", "hypotheses"):
+        t.add_column(col, justify="right")
+    t.add_row(f"{bench.read_inputs_s:.2f}", ", ".join(f"{x:.2f}" for x in bench.step_s), f"{bench.ratio_to_read:.2f}x",
+              "" if bench.peak_rss_above_mb is None else f"{bench.peak_rss_above_mb:,.0f}",
+              f"{bench.counts.get('organisation_candidates', 0):,}", f"{bench.counts.get('organisation_hypotheses', 0):,}")
+    out.print(t)
+    if out_json is not None:
+        out_json.parent.mkdir(parents=True, exist_ok=True)
+        out_json.write_text(json.dumps(bench.as_dict(), indent=1) + "\n")
+        out.print(f"json: {out_json}")
+
+
 @app.command("bench")
 @human_errors
 def bench_cmd(

@@ -102,3 +102,22 @@ def test_discovered_organisations_that_no_kept_run_names_are_removed(attributed:
     run_attribution(attributed)
     assert attributed.read_raw("MATCH (g:Organisation {org_id: 'orphan-org'}) RETURN g") == []
     assert attributed.read_raw("MATCH (g:Organisation {confirmed: true}) RETURN count(g) AS n")[0]["n"] > 0
+
+
+def test_bench_organisations_times_the_step_alone_with_either_membership(attributed: Database, drawn_bundle: Path) -> None:
+    from sybilgraph.bench.organisations_bench import bench_organisations, current_run_operators, truth_operators
+
+    membership, operators = truth_operators(drawn_bundle)
+    assert any(op["flagged"] for op in operators) and all(len(membership[op["operator_id"]]) == op["size"] for op in operators)
+    by_truth = bench_organisations(attributed.settings, membership, operators, "truth", repeat=2)
+    assert len(by_truth.step_s) == 2 and by_truth.best_s > 0 and by_truth.read_inputs_s > 0
+    assert by_truth.counts["organisation_hypotheses"] > 0 and by_truth.as_dict()["ratio_to_read"] > 0
+
+    run = run_attribution(attributed)
+    run_id, membership, operators = current_run_operators(attributed)
+    assert run_id == run.run_id and sum(len(m) for m in membership.values()) == run.counts["attributed"]
+    decisions = attributed.read("attribution/read_organisation_decisions")  # earlier tests' decisions, as the run read them
+    by_run = bench_organisations(attributed.settings, membership, operators, f"current run {run_id}", repeat=1, decisions=decisions)
+    # The same step as the run's: the same candidates and hypotheses.
+    assert by_run.counts["organisation_candidates"] == run.counts["organisation_candidates"]
+    assert by_run.counts["organisation_hypotheses"] == run.counts["organisation_hypotheses"]
