@@ -268,6 +268,45 @@ def test_two_organisations_with_equal_evidence_share_the_probability_and_neither
     assert all(h.probability < 0.5 for h in hyps)
 
 
+def _naive_hypotheses(c: O.Candidates, fs: Any, scores: np.ndarray, threshold: float,
+                      decisions: dict[tuple[str, str], str]) -> list[tuple[Any, ...]]:
+    """The ranking rule walked candidate by candidate (the reference the vectorised one must equal)."""
+    prior_odds = fs.prior / (1.0 - fs.prior)
+    confirmed_of = {op: org for (op, org), d in decisions.items() if d == "confirmed"}
+    out = []
+    for op in sorted(set(c.operator_id) | set(confirmed_of)):
+        rows = [i for i, o in enumerate(c.operator_id) if o == op and decisions.get((op, c.org_id[i])) != "rejected"]
+        odds = {i: prior_odds * 2.0 ** min(float(scores[i]), 1000.0) for i in rows}
+        total = 1.0 + sum(odds.values())
+        scored = [(c.org_id[i], float(scores[i]), odds[i] / total) for i in rows]
+        confirmed = confirmed_of.get(op)
+        if confirmed is not None and confirmed not in {s[0] for s in scored}:
+            scored.append((confirmed, 0.0, 1.0))
+        scored.sort(key=lambda s: (s[0] != confirmed, -s[1], s[0]))
+        kept = [s for s in scored if s[1] > 0 or s[0] == confirmed][: O.MAX_HYPOTHESES]
+        for rank, (org, score, prob) in enumerate(kept, start=1):
+            conf = org == confirmed
+            out.append((op, org, score, 1.0 if conf else prob, rank, conf or (confirmed is None and rank == 1 and prob >= threshold)))
+    return out
+
+
+@given(st.lists(st.tuples(st.sampled_from("ABCD"), st.sampled_from(["o1", "o2", "o3", "o4", "o5", "o6", "o7"]),
+                          st.floats(-30, 40)), max_size=40, unique_by=lambda r: (r[0], r[1])),
+       st.dictionaries(st.tuples(st.sampled_from("ABCDE"), st.sampled_from(["o1", "o2", "o9"])),
+                       st.sampled_from(["confirmed", "rejected"]), max_size=4))
+@settings(max_examples=150, deadline=None)
+def test_hypotheses_equal_the_candidate_by_candidate_rule(rows: list[tuple[str, str, float]],
+                                                          decisions: dict[tuple[str, str], str]) -> None:
+    confirmed_ops = [op for (op, _), d in decisions.items() if d == "confirmed"]
+    if len(confirmed_ops) != len(set(confirmed_ops)):
+        return  # one confirmed organisation per operator (the latest decision), as the store keeps it
+    c = _candidates([(op, org, {"card": 10}) for op, org, _ in rows])
+    scores = np.array([s for _, _, s in rows], dtype=float)
+    got = [(h.operator_id, h.org_id, h.score, h.probability, h.rank, h.asserted)
+           for h in O.hypotheses(c, _fs(), scores, 0.5, decisions)]
+    assert got == _naive_hypotheses(c, _fs(), scores, 0.5, decisions)
+
+
 def test_analysts_decisions_win_over_the_model() -> None:
     c = _candidates([("X", "strong", {"card": 10}), ("X", "other", {"ip": 3}), ("Y", "lead", {"ip": 3})])
     scores = np.array([20.0, 3.0, 3.0])

@@ -547,16 +547,28 @@ def hypotheses(
     """Ranked hypotheses per operator: evidence for (score > 0) or an analyst's confirmation."""
     decisions = decisions or {}
     prior_odds = fs.prior / (1.0 - fs.prior)
-    by_op: dict[str, list[int]] = defaultdict(list)
-    for i, op in enumerate(c.operator_id):
-        by_op[op].append(i)
+    scores = np.asarray(scores, dtype=float)
     confirmed_of = {op: org for (op, org), d in decisions.items() if d == "confirmed"}
+    rejected = np.zeros(len(c), dtype=bool)
+    if any(d == "rejected" for d in decisions.values()):
+        rejected = np.array([decisions.get((op, org)) == "rejected" for op, org in zip(c.operator_id, c.org_id)], dtype=bool)
+    # Every operator's odds over all its candidates (the posterior's denominator), at once: an
+    # operator has up to thousands of candidates (each ISP its members used), a handful with evidence.
+    odds = np.where(rejected, 0.0, [prior_odds * 2.0 ** min(s, 1000.0) for s in scores.tolist()]) if len(c) else np.zeros(0)
+    names, code = np.unique(np.asarray(c.operator_id, dtype=object), return_inverse=True)
+    total_of = dict(zip(names.tolist(), (1.0 + np.bincount(code, weights=odds, minlength=len(names))).tolist()))
+    # Only the candidates that can become hypotheses are walked: evidence for, or confirmed.
+    walked = (scores > 0) & ~rejected
+    if confirmed_of:
+        walked |= np.array([confirmed_of.get(op) == org for op, org in zip(c.operator_id, c.org_id)], dtype=bool) & ~rejected
+    by_op: dict[str, list[int]] = defaultdict(list)
+    for i in np.flatnonzero(walked).tolist():
+        by_op[c.operator_id[i]].append(i)
     chosen: list[tuple[int, Hypothesis]] = []  # (candidate row or -1, hypothesis without its evidence yet)
     for op in sorted(set(by_op) | set(confirmed_of)):
-        rows = [i for i in by_op.get(op, []) if decisions.get((op, c.org_id[i])) != "rejected"]
-        odds = {i: prior_odds * 2.0 ** min(float(scores[i]), 1000.0) for i in rows}
-        total = 1.0 + sum(odds.values())
-        scored = [(c.org_id[i], float(scores[i]), odds[i] / total, i) for i in rows]
+        rows = by_op.get(op, [])
+        total = total_of.get(op, 1.0)
+        scored = [(c.org_id[i], float(scores[i]), float(odds[i]) / total, i) for i in rows]
         confirmed = confirmed_of.get(op)
         if confirmed is not None and confirmed not in {s[0] for s in scored}:
             scored.append((confirmed, 0.0, 1.0, -1))
