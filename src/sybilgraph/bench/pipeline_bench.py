@@ -85,12 +85,17 @@ class Server:
         name = db.settings.neo4j_database
         return disk_usage(self.data_dir / "databases" / name), disk_usage(self.data_dir / "transactions" / name)
 
-    def recreate_store(self) -> None:
-        """Stop the local Neo4j, delete its databases and transaction logs, start it again."""
+    def recreate_store(self, database: str) -> None:
+        """Stop the local Neo4j, delete ``database``'s store and transaction logs, start it again
+        (Neo4j creates the database empty).
+
+        The system database stays: it holds the neo4j user's password, which the launcher sets
+        once per home; deleting it left a server that refused the home's own password."""
         if self.local is None or self.data_dir is None:
             raise ValueError("only the local Neo4j's store can be recreated")
         self.local.stop()
-        shutil.rmtree(self.data_dir, ignore_errors=True)
+        for part in ("databases", "transactions"):
+            shutil.rmtree(self.data_dir / part / database, ignore_errors=True)
         self.local.start()
 
     def restart(self) -> None:
@@ -175,7 +180,7 @@ def _bundle(rec: _Recorder, path: Path, scale: float, seed: int) -> Path:
 def _empty_database(db: Database, server: Server, options: BenchOptions, result: ScaleResult, log: Log) -> None:
     if options.fresh_store:
         log("recreating the local Neo4j store")
-        server.recreate_store()
+        server.recreate_store(db.settings.neo4j_database)
         db.verify()
     else:
         result.notes.append("database emptied in place (store files keep their size); --fresh-store recreates it")
