@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 __all__ = ["CONCEALING_NETWORKS", "MIN_REQUESTS_FOR_PROFILE", "TASK_CATEGORIES", "Profiles", "build_profiles"]
 
@@ -50,36 +51,25 @@ def _unit(m: np.ndarray) -> np.ndarray:
 def build_profiles(accounts: pa.Table, account_ids: np.ndarray) -> Profiles:
     """Profiles in the order of ``account_ids`` (accounts missing from the table get none)."""
     n = len(account_ids)
-    ids = accounts.column("account_id").to_numpy(zero_copy_only=False)
-    order = {a: i for i, a in enumerate(account_ids)}
-    pos = np.array([order.get(a, -1) for a in ids], dtype=np.int64)
+    # Columnar throughout: at campaign scale the per-row Python loops this replaced took 17 s
+    # (41M hour counts as Python ints).
+    ids = accounts.column("account_id")
+    index = pc.index_in(ids, value_set=pa.array(account_ids, ids.type))
+    pos = index.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     keep = pos >= 0
     pos = pos[keep]
 
     def col(name: str, default: float = np.nan) -> np.ndarray:
         out = np.full(n, default, dtype=float)
         if name in accounts.column_names:
-            vals = np.array(accounts.column(name).to_pylist(), dtype=float)
+            vals = _floats(accounts.column(name))
             out[pos] = vals[keep]
         return out
 
     n_int = np.nan_to_num(col("n_interactions", 0.0))
-    hour_hist = accounts.column("hour_hist").to_pylist()
-    hod = np.full((n, HOURS), np.nan)
-    dow = np.full((n, 7), np.nan)
-    for p, h in zip(pos, (h for h, k in zip(hour_hist, keep) if k)):
-        if h and len(h) == 7 * HOURS:
-            week = np.asarray(h, dtype=float).reshape(7, HOURS)  # ISO weekday 1..7 -> rows 0..6
-            hod[p] = week.sum(axis=0)
-            dow[p] = week.sum(axis=1)
-    names = accounts.column("category_names").to_pylist()
-    counts = accounts.column("category_counts").to_pylist()
-    vocab = tuple(sorted({c for row in names if row for c in row}))
+    hod, dow = _week_profiles(accounts.column("hour_hist"), pos, keep, n)
+    vocab, cat = _category_counts(accounts.column("category_names"), accounts.column("category_counts"), pos, keep, n)
     where = {c: i for i, c in enumerate(vocab)}
-    cat = np.zeros((n, max(len(vocab), 1)))
-    for p, ns, cs in zip(pos, (x for x, k in zip(names, keep) if k), (x for x, k in zip(counts, keep) if k)):
-        for c, v in zip(ns or (), cs or ()):
-            cat[p, where[c]] = v
     enough = n_int >= MIN_REQUESTS_FOR_PROFILE
     total_hours = np.nansum(hod, axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -117,3 +107,67 @@ def build_profiles(accounts: pa.Table, account_ids: np.ndarray) -> Profiles:
         weekday_share=weekday,
         concealed_share=concealed,
     )
+
+
+def _week_profiles(hour_hist: pa.ChunkedArray, pos: np.ndarray, keep: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(hour-of-day, day-of-week) activity per account id from the 168-bin hour-of-week
+    histograms (ISO weekday 1..7 -> rows 0..6); NaN rows where the histogram is missing or not
+    a whole week."""
+    hod = np.full((n, HOURS), np.nan)
+    dow = np.full((n, 7), np.nan)
+    hist = hour_hist.combine_chunks() if isinstance(hour_hist, pa.ChunkedArray) else hour_hist
+    lengths = pc.list_value_length(hist).fill_null(0).to_numpy(zero_copy_only=False)
+    whole = keep & (lengths == 7 * HOURS)
+    if not whole.any():
+        return hod, dow
+    rows = np.flatnonzero(whole)
+    flat = pc.list_flatten(hist)
+    # Counts are summed as integers (exact, and no 41M-value float copy); nulls make it floats.
+    values = flat.to_numpy(zero_copy_only=False) if flat.null_count == 0 and pa.types.is_integer(flat.type) else _floats(flat)
+    if not whole[lengths > 0].all():
+        values = values[whole[pc.list_parent_indices(hist).to_numpy(zero_copy_only=False)]]
+    week = values.reshape(len(rows), 7, HOURS)
+    target = np.full(len(keep), -1, dtype=np.int64)
+    target[np.flatnonzero(keep)] = pos
+    hod[target[rows]] = week.sum(axis=1)
+    dow[target[rows]] = week.sum(axis=2)
+    return hod, dow
+
+
+def _category_counts(
+    names: pa.ChunkedArray, counts: pa.ChunkedArray, pos: np.ndarray, keep: np.ndarray, n: int
+) -> tuple[tuple[str, ...], np.ndarray]:
+    """(category vocabulary, requests per account id and category) from the parallel
+    name/count lists (pairs past the shorter list of a row are ignored)."""
+    names_a = names.combine_chunks() if isinstance(names, pa.ChunkedArray) else names
+    counts_a = counts.combine_chunks() if isinstance(counts, pa.ChunkedArray) else counts
+    flat_names = pc.list_flatten(names_a)
+    vocab = tuple(sorted(pc.unique(flat_names.drop_null()).to_pylist())) if len(flat_names) else ()
+    cat = np.zeros((n, max(len(vocab), 1)))
+    if not vocab:
+        return vocab, cat
+    n_len = pc.list_value_length(names_a).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+    c_len = pc.list_value_length(counts_a).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+    name_row = pc.list_parent_indices(names_a).to_numpy(zero_copy_only=False).astype(np.int64)
+    count_row = pc.list_parent_indices(counts_a).to_numpy(zero_copy_only=False).astype(np.int64)
+    # The k-th element of each row, in both lists, kept while k < the shorter row length.
+    k_name = np.arange(len(name_row)) - np.repeat(np.cumsum(n_len) - n_len, n_len)
+    k_count = np.arange(len(count_row)) - np.repeat(np.cumsum(c_len) - c_len, c_len)
+    limit = np.minimum(n_len, c_len)
+    name_ok = k_name < limit[name_row]
+    count_ok = k_count < limit[count_row]
+    code = pc.index_in(flat_names, value_set=pa.array(vocab, pa.string())).to_numpy(zero_copy_only=False)[name_ok]
+    row = name_row[name_ok]
+    value = _floats(pc.list_flatten(counts_a))[count_ok]
+    target = np.full(len(keep), -1, dtype=np.int64)
+    target[np.flatnonzero(keep)] = pos
+    sel = keep[row]
+    cat[target[row[sel]], code[sel].astype(np.int64)] = value[sel]
+    return vocab, cat
+
+
+def _floats(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Numbers as float64, NaN for nulls (numpy's conversion: Arrow's cast is several times slower)."""
+    if values.null_count:
+        return values.cast(pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False)
+    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=float)
