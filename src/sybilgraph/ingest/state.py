@@ -38,11 +38,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sybilgraph import durable
@@ -227,14 +229,17 @@ class StateDir:
         path = None if current is None else current / f"{name}.parquet"
         return path if path is not None and path.is_file() else None
 
-    def read(self, name: str, columns: list[str] | None = None, directory: Path | None = None) -> pa.Table:
-        """One table of a generation (the current one by default; empty of its schema when absent)."""
+    def read(
+        self, name: str, columns: list[str] | None = None, directory: Path | None = None, rows: pc.Expression | None = None
+    ) -> pa.Table:
+        """One table of a generation (the current one by default; empty of its schema when absent);
+        ``rows``: only the rows this expression keeps (filtered while reading)."""
         path = self.table_path(name, directory)
         schema = STATE_SCHEMAS[name]
         if path is None:
             empty = schema.empty_table()
             return empty.select(columns) if columns else empty
-        table = pq.read_table(path, columns=columns)
+        table = pq.read_table(path, columns=columns, filters=rows)
         wanted = schema if columns is None else pa.schema([schema.field(c) for c in columns])
         return _conform(table, wanted)
 
@@ -266,13 +271,15 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return table.select(schema.names).cast(schema)
 
 
-def read_state(settings: Settings) -> GraphState:
-    """The tables of the last ingest that completed (see the module note); typed, in key order."""
+def read_state(settings: Settings, rows: Mapping[str, pc.Expression] | None = None) -> GraphState:
+    """The tables of the last ingest that completed (see the module note); typed, in key order.
+    ``rows``: per table, only the rows an expression keeps (a reader that never uses some)."""
     state = StateDir(settings.columnar_dir / "graph_state")
     directory, generation = state.snapshot()
     if directory is None:
         raise StateNotFound(f"no ingested state under {settings.columnar_dir}: run 'sybilgraph ingest BUNDLE' first")
-    tables = {name: state.read(name, directory=directory) for name in GraphState.table_names()}
+    rows = rows or {}
+    tables = {name: state.read(name, directory=directory, rows=rows.get(name)) for name in GraphState.table_names()}
     return GraphState(**tables, generation=generation)
 
 
