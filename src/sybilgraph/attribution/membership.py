@@ -202,23 +202,31 @@ def membership_scores(
         levels[rows, np.asarray(lv["cid"], dtype=np.int64)] = np.asarray(lv["level"], dtype=np.int8)
 
     groups_u, ginv = np.unique(gid, return_inverse=True)
-    log_m, log_u = _level_log_probs(levels, member, ginv, len(groups_u))
-    pattern = levels.astype(np.int64)
     names = list(names_all)
     if profiles is not None:
-        b_levels, b_m, b_u = _behaviour_levels(profiles, aid, ginv, member)
-        log_m = np.concatenate([log_m, b_m], axis=1)
-        log_u = np.concatenate([log_u, b_u], axis=1)
-        pattern = np.concatenate([pattern, b_levels], axis=1)
         names += list(BEHAVIOUR_COMPARISONS)
-    weights = log_m - log_u
+    # One (rows, comparisons) array each for log2 m and log2 u, filled in place, and the level
+    # pattern kept as one integer key per row: at scale 1.0 there are tens of millions of rows,
+    # and the per-part arrays and their concatenated copies did not fit in memory.
+    log_m = np.zeros((len(aid), len(names)))
+    log_u = np.zeros((len(aid), len(names)))
+    _level_log_probs(levels, member, ginv, len(groups_u), log_m[:, :n_id], log_u[:, :n_id])
+    pattern_key = _pattern_key(levels)
+    if profiles is not None:
+        b_levels = _behaviour_levels(profiles, aid, ginv, member, log_m[:, n_id:], log_u[:, n_id:])
+        pattern_key = _pattern_key(b_levels, pattern_key)
+        del b_levels
+    naive_log_m, naive_log_u = log_m.sum(axis=1), log_u.sum(axis=1)
+    weights = log_m
+    weights -= log_u
+    del log_m, log_u
 
     n_members = np.bincount(ginv, weights=member, minlength=len(groups_u))
     n_outside = np.bincount(ginv, weights=~member, minlength=len(groups_u))
     members_wo = n_members[ginv] - member
     outside_wo = n_outside[ginv] - ~member
     prior = np.log2((members_wo + 0.5) / (outside_wo + 0.5))
-    joint = _joint_log_ratio(pattern, member, ginv, log_m.sum(axis=1), log_u.sum(axis=1), members_wo, outside_wo)
+    joint = _joint_log_ratio(pattern_key, member, ginv, naive_log_m, naive_log_u, members_wo, outside_wo)
     log_odds = prior + joint
     posterior = 1.0 / (1.0 + np.exp2(-log_odds))
     table = pa.table(
@@ -235,8 +243,16 @@ def membership_scores(
     )
 
 
+def _pattern_key(levels: np.ndarray, key: np.ndarray | None = None) -> np.ndarray:
+    """Each row's levels (-1..2 per comparison) as one integer, base 4, appended to ``key``."""
+    key = np.zeros(len(levels), dtype=np.int64) if key is None else key
+    for j in range(levels.shape[1]):
+        key = key * 4 + (levels[:, j] + 1)  # levels -1..2
+    return key
+
+
 def _joint_log_ratio(
-    pattern: np.ndarray,
+    key: np.ndarray,
     member: np.ndarray,
     ginv: np.ndarray,
     naive_log_m: np.ndarray,
@@ -246,10 +262,7 @@ def _joint_log_ratio(
 ) -> np.ndarray:
     """log2 P(pattern | member) / P(pattern | tied outsider), from exact pattern counts in the
     group (without the row itself), smoothed towards the per-comparison product by one
-    pseudo-account."""
-    key = np.zeros(len(pattern), dtype=np.int64)
-    for j in range(pattern.shape[1]):
-        key = key * 4 + (pattern[:, j] + 1)  # levels -1..2
+    pseudo-account. ``key``: each row's level pattern (``_pattern_key``)."""
     full = ginv.astype(np.int64) * (1 << 40) + key
     order = np.argsort(full, kind="stable")
     sorted_full = full[order]
@@ -269,14 +282,12 @@ def _joint_log_ratio(
 
 
 def _level_log_probs(
-    levels: np.ndarray, member: np.ndarray, ginv: np.ndarray, n_groups: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """log2 m and log2 u of each row's level per comparison; m over members, u over tied
-    outsiders, each without the row's own account."""
+    levels: np.ndarray, member: np.ndarray, ginv: np.ndarray, n_groups: int, out_m: np.ndarray, out_u: np.ndarray
+) -> None:
+    """log2 m and log2 u of each row's level per comparison, into ``out_m`` and ``out_u``; m over
+    members, u over tied outsiders, each without the row's own account."""
     n_levels = len(IDENTIFIER_LEVELS)
-    n_rows, n_cmp = levels.shape
-    out_m = np.zeros((n_rows, n_cmp))
-    out_u = np.zeros((n_rows, n_cmp))
+    n_cmp = levels.shape[1]
     n_members = np.bincount(ginv, weights=member, minlength=n_groups)
     n_outside = np.bincount(ginv, weights=~member, minlength=n_groups)
     for j in range(n_cmp):
@@ -291,21 +302,17 @@ def _level_log_probs(
         u = (k_out + 0.5) / (n_outside[ginv] - ~member + 0.5 * n_levels)
         out_m[:, j] = np.log2(m)
         out_u[:, j] = np.log2(u)
-    return out_m, out_u
 
 
 def _behaviour_levels(
-    profiles: Profiles, aid: np.ndarray, ginv: np.ndarray, member: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    profiles: Profiles, aid: np.ndarray, ginv: np.ndarray, member: np.ndarray, out_m: np.ndarray, out_u: np.ndarray
+) -> np.ndarray:
     """Per row: inside the group's behavioural range (hours, task mix, output ratio, creation)?
     Level 1 inside, 0 outside, -1 not comparable (or too few profiled members); ``m`` is the
-    coverage of the range, ``u`` the share of tied outsiders inside it. Returns (levels, log2 m,
-    log2 u); not comparable rows get 0 for both."""
+    coverage of the range, ``u`` the share of tied outsiders inside it. Returns the levels and
+    writes log2 m and log2 u into ``out_m`` and ``out_u`` (zeros), leaving not comparable rows 0."""
     created, log_ratio, hod, cat = profiles.created, profiles.log_ratio, profiles.hod, profiles.cat
-    shape = (len(aid), len(BEHAVIOUR_COMPARISONS))
-    lv = np.full(shape, -1, dtype=np.int64)
-    out_m = np.zeros(shape)
-    out_u = np.zeros(shape)
+    lv = np.full((len(aid), len(BEHAVIOUR_COMPARISONS)), -1, dtype=np.int8)
     order = np.argsort(ginv, kind="stable")
     bounds = np.flatnonzero(np.diff(ginv[order])) + 1
     for rows in np.split(order, bounds):
@@ -326,10 +333,10 @@ def _behaviour_levels(
             n_out = float((known & outside).sum())
             u = (k_out + 0.5) / (n_out + 1.0)
             m = BEHAVIOUR_COVERAGE
-            lv[rows, j] = np.where(known, ok.astype(np.int64), -1)
+            lv[rows, j] = np.where(known, ok.astype(np.int8), -1)
             out_m[rows, j] = np.where(known, np.where(ok, np.log2(m), np.log2(1 - m)), 0.0)
             out_u[rows, j] = np.where(known, np.where(ok, np.log2(u), np.log2(max(1 - u, 1e-9))), 0.0)
-    return lv, out_m, out_u
+    return lv
 
 
 def _cosine_check(profiles: np.ndarray, members: np.ndarray):  # noqa: ANN202 - a closure
