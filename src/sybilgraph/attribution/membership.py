@@ -292,10 +292,9 @@ def _level_log_probs(
     n_outside = np.bincount(ginv, weights=~member, minlength=n_groups)
     for j in range(n_cmp):
         col = levels[:, j].astype(np.int64)
-        cnt_in = np.zeros((n_groups, n_levels))
-        cnt_out = np.zeros((n_groups, n_levels))
-        np.add.at(cnt_in, (ginv[member], col[member]), 1.0)
-        np.add.at(cnt_out, (ginv[~member], col[~member]), 1.0)
+        cell = ginv * n_levels + col  # (group, level) counts by bincount: np.add.at is ~10x slower
+        cnt_in = np.bincount(cell[member], minlength=n_groups * n_levels).reshape(n_groups, n_levels).astype(float)
+        cnt_out = np.bincount(cell[~member], minlength=n_groups * n_levels).reshape(n_groups, n_levels).astype(float)
         k_in = cnt_in[ginv, col] - member
         k_out = cnt_out[ginv, col] - ~member
         m = (k_in + 0.5) / (n_members[ginv] - member + 0.5 * n_levels)
