@@ -118,21 +118,27 @@ FROM t LEFT JOIN grp g ON g.aid = t.aid AND g.gid = t.gid;
 # group was formed by a shared value (value groups), members of the account's own community: an
 # account is judged on what it shares with the rest of the group, never on what its own clique
 # (a household, one operator among several on one software stack) shares with itself.
+# Joined from the characteristic values to their users (not from every evaluated row to all its
+# values, then filtered): the same rows, without an intermediate of evaluated rows x their values
+# (billions at scale 1.0).
 _LEVELS_SQL = """
-WITH own AS (
-    SELECT e.aid, e.gid, l.vid,
+WITH used AS (
+    SELECT l.aid, c.gid, c.vid, c.cid, c.n, c.n_in
+    FROM _char c JOIN mlk l ON l.vid = c.vid
+    WHERE NOT EXISTS (SELECT 1 FROM _excl x WHERE x.gid = c.gid AND x.cid = c.cid)
+),
+own AS (
+    SELECT u.aid, u.gid, u.cid, u.n, u.n_in,
            CASE WHEN e.member AND cm.comm >= 0 THEN coalesce(gc.k, 0)
                 ELSE e.member::INTEGER END AS own
-    FROM _ev e JOIN mlk l ON l.aid = e.aid
-    LEFT JOIN _comm cm ON cm.aid = e.aid AND cm.gid = e.gid
-    LEFT JOIN _gvc gc ON gc.gid = e.gid AND gc.vid = l.vid AND gc.comm = cm.comm
+    FROM used u JOIN _ev e ON e.aid = u.aid AND e.gid = u.gid
+    LEFT JOIN _comm cm ON cm.aid = u.aid AND cm.gid = u.gid
+    LEFT JOIN _gvc gc ON gc.gid = u.gid AND gc.vid = u.vid AND gc.comm = cm.comm
 )
-SELECT o.aid, o.gid, c.cid,
-       max(CASE WHEN 2 * (c.n_in - o.own) >= c.n - o.own THEN 2 ELSE 1 END) AS level
-FROM own o JOIN _char c ON c.gid = o.gid AND c.vid = o.vid
-WHERE c.n_in - o.own >= 1
-  AND NOT EXISTS (SELECT 1 FROM _excl x WHERE x.gid = o.gid AND x.cid = c.cid)
-GROUP BY o.aid, o.gid, c.cid
+SELECT aid, gid, cid, max(CASE WHEN 2 * (n_in - own) >= n - own THEN 2 ELSE 1 END) AS level
+FROM own
+WHERE n_in - own >= 1
+GROUP BY aid, gid, cid
 """
 
 # Members' values per community, for the leave-community-out counts above.
