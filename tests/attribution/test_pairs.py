@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from itertools import combinations
 
 import numpy as np
@@ -78,3 +79,36 @@ def test_creation_proximity_levels() -> None:
     created = [j for j, c in enumerate(COMPARISONS) if c.name == "created"][0]
     assert got.levels[:, created].tolist() == [5]
     assert np.isin(got.a, [0, 1]).all()
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 39), st.integers(0, 2)), min_size=2, max_size=100, unique=True), st.integers(1, 4), st.integers(1, 3))
+def test_sorted_neighbourhood_pairs_match_their_definition(uses: list[tuple[int, int]], window: int, passes: int) -> None:
+    """Users of a value above ``exact_max`` in ``passes`` md5 orders, each paired with the next ``window``."""
+    w = World()
+    n = 40
+    for i in range(n):
+        w.account(f"a{i:02d}", created_day=float(i))
+    for a, v in uses:
+        w.use(f"a{a:02d}", "device", f"d{v}")
+    t = build_pair_tables(w.links(), w.account_table(), hub_fraction=1.0)
+    params = BlockingParams(exact_max=2, window=window, passes=passes, order_salt="s")
+    candidate_pairs(t, params)
+    got = {(int(a), int(b)) for a, b in t.con.execute("SELECT a, b FROM cand").fetchall()}
+    idx = {str(x): i for i, x in enumerate(t.account_ids)}
+    users: dict[int, list[str]] = {}
+    for a, v in uses:
+        users.setdefault(v, []).append(f"a{a:02d}")
+    expected: set[tuple[int, int]] = set()
+    for accs in users.values():
+        if len(accs) < 2:
+            continue
+        if len(accs) <= params.exact_max:
+            expected |= {tuple(sorted((idx[x], idx[y]))) for x, y in combinations(accs, 2)}  # type: ignore[misc]
+            continue
+        for p in range(passes):
+            order = sorted(accs, key=lambda x: (hashlib.md5(f"s{p}:{x}".encode()).hexdigest(), idx[x]))
+            for i, x in enumerate(order):
+                for y in order[i + 1 : i + 1 + window]:
+                    expected.add(tuple(sorted((idx[x], idx[y]))))  # type: ignore[arg-type]
+    assert got == expected

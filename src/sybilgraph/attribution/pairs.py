@@ -295,10 +295,12 @@ def candidate_pairs(t: PairTables, params: BlockingParams, focus: np.ndarray | N
             FROM lk x JOIN lk y ON x.vid = y.vid AND x.aid < y.aid
             WHERE x.n <= $exact_max
         ),
+        -- The next `window` users by equality on their rank (a band condition on the rank would
+        -- join every two users of the value and filter: billions of rows at scale 1.0).
         neighbourhood AS (
             SELECT least(x.aid, y.aid) AS a, greatest(x.aid, y.aid) AS b
-            FROM ranked x JOIN ranked y
-              ON x.pass = y.pass AND x.vid = y.vid AND y.rn > x.rn AND y.rn <= x.rn + $window
+            FROM ranked x CROSS JOIN range(1, $window + 1) AS step(k)
+            JOIN ranked y ON y.pass = x.pass AND y.vid = x.vid AND y.rn = x.rn + step.k::INTEGER
         ),
         allc AS (SELECT * FROM exact UNION ALL SELECT * FROM neighbourhood)
         SELECT DISTINCT a, b FROM allc {focus_filter}
@@ -332,30 +334,39 @@ def pair_levels(t: PairTables, pairs_table: str = "cand") -> PairLevels:
     levels = np.zeros((len(a), len(t.comparisons)), dtype=np.int8)
     if len(a) == 0:
         return PairLevels(a, b, levels)
-    n = np.int64(t.n_accounts)
-    key = a.astype(np.int64) * n + b
+    # Each pair's row number travels through the join below, so its shared values land on their
+    # row directly (looking tens of millions of pairs up in the sorted keys took 50 s at scale 1.0).
+    con.register("_pid", pa.table({"a": pa.array(a, pa.int32()), "b": pa.array(b, pa.int32()), "pid": pa.array(np.arange(len(a), dtype=np.int32))}))
     index = {c.name: i for i, c in enumerate(t.comparisons)}
 
     # Shared identifiers, exactly: probe the account with fewer links.
-    shared = con.execute(
-        f"""
-        WITH d AS (SELECT aid, count(*) AS deg FROM lk GROUP BY aid),
-        o AS (
-            SELECT p.a, p.b,
-                   CASE WHEN coalesce(da.deg, 0) <= coalesce(db.deg, 0) THEN p.a ELSE p.b END AS x,
-                   CASE WHEN coalesce(da.deg, 0) <= coalesce(db.deg, 0) THEN p.b ELSE p.a END AS y
-            FROM {pairs_table} p LEFT JOIN d da ON da.aid = p.a LEFT JOIN d db ON db.aid = p.b
-        ),
-        ox AS (
-            SELECT o.a, o.b, o.y, lx.vid, lx.cid, lx.level, lx.email_share
-            FROM o JOIN lk lx ON lx.aid = o.x
-        ),
-        s AS (SELECT ox.* FROM ox SEMI JOIN lk ly ON ly.aid = ox.y AND ly.vid = ox.vid)
-        SELECT a, b, cid, max(level) AS level, coalesce(min(email_share), -1.0) AS email_share
-        FROM s GROUP BY a, b, cid
-        """
-    ).fetchnumpy()
-    rows = np.searchsorted(key, shared["a"].astype(np.int64) * n + shared["b"].astype(np.int64))
+    try:
+        shared = con.execute(
+            """
+            WITH d AS (SELECT aid, count(*) AS deg FROM lk GROUP BY aid),
+            o AS (
+                SELECT p.pid,
+                       CASE WHEN coalesce(da.deg, 0) <= coalesce(db.deg, 0) THEN p.a ELSE p.b END AS x,
+                       CASE WHEN coalesce(da.deg, 0) <= coalesce(db.deg, 0) THEN p.b ELSE p.a END AS y
+                FROM _pid p LEFT JOIN d da ON da.aid = p.a LEFT JOIN d db ON db.aid = p.b
+            ),
+            ox AS (
+                SELECT o.pid, o.y, lx.vid, lx.cid, lx.level, lx.email_share
+                FROM o JOIN lk lx ON lx.aid = o.x
+            ),
+            -- (account, value) as one BIGINT: one hash key instead of two columns.
+            s AS (
+                SELECT ox.* FROM ox
+                SEMI JOIN (SELECT (aid::BIGINT << 32) | vid::BIGINT AS k FROM lk) ly
+                  ON ly.k = (ox.y::BIGINT << 32) | ox.vid::BIGINT
+            )
+            SELECT pid, cid, max(level) AS level, coalesce(min(email_share), -1.0) AS email_share
+            FROM s GROUP BY pid, cid
+            """
+        ).fetchnumpy()
+    finally:
+        con.unregister("_pid")
+    rows = shared["pid"].astype(np.int64)
     cid = shared["cid"].astype(np.int64)
     lvl = shared["level"].astype(np.int64)
     email = np.asarray(shared["email_share"], dtype=float)
