@@ -12,7 +12,7 @@ def _by_goal(r: ScaleResult) -> dict[str, GoalCheck]:
 
 
 def test_every_goal_met_names_no_dominant_phase() -> None:
-    goals = _by_goal(scale_result(ingest_s=40.0, write_graph_s=20.0, attribute_s=100.0, python_gib=4, jvm_gib=5))
+    goals = _by_goal(scale_result(ingest_s=40.0, write_graph_s=20.0, attribute_s=80.0, operators_s=30.0, python_gib=4, jvm_gib=5))
     assert [g.met for g in goals.values()] == [True, True, True, True]
     assert all(g.dominant is None for g in goals.values())
     assert goals["ingest"].measured == "8.0x"  # 40 s over a 5 s read floor
