@@ -25,7 +25,8 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
@@ -86,12 +87,7 @@ def ingest_bundle(
     """
     bundle = open_bundle(Path(bundle_dir))
     reporter = reporter or NullReporter()
-    store = ColumnarStore(settings.columnar_dir)
-    with exclusive_writer(db, settings, lease) as guard:
-        timings: dict[str, float] = {}
-        with timed(timings, "schema"):
-            db.apply_schema()
-        store.recover()
+    with _writer_session(db, settings, lease) as (guard, store, timings):
         live = store.delivery(bundle.bundle_id)
         if live is not None and live.digest == bundle.digest:
             report = _unchanged_report(settings, live, bundle)
@@ -124,12 +120,7 @@ def withdraw_bundle(
 ) -> WithdrawReport:
     """Remove a live delivery: its rows leave the store, and the graph what only it supported."""
     reporter = reporter or NullReporter()
-    store = ColumnarStore(settings.columnar_dir)
-    with exclusive_writer(db, settings, lease) as guard:
-        timings: dict[str, float] = {}
-        with timed(timings, "schema"):
-            db.apply_schema()
-        store.recover()
+    with _writer_session(db, settings, lease) as (guard, store, timings):
         guard.check()
         gone = store.withdraw(bundle_id)
         if gone is None:
@@ -144,6 +135,23 @@ def withdraw_bundle(
         # After the change committed: the API's run-scoped cache must not serve withdrawn rows.
         db.write("db/bump_data_version", reason=f"withdrawn bundle {bundle_id}")
     return report
+
+
+@contextmanager
+def _writer_session(
+    db: Database, settings: Settings, lease: Lease | None
+) -> Iterator[tuple[WriterGuard, ColumnarStore, dict[str, float]]]:
+    """What every writer starts with: the writer lock, the schema, and the store recovered.
+
+    Yields (guard, store, timings); ``timings`` already holds the schema step.
+    """
+    store = ColumnarStore(settings.columnar_dir)
+    with exclusive_writer(db, settings, lease) as guard:
+        timings: dict[str, float] = {}
+        with timed(timings, "schema"):
+            db.apply_schema()
+        store.recover()  # what a killed writer left is removed before anything reads the store
+        yield guard, store, timings
 
 
 def _run_dir(settings: Settings, ingest_id: str) -> Path:
@@ -353,14 +361,6 @@ def _stage_bundle(
                 if table == "accounts":
                     bundle_accounts.clear()
                 log.error("%s", e)
-
-
-def _files_or_error(bundle_dir: Path, table: str, report: IngestReport) -> list[Path]:
-    try:
-        return find_table_files(bundle_dir, table)
-    except TableError as e:
-        report.tables[table] = TableReport(table=table, error=str(e))
-        return []
 
 
 def _staged_schema(table: str) -> pa.Schema:
