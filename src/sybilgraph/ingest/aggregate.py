@@ -215,6 +215,11 @@ SELECT p.account_id, p.kind, p.value, p.count, p.first_seen, p.last_seen
 FROM account_identifiers p SEMI JOIN identifiers i ON p.kind = i.kind AND p.value = i.value AND NOT i.hub
 """
 
+# The hour-of-week histograms of several partials added element by element: one sum per hour
+# in a single GROUP BY (unnesting them into (account, hour) rows and grouping again was ~4x the
+# CPU, measured on 0.11M partial rows).
+_HOUR_SUMS = "[" + ", ".join(f"sum(hour_hist[{h + 1}])::BIGINT" for h in range(HOURS_PER_WEEK)) + "]"
+
 # Every live delivery's activity partials folded per account. An account in one partial only
 # (the usual case) is taken as it is; the others add up element by element.
 ACTIVITY_SQL = f"""
@@ -236,13 +241,7 @@ totals AS (
            sum(n_sessions)::BIGINT AS n_sessions
     FROM parts GROUP BY account_id
 ),
-hours AS (
-    SELECT account_id, list(n ORDER BY h) AS hour_hist
-    FROM (SELECT account_id, h, sum(n)::BIGINT AS n
-          FROM (SELECT account_id, unnest(range({HOURS_PER_WEEK})) AS h, unnest(hour_hist) AS n FROM parts)
-          GROUP BY account_id, h)
-    GROUP BY account_id
-),
+hours AS (SELECT account_id, {_HOUR_SUMS} AS hour_hist FROM parts GROUP BY account_id),
 cats AS (
     SELECT account_id, list(name ORDER BY name) AS category_names, list(n ORDER BY name) AS category_counts
     FROM (SELECT account_id, name, sum(n)::BIGINT AS n

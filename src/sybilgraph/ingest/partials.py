@@ -42,6 +42,7 @@ class PartialResult:
     tables: dict[str, pa.Table]
     suppressed_by: tuple[int, ...]  # earlier deliveries that held some of its ids
     rows_repeated: dict[str, int]  # per table, rows left out because their id counted elsewhere
+    source: str = "staged"  # "fused": from the validated batches (fused.py); "staged": the staged Parquet
 
 
 def compute_partials(
@@ -52,11 +53,14 @@ def compute_partials(
     connect: Callable[[], duckdb.DuckDBPyConnection],
     schemas: Mapping[str, pa.Schema],
     exclude: Delivery | None = None,
+    precomputed: Callable[[], dict[str, pa.Table] | None] | None = None,
 ) -> PartialResult:
     """The partials of a delivery whose staged files are ``files`` (table -> Parquet files).
 
     ``seq``: its sequence number; the live deliveries with a smaller one are "earlier", but
-    ``exclude`` (the delivery a redelivery is about to replace).
+    ``exclude`` (the delivery a redelivery is about to replace). ``precomputed``: the partials
+    of every staged row (the fused pass, ``fused.py``), used when no row is left out here; None
+    from it, or a row left out, and the staged files are aggregated.
     """
     earlier = [e for e in store.entries() if e.seq < seq and (exclude is None or e.seq != exclude.seq)]
     work = store.root / "tmp" / f"dedup-{seq:06d}"
@@ -75,11 +79,14 @@ def compute_partials(
             if dropped:
                 repeated[table] = dropped
                 inputs[table] = kept
-        tables = aggregator.aggregate(AggregateInput(tables=inputs, schemas={t: schemas[t] for t in INPUT_TABLES}))
+        tables = precomputed() if precomputed is not None and not repeated else None
+        source = "fused" if tables is not None else "staged"
+        if tables is None:
+            tables = aggregator.aggregate(AggregateInput(tables=inputs, schemas={t: schemas[t] for t in INPUT_TABLES}))
     finally:
         con.close()
         shutil.rmtree(work, ignore_errors=True)
-    return PartialResult(tables, tuple(sorted(suppressed)), repeated)
+    return PartialResult(tables, tuple(sorted(suppressed)), repeated, source)
 
 
 def _files_sql(files: list[str]) -> str:

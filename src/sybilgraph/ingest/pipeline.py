@@ -41,6 +41,7 @@ from sybilgraph.ingest.bulk_import import BulkImportError, import_files, run_imp
 from sybilgraph.ingest.bundle import Bundle, open_bundle
 from sybilgraph.ingest.columnar import PARQUET_OPTIONS, ColumnarStore, Delivery, StagedTable
 from sybilgraph.ingest.combine import VERSIONED_TABLES, CombineInput, combine
+from sybilgraph.ingest.fused import FusedPartials
 from sybilgraph.ingest.partials import compute_partials
 from sybilgraph.ingest.readers import NORMALIZED_SCHEMAS, QUARANTINE_SCHEMA, read_table
 from sybilgraph.ingest.report import IngestReport, TableReport, WithdrawReport
@@ -189,13 +190,21 @@ def stage_delivery(
                           replaced=live.ingest_id if live else None)
     report.warnings = [f"{bundle.path / name}: not a contract table; ignored" for name in bundle.unknown]
     staging = store.staging(ingest_id)
-    with timed(timings, "validate"):
-        _stage_bundle(bundle, store, staging, seq, _run_dir(settings, ingest_id), report, reporter, settings, live)
-    with timed(timings, "partials"):
-        files = {t: [str(p) for p in sorted((staging / t).glob("*.parquet"))] for t in INPUT_TABLES}
-        result = compute_partials(store, files, seq, _aggregator(store, settings), _connector(store, settings),
-                                  {t: _staged_schema(t) for t in INPUT_TABLES}, exclude=live)
-        store.write_partial(staging / "partial-1", result.tables)
+    fused = _fused_partials(store, settings)
+    try:
+        with timed(timings, "validate"):
+            _stage_bundle(bundle, store, staging, seq, _run_dir(settings, ingest_id), report, reporter, settings,
+                          live, fused)
+        with timed(timings, "partials"):
+            files = {t: [str(p) for p in sorted((staging / t).glob("*.parquet"))] for t in INPUT_TABLES}
+            result = compute_partials(store, files, seq, _aggregator(store, settings), _connector(store, settings),
+                                      {t: _staged_schema(t) for t in INPUT_TABLES}, exclude=live,
+                                      precomputed=fused.result if fused else None)
+            store.write_partial(staging / "partial-1", result.tables)
+    finally:
+        if fused is not None:
+            fused.close()
+    report.partials_from = result.source
     report.rows_repeated = result.rows_repeated
     check()
     store.commit(Delivery(bundle_id=bundle.bundle_id, seq=seq, ingest_id=ingest_id, digest=bundle.digest,
@@ -319,6 +328,7 @@ def _stage_bundle(
     reporter: Reporter,
     settings: Settings,
     replaced: Delivery | None = None,
+    fused: FusedPartials | None = None,
 ) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     quarantine_path = run_dir / "quarantine.csv"
@@ -346,7 +356,11 @@ def _stage_bundle(
                                          batch_rows=settings.ingest.batch_size * 10, files=files)
                     for vb in batches:
                         good = _with_seq(vb.good, seq) if table in SEQUENCED_TABLES else vb.good
-                        staged.write(pa.RecordBatch.from_arrays(good.columns, schema=schema) if good.num_rows else good)
+                        if good.num_rows:
+                            good = pa.RecordBatch.from_arrays(good.columns, schema=schema)
+                            staged.write(good)
+                            if fused is not None:
+                                fused.add(table, good)  # the same batch, aggregated as it is staged
                         quarantine.write(vb.bad)
                         tr.rows_read += vb.rows_read
                         tr.rows_loaded += vb.good.num_rows
@@ -357,6 +371,8 @@ def _stage_bundle(
                 staged.close()
             except TableError as e:
                 staged.discard()
+                if fused is not None:
+                    fused.failed(table)
                 tr.error, tr.rows_loaded = str(e), 0
                 if table == "accounts":
                     bundle_accounts.clear()
@@ -447,6 +463,14 @@ def _aggregator(store: ColumnarStore, settings: Settings) -> Aggregator:
         java_home=settings.java_home,
         spark_conf=settings.ingest.spark_conf,
     )
+
+
+def _fused_partials(store: ColumnarStore, settings: Settings) -> FusedPartials | None:
+    """The fused pass (``fused.py``), for the DuckDB aggregator when it is not switched off."""
+    if settings.ingest.aggregator != "duckdb" or settings.ingest.fused_chunk_rows <= 0:
+        return None
+    return FusedPartials(_connector(store, settings), {t: _staged_schema(t) for t in INPUT_TABLES},
+                         settings.ingest.fused_chunk_rows)
 
 
 def _connector(store: ColumnarStore, settings: Settings):  # noqa: ANN202 - a DuckDB connection factory

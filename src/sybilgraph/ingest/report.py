@@ -31,6 +31,9 @@ class IngestReport(BaseModel):
     reused_staging: bool = False  # the same content was live already: nothing was staged
     # Rows left out because their interaction_id / session_id counted in an earlier row.
     rows_repeated: dict[str, int] = Field(default_factory=dict)
+    # Where the delivery's partial aggregates came from: "fused" (the validated batches, read
+    # once), "staged" (its staged Parquet: repeated ids, a table failed midway, or fusing is off).
+    partials_from: str | None = None
     tables: dict[str, TableReport] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list)
     graph_writes: dict[str, int] = Field(default_factory=dict)
