@@ -4,7 +4,8 @@ Phases of an ingest (all under one writer lock, ``writer_lock.py``):
 
 1. *validate*: each contract table is read in streamed batches, bad rows go to quarantine,
    good rows to a staging area of the columnar store, with the delivery's partial aggregates
-   (``partials.py``: one scan of its interactions; each interaction or session id counts once);
+   (``partials.py``: each interaction or session id counts once; computed from the validated
+   batches themselves, ``fused.py``, unless the delivery is large or repeats ids);
    one manifest write makes the delivery live and, for a redelivery of the same bundle id,
    withdraws the earlier one (the data contract's "Deliveries"). The same content again skips
    this phase.
@@ -360,7 +361,7 @@ def _stage_bundle(
                             good = pa.RecordBatch.from_arrays(good.columns, schema=schema)
                             staged.write(good)
                             if fused is not None:
-                                fused.add(table, good)  # the same batch, aggregated as it is staged
+                                fused.add(table, good)  # the same batch, aggregated once all are staged
                         quarantine.write(vb.bad)
                         tr.rows_read += vb.rows_read
                         tr.rows_loaded += vb.good.num_rows
@@ -467,10 +468,10 @@ def _aggregator(store: ColumnarStore, settings: Settings) -> Aggregator:
 
 def _fused_partials(store: ColumnarStore, settings: Settings) -> FusedPartials | None:
     """The fused pass (``fused.py``), for the DuckDB aggregator when it is not switched off."""
-    if settings.ingest.aggregator != "duckdb" or settings.ingest.fused_chunk_rows <= 0:
+    if settings.ingest.aggregator != "duckdb" or settings.ingest.fused_max_rows <= 0:
         return None
     return FusedPartials(_connector(store, settings), {t: _staged_schema(t) for t in INPUT_TABLES},
-                         settings.ingest.fused_chunk_rows)
+                         settings.ingest.fused_max_rows)
 
 
 def _connector(store: ColumnarStore, settings: Settings):  # noqa: ANN202 - a DuckDB connection factory

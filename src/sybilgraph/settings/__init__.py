@@ -62,10 +62,10 @@ class IngestSection(Section):
     # Identifiers used by more than this share of accounts (and by more than the minimum) get a
     # node but no per-account links. Must not cut below attribution's hub cut-off (validated).
     link_max_share: float = Field(default=0.05, gt=0, le=1)
-    # The fused pass (ingest/fused.py): validated rows are aggregated in chunks of this many rows
-    # as they are staged (two chunks in memory at most, ~0.2 GB per million interactions); 0 aggregates the
-    # staged Parquet after validation instead.
-    fused_chunk_rows: int = Field(default=8_000_000, ge=0)
+    # The fused pass (ingest/fused.py): a delivery of at most this many payment, session and
+    # interaction rows is aggregated from its validated batches, held in memory (~0.2 GB per
+    # million rows); larger ones, and 0, aggregate the staged Parquet after validation.
+    fused_max_rows: int = Field(default=12_000_000, ge=0)
     link_hub_min_accounts: int = Field(default=50, ge=2)
     # What aggregates the columnar store for the graph: DuckDB in this process, or the PySpark
     # job (ingest/spark_aggregate.py) on ``spark_master``; both give the same tables
