@@ -442,14 +442,25 @@ def explain_cmd(
 def bench_ingest_cmd(
     bundle: Annotated[Path, typer.Argument(help="Bundle to ingest (>= 1M interactions makes a fair measurement).")],
     yes: Annotated[bool, typer.Option("--yes", help="Confirm: the database is emptied first.")] = False,
+    delivery_share: Annotated[float | None, typer.Option(
+        help="Instead: ingest all but this share of the accounts, then a delivery of that share, its "
+             "redelivery and its withdrawal, each timed as a share of the full ingest (e.g. 0.01).")] = None,
 ) -> None:
     """Benchmark ingest against the time pyarrow takes merely to read the same files."""
-    from sybilgraph.bench.ingest_bench import bench_ingest
+    from sybilgraph.bench.ingest_bench import bench_incremental, bench_ingest
 
     if not yes:
         console.print("bench-ingest empties the database first; pass --yes (and a dedicated SYBILGRAPH_HOME)")
         raise typer.Exit(2)
-    with open_db(settings()) as db:
+    if delivery_share is not None and not 0 < delivery_share < 1:
+        console.print("--delivery-share is a share of the accounts, between 0 and 1 (e.g. 0.01)")
+        raise typer.Exit(2)
+    s = settings()
+    with open_db(s) as db:
+        if delivery_share is not None:
+            result = bench_incremental(db, bundle, delivery_share, s.home / "bench" / "deliveries")
+            out.print_json(data=result.as_dict())
+            return
         bench, _ = bench_ingest(db, bundle)
     out.print_json(data=bench.as_dict())
 

@@ -7,6 +7,8 @@ noisy machine where absolute seconds do not.
 
 from __future__ import annotations
 
+import json
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,13 +18,15 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
-from sybilgraph.contract import TABLE_ORDER
+from sybilgraph.contract import TABLE_ORDER, TABLES
 from sybilgraph.db.admin import reset
 from sybilgraph.db.session import Database
-from sybilgraph.ingest import IngestReport, ingest_bundle
+from sybilgraph.ingest import IngestReport, ingest_bundle, withdraw_bundle
+from sybilgraph.ingest.columnar import ColumnarStore
 from sybilgraph.ingest.readers import find_table_files
+from sybilgraph.ingest.state import GRAPH_TABLES, StateDir
 
-__all__ = ["IngestBench", "bench_ingest", "read_floor", "read_with_pyarrow"]
+__all__ = ["IncrementalBench", "IngestBench", "bench_incremental", "bench_ingest", "read_floor", "read_with_pyarrow", "split_bundle"]
 
 
 @dataclass
@@ -94,3 +98,141 @@ def bench_ingest(db: Database, bundle: Path) -> tuple[IngestBench, IngestReport]
         graph_rows=sum(report.graph_writes.values()),
     )
     return bench, report
+
+
+# -- a small delivery onto a large store ----------------------------------------------------------
+DELTA_ID = "delta"
+# DuckDB's hash of the account id picks a delivery's accounts: the same ones in every table.
+_PICK = "hash(account_id) % 1000000 < {cut}"
+
+
+@dataclass
+class DeliveryStep:
+    name: str
+    seconds: float
+    phases_s: dict[str, float]
+    graph_writes: dict[str, int]
+
+
+@dataclass
+class IncrementalBench:
+    """A delivery of ``share`` more accounts onto the store of all the others, side by side."""
+
+    share: float
+    base_accounts: int
+    delta_accounts: int
+    delta_interactions: int
+    read_floor_s: float  # pyarrow reading the base deliveries' files
+    base_ingest_s: float  # the full ingest of the store the delivery lands on
+    steps: list[DeliveryStep] = field(default_factory=list)
+    withdrawal_restores_base_state: bool | None = None  # the state tables, exactly
+    graph_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # nodes, relationships (leases included)
+
+    def as_dict(self) -> dict[str, object]:
+        base = self.base_ingest_s or float("inf")
+        return {
+            "share": self.share,
+            "base_accounts": self.base_accounts,
+            "delta_accounts": self.delta_accounts,
+            "delta_interactions": self.delta_interactions,
+            "read_floor_s": round(self.read_floor_s, 3),
+            "base_ingest_s": round(self.base_ingest_s, 3),
+            "base_ingest_ratio_to_read_floor": round(self.base_ingest_s / self.read_floor_s, 2) if self.read_floor_s else None,
+            "steps": [{"step": s.name, "seconds": round(s.seconds, 3), "share_of_full_ingest": round(s.seconds / base, 4),
+                       "phases_s": s.phases_s, "graph_writes": s.graph_writes} for s in self.steps],
+            "withdrawal_restores_base_state": self.withdrawal_restores_base_state,
+            "graph_counts": self.graph_counts,
+        }
+
+
+def split_bundle(bundle: Path, out: Path, share: float) -> tuple[Path, Path, Path]:
+    """(base, delta, redelivery): the bundle split by account, ``share`` of them in the delta.
+
+    Every table with an ``account_id`` is split by one rule on it; reference tables (networks,
+    organisations) stay in the base. The redelivery is the delta again with a tenth of its
+    interactions left out: new content under the same bundle id. Parquet throughout.
+    """
+    import duckdb
+
+    shutil.rmtree(out, ignore_errors=True)
+    dirs = {name: out / name for name in ("base", DELTA_ID, "redelivery")}
+    for name, path in dirs.items():
+        path.mkdir(parents=True)
+        (path / "bundle.json").write_text(json.dumps({"bundle_id": "base" if name == "base" else DELTA_ID}))
+    pick = _PICK.format(cut=int(round(share * 1_000_000)))
+    con = duckdb.connect()
+    try:
+        for table in TABLE_ORDER:
+            files = find_table_files(bundle, table)
+            if not files:
+                continue
+            con.register("t", _as_arrow(files))
+            split = TABLES[table].references_accounts or "account_id" in TABLES[table].column_names
+            wheres = {"base": f"NOT ({pick})" if split else "true", DELTA_ID: pick if split else "false",
+                      "redelivery": (f"({pick}) AND hash(ts) % 10 <> 0" if table == "interactions" else pick)
+                      if split else "false"}
+            for name, where in wheres.items():
+                con.execute(f"COPY (SELECT * FROM t WHERE {where}) TO '{dirs[name] / (table + '.parquet')}' "
+                            "(FORMAT parquet, COMPRESSION zstd)")
+            con.unregister("t")
+    finally:
+        con.close()
+    return dirs["base"], dirs[DELTA_ID], dirs["redelivery"]
+
+
+def _as_arrow(files: list[Path]):  # noqa: ANN202 - an Arrow dataset or table DuckDB scans
+    """The table's files as one Arrow source; text formats read as text (leading zeros kept)."""
+    import pyarrow.dataset as ds
+
+    if all(p.name.endswith(".parquet") for p in files):
+        return ds.dataset([str(p) for p in files], format="parquet")
+    tables = []
+    for path in files:
+        if ".csv" in path.name:
+            with pacsv.open_csv(path) as reader:
+                names = reader.schema.names
+            tables.append(pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names})))
+        else:
+            tables.append(pajson.read_json(path))
+    return pa.concat_tables(tables, promote_options="permissive")
+
+
+def bench_incremental(db: Database, bundle: Path, share: float, work: Path) -> IncrementalBench:
+    """Full ingest of the bundle but ``share`` of its accounts, then that delivery, its
+    redelivery and its withdrawal, each timed as a share of the full ingest."""
+    base_dir, delta_dir, redelivery_dir = split_bundle(bundle, work, share)
+    reset(db)
+    floor_s, _, _ = read_floor(base_dir)
+    t0 = time.perf_counter()
+    base = ingest_bundle(base_dir, db.settings, db)
+    base_s = time.perf_counter() - t0
+    base_state, base_counts = _state(db), dict(db.read("db/count_graph")[0])
+    result = IncrementalBench(share=share, base_accounts=base.tables["accounts"].rows_loaded,
+                              delta_accounts=_rows(delta_dir, "accounts"),
+                              delta_interactions=_rows(delta_dir, "interactions"),
+                              read_floor_s=floor_s, base_ingest_s=base_s)
+    for name, run in (("deliver", lambda: ingest_bundle(delta_dir, db.settings, db)),
+                      ("redeliver", lambda: ingest_bundle(redelivery_dir, db.settings, db)),
+                      ("withdraw", lambda: withdraw_bundle(DELTA_ID, db.settings, db))):
+        t0 = time.perf_counter()
+        report = run()
+        result.steps.append(DeliveryStep(name, time.perf_counter() - t0, dict(report.timings_s),
+                                         dict(report.graph_writes)))
+    result.withdrawal_restores_base_state = _state(db) == base_state
+    result.graph_counts = {"base": base_counts, "after_withdrawal": dict(db.read("db/count_graph")[0])}
+    return result
+
+
+def _state(db: Database) -> dict[str, pa.Table]:
+    """The saved state tables: what the graph holds (sync writes them last), cheap to compare.
+
+    (A full graph digest reads every node over Bolt: minutes at scale 1.0, longer than the steps.)
+    """
+    state = StateDir(ColumnarStore(db.settings.columnar_dir).state_dir)
+    return {name: state.read(name) for name in GRAPH_TABLES}
+
+
+def _rows(bundle: Path, table: str) -> int:
+    """Rows of a table of a Parquet bundle (``split_bundle``'s), from the files' metadata."""
+    return sum(pq.ParquetFile(p).metadata.num_rows for p in find_table_files(bundle, table))
