@@ -27,6 +27,7 @@ __all__ = [
     "MIN_ACCOUNTS_FOR_LINK",
     "HOURS_PER_WEEK",
     "MS_PER_DAY",
+    "PAIRS_PARTIAL_PARTS",
     "PAIRS_PARTIAL_SQL",
     "HOUR_OF_WEEK_SQL",
     "ACTIVITY_PARTIAL_SQL",
@@ -85,7 +86,10 @@ def _usage(kind: str, sources: tuple[tuple[str, str, str], ...]) -> str:
             f"max(t) AS last_seen FROM ({rows}) GROUP BY account_id, value")
 
 
-PAIRS_PARTIAL_SQL = "\nUNION ALL\n".join(_usage(kind, sources) for kind, sources in _SOURCES.items())
+# One statement per kind, for engines that run them one after another (DuckDBAggregator: one
+# kind's hash table in memory at a time), and all of them as one UNION ALL.
+PAIRS_PARTIAL_PARTS: tuple[str, ...] = tuple(_usage(kind, sources) for kind, sources in _SOURCES.items())
+PAIRS_PARTIAL_SQL = "\nUNION ALL\n".join(PAIRS_PARTIAL_PARTS)
 
 # Hour of week (Monday 00:00 UTC = 0) from epoch milliseconds: 1970-01-01 was a Thursday, so
 # hour h of the epoch is hour (h + 72) mod 168 of its week.

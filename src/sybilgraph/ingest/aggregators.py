@@ -47,6 +47,7 @@ __all__ = [
     "DuckDBAggregator",
     "SparkAggregator",
     "conform",
+    "duckdb_partials",
     "make_aggregator",
     "read_output",
     "register_parquet",
@@ -92,7 +93,25 @@ PARTIAL_SORT_KEYS: dict[str, tuple[str, ...]] = {
     "activity": ("account_id",),
 }
 
-PARTIAL_SQL: dict[str, str] = {"pairs": agg.PAIRS_PARTIAL_SQL, "activity": agg.ACTIVITY_PARTIAL_SQL}
+def duckdb_partials(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
+    """The partial tables of the ``INPUT_TABLES`` relations registered on ``con``, conformed and sorted.
+
+    Pairs are grouped one identifier kind at a time into a temporary table, then sorted: the
+    UNION ALL of all kinds runs their hash tables side by side and ran out of DuckDB's default
+    4 GB at scale 1.0; one after another it fits in 300 MB where the UNION ALL failed at 500 MB
+    (scale 0.2, 9.4M interactions), for 6-10% more CPU.
+    """
+    fields = ", ".join(f"{f.name} {_DUCKDB_TYPES[f.type]}" for f in PARTIAL_SCHEMAS["pairs"])
+    con.execute(f"CREATE OR REPLACE TEMP TABLE pairs_rows ({fields})")
+    for sql in agg.PAIRS_PARTIAL_PARTS:
+        con.execute(f"INSERT INTO pairs_rows {sql}")
+    out = {"pairs": con.sql(f"SELECT * FROM pairs_rows ORDER BY {', '.join(PARTIAL_SORT_KEYS['pairs'])}").to_arrow_table()}
+    con.execute("DROP TABLE pairs_rows")
+    out["activity"] = con.sql(f"{agg.ACTIVITY_PARTIAL_SQL} ORDER BY {', '.join(PARTIAL_SORT_KEYS['activity'])}").to_arrow_table()
+    return {name: conform(name, table) for name, table in out.items()}
+
+
+_DUCKDB_TYPES = {pa.string(): "VARCHAR", pa.int64(): "BIGINT"}
 
 
 class AggregationError(SybilgraphError):
@@ -171,8 +190,7 @@ class DuckDBAggregator:
         con = self.connect()
         try:
             register_parquet(con, inputs.tables, inputs.schemas)
-            return {name: conform(name, con.sql(f"{sql} ORDER BY {', '.join(PARTIAL_SORT_KEYS[name])}").to_arrow_table())
-                    for name, sql in PARTIAL_SQL.items()}
+            return duckdb_partials(con)
         finally:
             con.close()
 

@@ -3,7 +3,7 @@
 Method: validation yields the good rows of ``payment_methods``, ``sessions`` and
 ``interactions`` as Arrow batches; they are staged as Parquet for the store and, the same
 batches, kept here. Once the delivery is validated, DuckDB aggregates them straight from Arrow
-with the partial SQL of ``aggregate.py`` (``PAIRS_PARTIAL_SQL``, ``ACTIVITY_PARTIAL_SQL``): the
+with the partial SQL of ``aggregate.py`` (``aggregators.duckdb_partials``): the
 staged Parquet is not read back to aggregate, so the data is read once.
 
 Bounded: a delivery of more than ``max_rows`` such rows is not held in memory (about 0.2 GB per
@@ -24,7 +24,7 @@ from collections.abc import Callable
 import duckdb
 import pyarrow as pa
 
-from sybilgraph.ingest.aggregators import INPUT_TABLES, PARTIAL_SORT_KEYS, PARTIAL_SQL, conform
+from sybilgraph.ingest.aggregators import INPUT_TABLES, duckdb_partials
 
 __all__ = ["FusedPartials"]
 
@@ -71,8 +71,7 @@ class FusedPartials:
         try:
             for name, table in tables.items():
                 con.register(name, table)
-            return {name: conform(name, con.sql(f"{sql} ORDER BY {', '.join(PARTIAL_SORT_KEYS[name])}").to_arrow_table())
-                    for name, sql in PARTIAL_SQL.items()}
+            return duckdb_partials(con)
         finally:
             con.close()
 
