@@ -280,6 +280,8 @@ _NET_KIND_SUMS = ",\n           ".join(
 )
 _NET_KIND_OUT = ", ".join(f"coalesce(nk.{c}, 0) AS {c}" for c in NET_KIND_COLUMNS.values())
 
+# Reads account_identifiers (pairs plus network_owner rows, which no count here selects), so that
+# combining can drop its copy of pairs first (memory).
 ACCOUNTS_OUT_SQL = f"""
 WITH per_kind AS (
     SELECT account_id,
@@ -290,12 +292,12 @@ WITH per_kind AS (
            count(*) FILTER (WHERE kind = 'card')::BIGINT AS n_cards,
            count(*) FILTER (WHERE kind = 'user_agent')::BIGINT AS n_user_agents,
            count(*) FILTER (WHERE kind = 'api_key')::BIGINT AS n_api_keys
-    FROM pairs GROUP BY account_id
+    FROM account_identifiers GROUP BY account_id
 ),
 net_kinds AS (
     SELECT p.account_id,
            {_NET_KIND_SUMS}
-    FROM pairs p JOIN ip_networks n ON p.kind = 'ip' AND p.value = n.ip
+    FROM account_identifiers p JOIN ip_networks n ON p.kind = 'ip' AND p.value = n.ip
     GROUP BY p.account_id
 )
 SELECT a.account_id, epoch_ms(a.created_at) AS created_at, a.email_domain, a.country,

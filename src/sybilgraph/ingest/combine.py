@@ -52,6 +52,7 @@ def combine(con: duckdb.DuckDBPyConnection, inputs: CombineInput) -> dict[str, p
     ip_networks = match_networks(ips, owners)
     con.register("ip_networks", ip_networks)
     con.execute(f"CREATE TEMP TABLE account_identifiers AS {agg.ACCOUNT_IDENTIFIERS_SQL}")
+    con.execute("DROP TABLE pairs")  # account_identifiers holds its rows: one copy in memory, not two
     n_accounts = int(con.sql("SELECT count(*) FROM accounts_latest").fetchall()[0][0])
     hub = agg.hub_accounts(n_accounts, inputs.link_max_share, inputs.link_hub_min_accounts)
     con.execute(f"CREATE TEMP TABLE identifiers AS {agg.IDENTIFIERS_SQL}", {"hub_accounts": hub})
