@@ -261,3 +261,43 @@ def test_a_pool_sampled_evenly_is_never_cut_by_its_own_noise(seed: int) -> None:
     accounts += [(30 + rng.choice(30, 3, replace=False)).tolist() for _ in range(400)]
     labels = _split(accounts, 60)
     assert len(set(labels[:30].tolist())) == 1
+
+
+def test_judging_only_the_groups_that_moved_gives_the_scores_of_judging_all() -> None:
+    """Each membership round judges again only the groups whose members moved: the same scores,
+    row for row, as judging every group against the same assignment."""
+    import sybilgraph.attribution.grouping as grouping
+    from sybilgraph.attribution.membership import membership_scores
+
+    w = World()
+    _crowd(w, n=300)
+    rng = np.random.default_rng(4)
+    for g in range(3):
+        for i in range(12):
+            a = f"op{g}-{i:02d}"
+            w.account(a, created_day=10 * g, hours="flat", api=1.0, cats={"reasoning": 100})
+            w.use(a, "card", f"op{g}-card-{i // 4}")
+            for t in rng.choice(20, 6, replace=False):
+                w.use(a, "template", f"op{g}-t{t}", 20)
+    t = build_pair_tables(w.links(), w.account_table())
+    ids = [str(a) for a in t.account_ids]
+    profiles = build_profiles(w.account_table(), t.account_ids)
+    members = [(ids.index(f"op{g}-{i:02d}"), g) for g in range(3) for i in range(12)]
+    members += [(ids.index(f"p{i:03d}"), 0) for i in range(3)]  # strangers wrongly grouped at first
+    groups = pa.table({"aid": pa.array([m[0] for m in members], pa.int32()), "gid": pa.array([m[1] for m in members], pa.int64())})
+    none = pa.table({"aid": pa.array([], pa.int32()), "gid": pa.array([], pa.int64())})
+    first = membership_scores(t.con, t.n_accounts, groups, none, grouping.MEMBERSHIP_COMPARISONS, profiles)
+    # The next round's assignment: group 0 loses its strangers and two of its own, group 1 gains one.
+    dropped = {ids.index(f"p{i:03d}") for i in range(3)} | {ids.index("op0-10"), ids.index("op0-11")}
+    rows = [m for m in members if m[0] not in dropped] + [(ids.index("op2-00"), 1)]
+    assigned = pa.table({"aid": pa.array([m[0] for m in rows], pa.int32()), "gid": pa.array([m[1] for m in rows], pa.int64())})
+    moved = grouping._moved_groups(assigned, groups)
+    assert moved.tolist() == [0, 1]
+    partial = grouping._replace_groups(
+        first, membership_scores(t.con, t.n_accounts, grouping._rows_of(assigned, moved), none, grouping.MEMBERSHIP_COMPARISONS, profiles), moved
+    )
+    full = membership_scores(t.con, t.n_accounts, assigned, none, grouping.MEMBERSHIP_COMPARISONS, profiles)
+    assert partial.table.column("aid").to_pylist() == full.table.column("aid").to_pylist()
+    assert partial.table.column("gid").to_pylist() == full.table.column("gid").to_pylist()
+    assert np.allclose(partial.table.column("log_odds").to_numpy(), full.table.column("log_odds").to_numpy())
+    assert np.allclose(partial.weights, full.weights) and np.array_equal(partial.levels, full.levels)

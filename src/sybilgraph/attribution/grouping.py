@@ -275,13 +275,21 @@ def group_accounts(
     # nothing moves. A group's u comes from its tied outsiders; while its own missing members are
     # among them (a careful operator that pair evidence found in part), they make its owned values
     # look common outside it. Accepted, they leave the null and become members.
-    for _ in range(MEMBERSHIP_ROUNDS):
-        scores = membership_scores(t.con, t.n_accounts, groups, candidates, MEMBERSHIP_COMPARISONS, profiles)
-        aid, gid, posterior, log_odds = _assign(scores, params.membership_probability)
+    # A group's scores depend on its own members only, so each round judges again only the groups
+    # whose members moved (the same scores as judging all of them: tested).
+    scores = membership_scores(t.con, t.n_accounts, groups, candidates, MEMBERSHIP_COMPARISONS, profiles)
+    aid, gid, posterior, log_odds = _assign(scores, params.membership_probability)
+    for _ in range(MEMBERSHIP_ROUNDS - 1):
         assigned = pa.table({"aid": pa.array(aid, pa.int32()), "gid": pa.array(gid, pa.int64())})
-        if _same_pairs(assigned, groups):
+        moved = _moved_groups(assigned, groups)
+        if len(moved) == 0:
             break
+        again = membership_scores(
+            t.con, t.n_accounts, _rows_of(assigned, moved), _rows_of(candidates, moved), MEMBERSHIP_COMPARISONS, profiles
+        )
+        scores = _replace_groups(scores, again, moved)
         groups = assigned
+        aid, gid, posterior, log_odds = _assign(scores, params.membership_probability)
     # Groups that fell below the minimum size after judging keep no members.
     gsize = np.bincount(np.searchsorted(unique_sorted(gid), gid)) if len(gid) else np.zeros(0, dtype=np.int64)
     ok = gsize[np.searchsorted(unique_sorted(gid), gid)] >= params.min_operator_size if len(gid) else np.zeros(0, dtype=bool)
@@ -329,12 +337,30 @@ def _absorb_covered_communities(communities: pa.Table, value_groups: pa.Table) -
     return pa.table({"aid": pa.array(frame["aid"].to_numpy(), pa.int32()), "gid": pa.array(frame["gid"].to_numpy(), pa.int64())})
 
 
-def _same_pairs(x: pa.Table, y: pa.Table) -> bool:
-    if x.num_rows != y.num_rows:
-        return False
-    kx = np.sort(x.column("gid").to_numpy().astype(np.int64) << 32 | x.column("aid").to_numpy().astype(np.int64))
-    ky = np.sort(y.column("gid").to_numpy().astype(np.int64) << 32 | y.column("aid").to_numpy().astype(np.int64))
-    return bool(np.array_equal(kx, ky))
+def _moved_groups(x: pa.Table, y: pa.Table) -> np.ndarray:
+    """Groups (gid) whose members differ between two (aid, gid) tables."""
+    kx = np.unique(x.column("gid").to_numpy().astype(np.int64) << 32 | x.column("aid").to_numpy().astype(np.int64))
+    ky = np.unique(y.column("gid").to_numpy().astype(np.int64) << 32 | y.column("aid").to_numpy().astype(np.int64))
+    return np.unique(np.setxor1d(kx, ky, assume_unique=True) >> 32)
+
+
+def _rows_of(table: pa.Table, gids: np.ndarray) -> pa.Table:
+    keep = np.isin(table.column("gid").to_numpy().astype(np.int64), gids)
+    return table.filter(pa.array(keep))
+
+
+def _replace_groups(old: MembershipScores, new: MembershipScores, gids: np.ndarray) -> MembershipScores:
+    """``old``'s rows with those of groups ``gids`` replaced by ``new``'s, sorted by (gid, aid)."""
+    keep = ~np.isin(old.table.column("gid").to_numpy().astype(np.int64), gids)
+    table = pa.concat_tables([old.table.filter(pa.array(keep)), new.table])
+    order = np.lexsort((table.column("aid").to_numpy(), table.column("gid").to_numpy()))
+    return MembershipScores(
+        table=table.take(pa.array(order)),
+        comparisons=old.comparisons,
+        weights=np.concatenate([old.weights[keep], new.weights])[order],
+        levels=np.concatenate([old.levels[keep], new.levels])[order],
+        dependence=np.concatenate([old.dependence[keep], new.dependence])[order],
+    )
 
 
 def _value_groups(t: PairTables, group_of: np.ndarray, profiles: Profiles | None, params: AttributionParams) -> pa.Table:
