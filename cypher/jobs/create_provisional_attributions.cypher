@@ -7,6 +7,7 @@ MATCH (a:Account {account_id: row.account_id})
 WHERE NOT EXISTS { (a)-[:ATTRIBUTED_TO {run_id: $run_id}]->() }
 MATCH (o:Operator {operator_id: row.operator_id})
 CREATE (a)-[r:ATTRIBUTED_TO {run_id: $run_id, confidence: row.confidence, provisional: true,
-                             evidence_json: row.evidence_json, attributed_at: datetime(),
+                             evidence_json: row.evidence_json, controlled_from: row.controlled_from,
+                             attributed_at: datetime(),
                              source: 'incremental', ingest_id: $ingest_id}]->(o)
 RETURN count(r) AS created

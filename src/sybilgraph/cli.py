@@ -118,6 +118,17 @@ def db_start() -> None:
               f"user neo4j, password in {s.local_password_file}")
 
 
+@db_app.command("build")
+@human_errors
+def db_build() -> None:
+    """Build the local Neo4j + GDS with Maven (first time: downloads ~130 MB); install.sh runs it."""
+    from sybilgraph.db.launcher import LocalNeo4j
+
+    launcher = LocalNeo4j(settings())
+    launcher.build()
+    out.print(f"the local Neo4j + GDS is built in {launcher.project}")
+
+
 @db_app.command("stop")
 @human_errors
 def db_stop() -> None:

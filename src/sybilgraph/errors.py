@@ -9,6 +9,7 @@ __all__ = [
     "SybilgraphError",
     "ConfigError",
     "DatabaseUnavailable",
+    "TransactionTimedOut",
     "LauncherError",
     "BundleError",
     "TableError",
@@ -27,6 +28,10 @@ class ConfigError(SybilgraphError):
 
 class DatabaseUnavailable(SybilgraphError):
     """Neo4j does not answer at the configured URI."""
+
+
+class TransactionTimedOut(SybilgraphError):
+    """The server ended a transaction that outlived its timeout (or waited that long for a lock)."""
 
 
 class LauncherError(SybilgraphError):

@@ -4,13 +4,19 @@ transaction (the promotion of an attribution run, the write that matters most)."
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from sybilgraph.db.lease import Lease, LeaseBusy, LeaseLost, hold
+from sybilgraph.db import session
+from sybilgraph.db.lease import LOCK_WAIT_S, Lease, LeaseBusy, LeaseLost, hold
 from sybilgraph.db.session import Database
 
 pytestmark = pytest.mark.integration
@@ -165,18 +171,91 @@ def test_the_lock_name_is_unique_in_the_schema(db: Database) -> None:
     assert {"labelsOrTypes": ["Lock"], "properties": ["name"], "type": "UNIQUENESS"} in rows
 
 
+def _stopped(pid: int) -> bool:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0] == "T"
+
+
+def _leases(db: Database, name: str) -> dict[str, Any]:
+    return next(r for r in db.read("lease/read_leases") if r["name"] == name)
+
+
 @pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_a_holder_frozen_inside_a_fenced_write_is_taken_over_within_a_bound(db: Database) -> None:
+    """The holder freezes right after the fenced write's check took the lease node's write lock.
+    A taker that cannot wait hears so at once; one that waits takes the lease over as soon as
+    the server ended the frozen transaction (lease_write_timeout_s). The holder, thawed, is
+    refused and its run never becomes current."""
+    _warm(db)
+    write_timeout_s, ttl_s = 8.0, 3.0
+    env = {**os.environ, **db.settings.connection_env(), "PYTHONPATH": str(Path(__file__).parents[2]),
+           "SYBILGRAPH_LEASE_TTL_S": str(ttl_s), "SYBILGRAPH_LEASE_HEARTBEAT_S": "1",
+           "SYBILGRAPH_LEASE_WRITE_TIMEOUT_S": str(write_timeout_s)}
+    child = subprocess.Popen([sys.executable, str(Path(__file__).parent / "lease_child.py")], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        assert line.strip() == "frozen inside the fenced write", line + child.stdout.read()
+        while not _stopped(child.pid):
+            time.sleep(0.05)
+        frozen_at = time.monotonic()
+        with pytest.raises(LeaseBusy, match=r"another attribution run is in progress \(frozen\).*frozen mid-write") as busy:
+            Lease(db, "attribution", "impatient", ttl_s=30, lock_wait_s=1).acquire()
+        assert busy.value.locked and busy.value.holder == "frozen"
+
+        taker = Lease(db, "attribution", "taker", ttl_s=30)
+        taker.acquire(wait_s=60, poll_s=0.2)
+        took_s = time.monotonic() - frozen_at
+        print(f"\nfrozen holder taken over after {took_s:.1f}s (write timeout {write_timeout_s:g}s, ttl {ttl_s:g}s)")
+        # Bounded by the write timeout, the server's timeout check (every 2 s) and the taker's
+        # lock wait, never by the frozen holder.
+        assert took_s < write_timeout_s + LOCK_WAIT_S
+        assert _lock(db, "attribution") == {"holder": "taker", "token": taker.token}
+    finally:
+        child.send_signal(signal.SIGCONT)
+        out, _ = child.communicate(timeout=60)
+    assert child.returncode == 1, out
+    assert "refused: 'attribution/promote_run' did not finish within 8s" in out, out
+    assert _current(db) == []
+    taker.release()
+
+
+@pytest.mark.slow
+def test_a_fenced_write_longer_than_the_ttl_neither_starves_renewals_nor_loses_the_lease(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lease node is locked only for a fenced write's last statement, so the heartbeat renews
+    while a long write runs, and the write's own check extends the lease."""
+    _warm(db)
+    real_read = session._read_fence
+    renewals: list[int] = []
+
+    def slow_write(*args: Any) -> None:
+        real_read(*args)
+        for _ in range(10):  # 5 s of writing: longer than the ttl
+            time.sleep(0.5)
+            renewals.append(_leases(db, "attribution")["renewed_at"])
+
+    monkeypatch.setattr(session, "_read_fence", slow_write)
+    with hold(db, "attribution", ttl_s=3.0, heartbeat_s=0.5, holder="long-writer") as lease:
+        _run(db, "run-long")
+        assert _promote(db, lease, "run-long") == [{"run_id": "run-long"}]
+        lease.check()
+        lease.renew()
+    assert len(set(renewals)) >= 4, renewals  # renewed all along the write
+    assert _current(db) == ["run-long"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
 def test_a_stopped_attribution_process_loses_its_lease_and_its_run_is_never_promoted(
     db: Database, tmp_path: Path
 ) -> None:
     """End to end: ``sybilgraph attribute`` in a child process is frozen (SIGSTOP) mid-run; its
     lease expires, another run takes the lease and becomes current; the child, thawed, is refused
     and its run ends failed while the other stays current."""
-    import os
-    import signal
-    import subprocess
-    import sys
-
     from sybilgraph.attribution import run_attribution
     from tests.jobs.jobs_support import FAST_LEASE, running_run, seed_operators, wait_for
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pandas as pd
 
 from sybilgraph.evaluate.command import Evaluation
-from sybilgraph.evaluate.matrix import MatrixRow, render_matrix
+from sybilgraph.evaluate.matrix import (
+    BOUNDS,
+    DRAW_ACCEPTANCE,
+    MatrixRow,
+    check_acceptance,
+    draw_scores,
+    render_matrix,
+)
 from sybilgraph.evaluate.metrics import evaluate
 from sybilgraph.evaluate.stability import IdStability
 
@@ -37,3 +44,13 @@ def test_matrix_shows_order_runs_growth_and_failed_bounds() -> None:
     assert "NO: b: benign flagged" in md
     assert "1.0000 (90) / 1.0000 (5) / 0.9900 (100)" in md
     assert row.orders_meet_bounds() is False
+
+
+def test_one_table_of_bounds_serves_both_evaluations() -> None:
+    ev = _evaluation()
+    [score] = draw_scores(ev, seed=1, families={})
+    assert len({b.label for b in BOUNDS}) == len(BOUNDS)
+    assert all(b.op in (">=", "<=") and (b.fixed, b.draws) != (None, None) for b in BOUNDS)
+    # Every bound is on a metric its evaluation scores: the fixed seeds' check, the draws' worst.
+    assert list(check_acceptance(ev.results[0])) == [b.label for b in BOUNDS if b.fixed is not None]
+    assert {key for _, key, _, _ in DRAW_ACCEPTANCE} <= set(score.metrics)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from sybilgraph.attribution import run_attribution
 from sybilgraph.db.session import Database
 from sybilgraph.ingest import ingest_bundle
 from sybilgraph.jobs import Scheduler
+from sybilgraph.jobs.incremental import attribute_new_accounts
 from tests.bundles import write_bundle
 from tests.jobs.jobs_support import account, drop, job_state, with_jobs
 
@@ -78,12 +80,16 @@ def _attributions(db: Database, prefix: str) -> dict[str, dict[str, Any]]:
     return {r["account"]: r for r in rows}
 
 
+def _first_run(db: Database, bundle: Path) -> tuple[str, dict[str, Any]]:
+    """The bundle ingested and attributed: the first run and its largest flagged operator."""
+    ingest_bundle(bundle, db.settings, db)
+    return run_attribution(db).run_id, _target(db)
+
+
 def test_new_account_of_an_operator_is_attributed_within_seconds(
     db: Database, small_bundle: Path, tmp_path: Path
 ) -> None:
-    ingest_bundle(small_bundle, db.settings, db)
-    first = run_attribution(db).run_id
-    target = _target(db)
+    first, target = _first_run(db, small_bundle)
     inbox = tmp_path / "inbox"
     scheduler = Scheduler(with_jobs(db.settings, inbox, attribute_after_ingest=False), db=db)
     try:
@@ -155,3 +161,36 @@ def test_nothing_is_provisional_before_the_first_full_run(db: Database, tmp_path
     [outcome] = report.bundles
     assert outcome.incremental is not None and outcome.incremental.skipped == "no current attribution run yet"
     assert job_state(db, "incremental")["last_status"] == "skipped"
+
+
+def _hijacked_account(account_id: str, pool: dict[str, list[str]]) -> dict[str, list[dict[str, Any]]]:
+    """An aged account: its owner's phone, home line and browser through April, then, from
+    2026-05-01T00:05Z on, the operator's pool (``_pool_account``): a takeover (epochs.py)."""
+    tables = _pool_account(account_id, pool)
+    tables["sessions"] = [
+        {"account_id": account_id, "ts": f"2026-04-{d:02d}T{h:02d}:15:00Z", "ip": "100.64.201.77",
+         "device_id": f"owner-phone-{account_id}", "user_agent": "OwnerBrowser/1.0", "tls_fingerprint": f"owner-tls-{account_id}"}
+        for d in range(2, 28, 2) for h in (8, 19)
+    ] + tables["sessions"]
+    return tables
+
+
+def test_a_hijacked_account_placed_incrementally_is_attributed_from_its_takeover_as_the_full_run_does(
+    db: Database, small_bundle: Path, tmp_path: Path
+) -> None:
+    first, target = _first_run(db, small_bundle)
+    ingest_bundle(write_bundle(tmp_path / "hijacked", _hijacked_account("inc-hijacked", target["pool"])), db.settings, db)
+
+    result = attribute_new_accounts(db, ["inc-hijacked"])
+    assert result.run_id == first and set(result.placements) == {"inc-hijacked"}, result.summary()
+    query = """MATCH (:Account {account_id: 'inc-hijacked'})-[r:ATTRIBUTED_TO {run_id: $run_id}]->(o:Operator)
+               RETURN o.operator_id AS operator, r.provisional AS provisional, r.controlled_from AS controlled_from"""
+    takeover = int(datetime(2026, 5, 1, 0, 5, tzinfo=timezone.utc).timestamp() * 1000)
+    assert db.read_raw(query, run_id=first) == [
+        {"operator": target["operator"], "provisional": True, "controlled_from": takeover}
+    ]
+    # The next full run places it with the same operator from the same moment.
+    second = run_attribution(db).run_id
+    assert db.read_raw(query, run_id=second) == [
+        {"operator": target["operator"], "provisional": False, "controlled_from": takeover}
+    ]

@@ -28,7 +28,7 @@ import resource
 import secrets
 import socket
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -57,7 +57,7 @@ from sybilgraph.errors import AttributionError
 from sybilgraph.progress import NullReporter, Reporter
 from sybilgraph.timing import timed
 
-__all__ = ["run_attribution", "AttributionResult", "LOCK_NAME", "KEEP_RUNS", "read_links", "run_dir"]
+__all__ = ["run_attribution", "AttributionResult", "LOCK_NAME", "KEEP_RUNS", "attribution_rows", "read_links", "run_dir"]
 
 log = logging.getLogger("sybilgraph.attribution")
 
@@ -180,12 +180,8 @@ def _run(
     with _phase(db, result, "write", lease):
         db.write("attribution/set_run_model", run_id=run_id, model_json=fitted.model.to_json())
         db.write_batches("attribution/merge_operators", operator_rows, 2_000, run_id=run_id)
-        controlled_from = _controlled_from(inputs.epochs)
-        rows = (
-            {"account_id": a, "operator_id": op, "confidence": confidence[a], "evidence_json": ev.accounts.get(a, "[]"),
-             "controlled_from": controlled_from.get(a)}
-            for op, ms in membership.items()
-            for a in ms
+        rows = attribution_rows(
+            ((a, op, confidence[a], ev.accounts.get(a, "[]")) for op, ms in membership.items() for a in ms), inputs.epochs
         )
         db.write_batches("attribution/create_attributions", rows, 10_000, run_id=run_id)
         lineage = [{"kind": lin.kind, "child": lin.child, "parent": lin.parent, "shared": lin.shared} for lin in match.lineage]
@@ -360,9 +356,15 @@ def _operator_label(members: set[str], labels_of: dict[str, list[str]], analyst:
     return names[0], names[1:]
 
 
-def _controlled_from(epochs: pa.Table) -> dict[str, int]:
-    """Account -> when its control changed (epoch ms): it is attributed by what it did from then on."""
-    return dict(zip(epochs.column("account_id").to_pylist(), epochs.column("controlled_from").to_pylist()))
+def attribution_rows(assignments: Iterable[tuple[str, str, float, str]], epochs: pa.Table) -> Iterator[dict[str, Any]]:
+    """The rows of ``(:Account)-[:ATTRIBUTED_TO]->(:Operator)``, for the full run and incremental
+    placement alike, from (account, operator, confidence, evidence_json): each carries
+    ``controlled_from``, when the account's control changed (epoch ms, ``epochs.py``; None for an
+    account with one life), because it is attributed by what it did from then on."""
+    since = dict(zip(epochs.column("account_id").to_pylist(), epochs.column("controlled_from").to_pylist()))
+    for account_id, operator_id, confidence, evidence_json in assignments:
+        yield {"account_id": account_id, "operator_id": operator_id, "confidence": confidence,
+               "evidence_json": evidence_json, "controlled_from": since.get(account_id)}
 
 
 def _save_run_artifacts(settings: Any, run_id: str, model_json: str, t: PairTables) -> None:

@@ -13,13 +13,21 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from neo4j import Driver, GraphDatabase, ManagedTransaction, NotificationMinimumSeverity, RoutingControl
-from neo4j.exceptions import AuthError, ServiceUnavailable
+from neo4j import (
+    Driver,
+    GraphDatabase,
+    ManagedTransaction,
+    NotificationMinimumSeverity,
+    Query,
+    RoutingControl,
+    unit_of_work,
+)
+from neo4j.exceptions import AuthError, Neo4jError, ServiceUnavailable
 from pydantic import BaseModel
 
 from sybilgraph import cypher
 from sybilgraph.db.lease import Fence, LeaseLost
-from sybilgraph.errors import DatabaseUnavailable
+from sybilgraph.errors import DatabaseUnavailable, TransactionTimedOut
 from sybilgraph.settings import Settings
 
 __all__ = ["Database", "Versions", "connect"]
@@ -27,6 +35,10 @@ __all__ = ["Database", "Versions", "connect"]
 log = logging.getLogger("sybilgraph.db")
 
 Row = dict[str, Any]
+
+# What the server says when it ended a transaction that outlived its timeout, or that waited for
+# a lock until then (Neo4j 5: the lock client of a terminated transaction is stopped).
+_TIMED_OUT = ("TransactionTimedOut", "TransactionTimedOutClientConfiguration", "LockClientStopped")
 
 
 class Versions(BaseModel):
@@ -99,16 +111,22 @@ class Database:
         )
         return [r.data() for r in records]
 
-    def write(self, name: str, /, *, fence: Fence | None = None, **params: Any) -> list[Row]:
+    def write(
+        self, name: str, /, *, fence: Fence | None = None, timeout_s: float | None = None, **params: Any
+    ) -> list[Row]:
         """One write transaction. With ``fence`` (``Lease.fence``), the lease is checked in the same
-        transaction first; a lost lease raises ``LeaseLost`` and nothing is written (db/lease.py)."""
-        if fence is None:
-            records, _, _ = self.driver.execute_query(
-                cypher.load(name), params, database_=self.database, routing_=RoutingControl.WRITE
-            )
-            return [r.data() for r in records]
-        with self.driver.session(database=self.database) as s:
-            return s.execute_write(_run_fenced, fence, name, params)
+        transaction (db/lease.py): a lost lease raises ``LeaseLost`` and nothing is written.
+        ``timeout_s`` (or the fence's ``timeout_s``): the server ends the transaction after that
+        long, lock waits included, and frees its locks: ``TransactionTimedOut``."""
+        with _timeouts(name, fence.timeout_s if fence is not None else timeout_s):
+            if fence is None:
+                query = Query(cypher.load(name), timeout=timeout_s) if timeout_s else cypher.load(name)  # type: ignore[arg-type]
+                records, _, _ = self.driver.execute_query(
+                    query, params, database_=self.database, routing_=RoutingControl.WRITE
+                )
+                return [r.data() for r in records]
+            with self.driver.session(database=self.database) as s:
+                return s.execute_write(unit_of_work(timeout=fence.timeout_s)(_run_fenced), fence, name, params)
 
     def read_raw(self, query: str, /, **params: Any) -> list[Row]:
         """An ad-hoc read for tests and diagnostics; product code runs named statements."""
@@ -137,16 +155,17 @@ class Database:
         **params: Any,
     ) -> int:
         """Like ``write_batches`` for rows already cut into batches (e.g. from Arrow). With
-        ``fence``, every batch's transaction checks the lease first (``write``)."""
+        ``fence``, every batch's transaction checks the lease (``write``)."""
         query = cypher.load(name)
         total = 0
-        with self.driver.session(database=self.database) as s:
+        fenced = unit_of_work(timeout=fence.timeout_s)(_run_unwind_fenced) if fence is not None else None
+        with self.driver.session(database=self.database) as s, _timeouts(name, fence.timeout_s if fence else None):
             for batch in batches:
                 if batch:
-                    if fence is None:
+                    if fenced is None:
                         s.execute_write(_run_unwind, query, list(batch), params)
                     else:
-                        s.execute_write(_run_unwind_fenced, fence, name, query, list(batch), params)
+                        s.execute_write(fenced, fence, name, query, list(batch), params)
                     total += len(batch)
         return total
 
@@ -177,10 +196,10 @@ class Database:
 
 
 def _run_fenced(tx: ManagedTransaction, fence: Fence, name: str, params: Mapping[str, Any]) -> list[Row]:
-    if not tx.run(cypher.load("lease/check_fence"), name=fence.name, token=fence.token).data():
-        raise LeaseLost(f"lease '{fence.name}' (token {fence.token}) was lost: it expired or was taken over; "
-                        f"'{name}' was not written")
-    return [r.data() for r in tx.run(cypher.load(name), params)]
+    _read_fence(tx, fence, name)
+    rows = [r.data() for r in tx.run(cypher.load(name), params)]
+    _check_fence(tx, fence, name)
+    return rows
 
 
 def _run_unwind(tx: ManagedTransaction, query: str, rows: list[Mapping[str, Any]], params: Mapping[str, Any]) -> None:
@@ -189,10 +208,44 @@ def _run_unwind(tx: ManagedTransaction, query: str, rows: list[Mapping[str, Any]
 
 def _run_unwind_fenced(tx: ManagedTransaction, fence: Fence, name: str, query: str, rows: list[Mapping[str, Any]],
                        params: Mapping[str, Any]) -> None:
-    if not tx.run(cypher.load("lease/check_fence"), name=fence.name, token=fence.token).data():
-        raise LeaseLost(f"lease '{fence.name}' (token {fence.token}) was lost: it expired or was taken over; "
-                        f"'{name}' was not written")
+    _read_fence(tx, fence, name)
     tx.run(query, {**params, "rows": rows}).consume()
+    _check_fence(tx, fence, name)
+
+
+# A fenced transaction checks its lease twice (db/lease.py). First by reading, without a lock, so
+# a holder whose lease expired or was taken writes nothing; last, just before the commit, by
+# writing the lease node, which takes its write lock until the commit: the token is still ours and
+# no takeover commits between that check and ours. The lock is held for that last step only, so a
+# long write does not hold up the lease's renewals (nor, if its holder freezes mid-write, every
+# taker).
+def _read_fence(tx: ManagedTransaction, fence: Fence, name: str) -> None:
+    if not tx.run(cypher.load("lease/read_fence"), name=fence.name, token=fence.token).data():
+        raise _lost(fence, name)
+
+
+def _check_fence(tx: ManagedTransaction, fence: Fence, name: str) -> None:
+    if not tx.run(cypher.load("lease/check_fence"), name=fence.name, token=fence.token, ttl_ms=fence.ttl_ms).data():
+        raise _lost(fence, name)
+
+
+def _lost(fence: Fence, name: str) -> LeaseLost:
+    return LeaseLost(f"lease '{fence.name}' (token {fence.token}) was lost: it expired or was taken over; "
+                     f"'{name}' was not written")
+
+
+@contextmanager
+def _timeouts(name: str, timeout_s: float | None) -> Iterator[None]:
+    """The server's timeout errors as ``TransactionTimedOut``, a message for people."""
+    try:
+        yield
+    except Neo4jError as e:
+        if timeout_s is None or (e.code or "").rsplit(".", 1)[-1] not in _TIMED_OUT:
+            raise
+        raise TransactionTimedOut(
+            f"'{name}' did not finish within {timeout_s:g}s: the server ended its transaction "
+            f"(it ran, or waited for a lock, that long) and wrote nothing"
+        ) from e
 
 
 def _chunks(rows: Iterable[Mapping[str, Any]], size: int) -> Iterator[list[Mapping[str, Any]]]:

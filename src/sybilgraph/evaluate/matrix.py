@@ -50,34 +50,45 @@ from sybilgraph.ingest import ingest_bundle
 from sybilgraph.ingest.readers import find_table_files
 
 __all__ = [
-    "MatrixRow", "run_matrix", "ACCEPTANCE", "DRAW_ACCEPTANCE", "check_acceptance", "split_bundle", "draw_scores",
-    "parse_draws", "DrawResults", "run_draws", "render_draw_matrix", "draws_json", "load_draws_json",
+    "Bound", "BOUNDS", "MatrixRow", "run_matrix", "ACCEPTANCE", "DRAW_ACCEPTANCE", "check_acceptance", "split_bundle",
+    "draw_scores", "parse_draws", "DrawResults", "run_draws", "render_draw_matrix", "draws_json", "load_draws_json",
 ]
 
-# The bounds of the attribution issue, as (label, getter, comparison, bound).
-ACCEPTANCE: tuple[tuple[str, str, str, float], ...] = (
-    ("flag precision", "flag_precision", ">=", 0.99),
-    ("flag recall", "flag_recall", ">=", 0.98),
-    ("worst campaign recall", "min_operator_recall", ">=", 0.95),
-    ("benign flagged", "benign_flagged_share", "<=", 0.0005),
-    ("ARI fake accounts", "fake_ari", ">=", 0.95),
-    ("pair precision, all operators", "all_pair_precision", ">=", 0.90),
-    ("pair recall, all operators", "all_pair_recall", ">=", 0.80),
-    ("label coverage", "min_label_coverage", ">=", 0.95),
+@dataclass(frozen=True)
+class Bound:
+    """One bound of the attribution issue: ``key``'s value ``op`` (">=" or "<=") the bound, on
+    the fixed seeds (``fixed``) and in the worst of the random draws (``draws``); None where
+    that evaluation does not carry it."""
+
+    label: str
+    key: str
+    op: str
+    fixed: float | None
+    draws: float | None
+
+
+# The issue's bounds, in the order the tables show them. Over random draws (the issue's
+# "evaluation that resists overfitting") each must hold in the worst draw, and instead of the
+# worst campaign's recall, every operator's recall must be >= 0.95 in at least
+# EVERY_OPERATOR_SHARE of the draws.
+BOUNDS: tuple[Bound, ...] = (
+    Bound("flag precision", "flag_precision", ">=", 0.99, 0.99),
+    Bound("flag recall", "flag_recall", ">=", 0.98, 0.98),
+    Bound("worst campaign recall", "min_operator_recall", ">=", 0.95, None),
+    Bound("benign flagged", "benign_flagged_share", "<=", 0.0005, 0.0005),
+    Bound("ARI fake accounts", "fake_ari", ">=", 0.95, 0.95),
+    Bound("pair precision, all operators", "all_pair_precision", ">=", 0.90, 0.95),
+    Bound("pair recall, all operators", "all_pair_recall", ">=", 0.80, None),
+    Bound("label coverage", "min_label_coverage", ">=", 0.95, 0.95),
+    Bound("ECE", "ece", "<=", None, 0.03),
+    Bound("large open customer flagged", "large_open_flagged", "<=", None, 0.0),
 )
-
-
-# The bounds over random draws (the issue's "evaluation that resists overfitting"): each must
-# hold in the worst draw; every operator's recall >= 0.95 in at least 95% of the draws.
-DRAW_ACCEPTANCE: tuple[tuple[str, str, str, float], ...] = (
-    ("flag precision", "flag_precision", ">=", 0.99),
-    ("flag recall", "flag_recall", ">=", 0.98),
-    ("benign flagged", "benign_flagged_share", "<=", 0.0005),
-    ("ARI fake accounts", "fake_ari", ">=", 0.95),
-    ("pair precision, all operators", "all_pair_precision", ">=", 0.95),
-    ("label coverage", "min_label_coverage", ">=", 0.95),
-    ("ECE", "ece", "<=", 0.03),
-    ("large open customer flagged", "large_open_flagged", "<=", 0.0),
+# The same bounds as (label, metric key, comparison, bound), per evaluation.
+ACCEPTANCE: tuple[tuple[str, str, str, float], ...] = tuple(
+    (b.label, b.key, b.op, b.fixed) for b in BOUNDS if b.fixed is not None
+)
+DRAW_ACCEPTANCE: tuple[tuple[str, str, str, float], ...] = tuple(
+    (b.label, b.key, b.op, b.draws) for b in BOUNDS if b.draws is not None
 )
 EVERY_OPERATOR_SHARE = 0.95
 

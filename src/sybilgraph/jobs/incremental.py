@@ -17,7 +17,8 @@ current run's own evidence model, exactly as the full run does (one builder, one
    an operator through each other is placed too.
 
 The result is written as ``(:Account)-[:ATTRIBUTED_TO {run_id: <current run>, provisional:
-true, confidence, evidence_json, source: 'incremental'}]->(:Operator)``. The next full run
+true, confidence, evidence_json, controlled_from, source: 'incremental'}]->(:Operator)``, the
+full run's row (``pipeline.attribution_rows``). The next full run
 writes its own relationships; the provisional ones stay with the old run as history. If a full
 run becomes current while this one computes, it starts over against the new run, so a
 provisional attribution never lands on a run that is already history.
@@ -47,7 +48,7 @@ from sybilgraph.attribution.inputs import read_inputs
 from sybilgraph.attribution.membership import membership_scores
 from sybilgraph.attribution.pairs import PairTables, build_pair_tables
 from sybilgraph.attribution.params import AttributionParams
-from sybilgraph.attribution.pipeline import run_dir
+from sybilgraph.attribution.pipeline import attribution_rows, run_dir
 from sybilgraph.attribution.profiles import build_profiles
 from sybilgraph.db.session import Database
 from sybilgraph.ingest.columnar import ColumnarStore
@@ -181,11 +182,11 @@ def _attempt(
         t.con.close()
     result.placements = placements
     if placements:
-        rows = [
-            {"account_id": a, "operator_id": p.operator_id, "confidence": round(p.confidence, 6),
-             "evidence_json": evidence.get(a, "[]")}
-            for a, p in sorted(placements.items())
-        ]
+        # The full run's rows: a hijacked account is attributed from its takeover on here too.
+        rows = list(attribution_rows(
+            ((a, p.operator_id, round(p.confidence, 6), evidence.get(a, "[]")) for a, p in sorted(placements.items())),
+            inputs.epochs,
+        ))
         out = db.write("jobs/create_provisional_attributions", rows=rows, run_id=run_id, ingest_id=ingest_id)
         result.created = int(out[0]["created"]) if out else 0
         if result.created:

@@ -174,6 +174,9 @@ class Settings(BaseSettings):
     # every lease_heartbeat_s; one silent for lease_ttl_s is dead and its lease may be taken.
     lease_ttl_s: float = Field(default=60.0, gt=0)
     lease_heartbeat_s: float = Field(default=10.0, gt=0)
+    # The server ends a fenced write's transaction (an ingest batch, a run's promotion) after this
+    # long: the longest a holder frozen mid-write can keep the lease from being taken over.
+    lease_write_timeout_s: float = Field(default=600.0, gt=0)
 
     ingest: IngestSection = Field(default_factory=IngestSection)
     attribution: AttributionSection = Field(default_factory=AttributionSection)
