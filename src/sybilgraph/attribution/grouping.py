@@ -42,7 +42,7 @@ from sybilgraph.attribution.pools import LOOSE_POOL_KIND, POOL_KIND
 from sybilgraph.attribution.params import AttributionParams
 from sybilgraph.attribution.profiles import Profiles
 
-__all__ = ["Edges", "Grouping", "edges_of", "group_accounts", "merge_on_shared_pools", "merge_pieces", "merge_by_value_usage"]
+__all__ = ["Edges", "Grouping", "edges_of", "group_accounts", "leak_rate", "merge_by_value_usage", "merge_on_shared_pools", "merge_pieces"]
 
 MEMBERSHIP_COMPARISONS = tuple(c.name for c in IDENTIFIER_COMPARISONS)
 # Kinds of values whose users may form a group of their own (group-level evidence): software and
@@ -140,25 +140,15 @@ def merge_on_shared_pools(community: np.ndarray, t: PairTables) -> tuple[np.ndar
     )
 
 
-def owner_leak_rate(community: np.ndarray, aid: np.ndarray, vid: np.ndarray, users: np.ndarray) -> float | None:
+def leak_rate(users: np.ndarray, held: np.ndarray) -> float | None:
     """How much of a value one group owns is used outside it, on this data: over the values a
-    single community holds at least half of, the median share of their users outside it. None
-    when no community owns a value."""
-    comm = community[aid]
-    ok = comm >= 0
-    if not ok.any():
-        return None
-    n_labels = int(community.max()) + 1
-    keys, x = np.unique(vid[ok] * np.int64(n_labels) + comm[ok], return_counts=True)
-    v = keys // n_labels
-    total = dict(zip(vid.tolist(), users.tolist()))
-    n_v = np.array([total[int(k)] for k in v.tolist()], dtype=float)
-    owned = 2 * x >= n_v
+    community holds at least half of (``held`` of their ``users``), the median share of their
+    users outside it, smoothed by half an account each way (a handful of values owned without a
+    leak does not make every outside user impossible). None when no community owns a value."""
+    owned = (2 * held >= users) & (users > 0)
     if not owned.any():
         return None
-    # Smoothed by half an account each way: a handful of values owned without a leak does not
-    # make every outside user impossible.
-    return float(np.median((n_v[owned] - x[owned] + 0.5) / (n_v[owned] + 1.0)))
+    return float(np.median((users[owned] - held[owned] + 0.5) / (users[owned] + 1.0)))
 
 
 def binomial_upper_tail(k: int, n: int, p: float) -> float:
@@ -189,7 +179,7 @@ def merge_by_value_usage(
     ``c`` when the first explains its count better, significantly over every pair of
     communities tested (binomial likelihood ratio test, Bonferroni); a merge needs both sides;
     and the communities merged on a value must hold it together as one group holds its own
-    values on this data (``owner_leak_rate``). A pool that every crew of an operator draws
+    values on this data (``leak_rate``). A pool that every crew of an operator draws
     from, and nobody else, merges the crews; a pool an operator owns that a few strangers also
     touch, two operators' pools fused by their shared tail templates, or a value many groups
     use, does not.
@@ -197,14 +187,15 @@ def merge_by_value_usage(
     n_labels = int(community.max()) + 1 if len(community) and (community >= 0).any() else 0
     if n_labels == 0 or len(aid) == 0:
         return community.copy(), 0
-    leak = owner_leak_rate(community, aid, vid, users)
-    if leak is None:
-        return community.copy(), 0
     comm = community[aid]
     inside = comm >= 0
     keys, x = np.unique(vid[inside] * np.int64(n_labels) + comm[inside], return_counts=True)
     v, c, x = keys // n_labels, keys % n_labels, x.astype(float)
-    total = dict(zip(vid.tolist(), users.tolist()))
+    values, first = np.unique(vid, return_index=True)
+    n_of = users[first][np.searchsorted(values, v)].astype(float)  # each (value, community)'s value's users
+    leak = leak_rate(n_of, x)
+    if leak is None:
+        return community.copy(), 0
     size = np.bincount(community[community >= 0], minlength=n_labels).astype(float)
     starts = np.flatnonzero(np.r_[True, v[1:] != v[:-1]])  # keys are sorted by value
     ends = np.r_[starts[1:], len(v)]
@@ -219,7 +210,7 @@ def merge_by_value_usage(
         if hi - lo < 2:
             continue
         cs, xs, ss = c[lo:hi], x[lo:hi], size[c[lo:hi]]
-        n_v = float(total[int(v[lo])])
+        n_v = float(n_of[lo])
         rate = (xs + 0.5) / (ss + 1.0)
         rest = np.maximum(n_v - xs[:, None] - xs[None, :], 0.0)
         background = (rest + 0.5) / (np.maximum(n_accounts - ss[:, None] - ss[None, :], 0.0) + 1.0)
@@ -433,8 +424,7 @@ def _unexplained(cover: dict[str, np.ndarray], level: float = 0.05) -> np.ndarra
     out = []
     for k in np.unique(kind).tolist():
         sel = kind == k
-        ref = sel & owned & (n > 0)
-        leak = float(np.median((n[ref] - top[ref] + 0.5) / (n[ref] + 1.0))) if ref.any() else None
+        leak = leak_rate(n[sel], top[sel])
         for v, nv, tv, own in zip(vid[sel].tolist(), n[sel].tolist(), top[sel].tolist(), owned[sel].tolist()):
             if not own:
                 out.append(v)
