@@ -241,8 +241,16 @@ def split_tight_cores(labels: np.ndarray, a: np.ndarray, b: np.ndarray, order_by
     node_c = np.bincount(a[same], weights=order_by.c[same], minlength=len(labels)) + np.bincount(
         b[same], weights=order_by.c[same], minlength=len(labels)
     )
+    # Templates and the pairs inside each group, sorted by group once (stable: each group's in
+    # their original order), rather than a pass over every template and pair per group.
+    by_label = np.argsort(labels, kind="stable")
+    node_start = np.searchsorted(labels[by_label], np.arange(n_groups + 1))
+    inner = np.flatnonzero(same)
+    inner = inner[np.argsort(labels[a[inner]], kind="stable")]
+    pair_start = np.searchsorted(labels[a[inner]], np.arange(n_groups + 1))
     for g in loose.tolist():
-        members = np.flatnonzero(labels == g)
+        members = by_label[node_start[g] : node_start[g + 1]]
+        in_g = inner[pair_start[g] : pair_start[g + 1]]
         n = order_by.users[members]
         # Each template's lift with the rest of its group, shrunk towards the group's by one
         # pseudo-count: a template few accounts of this half used is not ranked last on no data.
@@ -252,7 +260,6 @@ def split_tight_cores(labels: np.ndarray, a: np.ndarray, b: np.ndarray, order_by
         order = members[np.argsort(-own_lift, kind="stable")]
         rank = np.full(len(labels), -1)
         rank[order] = np.arange(len(order))
-        in_g = same & (labels[a] == g)
         llr, cs, es = _prefix_llr(order, rank, a[in_g], b[in_g], test_on.c[in_g], test_on.users, test_on.scale)
         k = np.arange(1, len(order) + 1)
         # The chi-square approximation of the test needs expected counts of at least 5 (the usual
