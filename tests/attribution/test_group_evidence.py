@@ -23,7 +23,7 @@ from sybilgraph.attribution.pairs import build_pair_tables
 from sybilgraph.attribution.params import AttributionParams
 from sybilgraph.attribution.pools import CoUsage, split_tight_cores
 from sybilgraph.attribution.profiles import build_profiles
-from tests.attribution.world import World
+from tests.attribution.world import World, careful_operator
 from tests.partitions import same_partition
 
 
@@ -131,14 +131,7 @@ def test_a_careful_operator_that_pair_evidence_found_in_part_is_completed_by_its
     of its prompts stay out."""
     w = World()
     _crowd(w)
-    rng = np.random.default_rng(3)
-    careful = [f"c{i:02d}" for i in range(30)]
-    for i, a in enumerate(careful):
-        w.account(a, created_day=-200 - 3 * i, hours="day", api=1.0, cats={"agentic": 90, "chat": 10})
-        w.use(a, "tls", "custom-sdk")
-        w.use(a, "ip", f"own-home-{i}")
-        for t in rng.choice(60, 6, replace=False):
-            w.use(a, "template", f"private{t}", 20)
+    careful = careful_operator(w)
     for i in range(100, 110):  # strangers who once sent one of its prompts (a leaked template)
         w.use(f"p{i:03d}", "template", f"private{i % 60}", 1)
     community_of = {a: 0 for a in careful[:20]}

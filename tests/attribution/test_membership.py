@@ -14,7 +14,7 @@ from sybilgraph.attribution.grouping import MEMBERSHIP_COMPARISONS
 from sybilgraph.attribution.membership import membership_scores
 from sybilgraph.attribution.pairs import build_pair_tables
 from sybilgraph.attribution.profiles import build_profiles
-from tests.attribution.world import World
+from tests.attribution.world import World, careful_operator
 
 
 def _crowd(w: World, n: int = 300) -> None:
@@ -89,16 +89,7 @@ def test_developers_on_the_operators_automation_client_are_not_members() -> None
 def test_a_careful_operator_sharing_only_a_client_and_a_prompt_pool_is_accepted_whole() -> None:
     w = World()
     _crowd(w)
-    rng = np.random.default_rng(3)
-    careful = [f"c{i:02d}" for i in range(30)]
-    for i, a in enumerate(careful):
-        w.account(a, created_day=-200 - 3 * i, hours="day", api=1.0, cats={"agentic": 90, "chat": 10})
-        w.use(a, "tls", "custom-sdk")
-        w.use(a, "ip", f"own-home-{i}")  # nobody else's
-        for t in rng.choice(60, 6, replace=False):
-            w.use(a, "template", f"private{t}", 20)
-        for t in rng.choice(40, 3, replace=False):
-            w.use(a, "template", f"pop{t}", 2)
+    careful = careful_operator(w, popular=3)
     post = _judge(w, careful)
     assert min(post[a] for a in careful) >= 0.5
 

@@ -64,3 +64,21 @@ class World:
     def account_table(self) -> pa.Table:
         rows = [self.accounts[a] for a in sorted(self.accounts)]
         return pa.Table.from_pylist(rows)
+
+
+def careful_operator(w: World, n: int = 30, seed: int = 3, popular: int = 0) -> list[str]:
+    """A careful operator: its own client (``custom-sdk``) and a private prompt pool (6 of 60
+    templates each), its own home line each, nothing else shared; each account also sends
+    ``popular`` of the crowd's 40 popular templates. Returns its account ids."""
+    rng = np.random.default_rng(seed)
+    careful = [f"c{i:02d}" for i in range(n)]
+    for i, a in enumerate(careful):
+        w.account(a, created_day=-200 - 3 * i, hours="day", api=1.0, cats={"agentic": 90, "chat": 10})
+        w.use(a, "tls", "custom-sdk")
+        w.use(a, "ip", f"own-home-{i}")  # nobody else's
+        for t in rng.choice(60, 6, replace=False):
+            w.use(a, "template", f"private{t}", 20)
+        if popular:
+            for t in rng.choice(40, popular, replace=False):
+                w.use(a, "template", f"pop{t}", 2)
+    return careful
