@@ -68,7 +68,7 @@ class Grouping:
     gid: np.ndarray  # their group
     posterior: np.ndarray  # membership posterior (uncalibrated confidence)
     log_odds: np.ndarray
-    membership: MembershipScores  # every evaluated (account, group), for evidence
+    membership: MembershipScores  # every member and every accepted (account, group), for evidence
     merges: int
 
 
@@ -268,19 +268,22 @@ def group_accounts(
     # look common outside it. Accepted, they leave the null and become members.
     # A group's scores depend on its own members only, so each round judges again only the groups
     # whose members moved (the same scores as judging all of them: tested).
-    scores = membership_scores(t.con, t.n_accounts, groups, candidates, MEMBERSHIP_COMPARISONS, profiles)
-    aid, gid, posterior, log_odds = _assign(scores, params.membership_probability)
+    # Only members and accepted rows are kept (``keep_from``): ``_assign`` reads no other row.
+    accept = params.membership_probability
+    scores = membership_scores(t.con, t.n_accounts, groups, candidates, MEMBERSHIP_COMPARISONS, profiles, keep_from=accept)
+    aid, gid, posterior, log_odds = _assign(scores, accept)
     for _ in range(MEMBERSHIP_ROUNDS - 1):
         assigned = pa.table({"aid": pa.array(aid, pa.int32()), "gid": pa.array(gid, pa.int64())})
         moved = _moved_groups(assigned, groups)
         if len(moved) == 0:
             break
         again = membership_scores(
-            t.con, t.n_accounts, _rows_of(assigned, moved), _rows_of(candidates, moved), MEMBERSHIP_COMPARISONS, profiles
+            t.con, t.n_accounts, _rows_of(assigned, moved), _rows_of(candidates, moved), MEMBERSHIP_COMPARISONS, profiles,
+            keep_from=accept,
         )
         scores = _replace_groups(scores, again, moved)
         groups = assigned
-        aid, gid, posterior, log_odds = _assign(scores, params.membership_probability)
+        aid, gid, posterior, log_odds = _assign(scores, accept)
     # Groups that fell below the minimum size after judging keep no members.
     gsize = np.bincount(np.searchsorted(unique_sorted(gid), gid)) if len(gid) else np.zeros(0, dtype=np.int64)
     ok = gsize[np.searchsorted(unique_sorted(gid), gid)] >= params.min_operator_size if len(gid) else np.zeros(0, dtype=bool)
@@ -398,7 +401,10 @@ def _value_groups(t: PairTables, group_of: np.ndarray, profiles: Profiles | None
     # Each member is judged on what it shares with members outside its own community, and on
     # identity and content only: behaviour says what kind of user an account is (developers on a
     # popular automation stack work alike), which the campaign score weighs, not who runs it.
-    scores = membership_scores(con, t.n_accounts, groups, None, MEMBERSHIP_COMPARISONS, None, exclude=exclude, communities=group_of)
+    scores = membership_scores(
+        con, t.n_accounts, groups, None, MEMBERSHIP_COMPARISONS, None, exclude=exclude, communities=group_of,
+        keep_from=params.membership_probability,
+    )
     tbl = scores.table
     accepted = np.asarray(tbl.column("member").to_numpy(zero_copy_only=False), dtype=bool) & (tbl.column("posterior").to_numpy() >= params.membership_probability)
     a = tbl.column("aid").to_numpy()[accepted]

@@ -63,6 +63,9 @@ __all__ = [
 BEHAVIOUR_MIN_MEMBERS = 5
 # A behaviour agrees when it lies inside the range spanned by this share of the members.
 BEHAVIOUR_COVERAGE = 0.9
+# At most about this many evaluated (account, group) rows are scored at once (``membership_scores``):
+# ~0.6 KB of arrays each while scored; at scale 1.0 there are ~30M rows in all (11-13 GB at once).
+CHUNK_ROWS = 2_000_000
 BEHAVIOUR_COMPARISONS = ("behaviour_hours", "behaviour_task_mix", "behaviour_output_ratio", "behaviour_created")
 IDENTIFIER_LEVELS = ("uses none of the group's values", "uses a value the group shares with outsiders", "uses a value the group owns")
 TEMPLATE_COMPARISON = "templates"
@@ -99,16 +102,31 @@ GROUP BY g.gid, l.vid;
 CREATE OR REPLACE TEMP TABLE _char AS
 SELECT gv.* FROM _gv gv JOIN _gsize s USING (gid)
 WHERE gv.n_in >= 2 AND gv.n_in / s.size > (gv.n - gv.n_in) / greatest($n - s.size, 1);
--- Every account evaluated against a group: its members, the users of its characteristic values
--- (tied outsiders) and the given candidates.
+"""
+
+# Every account evaluated against the groups with ids in [$lo, $hi] (one chunk): their members,
+# the users of their characteristic values (tied outsiders) and the given candidates.
+_EV_SQL = """
 CREATE OR REPLACE TEMP TABLE _ev AS
 WITH t AS (
-    SELECT aid, gid FROM grp
-    UNION SELECT l.aid, c.gid FROM _char c JOIN mlk l ON l.vid = c.vid
-    UNION SELECT aid, gid FROM _cand
+    SELECT aid, gid FROM grp WHERE gid BETWEEN $lo AND $hi
+    UNION SELECT l.aid, c.gid FROM _char c JOIN mlk l ON l.vid = c.vid WHERE c.gid BETWEEN $lo AND $hi
+    UNION SELECT aid, gid FROM _cand WHERE gid BETWEEN $lo AND $hi
 )
 SELECT t.aid, t.gid, (g.aid IS NOT NULL) AS member
-FROM t LEFT JOIN grp g ON g.aid = t.aid AND g.gid = t.gid;
+FROM t LEFT JOIN grp g ON g.aid = t.aid AND g.gid = t.gid
+"""
+
+# Per group, an upper bound of its evaluated rows (members, users of its characteristic values,
+# candidates; an account using several of its values counts once per value), known before any
+# row is materialised: what chunks are cut by.
+_ROWS_BOUND_SQL = """
+SELECT gid, sum(k)::BIGINT AS k FROM (
+    SELECT gid, count(*) AS k FROM grp GROUP BY gid
+    UNION ALL SELECT gid, sum(n) AS k FROM _char GROUP BY gid
+    UNION ALL SELECT gid, count(*) AS k FROM _cand GROUP BY gid
+)
+GROUP BY gid ORDER BY gid
 """
 
 # Per evaluated row and comparison: 2 when the account uses a characteristic value the group
@@ -125,7 +143,8 @@ _LEVELS_SQL = """
 WITH used AS (
     SELECT l.aid, c.gid, c.vid, c.cid, c.n, c.n_in
     FROM _char c JOIN mlk l ON l.vid = c.vid
-    WHERE NOT EXISTS (SELECT 1 FROM _excl x WHERE x.gid = c.gid AND x.cid = c.cid)
+    WHERE c.gid BETWEEN $lo AND $hi
+      AND NOT EXISTS (SELECT 1 FROM _excl x WHERE x.gid = c.gid AND x.cid = c.cid)
 ),
 own AS (
     SELECT u.aid, u.gid, u.cid, u.n, u.n_in,
@@ -160,8 +179,10 @@ def membership_scores(
     profiles: Profiles | None = None,
     exclude: pa.Table | None = None,
     communities: np.ndarray | None = None,
+    keep_from: float | None = None,
 ) -> MembershipScores:
-    """Membership evidence of every member, tied outsider and candidate (aid, gid).
+    """Membership evidence of every member, tied outsider and candidate (aid, gid), sorted by
+    (gid, aid).
 
     ``con`` holds ``lk`` (aid, vid, cid, n) and ``tpl`` (aid, vid) (pairs.build_pair_tables);
     ``groups`` is (aid int32, gid int64); ``identifier_comparisons[cid]`` names comparison
@@ -170,7 +191,40 @@ def membership_scores(
     comparison out of a group's judgement: a group formed by one shared value is judged on the
     *other* evidence its accounts share; ``communities`` (a community label per account id, -1
     for none) makes each member of a group leave its whole community out, not only itself.
+
+    ``keep_from``: when given, the rows of non-members whose posterior is below it are left out
+    of the result. They are scored first (they are the null every statistic of their group is
+    counted on), so every returned row is exactly what it is without ``keep_from``; a caller
+    that acts only on accepted rows (an account joins a group when its posterior reaches the
+    acceptance threshold) passes that threshold: the tied outsiders a group rejects are most of
+    the rows (tens of millions at scale 1.0) and are neither a decision nor its evidence.
+    Members are always kept: a member a group rejects is explained by its row.
+
+    Every statistic is per group, so groups are scored in chunks of at most ``CHUNK_ROWS``
+    evaluated rows (bounded before they are materialised; a group larger than that is a chunk
+    of its own): memory is bounded by the chunk, and the result is the same as in one chunk.
     """
+    names_id = [*identifier_comparisons, TEMPLATE_COMPARISON]
+    names = names_id + (list(BEHAVIOUR_COMPARISONS) if profiles is not None else [])
+    _load_groups(con, n_accounts, groups, candidates, exclude, names_id, communities)
+    parts = [
+        _keep_rows(_score_chunk(con, n_accounts, lo, hi, len(names_id), names, profiles), keep_from)
+        for lo, hi in _chunk_ranges(con, CHUNK_ROWS)
+    ]
+    return _concat(parts, names, len(names_id))
+
+
+def _load_groups(
+    con: duckdb.DuckDBPyConnection,
+    n_accounts: int,
+    groups: pa.Table,
+    candidates: pa.Table | None,
+    exclude: pa.Table | None,
+    names_id: Sequence[str],
+    communities: np.ndarray | None,
+) -> None:
+    """The tables every chunk reads: groups, candidates, exclusions, the values compared, each
+    group's characteristic values and the members' communities."""
     con.register("_groups", groups)
     con.execute("CREATE OR REPLACE TEMP TABLE grp AS SELECT aid::INTEGER AS aid, gid::BIGINT AS gid FROM _groups")
     con.unregister("_groups")
@@ -179,41 +233,64 @@ def membership_scores(
     con.execute("CREATE OR REPLACE TEMP TABLE _cand AS SELECT aid::INTEGER AS aid, gid::BIGINT AS gid FROM _cand0")
     con.unregister("_cand0")
     excl = exclude if exclude is not None else pa.table({"gid": pa.array([], pa.int64()), "comparison": pa.array([], pa.string())})
-    names_all = [*identifier_comparisons, TEMPLATE_COMPARISON]
     con.register("_excl0", excl)
-    con.register("_cmp", pa.table({"comparison": pa.array(names_all, pa.string()), "cid": pa.array(range(len(names_all)), pa.int32())}))
+    con.register("_cmp", pa.table({"comparison": pa.array(list(names_id), pa.string()), "cid": pa.array(range(len(names_id)), pa.int32())}))
     con.execute("CREATE OR REPLACE TEMP TABLE _excl AS SELECT e.gid::BIGINT AS gid, c.cid FROM _excl0 e JOIN _cmp c USING (comparison)")
     con.unregister("_excl0")
     con.unregister("_cmp")
     for statement in _TIED_SQL.split(";"):
         if statement.strip():
-            params = {k: v for k, v in {"n": float(n_accounts), "tcid": len(identifier_comparisons)}.items() if f"${k}" in statement}
+            params = {k: v for k, v in {"n": float(n_accounts), "tcid": len(names_id) - 1}.items() if f"${k}" in statement}
             con.execute(statement, params or None)
     comm = communities if communities is not None else np.full(n_accounts, -1, dtype=np.int64)
     con.register("_comm0", pa.table({"aid": pa.array(np.arange(len(comm)), pa.int32()), "comm": pa.array(comm, pa.int64())}))
     con.execute("CREATE OR REPLACE TEMP TABLE _comm AS SELECT g.aid, g.gid, c.comm FROM grp g JOIN _comm0 c USING (aid)")
     con.unregister("_comm0")
     con.execute(_COMMUNITY_SQL)
+
+
+def _chunk_ranges(con: duckdb.DuckDBPyConnection, max_rows: int) -> list[tuple[int, int]]:
+    """Consecutive ranges [lo, hi] of group ids, each bounded to about ``max_rows`` evaluated
+    rows (``_ROWS_BOUND_SQL``); a group above the bound is a range of its own."""
+    bound = con.execute(_ROWS_BOUND_SQL).fetchnumpy()
+    ranges: list[tuple[int, int]] = []
+    total = 0
+    for g, k in zip(np.asarray(bound["gid"], dtype=np.int64).tolist(), np.asarray(bound["k"], dtype=np.int64).tolist()):
+        if ranges and total + k <= max_rows:
+            ranges[-1] = (ranges[-1][0], g)
+            total += k
+        else:
+            ranges.append((g, g))
+            total = k
+    return ranges
+
+
+def _score_chunk(
+    con: duckdb.DuckDBPyConnection,
+    n_accounts: int,
+    lo: int,
+    hi: int,
+    n_id: int,
+    names: Sequence[str],
+    profiles: Profiles | None,
+) -> MembershipScores:
+    """The scores of every row evaluated against the groups with ids in [lo, hi]."""
+    con.execute(_EV_SQL, {"lo": lo, "hi": hi})
     ev = con.execute("SELECT aid, gid, member FROM _ev ORDER BY gid, aid").fetchnumpy()
     aid = np.asarray(ev["aid"], dtype=np.int64)
     gid = np.asarray(ev["gid"], dtype=np.int64)
     member = np.asarray(ev["member"], dtype=bool)
-    n_id = len(names_all)
 
     levels = np.zeros((len(aid), n_id), dtype=np.int8)
-    lv = con.execute(_LEVELS_SQL).fetchnumpy()
+    lv = con.execute(_LEVELS_SQL, {"lo": lo, "hi": hi}).fetchnumpy()
     if len(lv["aid"]):
         key = gid * np.int64(n_accounts + 1) + aid  # rows are sorted by (gid, aid)
         rows = np.searchsorted(key, np.asarray(lv["gid"], dtype=np.int64) * np.int64(n_accounts + 1) + np.asarray(lv["aid"], dtype=np.int64))
         levels[rows, np.asarray(lv["cid"], dtype=np.int64)] = np.asarray(lv["level"], dtype=np.int8)
 
     groups_u, ginv = np.unique(gid, return_inverse=True)
-    names = list(names_all)
-    if profiles is not None:
-        names += list(BEHAVIOUR_COMPARISONS)
     # One (rows, comparisons) array each for log2 m and log2 u, filled in place, and the level
-    # pattern kept as one integer key per row: at scale 1.0 there are tens of millions of rows,
-    # and the per-part arrays and their concatenated copies did not fit in memory.
+    # pattern kept as one integer key per row: a chunk holds millions of rows.
     log_m = np.zeros((len(aid), len(names)))
     log_u = np.zeros((len(aid), len(names)))
     _level_log_probs(levels, member, ginv, len(groups_u), log_m[:, :n_id], log_u[:, :n_id])
@@ -246,6 +323,32 @@ def membership_scores(
     )
     return MembershipScores(
         table=table, comparisons=tuple(names), weights=weights, levels=levels, dependence=joint - weights.sum(axis=1)
+    )
+
+
+def _keep_rows(scores: MembershipScores, keep_from: float | None) -> MembershipScores:
+    """Members and the rows whose posterior reaches ``keep_from`` (all rows when None)."""
+    if keep_from is None:
+        return scores
+    t = scores.table
+    keep = np.asarray(t.column("member").to_numpy(zero_copy_only=False), dtype=bool) | (t.column("posterior").to_numpy() >= keep_from)
+    return MembershipScores(
+        table=t.filter(pa.array(keep)), comparisons=scores.comparisons, weights=scores.weights[keep],
+        levels=scores.levels[keep], dependence=scores.dependence[keep],
+    )
+
+
+def _concat(parts: Sequence[MembershipScores], names: Sequence[str], n_id: int) -> MembershipScores:
+    """The chunks' scores as one (chunks are consecutive group ranges: still sorted by (gid, aid))."""
+    if len(parts) == 1:
+        return parts[0]
+    empty = pa.schema([("aid", pa.int32()), ("gid", pa.int64()), ("member", pa.bool_()), ("log_odds", pa.float64()), ("posterior", pa.float64())])
+    return MembershipScores(
+        table=pa.concat_tables([p.table for p in parts]) if parts else empty.empty_table(),
+        comparisons=tuple(names),
+        weights=np.concatenate([p.weights for p in parts]) if parts else np.zeros((0, len(names))),
+        levels=np.concatenate([p.levels for p in parts]) if parts else np.zeros((0, n_id), dtype=np.int8),
+        dependence=np.concatenate([p.dependence for p in parts]) if parts else np.zeros(0),
     )
 
 

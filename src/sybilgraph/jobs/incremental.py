@@ -235,7 +235,9 @@ def place_accounts(
         in_needed = np.isin(group_of, groups_needed)
         groups = pa.table({"aid": pa.array(np.flatnonzero(in_needed), pa.int32()), "gid": pa.array(group_of[in_needed], pa.int64())})
         candidates = pa.table({"aid": pa.array(cand[:, 0], pa.int32()), "gid": pa.array(cand[:, 1], pa.int64())})
-        scores = membership_scores(t.con, t.n_accounts, groups, candidates, MEMBERSHIP_COMPARISONS, profiles)
+        scores = membership_scores(
+            t.con, t.n_accounts, groups, candidates, MEMBERSHIP_COMPARISONS, profiles, keep_from=params.membership_probability
+        )
         tbl = scores.table
         aid = tbl.column("aid").to_numpy()
         gid = tbl.column("gid").to_numpy()
