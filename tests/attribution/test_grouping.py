@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sybilgraph.attribution.grouping import Edges, edges_of, merge_pieces
+from sybilgraph.attribution.grouping import Edges, _assign, _without_small_groups, edges_of, is_accepted, merge_pieces
+from sybilgraph.attribution.membership import MembershipScores
 from sybilgraph.attribution.pairs import PairLevels
 from sybilgraph.attribution.params import AttributionParams
 from tests.partitions import same_partition
@@ -86,3 +88,35 @@ def test_edges_are_the_pairs_at_or_above_even_odds() -> None:
     pl = PairLevels(np.array([0, 1, 2], dtype=np.int32), np.array([1, 2, 3], dtype=np.int32), np.zeros((3, 1), dtype=np.int8))
     e = edges_of(pl, np.array([-0.1, 0.0, 55.0]), AttributionParams())
     assert e.a.tolist() == [1, 2] and e.weight.tolist() == [1.0, AttributionParams().max_edge_bits]
+
+
+def _scores(rows: list[tuple[int, int, bool, float]]) -> MembershipScores:
+    """Membership rows (account, group, member, log-odds in bits), as membership_scores gives them."""
+    aid, gid, member, lo = (list(x) for x in zip(*rows, strict=True))
+    log_odds = np.asarray(lo, dtype=float)
+    table = pa.table({
+        "aid": pa.array(aid, pa.int32()), "gid": pa.array(gid, pa.int64()), "member": pa.array(member),
+        "log_odds": pa.array(log_odds), "posterior": pa.array(1.0 / (1.0 + np.exp2(-log_odds))),
+    })
+    n = len(rows)
+    return MembershipScores(table=table, comparisons=(), weights=np.zeros((n, 0)), levels=np.zeros((n, 0), np.int8), dependence=np.zeros(n))
+
+
+def test_an_account_joins_the_group_that_accepts_it_most_strongly_even_when_another_holds_it() -> None:
+    # Account 1 is a member of a small overlapping group (12 bits) and a tied outsider of the
+    # operator, which accepts it with 29 bits: it goes to the operator. Account 2 stays where it is.
+    aid, gid, _, _ = _assign(_scores([(1, 10, True, 12.0), (1, 20, False, 29.0), (2, 20, True, 30.0), (2, 10, False, 3.0)]), 0.5)
+    assert dict(zip(aid.tolist(), gid.tolist(), strict=True)) == {1: 20, 2: 20}
+
+
+def test_no_evidence_places_nobody() -> None:
+    # A group of one judges its only member at exactly even odds (no prior, no comparison).
+    aid, _, _, _ = _assign(_scores([(1, 10, True, 0.0), (2, 20, True, -0.5), (3, 20, True, 0.5)]), 0.5)
+    assert aid.tolist() == [3]
+    assert not is_accepted(np.array([0.5]), 0.5).any()
+
+
+def test_groups_below_the_minimum_size_release_their_accounts_between_rounds() -> None:
+    table = _without_small_groups(np.array([1, 2, 3, 4]), np.array([10, 20, 20, 30]), 2)
+    assert table.column("aid").to_pylist() == [2, 3]
+    assert table.column("gid").to_pylist() == [20, 20]

@@ -19,9 +19,8 @@
    careful operator whose accounts share only a private client and prompts they alone use, each
    pair too little to link, passes; developers who merely share a public library do not.
 5. *Membership* (``membership.py``): every member, and every account tied to a group, is judged
-   against the group; an account stays in the group of its own that accepts it with the highest
-   log-odds (posterior at least ``membership_probability``); an account no group of its own
-   accepts joins the group that does, with the highest log-odds.
+   against the group; an account joins the group that accepts it (posterior above
+   ``membership_probability``) with the highest log-odds, its own or another (``is_accepted``).
 """
 
 from __future__ import annotations
@@ -42,7 +41,7 @@ from sybilgraph.attribution.pools import LOOSE_POOL_KIND, POOL_KIND
 from sybilgraph.attribution.params import AttributionParams
 from sybilgraph.attribution.profiles import Profiles
 
-__all__ = ["Edges", "Grouping", "edges_of", "group_accounts", "leak_rate", "merge_by_value_usage", "merge_on_shared_pools", "merge_pieces"]
+__all__ = ["Edges", "Grouping", "edges_of", "is_accepted", "group_accounts", "leak_rate", "merge_by_value_usage", "merge_on_shared_pools", "merge_pieces"]
 
 MEMBERSHIP_COMPARISONS = tuple(c.name for c in IDENTIFIER_COMPARISONS)
 # Kinds of values whose users may form a group of their own (group-level evidence): software and
@@ -273,7 +272,7 @@ def group_accounts(
     scores = membership_scores(t.con, t.n_accounts, groups, candidates, MEMBERSHIP_COMPARISONS, profiles, keep_from=accept)
     aid, gid, posterior, log_odds = _assign(scores, accept)
     for _ in range(MEMBERSHIP_ROUNDS - 1):
-        assigned = pa.table({"aid": pa.array(aid, pa.int32()), "gid": pa.array(gid, pa.int64())})
+        assigned = _without_small_groups(aid, gid, params.min_operator_size)
         moved = _moved_groups(assigned, groups)
         if len(moved) == 0:
             break
@@ -329,6 +328,17 @@ def _absorb_covered_communities(communities: pa.Table, value_groups: pa.Table) -
     frame["gid"] = [root(g) for g in frame["gid"].tolist()]
     frame = frame.drop_duplicates()
     return pa.table({"aid": pa.array(frame["aid"].to_numpy(), pa.int32()), "gid": pa.array(frame["gid"].to_numpy(), pa.int64())})
+
+
+def _without_small_groups(aid: np.ndarray, gid: np.ndarray, min_size: int) -> pa.Table:
+    """The assignment as a table, without groups that kept fewer than ``min_size`` members: such a
+    group is never reported, and while it holds an account (it accepts its last member on no
+    evidence at all) that account cannot join the group that would accept it."""
+    if len(gid) == 0:
+        return pa.table({"aid": pa.array(aid, pa.int32()), "gid": pa.array(gid, pa.int64())})
+    uniq, inv, counts = np.unique(gid, return_inverse=True, return_counts=True)
+    keep = counts[inv] >= min_size
+    return pa.table({"aid": pa.array(aid[keep], pa.int32()), "gid": pa.array(gid[keep], pa.int64())})
 
 
 def _moved_groups(x: pa.Table, y: pa.Table) -> np.ndarray:
@@ -406,7 +416,7 @@ def _value_groups(t: PairTables, group_of: np.ndarray, profiles: Profiles | None
         keep_from=params.membership_probability,
     )
     tbl = scores.table
-    accepted = np.asarray(tbl.column("member").to_numpy(zero_copy_only=False), dtype=bool) & (tbl.column("posterior").to_numpy() >= params.membership_probability)
+    accepted = np.asarray(tbl.column("member").to_numpy(zero_copy_only=False), dtype=bool) & is_accepted(tbl.column("posterior").to_numpy(), params.membership_probability)
     a = tbl.column("aid").to_numpy()[accepted]
     g = tbl.column("gid").to_numpy()[accepted]
     if len(g) == 0:
@@ -447,21 +457,29 @@ def _family_of_kind(kind: str) -> tuple[str, ...]:
 
 
 def _assign(scores: MembershipScores, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Each account stays in the group of its own that accepts it with the highest log-odds; an
-    account none of its own groups accepts joins the accepting group with the highest log-odds."""
+    """Each account joins the group that accepts it with the highest log-odds, its own or not.
+
+    Every row is judged leave-one-out, so a member's log-odds in its group and a newcomer's in
+    another answer the same question. Keeping members in their own group first (as before) let
+    a small group overlapping an operator (a value group holding a few of its accounts) hold on
+    to accounts the operator accepts far more strongly, and two such groups traded their
+    accounts back and forth round after round."""
     t = scores.table
     aid = t.column("aid").to_numpy().astype(np.int64)
     gid = t.column("gid").to_numpy().astype(np.int64)
-    member = np.asarray(t.column("member").to_numpy(zero_copy_only=False), dtype=bool)
     post = t.column("posterior").to_numpy()
     lo = t.column("log_odds").to_numpy()
-    accepted = post >= threshold
-    kept = member & accepted
-    kept_accounts = unique_sorted(aid[kept])
-    rest = accepted & ~member & ~np.isin(aid, kept_accounts)
-    chosen = np.concatenate([_best(aid, gid, lo, np.flatnonzero(kept)), _best(aid, gid, lo, np.flatnonzero(rest))])
+    chosen = _best(aid, gid, lo, np.flatnonzero(is_accepted(post, threshold)))
     chosen = chosen[np.lexsort((aid[chosen], gid[chosen]))]
     return aid[chosen], gid[chosen], post[chosen], lo[chosen]
+
+
+def is_accepted(posterior: np.ndarray, threshold: float) -> np.ndarray:
+    """Whether a group accepts an account: posterior strictly above the threshold. A posterior of
+    exactly 0.5 is no evidence either way (a group of one judges its only member so, with no prior
+    and no comparison), and no evidence places nobody. The full run and incremental placement
+    accept by this one rule."""
+    return np.asarray(posterior) > threshold
 
 
 def _best(aid: np.ndarray, gid: np.ndarray, lo: np.ndarray, idx: np.ndarray) -> np.ndarray:

@@ -37,7 +37,7 @@ class AttributionParams:
     leiden_max_levels: int = 10
     # Groups of fewer accounts are not operators.
     min_operator_size: int = 2
-    # An account belongs to a group when its membership posterior is at least this (Bayes
+    # An account belongs to a group when its membership posterior is above this (Bayes
     # decision); its confidence is that posterior, calibrated (calibration.py).
     membership_probability: float = 0.5
     flag_threshold: float = 0.5

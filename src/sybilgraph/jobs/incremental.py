@@ -43,7 +43,7 @@ from sybilgraph.attribution.calibration import calibrate
 from sybilgraph.attribution.evidence import evidence_tables
 from sybilgraph.attribution.evidence_model import score_candidates
 from sybilgraph.attribution.fellegi_sunter import FSModel
-from sybilgraph.attribution.grouping import MEMBERSHIP_COMPARISONS, edges_of
+from sybilgraph.attribution.grouping import MEMBERSHIP_COMPARISONS, edges_of, is_accepted
 from sybilgraph.attribution.inputs import read_inputs
 from sybilgraph.attribution.membership import membership_scores
 from sybilgraph.attribution.pairs import PairTables, build_pair_tables
@@ -244,7 +244,7 @@ def place_accounts(
         member = np.asarray(tbl.column("member").to_numpy(zero_copy_only=False), dtype=bool)
         post = tbl.column("posterior").to_numpy()
         lo = tbl.column("log_odds").to_numpy()
-        ok = ~member & fresh[aid] & (post >= params.membership_probability)
+        ok = ~member & fresh[aid] & is_accepted(post, params.membership_probability)
         ok &= np.array([(str(t.account_ids[a]), operators[g]) not in rejected for a, g in zip(aid, gid)], dtype=bool) if len(aid) else ok
         round_new = 0
         for i in np.flatnonzero(ok)[np.argsort(-lo[ok], kind="stable")]:
