@@ -359,7 +359,7 @@ def fit_models(
             progress(f"calibrate: bundle {i + 1}/{len(bundles)} {bundle}")
         training.extend(collect_training(db, bundle, params))
     fitted_on = {
-        "bundles": [str(b) for b in bundles],
+        "bundles": [Path(b).name for b in bundles],  # names, not this machine's paths
         "operators": int(len(training.operators)),
         "families": sorted(training.operators["family"].unique().tolist()) if len(training.operators) else [],
     }
