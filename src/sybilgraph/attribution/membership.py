@@ -48,6 +48,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from sybilgraph.attribution.arrays import unique_sorted
 from sybilgraph.attribution.profiles import Profiles
 
 __all__ = [
@@ -102,19 +103,22 @@ GROUP BY g.gid, l.vid;
 CREATE OR REPLACE TEMP TABLE _char AS
 SELECT gv.* FROM _gv gv JOIN _gsize s USING (gid)
 WHERE gv.n_in >= 2 AND gv.n_in / s.size > (gv.n - gv.n_in) / greatest($n - s.size, 1);
+-- The users of values characteristic of some group (where tied outsiders are found: a fraction
+-- of all uses, probed once per chunk), and each member's values.
+CREATE OR REPLACE TEMP TABLE _cmlk AS SELECT l.aid, l.vid FROM mlk l SEMI JOIN _char c ON l.vid = c.vid;
+CREATE OR REPLACE TEMP TABLE _mvals AS SELECT g.aid, g.gid, l.vid FROM grp g JOIN mlk l USING (aid);
 """
 
-# Every account evaluated against the groups with ids in [$lo, $hi] (one chunk): their members,
-# the users of their characteristic values (tied outsiders) and the given candidates.
-_EV_SQL = """
-CREATE OR REPLACE TEMP TABLE _ev AS
-WITH t AS (
-    SELECT aid, gid FROM grp WHERE gid BETWEEN $lo AND $hi
-    UNION SELECT l.aid, c.gid FROM _char c JOIN mlk l ON l.vid = c.vid WHERE c.gid BETWEEN $lo AND $hi
-    UNION SELECT aid, gid FROM _cand WHERE gid BETWEEN $lo AND $hi
-)
-SELECT t.aid, t.gid, (g.aid IS NOT NULL) AS member
-FROM t LEFT JOIN grp g ON g.aid = t.aid AND g.gid = t.gid
+# The users of the characteristic values of the groups with ids in [$lo, $hi] (one chunk): each
+# (account, group, comparison) with the level an account *outside* the group gets from it (2 when
+# members are at least half the value's users, the group owns it; else 1). With the chunk's
+# members and candidates these are the rows evaluated (``_evaluated_rows``); members' own levels
+# discount themselves (``_MEMBER_LEVELS_SQL``).
+_TIED_USERS_SQL = """
+SELECT l.aid, c.gid, c.cid, max(CASE WHEN 2 * c.n_in >= c.n THEN 2 ELSE 1 END)::TINYINT AS level
+FROM _char c JOIN _cmlk l ON l.vid = c.vid
+WHERE c.gid BETWEEN $lo AND $hi
+GROUP BY l.aid, c.gid, c.cid
 """
 
 # Per group, an upper bound of its evaluated rows (members, users of its characteristic values,
@@ -129,28 +133,24 @@ SELECT gid, sum(k)::BIGINT AS k FROM (
 GROUP BY gid ORDER BY gid
 """
 
-# Per evaluated row and comparison: 2 when the account uses a characteristic value the group
-# owns (members, without the account, are at least half its other users), 1 when it uses one
-# the group shares with outsiders, else absent (0).
-# ``own``: how many of the value's users inside the group are the account itself or, when the
-# group was formed by a shared value (value groups), members of the account's own community: an
-# account is judged on what it shares with the rest of the group, never on what its own clique
-# (a household, one operator among several on one software stack) shares with itself.
-# Joined from the characteristic values to their users (not from every evaluated row to all its
-# values, then filtered): the same rows, without an intermediate of evaluated rows x their values
-# (billions at scale 1.0).
-_LEVELS_SQL = """
+# A member's level per comparison: 2 when it uses a characteristic value the group owns (members,
+# without the account, are at least half its other users), 1 when it uses one the group shares
+# with outsiders, else absent (0). ``own`` is how many of the value's users inside the group are
+# the member itself or, when the group was formed by a shared value (value groups), members of its
+# own community: an account is judged on what it shares with the rest of the group, never on what
+# its own clique (a household, one operator among several on one software stack) shares with
+# itself. (A tied outsider's ``own`` is 0: its level is the ``_TIED_USERS_SQL`` one.)
+_MEMBER_LEVELS_SQL = """
 WITH used AS (
-    SELECT l.aid, c.gid, c.vid, c.cid, c.n, c.n_in
-    FROM _char c JOIN mlk l ON l.vid = c.vid
-    WHERE c.gid BETWEEN $lo AND $hi
+    SELECT m.aid, c.gid, c.vid, c.cid, c.n, c.n_in
+    FROM _mvals m JOIN _char c ON c.gid = m.gid AND c.vid = m.vid
+    WHERE m.gid BETWEEN $lo AND $hi
       AND NOT EXISTS (SELECT 1 FROM _excl x WHERE x.gid = c.gid AND x.cid = c.cid)
 ),
 own AS (
     SELECT u.aid, u.gid, u.cid, u.n, u.n_in,
-           CASE WHEN e.member AND cm.comm >= 0 THEN coalesce(gc.k, 0)
-                ELSE e.member::INTEGER END AS own
-    FROM used u JOIN _ev e ON e.aid = u.aid AND e.gid = u.gid
+           CASE WHEN cm.comm >= 0 THEN coalesce(gc.k, 0) ELSE 1 END AS own
+    FROM used u
     LEFT JOIN _comm cm ON cm.aid = u.aid AND cm.gid = u.gid
     LEFT JOIN _gvc gc ON gc.gid = u.gid AND gc.vid = u.vid AND gc.comm = cm.comm
 )
@@ -207,11 +207,44 @@ def membership_scores(
     names_id = [*identifier_comparisons, TEMPLATE_COMPARISON]
     names = names_id + (list(BEHAVIOUR_COMPARISONS) if profiles is not None else [])
     _load_groups(con, n_accounts, groups, candidates, exclude, names_id, communities)
+    keys = _Keys.of(con, n_accounts, len(names_id))
+    behaviour = _Behaviour.of(profiles) if profiles is not None else None
     parts = [
-        _keep_rows(_score_chunk(con, n_accounts, lo, hi, len(names_id), names, profiles), keep_from)
+        _keep_rows(_score_chunk(con, keys, lo, hi, names, behaviour), keep_from)
         for lo, hi in _chunk_ranges(con, CHUNK_ROWS)
     ]
     return _concat(parts, names, len(names_id))
+
+
+@dataclass
+class _Keys:
+    """Rows as one integer each, ``gid * base + aid`` (sorted by (gid, aid)): the members and the
+    candidates; and the (group, comparison) pairs left out, ``gid * n_id + cid``."""
+
+    base: np.int64
+    n_id: int
+    members: np.ndarray  # sorted, unique
+    candidates: np.ndarray
+    excluded: np.ndarray
+
+    @classmethod
+    def of(cls, con: duckdb.DuckDBPyConnection, n_accounts: int, n_id: int) -> _Keys:
+        base = np.int64(n_accounts + 1)
+
+        def keys(sql: str, width: np.int64) -> np.ndarray:
+            rows = con.execute(sql).fetchnumpy()
+            a, b = (np.asarray(c, dtype=np.int64) for c in rows.values())
+            return unique_sorted(a * width + b)
+
+        return cls(
+            base=base, n_id=n_id,
+            members=keys("SELECT gid, aid FROM grp", base),
+            candidates=keys("SELECT gid, aid FROM _cand", base),
+            excluded=keys("SELECT gid, cid FROM _excl", np.int64(n_id)),
+        )
+
+    def in_groups(self, keys: np.ndarray, lo: int, hi: int) -> np.ndarray:
+        return keys[(keys >= lo * self.base) & (keys < (hi + 1) * self.base)]
 
 
 def _load_groups(
@@ -267,27 +300,15 @@ def _chunk_ranges(con: duckdb.DuckDBPyConnection, max_rows: int) -> list[tuple[i
 
 def _score_chunk(
     con: duckdb.DuckDBPyConnection,
-    n_accounts: int,
+    keys: _Keys,
     lo: int,
     hi: int,
-    n_id: int,
     names: Sequence[str],
-    profiles: Profiles | None,
+    behaviour: _Behaviour | None,
 ) -> MembershipScores:
     """The scores of every row evaluated against the groups with ids in [lo, hi]."""
-    con.execute(_EV_SQL, {"lo": lo, "hi": hi})
-    ev = con.execute("SELECT aid, gid, member FROM _ev ORDER BY gid, aid").fetchnumpy()
-    aid = np.asarray(ev["aid"], dtype=np.int64)
-    gid = np.asarray(ev["gid"], dtype=np.int64)
-    member = np.asarray(ev["member"], dtype=bool)
-
-    levels = np.zeros((len(aid), n_id), dtype=np.int8)
-    lv = con.execute(_LEVELS_SQL, {"lo": lo, "hi": hi}).fetchnumpy()
-    if len(lv["aid"]):
-        key = gid * np.int64(n_accounts + 1) + aid  # rows are sorted by (gid, aid)
-        rows = np.searchsorted(key, np.asarray(lv["gid"], dtype=np.int64) * np.int64(n_accounts + 1) + np.asarray(lv["aid"], dtype=np.int64))
-        levels[rows, np.asarray(lv["cid"], dtype=np.int64)] = np.asarray(lv["level"], dtype=np.int8)
-
+    aid, gid, member, levels = _evaluated_rows(con, keys, lo, hi)
+    n_id = keys.n_id
     groups_u, ginv = np.unique(gid, return_inverse=True)
     # One (rows, comparisons) array each for log2 m and log2 u, filled in place, and the level
     # pattern kept as one integer key per row: a chunk holds millions of rows.
@@ -295,8 +316,8 @@ def _score_chunk(
     log_u = np.zeros((len(aid), len(names)))
     _level_log_probs(levels, member, ginv, len(groups_u), log_m[:, :n_id], log_u[:, :n_id])
     pattern_key = _pattern_key(levels)
-    if profiles is not None:
-        b_levels = _behaviour_levels(profiles, aid, ginv, member, log_m[:, n_id:], log_u[:, n_id:])
+    if behaviour is not None:
+        b_levels = _behaviour_levels(behaviour, aid, ginv, member, log_m[:, n_id:], log_u[:, n_id:])
         pattern_key = _pattern_key(b_levels, pattern_key)
         del b_levels
     naive_log_m, naive_log_u = log_m.sum(axis=1), log_u.sum(axis=1)
@@ -324,6 +345,36 @@ def _score_chunk(
     return MembershipScores(
         table=table, comparisons=tuple(names), weights=weights, levels=levels, dependence=joint - weights.sum(axis=1)
     )
+
+
+def _evaluated_rows(con: duckdb.DuckDBPyConnection, keys: _Keys, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every account evaluated against the groups with ids in [lo, hi], sorted by (gid, aid): their
+    members, the users of their characteristic values (tied outsiders) and the candidates; with
+    whether it is a member and its level per identifier comparison (0 none, 1 shared, 2 owned)."""
+    tied = con.execute(_TIED_USERS_SQL, {"lo": lo, "hi": hi}).fetchnumpy()
+    t_gid, t_cid = np.asarray(tied["gid"], dtype=np.int64), np.asarray(tied["cid"], dtype=np.int64)
+    t_key = t_gid * keys.base + np.asarray(tied["aid"], dtype=np.int64)
+    members = keys.in_groups(keys.members, lo, hi)
+    # Sorting, not np.unique/np.isin: numpy 2's hashing unique took ~3 s a chunk at scale 1.0.
+    row_keys = unique_sorted(np.concatenate([members, t_key, keys.in_groups(keys.candidates, lo, hi)]))
+    member = _contains(members, row_keys)
+    levels = np.zeros((len(row_keys), keys.n_id), dtype=np.int8)
+    rows = np.searchsorted(row_keys, t_key)
+    outsider = ~member[rows] & ~_contains(keys.excluded, t_gid * keys.n_id + t_cid)
+    levels[rows[outsider], t_cid[outsider]] = np.asarray(tied["level"], dtype=np.int8)[outsider]
+    del tied, t_gid, t_cid, t_key, rows, outsider
+    mine = con.execute(_MEMBER_LEVELS_SQL, {"lo": lo, "hi": hi}).fetchnumpy()
+    rows = np.searchsorted(row_keys, np.asarray(mine["gid"], dtype=np.int64) * keys.base + np.asarray(mine["aid"], dtype=np.int64))
+    levels[rows, np.asarray(mine["cid"], dtype=np.int64)] = np.asarray(mine["level"], dtype=np.int8)
+    return row_keys % keys.base, row_keys // keys.base, member, levels
+
+
+def _contains(sorted_keys: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Whether each of ``x`` is in ``sorted_keys`` (sorted, unique)."""
+    if len(sorted_keys) == 0:
+        return np.zeros(len(x), dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_keys, x), len(sorted_keys) - 1)
+    return sorted_keys[pos] == x
 
 
 def _keep_rows(scores: MembershipScores, keep_from: float | None) -> MembershipScores:
@@ -399,40 +450,71 @@ def _level_log_probs(
     n_cmp = levels.shape[1]
     n_members = np.bincount(ginv, weights=member, minlength=n_groups)
     n_outside = np.bincount(ginv, weights=~member, minlength=n_groups)
+    cell_in, cell_out = ginv[member] * n_levels, ginv[~member] * n_levels
+    levels_in, levels_out = levels[member], levels[~member]
+    own = np.array([False, True])  # whether the row itself is a member (counted in the member cells)
     for j in range(n_cmp):
         col = levels[:, j].astype(np.int64)
-        cell = ginv * n_levels + col  # (group, level) counts by bincount: np.add.at is ~10x slower
-        cnt_in = np.bincount(cell[member], minlength=n_groups * n_levels).reshape(n_groups, n_levels).astype(float)
-        cnt_out = np.bincount(cell[~member], minlength=n_groups * n_levels).reshape(n_groups, n_levels).astype(float)
-        k_in = cnt_in[ginv, col] - member
-        k_out = cnt_out[ginv, col] - ~member
-        m = (k_in + 0.5) / (n_members[ginv] - member + 0.5 * n_levels)
-        u = (k_out + 0.5) / (n_outside[ginv] - ~member + 0.5 * n_levels)
-        out_m[:, j] = np.log2(m)
-        out_u[:, j] = np.log2(u)
+        cnt_in = np.bincount(cell_in + levels_in[:, j], minlength=n_groups * n_levels).reshape(n_groups, n_levels).astype(float)
+        cnt_out = np.bincount(cell_out + levels_out[:, j], minlength=n_groups * n_levels).reshape(n_groups, n_levels).astype(float)
+        # Every row of one (group, level, member or not) has the same m and u: computed once per
+        # cell and gathered (the same arithmetic as per row, without a log per row and comparison).
+        # Cells no row falls in may be invalid (a count of -1); they are never gathered.
+        with np.errstate(invalid="ignore", divide="ignore"):
+            m = np.log2((cnt_in[:, :, None] - own + 0.5) / (n_members[:, None, None] - own + 0.5 * n_levels))
+            u = np.log2((cnt_out[:, :, None] - ~own + 0.5) / (n_outside[:, None, None] - ~own + 0.5 * n_levels))
+        cell = (ginv * n_levels + col) * 2 + member
+        out_m[:, j] = m.reshape(-1)[cell]
+        out_u[:, j] = u.reshape(-1)[cell]
+
+
+@dataclass
+class _Behaviour:
+    """The profiles as the behavioural comparisons read them, prepared once per call: each
+    profile vector with NaN as 0 and whether the account has one (tens of millions of rows read
+    them, an account once per group it is tied to)."""
+
+    profiles: Profiles
+    hod0: np.ndarray
+    hod_known: np.ndarray
+    cat0: np.ndarray
+    cat_known: np.ndarray
+
+    @classmethod
+    def of(cls, p: Profiles) -> _Behaviour:
+        return cls(
+            profiles=p, hod0=np.nan_to_num(p.hod), hod_known=~np.isnan(p.hod).any(axis=1),
+            cat0=np.nan_to_num(p.cat), cat_known=~np.isnan(p.cat).any(axis=1),
+        )
 
 
 def _behaviour_levels(
-    profiles: Profiles, aid: np.ndarray, ginv: np.ndarray, member: np.ndarray, out_m: np.ndarray, out_u: np.ndarray
+    b: _Behaviour, aid: np.ndarray, ginv: np.ndarray, member: np.ndarray, out_m: np.ndarray, out_u: np.ndarray
 ) -> np.ndarray:
-    """Per row: inside the group's behavioural range (hours, task mix, output ratio, creation)?
-    Level 1 inside, 0 outside, -1 not comparable (or too few profiled members); ``m`` is the
-    coverage of the range, ``u`` the share of tied outsiders inside it. Returns the levels and
-    writes log2 m and log2 u into ``out_m`` and ``out_u`` (zeros), leaving not comparable rows 0."""
-    created, log_ratio, hod, cat = profiles.created, profiles.log_ratio, profiles.hod, profiles.cat
+    """Per row (rows sorted by group): inside the group's behavioural range (hours, task mix,
+    output ratio, creation)? Level 1 inside, 0 outside, -1 not comparable (or too few profiled
+    members); ``m`` is the coverage of the range, ``u`` the share of tied outsiders inside it.
+    Returns the levels and writes log2 m and log2 u into ``out_m`` and ``out_u`` (zeros), leaving
+    not comparable rows 0."""
+    p = b.profiles
     lv = np.full((len(aid), len(BEHAVIOUR_COMPARISONS)), -1, dtype=np.int8)
-    order = np.argsort(ginv, kind="stable")
-    bounds = np.flatnonzero(np.diff(ginv[order])) + 1
-    for rows in np.split(order, bounds):
-        if len(rows) == 0:
+    bounds = np.flatnonzero(np.diff(ginv)) + 1
+    for start, end in zip(np.r_[0, bounds].tolist(), np.r_[bounds, len(ginv)].tolist()):
+        if end == start:
             continue
-        ms = aid[rows[member[rows]]]
+        rows = slice(start, end)  # one group's rows
+        accounts = aid[rows]
+        ms = accounts[member[rows]]
         outside = ~member[rows]
         if len(ms) < BEHAVIOUR_MIN_MEMBERS or not outside.any():
             continue
-        accounts = aid[rows]
         for j, check in enumerate(
-            (_cosine_check(hod, ms), _cosine_check(cat, ms), _range_check(log_ratio, ms), _range_check(created, ms))
+            (
+                _cosine_check(p.hod, b.hod0, b.hod_known, ms),
+                _cosine_check(p.cat, b.cat0, b.cat_known, ms),
+                _range_check(p.log_ratio, ms),
+                _range_check(p.created, ms),
+            )
         ):
             if check is None:
                 continue
@@ -447,9 +529,10 @@ def _behaviour_levels(
     return lv
 
 
-def _cosine_check(profiles: np.ndarray, members: np.ndarray):  # noqa: ANN202 - a closure
+def _cosine_check(profiles: np.ndarray, zeroed: np.ndarray, known: np.ndarray, members: np.ndarray):  # noqa: ANN202 - a closure
+    """``zeroed``: ``profiles`` with NaN as 0; ``known``: rows without NaN."""
     prof = profiles[members]
-    prof = prof[~np.isnan(prof).any(axis=1)]
+    prof = prof[known[members]]
     if len(prof) < BEHAVIOUR_MIN_MEMBERS:
         return None
     centre = prof.mean(axis=0)
@@ -457,9 +540,8 @@ def _cosine_check(profiles: np.ndarray, members: np.ndarray):  # noqa: ANN202 - 
     threshold = float(np.quantile(prof @ centre, 1 - BEHAVIOUR_COVERAGE))
 
     def check(accounts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        p = profiles[accounts]
-        ok = ~np.isnan(p).any(axis=1)
-        sim = np.where(ok, np.nan_to_num(p) @ centre, -1.0)
+        ok = known[accounts]
+        sim = np.where(ok, zeroed[accounts] @ centre, -1.0)
         return ok & (sim >= threshold), ok
 
     return check
