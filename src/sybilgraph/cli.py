@@ -477,6 +477,44 @@ def bench_ingest_cmd(
 
 
 
+@app.command("evaluate-organisations")
+@human_errors
+def evaluate_organisations_cmd(
+    bundles: Annotated[list[Path], typer.Argument(help="Generated bundles (with truth and the generator's manifest).")],
+    models: Annotated[str, typer.Option(help="Directory holding the organisation.json to use (default: the package's).")] = "",
+    out_json: Annotated[Path | None, typer.Option("--out", help="Also write the per-bundle counts as JSON.")] = None,
+) -> None:
+    """The organisation step alone on bundles' true operators (staged without Neo4j), scored like evaluate-matrix."""
+    from sybilgraph.evaluate.organisations_truth import evaluate_organisations, pooled
+
+    for b in bundles:
+        if not (b / "truth.parquet").is_file():
+            raise SybilgraphError(f"{b}: no truth.parquet (evaluate-organisations takes generated bundles)")
+    results = evaluate_organisations(bundles, models, progress=out.print)
+    t = Table(title="organisation step on the true operators")
+    cols = ("bundle", "with a trail", "asserted", "correct", "no trail, asserted", "decoy top", "hypotheses", "candidates")
+    for col in cols:
+        t.add_column(col, justify="left" if col == "bundle" else "right")
+    for r in results:
+        c = r.counts()
+        t.add_row(r.bundle, str(c["trail"]), str(c["asserted"]), str(c["correct"]), f"{c['no_trail_asserted']} / {c['no_trail']}",
+                  str(c["decoy_top"]), str(c["hypotheses"]), f"{r.candidates:,}")
+    total = pooled(results)
+    t.add_row("pooled", str(total["trail"]), str(total["asserted"]), str(total["correct"]),
+              f"{total['no_trail_asserted']} / {total['no_trail']}", str(total["decoy_top"]), str(total["hypotheses"]), "")
+    out.print(t)
+    ratio = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+    worst = total["worst_recall"]
+    out.print(f"precision {ratio(total['precision'])}, recall {ratio(total['recall'])}"
+              + (f" (worst bundle {worst[1]}: {worst[0]:.3f})" if worst else ""))
+    if out_json is not None:
+        out_json.parent.mkdir(parents=True, exist_ok=True)
+        out_json.write_text(json.dumps({"bundles": [{"bundle": r.bundle, **r.counts(), "candidates": r.candidates,
+                                                     "operator_prior": r.operator_prior} for r in results],
+                                        "pooled": {k: v for k, v in total.items() if k != "worst_recall"}}, indent=1) + "\n")
+        out.print(f"json: {out_json}")
+
+
 @app.command("bench-organisations")
 @human_errors
 def bench_organisations_cmd(

@@ -79,7 +79,7 @@ def test_calibration_pairs_match_the_organisation_of_most_members_by_id_or_name(
     truth = pd.DataFrame({"organisation": ["Alpha Labs", "alpha labs", "Beta Corp", "org_a", ""]},
                          index=["x1", "x2", "x3", "y1", "y2"])
     pairs = organisation_pairs(orgs, members, truth)
-    assert list(pairs.columns) == ["operator_id", "org_id", *COMPARISON_NAMES, "match"]
+    assert list(pairs.columns) == ["operator_id", "org_id", *COMPARISON_NAMES, "campaign", "match"]
     assert pairs["match"].tolist() == [True, False, True]  # Y: half its members is enough
 
     m = organisation_metrics(_export({"P1": "org_1"}), TRUTH, MANIFEST)

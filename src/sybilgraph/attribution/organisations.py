@@ -12,16 +12,25 @@ crossed with how many members carry the tie:
   ``sybilgraph calibrate`` (``fit_m``: level frequencies of the true pairs) and shipped as package
   data (``models/organisation.json``);
 * ``u`` = P(level | it does not) is estimated on each bundle by expectation-maximisation over the
-  bundle's candidate pairs with ``m`` fixed (the mirror of the pairwise model's EM): at the rare
-  levels nearly every pair is a true one, so ``u`` from all pairs (random sampling) would count
-  matches as chance;
-* a hypothesis's **score** is ``sum log2(m / u)`` in bits: the likelihood ratio of "this
-  organisation runs the operator" against the organisation's base rate. A webmail domain or a
-  cloud provider's range sits at a popular level, where unrelated operators are common, and
-  weighs nothing or less;
+  bundle's candidate pairs with ``m`` and the operators' priors fixed (the mirror of the pairwise
+  model's EM): at the rare levels nearly every pair is a true one, so ``u`` from all pairs
+  (random sampling) would count matches as chance. The training draws' pooled ``u`` is its
+  prior, carried to the run as a *rate per operator* (``chance_null``): how many organisations
+  an unrelated operator meets at each level;
+* a hypothesis's **score** is, in bits, the likelihood ratio of "this organisation runs the
+  operator" against the chance rate per operator: ``sum log2(m / u)`` over the kinds of tie the
+  pair has, plus its operator status's weight (``status_weight``: shares among all pairs made
+  shares within the status, and a share of an operator's candidates made a count per
+  operator). A webmail domain, a cloud provider's range or an ISP, which every operator meets
+  by chance, scores below zero;
 * its **probability** treats an operator as run by at most one organisation:
-  ``odds_o = prior_odds * 2^score_o`` and ``p_o = odds_o / (1 + sum odds)``, the prior being the
-  EM's share of matches among candidates.
+  ``odds_o = rho / (1 - rho) * 2^score_o`` and ``p_o = odds_o / (1 + sum odds)``. The prior is
+  the operator's own: rho = P(its organisation is among its candidates), per status (flagged
+  campaign, open group), fitted on generated truth and re-estimated on each run (``fit_run``). It was once
+  the share of true pairs among all candidate pairs, which falls as a bigger population gives
+  every operator more candidate organisations: one rare leak then counted for less at scale 0.2
+  than at 0.02 (issue 15). Held per operator, prior and null do not move with the number of
+  organisations in the population.
 
 The best hypothesis is **asserted** when its probability reaches the model's threshold (the
 Bayes decision, 0.5, unless calibration says otherwise); below it the operator is
@@ -35,11 +44,11 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import numpy as np
@@ -63,11 +72,13 @@ __all__ = [
     "Hypothesis",
     "OrganisationModel",
     "OrganisationResult",
+    "PopulationCounts",
     "attribute_organisations",
     "candidate_levels",
     "fit_organisation_model",
     "hypotheses",
     "load_organisation_model",
+    "Scored",
     "score_candidates",
 ]
 
@@ -152,6 +163,10 @@ class OrganisationModel:
     u: Mapping[str, Sequence[float]] = field(default_factory=dict)
     threshold: float = 0.5
     fitted_on: Mapping[str, object] = field(default_factory=dict)
+    # The training candidates' population (operators per status, how many had their organisation
+    # among their candidates): the per-operator prior and null (``fit_run``,
+    # ``chance_null``); None in a model fitted before they were kept (one prior, pooled u as is).
+    population: PopulationCounts | None = None
 
     def m_tables(self) -> list[np.ndarray]:
         return _tables(self.m)
@@ -162,6 +177,7 @@ class OrganisationModel:
     def to_json(self) -> str:
         return json.dumps(
             {"m": _rounded(self.m), "u": _rounded(self.u), "threshold": self.threshold,
+             "population": None if self.population is None else asdict(self.population),
              "levels": {c.name: list(c.levels) for c in COMPARISONS}, "fitted_on": self.fitted_on},
             indent=2, sort_keys=True,
         )
@@ -171,7 +187,8 @@ class OrganisationModel:
         d = json.loads(text)
         return cls(m={k: [float(x) for x in v] for k, v in d["m"].items()},
                    u={k: [float(x) for x in v] for k, v in d.get("u", {}).items()},
-                   threshold=float(d.get("threshold", 0.5)), fitted_on=d.get("fitted_on", {}))
+                   threshold=float(d.get("threshold", 0.5)), fitted_on=d.get("fitted_on", {}),
+                   population=PopulationCounts.from_dict(d["population"]) if d.get("population") else None)
 
 
 def _tables(values: Mapping[str, Sequence[float]]) -> list[np.ndarray]:
@@ -196,10 +213,17 @@ def load_organisation_model(models_dir: str = "") -> OrganisationModel:
 
 
 def fit_organisation_model(
-    levels: np.ndarray, is_match: np.ndarray, threshold: float = 0.5, fitted_on: Mapping[str, object] | None = None
+    levels: np.ndarray,
+    is_match: np.ndarray,
+    threshold: float = 0.5,
+    fitted_on: Mapping[str, object] | None = None,
+    operators: Sequence[object] | None = None,
+    campaign: np.ndarray | None = None,
 ) -> OrganisationModel:
     """``u`` from the training candidates that are not matches (``estimate_u``: level frequencies,
-    half a pseudo-count per level); ``m`` from the matches, factorised (``tie_m``)."""
+    half a pseudo-count per level); ``m`` from the matches, factorised (``tie_m``); with each
+    candidate's ``operators`` (unique across bundles) and ``campaign`` status, the population
+    counts the per-operator prior and null are measured from (``population_counts``)."""
     levels = np.asarray(levels, dtype=np.int64).reshape(-1, len(COMPARISONS))
     is_match = np.asarray(is_match, dtype=bool)
     u = [level_frequencies(levels[~is_match, j], c.n_levels) for j, c in enumerate(COMPARISONS)]
@@ -215,6 +239,7 @@ def fit_organisation_model(
         u={c.name: [float(x) for x in uj] for c, uj in zip(COMPARISONS, u)},
         threshold=threshold,
         fitted_on={**dict(fitted_on or {}), "matches": int(is_match.sum()), "non_matches": int((~is_match).sum())},
+        population=population_counts(operators, campaign, is_match) if operators is not None and len(levels) else None,
     )
 
 
@@ -276,6 +301,98 @@ def tie_m(matched: np.ndarray, u: np.ndarray, popularity: np.ndarray) -> np.ndar
     return np.concatenate([[p_cells[0]], p_cells[1:][cell_of_level] * popularity[pop_of_level]])
 
 
+# --------------------------------------------------------------------------- the operator's prior
+
+
+@dataclass(frozen=True)
+class PopulationCounts:
+    """A set of candidate pairs counted per operator status (open group, campaign): the pairs
+    and the operators that have any candidate, and (on training truth) the operators whose true
+    organisation is among their candidates and the true pairs."""
+
+    pairs: tuple[int, ...]
+    operators: tuple[int, ...]
+    reachable: tuple[int, ...] = ()
+    true_pairs: tuple[int, ...] = ()
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> PopulationCounts:
+        return cls(*(tuple(int(x) for x in d.get(k, ())) for k in ("pairs", "operators", "reachable", "true_pairs")))
+
+    @property
+    def total_pairs(self) -> int:
+        return sum(self.pairs)
+
+    def operators_per_pair(self, status: int) -> float:
+        """The status's operators per candidate pair of the whole set (the unit ``u`` is a share in)."""
+        return self.operators[status] / max(self.total_pairs, 1)
+
+    def candidates_per_operator(self, status: int) -> float:
+        return self.pairs[status] / max(self.operators[status], 1)
+
+    def pair_share(self, status: int) -> float:
+        """P(status | a candidate pair): nearly every pair is a chance one."""
+        return self.pairs[status] / max(self.total_pairs, 1)
+
+    def organisation_among_candidates(self, status: int) -> float:
+        """rho: P(the operator's organisation is among its candidates), half a pseudo-count each way."""
+        return (self.reachable[status] + 0.5) / (self.operators[status] + 1.0)
+
+    def true_pair_share(self, status: int) -> float:
+        """P(status | a true pair), half a pseudo-count each."""
+        return (self.true_pairs[status] + 0.5) / (sum(self.true_pairs) + 0.5 * len(STATUSES))
+
+
+def population_counts(operators: Sequence[object], campaign: np.ndarray | None, is_match: np.ndarray | None = None) -> PopulationCounts:
+    """:class:`PopulationCounts` of candidate pairs given each pair's operator, its status and
+    (on truth) whether it is the true one."""
+    ops = np.asarray([str(o) for o in operators], dtype=object)
+    status = np.zeros(len(ops), dtype=np.int64) if campaign is None else np.asarray(campaign, dtype=bool).astype(np.int64)
+    statuses = range(len(STATUSES))
+    if not len(ops):
+        zeros = tuple(0 for _ in statuses)
+        return PopulationCounts(zeros, zeros, zeros if is_match is not None else (), zeros if is_match is not None else ())
+    names, first, code = np.unique(ops, return_index=True, return_inverse=True)
+    op_status = status[first]
+    pairs = tuple(int((status == s).sum()) for s in statuses)
+    operators = tuple(int((op_status == s).sum()) for s in statuses)
+    if is_match is None:
+        return PopulationCounts(pairs, operators)
+    match = np.asarray(is_match, dtype=bool)
+    reached = np.bincount(code[match], minlength=len(names)) > 0
+    return PopulationCounts(pairs, operators,
+                            reachable=tuple(int((reached & (op_status == s)).sum()) for s in statuses),
+                            true_pairs=tuple(int((match & (status == s)).sum()) for s in statuses))
+
+
+def status_weight(trained: PopulationCounts, run: PopulationCounts) -> np.ndarray:
+    """Bits added to every pair's ``sum log2(m / u)`` per operator status, so that the score is
+    the likelihood ratio of a candidate against the *chance rate per operator*: P(its ties | it
+    is the operator's organisation) over the expected number of organisations an operator of
+    that status meets with such ties by chance.
+
+    ``m`` and ``u`` are shares among all true and all candidate pairs, while a pair is one of its
+    status's (its tie levels name the status): P(status | candidate pair) / P(status | true pair)
+    turns them into shares within the status; and a share of an operator's K candidates times K
+    is a count per operator. Together: log2(operators of the status per candidate pair of the
+    run / P(status | true pair)). With the operator's prior (``fit_run``) the posterior odds of
+    candidate o are ``rho / (1 - rho) * 2^score_o``: the same evidence gives the same decision
+    whatever the number of organisations in the population (``chance_null`` keeps the rare
+    levels' chance rate per operator), and a tie every operator has (webmail, a big cloud
+    provider, an ISP) scores below zero."""
+    return np.array([np.log2(max(run.operators_per_pair(s), 1e-12) / trained.true_pair_share(s)) for s in range(len(STATUSES))])
+
+
+def pair_weights(c: Candidates, trained: PopulationCounts) -> np.ndarray:
+    """Each pair's ``status_weight``; a pair tied by investigators' labels alone has no level
+    naming a status (label levels are shared), so its count per operator is over all operators:
+    log2(operators per candidate pair of the run)."""
+    run = c.population()
+    by_status = status_weight(trained, run)
+    label_only = ~(c.levels[:, [COMPARISON_NAMES.index(n) for n in TIE_COMPARISONS]] > 0).any(axis=1)
+    return np.where(label_only, np.log2(max(sum(run.operators), 1) / max(run.total_pairs, 1)), by_status[c.statuses()])
+
+
 # --------------------------------------------------------------------------- candidates
 
 
@@ -292,6 +409,21 @@ class Candidates:
     levels: np.ndarray  # (pairs, comparisons) int
     evidence: list[dict[str, dict[str, Any]]] | None = None
     fetch: Callable[[Sequence[int]], dict[int, dict[str, dict[str, Any]]]] | None = field(default=None, repr=False)
+    # Per pair: whether its operator is a flagged campaign (None: no operator is).
+    campaign: np.ndarray | None = None
+    _population: PopulationCounts | None = field(default=None, repr=False)
+
+    def campaigns(self) -> np.ndarray:
+        return np.zeros(len(self), dtype=bool) if self.campaign is None else np.asarray(self.campaign, dtype=bool)
+
+    def population(self) -> PopulationCounts:
+        if self._population is None:
+            self._population = population_counts(self.operator_id, self.campaigns())
+        return self._population
+
+    def statuses(self) -> np.ndarray:
+        """Each pair's operator status as an index into ``STATUSES``."""
+        return self.campaigns().astype(np.int64)
 
     def __len__(self) -> int:
         return len(self.operator_id)
@@ -375,12 +507,13 @@ def candidate_levels(ties: Ties, sizes: Mapping[str, int], flagged: Iterable[str
         levels[rows.column("pair").to_numpy(), np.vectorize(index.__getitem__, otypes=[np.int64])(cmp_)] = level
     operator_id = pairs.column("operator_id").to_pylist()
     org_id = pairs.column("org_id").to_pylist()
+    campaign = np.fromiter((op in campaigns for op in operator_id), dtype=bool, count=len(operator_id))
     share = {(o, c): s for o, c, s in zip(*(ties.popularity.column(k).to_pylist() for k in ("org_id", "comparison", "share")))}
 
     def fetch(wanted_rows: Sequence[int]) -> dict[int, dict[str, dict[str, Any]]]:
         return pair_evidence(ties, share, [(i, operator_id[i], org_id[i]) for i in wanted_rows])
 
-    return Candidates(operator_id, org_id, levels, None, fetch)
+    return Candidates(operator_id, org_id, levels, None, fetch, campaign)
 
 
 def pair_evidence(ties: Ties, share: Mapping[tuple[str, str], float], wanted: Sequence[tuple[int, str, str]]) -> dict[int, dict[str, dict[str, Any]]]:
@@ -419,6 +552,47 @@ U_PRIOR_PAIRS = 30_000.0
 M_PRIOR_PAIRS = 5.0
 
 
+def chance_null(u_pooled: list[np.ndarray], trained: PopulationCounts | None, bundle: PopulationCounts) -> list[np.ndarray]:
+    """The pooled ``u`` carried to a run whose candidates hold another number of operators.
+
+    ``u`` of a tie level is a share among candidate pairs, but what chance produces is a rate per
+    operator: how many organisations an unrelated operator meets at that level (its ISPs, its
+    webmail, once in a while someone's rare office range). A bigger population gives every
+    operator more candidates (more providers, more ranges its members pass through), so the same
+    rate per operator is a smaller share of them. The training draws saw no chance tie at all at
+    the rare levels (their ``u`` is the pseudo-count's floor there); kept as a share, it would
+    stay fixed while the prior per candidate falls, and a single rare leak would weigh less in a
+    bigger population. So each status's levels are scaled by the run's operators of that status
+    per candidate pair against training's (the label comparison's by all operators); the run's
+    own pairs then correct it where they are many (popular levels). Level 0 takes the rest."""
+    if trained is None or not bundle.total_pairs:
+        return [x.copy() for x in u_pooled]
+
+    def factor(status: int | None) -> float:
+        if status is None:
+            ours, theirs = sum(bundle.operators) / bundle.total_pairs, sum(trained.operators) / max(trained.total_pairs, 1)
+        else:
+            ours, theirs = bundle.operators_per_pair(status), trained.operators_per_pair(status)
+        return ours / theirs if ours > 0 and theirs > 0 else 1.0
+
+    out = []
+    for c, x in zip(COMPARISONS, u_pooled):
+        lv = np.arange(1, c.n_levels)
+        if c.name in TIE_COMPARISONS:
+            scale = np.array([factor(0), factor(1)])[_split(lv)[0]]
+        else:
+            scale = np.full(len(lv), factor(None))
+        ties = np.asarray(x[1:], dtype=float) * scale
+        ties *= min(1.0, (1.0 - MIN_NO_TIE) / max(float(ties.sum()), 1e-300))
+        out.append(np.concatenate([[1.0 - ties.sum()], ties]))
+    return out
+
+
+# The least share of an operator's candidates a comparison's "no tie of this kind" level keeps
+# when the pooled u is carried to a bundle with fewer candidates per operator than training had.
+MIN_NO_TIE = 0.01
+
+
 def estimate_u(
     levels: np.ndarray, m: list[np.ndarray], u_prior: list[np.ndarray], iterations: int = 100
 ) -> tuple[list[np.ndarray], float]:
@@ -440,24 +614,114 @@ def estimate_u(
     return u, float(min(max(1.0 - non_match_share, 1e-6), 0.5))
 
 
-def score_candidates(c: Candidates, model: OrganisationModel) -> tuple[FSModel, np.ndarray]:
-    """The bundle's fitted model (m shipped, u and prior estimated here) and each pair's score in bits."""
+@dataclass(frozen=True)
+class RunFit:
+    """What a run estimates on its own candidates: ``u``, each status's rho, the share of true pairs."""
+
+    u: list[np.ndarray]
+    rho: np.ndarray  # per status
+    match_share: float
+
+
+def fit_run(
+    c: Candidates, m: list[np.ndarray], u_prior: list[np.ndarray], trained: PopulationCounts, weight: np.ndarray,
+    iterations: int = 100, tol: float = 1e-7,
+) -> RunFit:
+    """``u`` and each status's rho by EM over the run's candidates, with ``m`` fixed
+    (``weight``: each pair's bits beyond ``sum log2(m / u)``, ``pair_weights``).
+
+    The E-step is the decision's own posterior (``hypotheses``): an operator is run by at most
+    one of its candidates, ``odds_o = rho / (1 - rho) * 2^score_o``, ``p_o = odds_o / (1 + sum
+    odds)``. The M-step counts every pair at its levels with the weight of it being a chance
+    one (``u``; the pooled ``u`` carried to the run by ``chance_null`` enters as
+    ``U_PRIOR_PAIRS`` pseudo-pairs) and sums, per status, each operator's posterior that its
+    organisation is among its candidates (rho; the training truth's count enters as a prior of
+    as many operators as training had: a run's handful of campaigns leaves rho near the fitted
+    one, its thousands of open groups say how many of them this population's organisations run)."""
+    statuses = c.statuses()
+    key = np.zeros(len(c), dtype=np.int64)
+    for j in range(c.levels.shape[1]):
+        key = key * 32 + c.levels[:, j]
+    key = key * len(STATUSES) + statuses
+    _keys, first, pattern = np.unique(key, return_index=True, return_inverse=True)
+    lv, pattern_weight = c.levels[first], np.asarray(weight, dtype=float)[first]
+    _ops, op = np.unique(np.asarray(c.operator_id, dtype=object), return_inverse=True)
+    op_status = np.zeros(len(_ops), dtype=np.int64)
+    op_status[op] = statuses
+    n_ops = np.bincount(op_status, minlength=len(STATUSES)).astype(float)
+    log_m = np.zeros(len(lv))
+    for j, mj in enumerate(m):
+        tied = lv[:, j] > 0
+        log_m[tied] += np.log2(np.clip(mj, 1e-300, None))[lv[tied, j]]
+    pseudo = [U_PRIOR_PAIRS * x for x in u_prior]
+    prior_reached = np.array([trained.reachable[s] + 0.5 for s in range(len(STATUSES))], dtype=float)
+    prior_ops = np.array([trained.operators[s] + 1.0 for s in range(len(STATUSES))], dtype=float)
+    u = [x.copy() for x in u_prior]
+    rho = prior_reached / prior_ops
+    post = np.zeros(len(c))
+    for _ in range(iterations):
+        bits = log_m + pattern_weight
+        for j, uj in enumerate(u):
+            tied = lv[:, j] > 0
+            bits[tied] -= np.log2(np.clip(uj, 1e-300, None))[lv[tied, j]]
+        odds = (rho / (1.0 - rho))[statuses] * np.exp2(np.clip(bits, -1000.0, 1000.0))[pattern]
+        total = 1.0 + np.bincount(op, weights=odds, minlength=len(_ops))
+        post = odds / total[op]
+        among = 1.0 - 1.0 / total
+        new_rho = np.clip((np.bincount(op_status, weights=among, minlength=len(STATUSES)) + prior_reached) / (n_ops + prior_ops),
+                          1e-6, 1 - 1e-6)
+        chance = np.bincount(pattern, weights=1.0 - post, minlength=len(lv))
+        new_u = [(np.bincount(lv[:, j], weights=chance, minlength=len(uj))[: len(uj)] + pseudo[j]) / (chance.sum() + pseudo[j].sum())
+                 for j, uj in enumerate(u)]
+        moved = max(max(float(np.abs(a - b).max()) for a, b in zip(new_u, u)), float(np.abs(new_rho - rho).max()))
+        u, rho = new_u, new_rho
+        if moved < tol:
+            break
+    return RunFit(u, rho, float(min(max(post.mean(), 1e-6), 0.5)))
+
+
+class Scored(NamedTuple):
+    model: FSModel  # m shipped, u (and the share of true pairs) estimated on the run
+    scores: np.ndarray  # per pair, bits (with its status's weight, ``status_weight``)
+    prior_odds: np.ndarray | None  # per pair, rho / (1 - rho) of its operator's status; None: the run's share of true pairs
+
+
+def score_candidates(c: Candidates, model: OrganisationModel) -> Scored:
+    """The run's fitted model, each pair's score and each pair's prior odds (``fit_run``; a model
+    without its training population falls back to one prior, the share of true pairs)."""
     m = model.m_tables()
-    u, prior = estimate_u(c.levels, m, model.u_tables())
+    provenance: dict[str, object] = {"m": "fitted on generated truth (sybilgraph calibrate)", "fitted_on": dict(model.fitted_on)}
+    if model.population is not None and len(c):
+        run = c.population()
+        weight = pair_weights(c, model.population)
+        fit = fit_run(c, m, chance_null(model.u_tables(), model.population, run), model.population, weight)
+        u, prior = fit.u, fit.match_share
+        prior_odds: np.ndarray | None = (fit.rho / (1.0 - fit.rho))[c.statuses()]
+        provenance |= {"u": "EM over this run's candidates with m fixed",
+                       "operator_prior": {st: round(float(r), 4) for st, r in zip(STATUSES, fit.rho)},
+                       "operator_prior_fitted": {st: round(float(model.population.organisation_among_candidates(i)), 4)
+                                                 for i, st in enumerate(STATUSES)},
+                       "status_weight_bits": {st: round(float(w), 3) for st, w in zip(STATUSES, status_weight(model.population, run))}}
+    else:
+        weight = np.zeros(len(c))
+        u, prior = estimate_u(c.levels, m, model.u_tables())
+        prior_odds = None
+        provenance["u"] = "EM over this run's candidates with m fixed"
     fs = FSModel(
         comparisons=COMPARISON_NAMES,
         level_labels=tuple(cmp_.levels for cmp_ in COMPARISONS),
         m=m,
         u=u,
         prior=prior,
-        provenance={"m": "fitted on generated truth (sybilgraph calibrate)", "u": "EM over this run's candidates with m fixed",
-                    "fitted_on": dict(model.fitted_on)},
+        provenance=provenance,
     )
     # A kind of tie the operator lacks is not compared (-1): a true organisation usually shows
     # through one or two kinds only, so a missing office range or card says nothing against it.
     scored = c.levels.copy()
     scored[scored == 0] = -1
-    return fs, fs.bayes_factor(scored) if len(c) else np.zeros(0)
+    if not len(c):
+        return Scored(fs, np.zeros(0), None)
+    return Scored(fs, fs.bayes_factor(scored) + weight, prior_odds)
 
 
 # --------------------------------------------------------------------------- hypotheses
@@ -543,18 +807,21 @@ def hypotheses(
     scores: np.ndarray,
     threshold: float,
     decisions: Mapping[tuple[str, str], str] | None = None,
+    prior_odds: np.ndarray | None = None,
 ) -> list[Hypothesis]:
-    """Ranked hypotheses per operator: evidence for (score > 0) or an analyst's confirmation."""
+    """Ranked hypotheses per operator: evidence for (score > 0) or an analyst's confirmation.
+    ``prior_odds``: each pair's (``score_candidates``); the run's share of true pairs when None."""
     decisions = decisions or {}
-    prior_odds = fs.prior / (1.0 - fs.prior)
     scores = np.asarray(scores, dtype=float)
+    if prior_odds is None:
+        prior_odds = np.full(len(c), fs.prior / (1.0 - fs.prior))
     confirmed_of = {op: org for (op, org), d in decisions.items() if d == "confirmed"}
     rejected = np.zeros(len(c), dtype=bool)
     if any(d == "rejected" for d in decisions.values()):
         rejected = np.array([decisions.get((op, org)) == "rejected" for op, org in zip(c.operator_id, c.org_id)], dtype=bool)
     # Every operator's odds over all its candidates (the posterior's denominator), at once: an
     # operator has up to thousands of candidates (each ISP its members used), a handful with evidence.
-    odds = np.where(rejected, 0.0, [prior_odds * 2.0 ** min(s, 1000.0) for s in scores.tolist()]) if len(c) else np.zeros(0)
+    odds = np.where(rejected, 0.0, prior_odds * np.array([2.0 ** min(s, 1000.0) for s in scores.tolist()])) if len(c) else np.zeros(0)
     names, code = np.unique(np.asarray(c.operator_id, dtype=object), return_inverse=True)
     total_of = dict(zip(names.tolist(), (1.0 + np.bincount(code, weights=odds, minlength=len(names))).tolist()))
     # Only the candidates that can become hypotheses are walked: evidence for, or confirmed.
@@ -612,9 +879,9 @@ def attribute_organisations(
                         "operator_id": pa.array([op for _, op in pairs], pa.string())})
     ties = find_ties(tables, registry, members, flagged, memory_limit)
     cands = candidate_levels(ties, sizes, flagged)
-    fs, scores = score_candidates(cands, model)
+    fs, scores, prior_odds = score_candidates(cands, model)
     decided = {(str(d["operator_id"]), str(d["org_id"])): str(d["decision"]) for d in decisions}
-    hyps = hypotheses(cands, fs, scores, model.threshold, decided)
+    hyps = hypotheses(cands, fs, scores, model.threshold, decided, prior_odds)
     orgs = _named_organisations(registry, ties, {h.org_id for h in hyps})
     counts = {
         "organisation_candidates": len(cands),

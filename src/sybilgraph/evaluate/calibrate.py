@@ -149,7 +149,7 @@ def organisation_pairs(orgs: Any, members: pd.DataFrame, truth: pd.DataFrame) ->
     organisation is the true one of at least half the operator's members (by org_id or name)."""
     cands = orgs.candidates
     if cands is None or not len(cands) or "organisation" not in truth.columns:
-        return pd.DataFrame(columns=["operator_id", "org_id", *COMPARISON_NAMES, "match"])
+        return pd.DataFrame(columns=["operator_id", "org_id", *COMPARISON_NAMES, "campaign", "match"])
     name = truth["organisation"].astype(str).str.strip().str.lower()  # truth may name one organisation two ways
     org = name.where(truth["organisation"].notna() & (name != ""))
     members = members.assign(org=org.reindex(members["account_id"]).to_numpy())
@@ -161,6 +161,7 @@ def organisation_pairs(orgs: Any, members: pd.DataFrame, truth: pd.DataFrame) ->
     frame = pd.DataFrame(cands.levels, columns=list(COMPARISON_NAMES))
     frame.insert(0, "org_id", list(cands.org_id))
     frame.insert(0, "operator_id", list(cands.operator_id))
+    frame["campaign"] = cands.campaigns()
     frame["match"] = [
         true_org.get(op) in {org_id.strip().lower(), names.get(org_id, "").strip().lower()}
         for op, org_id in zip(cands.operator_id, cands.org_id)
@@ -225,8 +226,14 @@ def leave_one_family_out(ops: pd.DataFrame, params: AttributionParams) -> pd.Dat
 
 
 def _fit_organisations(pairs: pd.DataFrame, fitted_on: dict[str, Any] | None = None) -> OrganisationModel:
+    """The organisation model on training candidates (an operator is one of one bundle)."""
+    operators = (pairs["bundle"].astype(str) + "\x00" + pairs["operator_id"].astype(str)).tolist() if "bundle" in pairs else None
     return fit_organisation_model(pairs[list(COMPARISON_NAMES)].to_numpy(dtype=int), pairs["match"].to_numpy(dtype=bool),
-                                  fitted_on=fitted_on)
+                                  fitted_on=fitted_on, operators=operators, campaign=_campaign(pairs))
+
+
+def _campaign(pairs: pd.DataFrame) -> np.ndarray:
+    return pairs["campaign"].to_numpy(dtype=bool) if "campaign" in pairs else np.zeros(len(pairs), dtype=bool)
 
 
 def _top1(pairs: pd.DataFrame, model: OrganisationModel) -> pd.DataFrame:
@@ -234,9 +241,10 @@ def _top1(pairs: pd.DataFrame, model: OrganisationModel) -> pd.DataFrame:
     the true one, and whether the true one is among the candidates at all (a run's scoring: the
     bundle's own u by EM with the model's m, then the Bayes decision at the model's threshold)."""
     cands = Candidates(pairs["operator_id"].astype(str).tolist(), pairs["org_id"].astype(str).tolist(),
-                       pairs[list(COMPARISON_NAMES)].to_numpy(dtype=np.int64), [{} for _ in range(len(pairs))])
-    fs, scores = score_candidates(cands, model)
-    asserted = {h.operator_id: h.org_id for h in hypotheses(cands, fs, scores, model.threshold) if h.asserted}
+                       pairs[list(COMPARISON_NAMES)].to_numpy(dtype=np.int64), [{} for _ in range(len(pairs))],
+                       campaign=_campaign(pairs))
+    fs, scores, prior_odds = score_candidates(cands, model)
+    asserted = {h.operator_id: h.org_id for h in hypotheses(cands, fs, scores, model.threshold, prior_odds=prior_odds) if h.asserted}
     true_org = pairs[pairs["match"].astype(bool)].groupby("operator_id")["org_id"].agg(lambda v: set(map(str, v)))
     ops = pairs["operator_id"].astype(str).unique()
     return pd.DataFrame({
