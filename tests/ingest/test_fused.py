@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from sybilgraph.ingest.plan import staged_schema
 from sybilgraph.generate import generate_bundle
 from sybilgraph.ingest import pipeline
 from sybilgraph.ingest.aggregators import INPUT_TABLES, PARTIAL_SCHEMAS, DuckDBAggregator
@@ -71,12 +72,12 @@ def test_repeated_ids_fall_back_to_the_staged_rows(tmp_path: Path) -> None:
 
 
 def _batch(table: str, accounts: list[str]) -> pa.RecordBatch:
-    schema = pipeline._staged_schema(table)
+    schema = staged_schema(table)
     return pa.RecordBatch.from_pylist([{"account_id": a, "ts": 0} for a in accounts], schema=schema)
 
 
 def _fused(max_rows: int) -> FusedPartials:
-    return FusedPartials(duckdb.connect, {t: pipeline._staged_schema(t) for t in INPUT_TABLES}, max_rows)
+    return FusedPartials(duckdb.connect, {t: staged_schema(t) for t in INPUT_TABLES}, max_rows)
 
 
 def test_a_table_that_failed_leaves_the_fused_rows() -> None:

@@ -112,6 +112,7 @@ class DeliveryStep:
     seconds: float
     phases_s: dict[str, float]
     graph_writes: dict[str, int]
+    state_update: str | None = None  # splice (only what the delivery touched) or combine, and why
 
 
 @dataclass
@@ -139,7 +140,8 @@ class IncrementalBench:
             "base_ingest_s": round(self.base_ingest_s, 3),
             "base_ingest_ratio_to_read_floor": round(self.base_ingest_s / self.read_floor_s, 2) if self.read_floor_s else None,
             "steps": [{"step": s.name, "seconds": round(s.seconds, 3), "share_of_full_ingest": round(s.seconds / base, 4),
-                       "phases_s": s.phases_s, "graph_writes": s.graph_writes} for s in self.steps],
+                       "phases_s": s.phases_s, "graph_writes": s.graph_writes, "state_update": s.state_update}
+                      for s in self.steps],
             "withdrawal_restores_base_state": self.withdrawal_restores_base_state,
             "graph_counts": self.graph_counts,
         }
@@ -218,7 +220,7 @@ def bench_incremental(db: Database, bundle: Path, share: float, work: Path) -> I
         t0 = time.perf_counter()
         report = run()
         result.steps.append(DeliveryStep(name, time.perf_counter() - t0, dict(report.timings_s),
-                                         dict(report.graph_writes)))
+                                         dict(report.graph_writes), report.state_update))
     result.withdrawal_restores_base_state = _state(db) == base_state
     result.graph_counts = {"base": base_counts, "after_withdrawal": dict(db.read("db/count_graph")[0])}
     return result

@@ -35,6 +35,7 @@ __all__ = [
     "IP_OWNERS_LATEST_SQL",
     "PAIRS_SQL",
     "ACCOUNT_IDENTIFIERS_SQL",
+    "IDENTIFIER_COUNTS_SQL",
     "IDENTIFIERS_SQL",
     "LINKS_SQL",
     "ACTIVITY_SQL",
@@ -193,11 +194,15 @@ GROUP BY p.account_id, n.owner
 # not a link per account: they tie nobody together, and hundreds of thousands of links to one
 # node would dominate the write and every traversal through it. Their users stay queryable in
 # the account_identifiers state table.
+# Accounts per identifier. IDENTIFIERS_SQL reads this relation, not account_identifiers, so that
+# a splice (``splice.py``) can hand it the counts of the few identifiers a delivery touched.
+IDENTIFIER_COUNTS_SQL = """
+SELECT kind, value, count(*)::BIGINT AS n_accounts FROM account_identifiers GROUP BY kind, value
+"""
+
 IDENTIFIERS_SQL = f"""
 WITH ident AS (
-    SELECT kind, value, count(*)::BIGINT AS n_accounts
-    FROM account_identifiers GROUP BY kind, value
-    HAVING count(*) >= {MIN_ACCOUNTS_FOR_LINK}
+    SELECT kind, value, n_accounts FROM identifier_counts WHERE n_accounts >= {MIN_ACCOUNTS_FOR_LINK}
 ),
 cards AS (
     SELECT instrument_id AS value,

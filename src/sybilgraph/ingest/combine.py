@@ -23,7 +23,7 @@ from sybilgraph.ingest.netaddr import normalize_ip_array
 from sybilgraph.ingest.networks import match_networks
 from sybilgraph.ingest.state import SORT_KEYS, STATE_SCHEMAS
 
-__all__ = ["CombineInput", "VERSIONED_TABLES", "combine"]
+__all__ = ["CombineInput", "VERSIONED_TABLES", "combine", "conform", "ip_subnets"]
 
 # Staged tables read whole when combining (small: one row per account, card, label, ...).
 VERSIONED_TABLES = ("accounts", "payment_methods", "labels", "organisations", "ip_owners")
@@ -55,6 +55,7 @@ def combine(con: duckdb.DuckDBPyConnection, inputs: CombineInput) -> dict[str, p
     con.execute("DROP TABLE pairs")  # account_identifiers holds its rows: one copy in memory, not two
     n_accounts = int(con.sql("SELECT count(*) FROM accounts_latest").fetchall()[0][0])
     hub = agg.hub_accounts(n_accounts, inputs.link_max_share, inputs.link_hub_min_accounts)
+    con.execute(f"CREATE TEMP VIEW identifier_counts AS {agg.IDENTIFIER_COUNTS_SQL}")
     con.execute(f"CREATE TEMP TABLE identifiers AS {agg.IDENTIFIERS_SQL}", {"hub_accounts": hub})
     con.execute(f"CREATE TEMP TABLE activity AS {agg.ACTIVITY_SQL}")
     queries = {
@@ -66,25 +67,26 @@ def combine(con: duckdb.DuckDBPyConnection, inputs: CombineInput) -> dict[str, p
         "organisations": agg.ORGANISATIONS_LATEST_SQL,
     }
     # DuckDB sorts (in parallel, several times faster than Arrow's sort on millions of rows).
-    out = {name: _conform(name, con.sql(f"SELECT * FROM ({sql}) ORDER BY {', '.join(SORT_KEYS[name])}").to_arrow_table())
+    out = {name: conform(name, con.sql(f"SELECT * FROM ({sql}) ORDER BY {', '.join(SORT_KEYS[name])}").to_arrow_table())
            for name, sql in queries.items()}
     out["ip_owners"] = _sorted("ip_owners", owners)
     out["ip_networks"] = _sorted("ip_networks", ip_networks)
-    out["ip_subnets"] = _sorted("ip_subnets", _ip_subnets(out["identifiers"]))
+    out["ip_subnets"] = _sorted("ip_subnets", ip_subnets(out["identifiers"]))
     return out
 
 
-def _conform(name: str, table: pa.Table) -> pa.Table:
+def conform(name: str, table: pa.Table) -> pa.Table:
+    """``table`` with the columns and types of state table ``name``."""
     schema = STATE_SCHEMAS[name]
     return table.select(schema.names).cast(schema)
 
 
 def _sorted(name: str, table: pa.Table) -> pa.Table:
     """Small tables built in Python: sorted by Arrow."""
-    return _conform(name, table).sort_by([(k, "ascending") for k in SORT_KEYS[name]])
+    return conform(name, table).sort_by([(k, "ascending") for k in SORT_KEYS[name]])
 
 
-def _ip_subnets(identifiers: pa.Table) -> pa.Table:
+def ip_subnets(identifiers: pa.Table) -> pa.Table:
     """The subnet of every IP node (its /24 or /48), with the readers' own normaliser."""
     ips = identifiers.filter(pc.equal(identifiers["kind"], "ip"))["value"].combine_chunks()
     _, subnets, _ = normalize_ip_array(ips)

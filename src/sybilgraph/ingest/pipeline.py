@@ -41,10 +41,11 @@ from sybilgraph.ingest.aggregators import INPUT_TABLES, PARTIAL_SCHEMAS, Aggrega
 from sybilgraph.ingest.bulk_import import BulkImportError, import_files, run_import
 from sybilgraph.ingest.bundle import Bundle, open_bundle
 from sybilgraph.ingest.columnar import PARQUET_OPTIONS, ColumnarStore, Delivery, StagedTable
-from sybilgraph.ingest.combine import VERSIONED_TABLES, CombineInput, combine
+from sybilgraph.ingest.combine import VERSIONED_TABLES
 from sybilgraph.ingest.fused import FusedPartials
 from sybilgraph.ingest.partials import compute_partials
-from sybilgraph.ingest.readers import NORMALIZED_SCHEMAS, QUARANTINE_SCHEMA, read_table
+from sybilgraph.ingest.plan import StatePlan, combine_input, plan_state, staged_schema
+from sybilgraph.ingest.readers import QUARANTINE_SCHEMA, read_table
 from sybilgraph.ingest.report import IngestReport, TableReport, WithdrawReport
 from sybilgraph.ingest.state import GRAPH_TABLES, StateDir
 from sybilgraph.ingest.sync import sync_graph
@@ -66,7 +67,7 @@ __all__ = [
 log = logging.getLogger("sybilgraph.ingest")
 
 # Tables whose rows are versioned by ingest order (a later delivery's row wins).
-SEQUENCED_TABLES = frozenset({"accounts", "payment_methods", "labels", "organisations", "ip_owners"})
+SEQUENCED_TABLES = frozenset(VERSIONED_TABLES)
 
 
 def bundle_digest(bundle_dir: Path) -> str:
@@ -98,8 +99,10 @@ def ingest_bundle(
         report.timings_s = {**timings, **{k: v for k, v in report.timings_s.items() if k not in timings}}
         report.report_file = str(_run_dir(settings, report.ingest_id) / "report.json")
         report.write(Path(report.report_file))  # staging is durable from here on
+        notes: list[str] = []
         report.graph_writes = _converge(db, store, settings, reporter, guard, report.timings_s, full_write,
-                                        report.warnings)
+                                        report.warnings, notes)
+        report.state_update = notes[0] if notes else None
         db.write(
             "ingest/merge_ingest_run",
             fence=guard.fence,
@@ -131,7 +134,9 @@ def withdraw_bundle(
             live = ", ".join(e.bundle_id for e in store.entries()) or "none"
             raise BundleError(f"no live delivery of bundle '{bundle_id}' to withdraw (live: {live})")
         report = WithdrawReport(bundle_id=bundle_id, ingest_id=gone.ingest_id, seq=gone.seq)
-        report.graph_writes = _converge(db, store, settings, reporter, guard, timings, full_write=False)
+        notes: list[str] = []
+        report.graph_writes = _converge(db, store, settings, reporter, guard, timings, full_write=False, notes=notes)
+        report.state_update = notes[0] if notes else None
         report.timings_s = timings
         db.write("ingest/set_ingest_run_status", fence=guard.fence, ingest_id=gone.ingest_id, status="withdrawn")
         # After the change committed: the API's run-scoped cache must not serve withdrawn rows.
@@ -199,7 +204,7 @@ def stage_delivery(
         with timed(timings, "partials"):
             files = {t: [str(p) for p in sorted((staging / t).glob("*.parquet"))] for t in INPUT_TABLES}
             result = compute_partials(store, files, seq, _aggregator(store, settings), _connector(store, settings),
-                                      {t: _staged_schema(t) for t in INPUT_TABLES}, exclude=live,
+                                      {t: staged_schema(t) for t in INPUT_TABLES}, exclude=live,
                                       precomputed=fused.result if fused else None)
             store.write_partial(staging / "partial-1", result.tables)
     finally:
@@ -222,22 +227,29 @@ def _converge(
     timings: dict[str, float],
     full_write: bool,
     warnings: list[str] | None = None,
+    notes: list[str] | None = None,
 ) -> dict[str, int]:
-    """Phases 2 and 3: partials brought up to date, combined, and the graph synced to them.
+    """Phases 2 and 3: partials brought up to date, the state spliced or combined
+    (``plan.py``), and the graph synced to it.
 
     Nothing to do when the graph already holds the store's current revision (the same content
     delivered again, a rerun after a completed run). An empty local graph is bulk-loaded.
+    ``notes``: gets how the state was updated.
     """
     with timed(timings, "aggregate"):
         refresh_partials(store, settings)
         revision = store.revision()
         if not full_write and StateDir(store.state_dir).source_revision() == revision:
             return {}
-        tables = _combine(store, settings)
+        plan = plan_state(store, settings, full=full_write)
+    log.info("state update by %s", plan.how)
+    if notes is not None:
+        notes.append(plan.how)
+    tables = plan.tables
     path, why = _load_path(db, settings, tables, guard)
     if path == "bulk":
         try:
-            return _bulk_load(db, store, settings, tables, guard, timings, revision)
+            return _bulk_load(db, store, settings, plan, guard, timings, revision)
         except BulkImportError as e:
             # run_import put the empty store back and started the server: load it the slow way.
             why = f"{e}\nthe bulk importer failed; loading through transactions instead"
@@ -247,7 +259,8 @@ def _converge(
     if why and warnings is not None:
         warnings.append(why)
     with timed(timings, "write_graph"):
-        return sync_graph(db, store, tables, reporter, settings.ingest.batch_size // 2, full_write, guard, revision)
+        return sync_graph(db, store, tables, reporter, settings.ingest.batch_size // 2, full_write, guard, revision,
+                          scope=plan.scope, deliveries=plan.deliveries)
 
 
 def _load_path(
@@ -281,11 +294,12 @@ def _bulk_load(
     db: Database,
     store: ColumnarStore,
     settings: Settings,
-    tables: dict[str, pa.Table],
+    plan: StatePlan,
     guard: WriterGuard,
     timings: dict[str, float],
     revision: int,
 ) -> dict[str, int]:
+    tables = plan.tables
     work = store.root / "tmp" / "bulk-import"
     with timed(timings, "import_files"):
         files = import_files(tables, work / "csv")
@@ -299,7 +313,9 @@ def _bulk_load(
         db.apply_schema()
     shutil.rmtree(work, ignore_errors=True)
     guard.check()
-    StateDir(store.state_dir).write(tables, PARQUET_OPTIONS, revision)
+    state = StateDir(store.state_dir)
+    state.write(tables, PARQUET_OPTIONS, revision, plan.deliveries)
+    state.clear_pending()  # the import replaced the whole graph
     nodes = sum(f.rows for f in files if f.kind == "nodes")
     return {"imported_nodes": nodes, "imported_relationships": sum(f.rows for f in files) - nodes}
 
@@ -349,7 +365,7 @@ def _stage_bundle(
             known = None
             if TABLES[table].references_accounts:
                 known = pa.concat_arrays([known_before, *bundle_accounts]) if bundle_accounts else known_before
-            schema = _staged_schema(table)
+            schema = staged_schema(table)
             staged = StagedTable(staging / table, schema)
             try:
                 with reporter.phase(f"validate {table}") as phase:
@@ -378,13 +394,6 @@ def _stage_bundle(
                 if table == "accounts":
                     bundle_accounts.clear()
                 log.error("%s", e)
-
-
-def _staged_schema(table: str) -> pa.Schema:
-    schema = NORMALIZED_SCHEMAS[table]
-    if table in SEQUENCED_TABLES:
-        schema = schema.append(pa.field("_ingest_seq", pa.int64()))
-    return schema
 
 
 def _with_seq(batch: pa.RecordBatch, seq: int) -> pa.RecordBatch:
@@ -440,18 +449,7 @@ def aggregate_input(store: ColumnarStore, entries: list[Delivery] | None = None)
     """What a partial aggregation reads: the staged link tables of the given (default: all) deliveries."""
     return AggregateInput(
         tables={table: store.table_files(table, entries) or None for table in INPUT_TABLES},
-        schemas={table: _staged_schema(table) for table in INPUT_TABLES},
-    )
-
-
-def combine_input(store: ColumnarStore, settings: Settings) -> CombineInput:
-    """What combining reads: every live delivery's partials and versioned staged tables."""
-    return CombineInput(
-        partials={name: store.partial_files(name) for name in PARTIAL_SCHEMAS},
-        staged={table: store.table_files(table) for table in VERSIONED_TABLES},
-        staged_schemas={table: _staged_schema(table) for table in VERSIONED_TABLES},
-        link_max_share=settings.ingest.link_max_share,
-        link_hub_min_accounts=settings.ingest.link_hub_min_accounts,
+        schemas={table: staged_schema(table) for table in INPUT_TABLES},
     )
 
 
@@ -470,7 +468,7 @@ def _fused_partials(store: ColumnarStore, settings: Settings) -> FusedPartials |
     """The fused pass (``fused.py``), for the DuckDB aggregator when it is not switched off."""
     if settings.ingest.aggregator != "duckdb" or settings.ingest.fused_max_rows <= 0:
         return None
-    return FusedPartials(_connector(store, settings), {t: _staged_schema(t) for t in INPUT_TABLES},
+    return FusedPartials(_connector(store, settings), {t: staged_schema(t) for t in INPUT_TABLES},
                          settings.ingest.fused_max_rows)
 
 
@@ -492,15 +490,7 @@ def refresh_partials(store: ColumnarStore, settings: Settings) -> list[str]:
             continue
         files = {t: store.table_files(t, [delivery]) for t in INPUT_TABLES}
         result = compute_partials(store, files, delivery.seq, _aggregator(store, settings), _connector(store, settings),
-                                  {t: _staged_schema(t) for t in INPUT_TABLES})
+                                  {t: staged_schema(t) for t in INPUT_TABLES})
         store.replace_partial(delivery, result.tables, result.suppressed_by)
         refreshed.append(delivery.ingest_id)
     return refreshed
-
-
-def _combine(store: ColumnarStore, settings: Settings) -> dict[str, pa.Table]:
-    con = store.connect(memory_limit=settings.ingest.memory_limit)
-    try:
-        return combine(con, combine_input(store, settings))
-    finally:
-        con.close()

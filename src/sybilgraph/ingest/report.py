@@ -37,6 +37,9 @@ class IngestReport(BaseModel):
     tables: dict[str, TableReport] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list)
     graph_writes: dict[str, int] = Field(default_factory=dict)
+    # How the state the graph follows was updated: "splice: ..." (only what the delivery
+    # touched) or "combine: <why not a splice>"; None when nothing changed.
+    state_update: str | None = None
     timings_s: dict[str, float] = Field(default_factory=dict)
     quarantine_file: str | None = None
     report_file: str | None = None
@@ -77,4 +80,5 @@ class WithdrawReport(BaseModel):
     ingest_id: str  # the delivery withdrawn
     seq: int
     graph_writes: dict[str, int] = Field(default_factory=dict)
+    state_update: str | None = None  # as IngestReport.state_update
     timings_s: dict[str, float] = Field(default_factory=dict)

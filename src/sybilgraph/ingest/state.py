@@ -39,6 +39,7 @@ import json
 import os
 import shutil
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,8 @@ __all__ = [
     "STATE_SCHEMAS",
     "SORT_KEYS",
     "GRAPH_TABLES",
+    "DELIVERIES_FILE",
+    "DELIVERIES_SCHEMA",
     "GraphState",
     "StateNotFound",
     "StateDir",
@@ -162,6 +165,12 @@ SORT_KEYS: dict[str, tuple[str, ...]] = {
     "ip_subnets": ("ip",),
 }
 
+# Per generation: the accounts each live delivery touched (its partial directory names the
+# partials they came from). Kept beside the state tables, not one of them (a clean ingest of the
+# same rows has other delivery ids).
+DELIVERIES_FILE = "deliveries.parquet"
+DELIVERIES_SCHEMA = pa.schema([("ingest_id", pa.string()), ("partial", pa.string()), ("account_id", pa.string())])
+
 # The tables written to Neo4j, in the order nodes come before the relationships that MATCH them.
 GRAPH_TABLES: tuple[str, ...] = ("accounts", "identifiers", "links", "ip_subnets", "organisations", "labels")
 
@@ -249,21 +258,32 @@ class StateDir:
         wanted = schema if columns is None else pa.schema([schema.field(c) for c in columns])
         return _conform(table, wanted)
 
-    def write(self, tables: dict[str, pa.Table], write_options: dict[str, Any], revision: int | None = None) -> int:
+    def write(self, tables: dict[str, pa.Table], write_options: dict[str, Any], revision: int | None = None,
+              deliveries: pa.Table | None = None) -> int:
         """A new generation holding ``tables`` (missing ones carried over); returns its number.
 
         ``revision``: the columnar store's revision the tables were computed from.
+        ``deliveries``: which accounts each live delivery touched (``DELIVERIES_SCHEMA``, with the
+        hub rule in its metadata): what the next change splices from. Without it the next change
+        combines everything.
         """
         current, generation = self.snapshot()
         generation += 1
         target = self.root / f"gen-{generation:08d}"
         shutil.rmtree(target, ignore_errors=True)  # a killed writer's leftovers
         target.mkdir(parents=True)
+        def write_one(name: str) -> None:
+            pq.write_table(_conform(tables[name], STATE_SCHEMAS[name]), target / f"{name}.parquet", **write_options)
+
+        # Parquet encoding releases the GIL: the tables are written side by side (measured 4.6 s
+        # one after another at scale 0.2, most of a small delivery's cost).
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+            list(pool.map(write_one, [name for name in STATE_SCHEMAS if name in tables]))
         for name in STATE_SCHEMAS:
-            if name in tables:
-                pq.write_table(_conform(tables[name], STATE_SCHEMAS[name]), target / f"{name}.parquet", **write_options)
-            elif current is not None and (current / f"{name}.parquet").is_file():
+            if name not in tables and current is not None and (current / f"{name}.parquet").is_file():
                 os.link(current / f"{name}.parquet", target / f"{name}.parquet")
+        if deliveries is not None:
+            pq.write_table(deliveries, target / DELIVERIES_FILE, **write_options)
         durable.fsync_tree(target)  # the generation's files reach the disk before the pointer names them
         durable.write_text(self.pointer, json.dumps({"dir": target.name, "generation": generation, "revision": revision}))
         # The generation before stays: a reader that took its snapshot a moment ago finishes.
@@ -271,6 +291,45 @@ class StateDir:
             if old not in (target, current):
                 shutil.rmtree(old, ignore_errors=True)
         return generation
+
+
+    def read_deliveries(self) -> pa.Table | None:
+        """The current generation's delivery accounts (see ``write``); None when it has none."""
+        current = self.current()
+        path = None if current is None else current / DELIVERIES_FILE
+        return pq.read_table(path) if path is not None and path.is_file() else None
+
+    # -- graph writes in flight ----------------------------------------------------------------
+    # A sync records the keys it is about to write or delete before it touches the graph. A run
+    # killed midway leaves the graph between two states on those keys only; the next sync writes
+    # them whatever its own difference says (it may aim at another state: a withdrawal instead
+    # of the re-run), so no half-written row survives.
+    def write_pending(self, keys: Mapping[str, pa.Table]) -> None:
+        """Record keys a sync is about to write; earlier records stay until ``clear_pending``
+        (a run killed before it wrote anything leaves the graph as the run before left it)."""
+        number = max((int(p.name.split("-")[1]) for p in self._pending_dirs()), default=0) + 1
+        staging = self.root / f"pending-{number:06d}.tmp"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        for name, table in keys.items():
+            pq.write_table(table, staging / f"{name}.parquet")
+        durable.replace(staging, self.root / f"pending-{number:06d}")
+
+    def read_pending(self) -> dict[str, pa.Table]:
+        """Per graph table, the keys of every sync that did not finish (deduplicated)."""
+        found: dict[str, list[pa.Table]] = {}
+        for directory in self._pending_dirs():
+            for path in sorted(directory.glob("*.parquet")):
+                found.setdefault(path.stem, []).append(pq.read_table(path))
+        return {name: pa.concat_tables(parts).group_by(parts[0].column_names).aggregate([])
+                for name, parts in found.items()}
+
+    def clear_pending(self) -> None:
+        for path in self.root.glob("pending-*"):
+            shutil.rmtree(path, ignore_errors=True)
+
+    def _pending_dirs(self) -> list[Path]:
+        return sorted(p for p in self.root.glob("pending-*") if p.is_dir() and not p.name.endswith(".tmp"))
 
 
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:

@@ -15,7 +15,7 @@ the same difference again and converges: deletes and ``MERGE`` writes are idempo
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import duckdb
@@ -54,29 +54,65 @@ class GraphDelta:
 
 
 def graph_delta(
-    connect: Callable[[], duckdb.DuckDBPyConnection], state: StateDir, target: dict[str, pa.Table], full_write: bool
+    connect: Callable[[], duckdb.DuckDBPyConnection],
+    state: StateDir,
+    target: dict[str, pa.Table],
+    full_write: bool,
+    scope: Mapping[str, pa.Table] | None = None,
+    forced: Mapping[str, pa.Table] | None = None,
 ) -> GraphDelta:
-    """What to write and delete to take the graph from ``state`` to ``target``."""
+    """What to write and delete to take the graph from ``state`` to ``target``.
+
+    ``scope``: per table, key columns outside of which ``target`` equals ``state`` (a splice
+    knows them): only rows within are compared. ``forced``: keys a killed sync may have left
+    half-written (``StateDir.read_pending``): written as ``target`` has them, or deleted.
+    Deletes come back as key columns only.
+    """
     delta = GraphDelta()
     con = connect()
     try:
         for name in GRAPH_TABLES:
-            new = target[name]
+            new, keys = target[name], ", ".join(DELETE_KEYS[name])
             old_path = state.table_path(name)
             if old_path is None:
                 delta.upserts[name] = new
-                delta.deletes[name] = STATE_SCHEMAS[name].empty_table()
+                delta.deletes[name] = new.select(list(DELETE_KEYS[name])).slice(0, 0)
                 continue
             con.register("new_rows", new)
             con.read_parquet(str(old_path)).create_view("old_rows")
-            keys = ", ".join(DELETE_KEYS[name])
-            delta.upserts[name] = new if full_write else con.sql(
-                "SELECT * FROM new_rows EXCEPT SELECT * FROM old_rows").to_arrow_table()
-            delta.deletes[name] = con.sql(f"SELECT * FROM old_rows ANTI JOIN new_rows USING ({keys})").to_arrow_table()
+            new_in, old_in = _within(con, "new_rows", "old_rows", None if full_write or scope is None else scope.get(name))
+            upserts = "SELECT * FROM new_rows" if full_write else f"SELECT * FROM {new_in} EXCEPT SELECT * FROM {old_in}"
+            deletes = f"SELECT {keys} FROM {old_in} ANTI JOIN new_rows USING ({keys})"
+            if forced and name in forced and forced[name].num_rows:
+                con.register("forced_keys", forced[name])
+                upserts += f" UNION SELECT * FROM new_rows SEMI JOIN forced_keys USING ({keys})"
+                deletes += f" UNION SELECT {keys} FROM forced_keys ANTI JOIN new_rows USING ({keys})"
+            delta.upserts[name] = con.sql(upserts).to_arrow_table()
+            delta.deletes[name] = con.sql(deletes).to_arrow_table()
             con.unregister("new_rows")
     finally:
         con.close()
     return delta
+
+
+def _within(con: duckdb.DuckDBPyConnection, new: str, old: str, keys: pa.Table | None) -> tuple[str, str]:
+    """The relations to compare: whole, or only their rows with a key in ``keys``."""
+    if keys is None:
+        return new, old
+    con.register("scope_keys", keys)
+    using = ", ".join(keys.column_names)
+    return (f"(SELECT * FROM {new} SEMI JOIN scope_keys USING ({using}))",
+            f"(SELECT * FROM {old} SEMI JOIN scope_keys USING ({using}))")
+
+
+def _keys(delta: GraphDelta) -> dict[str, pa.Table]:
+    """Key columns of every row ``delta`` writes or deletes."""
+    out = {}
+    for name in GRAPH_TABLES:
+        columns = list(DELETE_KEYS[name])
+        parts = [delta.upserts[name].select(columns), delta.deletes[name].select(columns)]
+        out[name] = pa.concat_tables([p.cast(parts[0].schema) for p in parts])
+    return out
 
 
 def sync_graph(
@@ -88,19 +124,25 @@ def sync_graph(
     full_write: bool = False,
     guard: WriterGuard | None = None,
     revision: int | None = None,
+    scope: Mapping[str, pa.Table] | None = None,
+    deliveries: pa.Table | None = None,
 ) -> dict[str, int]:
     """Write ``target`` into the graph as a difference from what it holds; save it as the state.
 
     ``guard``: the writer's lease: checked before the graph is touched and before the state is
     switched, and its fence carried by every write. ``revision``: the columnar store's revision
-    ``target`` reflects. Returns rows written and deleted per table (``deleted_<name>``).
+    ``target`` reflects. ``scope``: the keys a splice changed (``graph_delta``); ``deliveries``:
+    saved with the state (``StateDir.write``). Returns rows written and deleted per table
+    (``deleted_<name>``).
     """
     state = StateDir(store.state_dir)
-    delta = graph_delta(store.connect, state, target, full_write)
+    delta = graph_delta(store.connect, state, target, full_write, scope, state.read_pending())
     check = guard.check if guard is not None else (lambda: None)
     writer = GraphWriter(db, batch_size=batch_size, fence=guard.fence if guard is not None else None)
     counts: dict[str, int] = {}
     check()
+    if delta.rows:
+        state.write_pending(_keys(delta))  # durable before the graph changes
     with reporter.phase("write graph", total=delta.rows) as phase:
         for name in DELETE_ORDER:
             if delta.deletes[name].num_rows:
@@ -109,5 +151,6 @@ def sync_graph(
             counts[name] = getattr(writer, name)(delta.upserts[name], phase)
     check()
     # Saved only once the graph holds it: a run killed before this point computes the same delta.
-    state.write(target, PARQUET_OPTIONS, revision)
+    state.write(target, PARQUET_OPTIONS, revision, deliveries)
+    state.clear_pending()
     return counts

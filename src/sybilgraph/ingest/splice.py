@@ -1,0 +1,217 @@
+"""Splice a delivery into the combined state: recompute only what it touches (issue 12).
+
+``combine.py`` folds every live delivery's partials into the state: its cost follows the store.
+A delivery, its redelivery or its withdrawal changes the aggregate of few rows, so this module
+recomputes those and keeps the rest of the last state as it is. With ``A`` the accounts of the
+deliveries that came or left (``StatePlan``'s delivery accounts), exactly these rows can change:
+
+* ``accounts``, ``labels``, ``account_identifiers`` of the accounts in ``A`` (every value is a
+  fold over that account's partial rows only);
+* ``identifiers`` that an account of ``A`` used before or uses now (``touched``: their account
+  counts move), and the identifiers whose hub flag flips because the account total moved the
+  hub cut-off (``flipped``: untouched identifiers with ``n_accounts`` between the old and the new
+  cut-off; few, since the cut-off moves by the delivery's share);
+* ``links`` of the accounts in ``A``, and every link of an identifier whose eligibility for links
+  (a node of at least two accounts that is not a hub) changed: these may be far from the
+  delivery (an identifier crossing the hub cut-off takes all its links with it);
+* ``ip_networks`` and ``ip_subnets`` of the touched IPs. ``organisations`` is recomputed whole
+  (a handful of rows). A change of the network ranges (``ip_owners``) can move the owner of any
+  IP: then there is no splice, and the caller combines everything.
+
+The result equals ``combine`` over the live deliveries (a property test folds random delivery
+sequences both ways), and names per graph table the keys that may differ from the last state
+(``Splice.scope``): the graph sync diffs only those.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sybilgraph.ingest import aggregate as agg
+from sybilgraph.ingest.aggregators import PARTIAL_SCHEMAS, register_parquet
+from sybilgraph.ingest.combine import VERSIONED_TABLES, CombineInput, conform, ip_subnets
+from sybilgraph.ingest.networks import match_networks
+from sybilgraph.ingest.state import SORT_KEYS, STATE_SCHEMAS
+
+__all__ = ["Splice", "splice"]
+
+
+@dataclass(frozen=True)
+class Splice:
+    """The whole new state, and per graph table the keys whose rows may have changed."""
+
+    tables: dict[str, pa.Table]
+    scope: dict[str, pa.Table]  # graph table -> key columns (a prefix of sync.DELETE_KEYS is enough)
+    flipped: int  # identifiers whose hub flag moved with the account total
+
+
+def splice(
+    con: duckdb.DuckDBPyConnection, inputs: CombineInput, old: Mapping[str, str], changed: pa.Array
+) -> Splice | None:
+    """The state of ``inputs`` from the last state (``old``: table -> Parquet file) and the
+    accounts whose deliveries changed; None when the network ranges changed (combine instead).
+
+    ``inputs`` may name only the deliveries that touched a changed account for the partials and
+    the ``accounts`` and ``labels`` rows (no other delivery holds a row of theirs), but every
+    delivery for the other versioned tables (a card's details may come from another account's row).
+    """
+    _register(con, inputs, old, changed)
+    owners = con.sql(agg.IP_OWNERS_LATEST_SQL).to_arrow_table()
+    if not _sorted("ip_owners", owners).equals(_sorted("ip_owners", pq.read_table(old["ip_owners"]))):
+        return None
+    _changed_accounts(con)
+    _touched_ips(con, owners)
+    n_old = pq.ParquetFile(old["accounts"]).metadata.num_rows
+    n_new = n_old + int(con.sql("SELECT (SELECT count(*) FROM accounts_latest) - "
+                                "(SELECT count(*) FROM old_accounts SEMI JOIN chg USING (account_id))").fetchall()[0][0])
+    hub_old = agg.hub_accounts(n_old, inputs.link_max_share, inputs.link_hub_min_accounts)
+    hub_new = agg.hub_accounts(n_new, inputs.link_max_share, inputs.link_hub_min_accounts)
+    flipped = _identifiers(con, hub_old, hub_new)
+    _links(con)
+    tables = _spliced_tables(con)
+    tables["ip_owners"] = _sorted("ip_owners", owners)
+    tables["ip_subnets"] = _spliced_subnets(con)
+    return Splice(tables=tables, scope=_scope(con), flipped=flipped)
+
+
+def _register(con: duckdb.DuckDBPyConnection, inputs: CombineInput, old: Mapping[str, str], changed: pa.Array) -> None:
+    register_parquet(con, {f"{k}_all": list(inputs.partials.get(k, [])) for k in PARTIAL_SCHEMAS},
+                     {f"{k}_all": s for k, s in PARTIAL_SCHEMAS.items()})
+    register_parquet(con, {t: list(inputs.staged.get(t, [])) for t in VERSIONED_TABLES}, inputs.staged_schemas)
+    for name, path in old.items():
+        con.read_parquet(path).create_view(f"old_{name}")
+    con.register("changed_in", pa.table({"account_id": pa.array(changed, pa.string())}))
+    con.execute("CREATE TEMP TABLE chg AS SELECT DISTINCT account_id FROM changed_in")
+
+
+def _changed_accounts(con: duckdb.DuckDBPyConnection) -> None:
+    """Everything per account, for the changed accounts only: combine's statements run unchanged
+    on views that hold just those accounts' rows."""
+    con.execute(f"CREATE TEMP TABLE accounts_latest AS SELECT * FROM ({agg.ACCOUNTS_LATEST_SQL}) SEMI JOIN chg USING (account_id)")
+    con.execute("CREATE TEMP VIEW pairs_partial AS SELECT * FROM pairs_all SEMI JOIN chg USING (account_id)")
+    con.execute("CREATE TEMP VIEW activity_partial AS SELECT * FROM activity_all SEMI JOIN chg USING (account_id)")
+    con.execute(f"CREATE TEMP TABLE pairs AS {agg.PAIRS_SQL}")
+    con.execute("CREATE TEMP TABLE old_ai_chg AS SELECT * FROM old_account_identifiers SEMI JOIN chg USING (account_id)")
+
+
+def _touched_ips(con: duckdb.DuckDBPyConnection, owners: pa.Table) -> None:
+    """Owners of the IPs the changed accounts used before or use now (the ranges did not change,
+    so every other IP keeps its row), then those accounts' identifier usage."""
+    ips = con.sql("SELECT value FROM pairs WHERE kind = 'ip' UNION SELECT value FROM old_ai_chg WHERE kind = 'ip'"
+                  ).to_arrow_table().column(0).combine_chunks()
+    con.register("ip_networks_touched", match_networks(ips, owners))
+    con.register("ips_touched", pa.table({"ip": ips}))
+    con.execute("CREATE TEMP VIEW ip_networks AS SELECT * FROM ip_networks_touched")
+    con.execute(f"CREATE TEMP TABLE ai_chg AS {agg.ACCOUNT_IDENTIFIERS_SQL}")
+
+
+def _identifiers(con: duckdb.DuckDBPyConnection, hub_old: float, hub_new: float) -> int:
+    """New rows of the touched and the flipped identifiers; returns how many flipped."""
+    con.execute("""
+        CREATE TEMP TABLE touched AS
+        SELECT DISTINCT kind, value FROM (SELECT kind, value FROM old_ai_chg UNION ALL BY NAME SELECT kind, value FROM ai_chg)
+    """)
+    # Counts of the touched identifiers over the new usage: the unchanged accounts' rows (from
+    # the last state) and the changed accounts' new rows. One scan of the old usage table.
+    con.execute("""
+        CREATE TEMP TABLE identifier_counts AS
+        SELECT kind, value, count(*)::BIGINT AS n_accounts FROM (
+            SELECT kind, value FROM (SELECT kind, value FROM old_account_identifiers ANTI JOIN chg USING (account_id))
+            SEMI JOIN touched USING (kind, value)
+            UNION ALL BY NAME SELECT kind, value FROM ai_chg
+        ) GROUP BY kind, value
+    """)
+    con.execute(f"CREATE TEMP TABLE identifiers_touched AS {agg.IDENTIFIERS_SQL}", {"hub_accounts": hub_new})
+    # An untouched identifier keeps its count; its hub flag follows the cut-off.
+    con.execute("""
+        CREATE TEMP TABLE identifiers_flipped AS
+        SELECT * REPLACE (NOT hub AS hub) FROM (SELECT * FROM old_identifiers ANTI JOIN touched USING (kind, value))
+        WHERE (n_accounts > $hub_old) <> (n_accounts > $hub_new)
+    """, {"hub_old": hub_old, "hub_new": hub_new})
+    con.execute("""
+        CREATE TEMP TABLE identifiers_new AS
+        SELECT * FROM old_identifiers ANTI JOIN touched USING (kind, value) ANTI JOIN identifiers_flipped USING (kind, value)
+        UNION ALL BY NAME SELECT * FROM identifiers_touched
+        UNION ALL BY NAME SELECT * FROM identifiers_flipped
+    """)
+    return int(con.sql("SELECT count(*) FROM identifiers_flipped").fetchall()[0][0])
+
+
+def _links(con: duckdb.DuckDBPyConnection) -> None:
+    """Links: the changed accounts' from scratch; the others' kept, but where their identifier
+    became or stopped being linkable (``eligibility_changed``)."""
+    con.execute("""
+        CREATE TEMP TABLE eligibility_changed AS
+        WITH scope AS (SELECT kind, value FROM touched UNION SELECT kind, value FROM identifiers_flipped),
+        before AS (SELECT kind, value, NOT hub AS linkable FROM old_identifiers SEMI JOIN scope USING (kind, value)),
+        after AS (SELECT kind, value, NOT hub AS linkable FROM identifiers_touched
+                  UNION ALL BY NAME SELECT kind, value, NOT hub AS linkable FROM identifiers_flipped)
+        SELECT kind, value, coalesce(a.linkable, false) AS linkable
+        FROM scope LEFT JOIN before b USING (kind, value) LEFT JOIN after a USING (kind, value)
+        WHERE coalesce(b.linkable, false) <> coalesce(a.linkable, false)
+    """)
+    con.execute("""
+        CREATE TEMP TABLE links_changed AS
+        SELECT * FROM ai_chg SEMI JOIN (SELECT kind, value FROM identifiers_touched WHERE NOT hub) USING (kind, value)
+        UNION ALL BY NAME
+        SELECT * FROM (SELECT * FROM old_account_identifiers ANTI JOIN chg USING (account_id))
+        SEMI JOIN (SELECT kind, value FROM eligibility_changed WHERE linkable) USING (kind, value)
+    """)
+
+
+def _spliced_tables(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
+    """Every state table: the last state's rows outside the change, and the recomputed ones."""
+    con.execute("CREATE OR REPLACE TEMP VIEW account_identifiers AS SELECT * FROM ai_chg")
+    con.execute(f"CREATE TEMP TABLE activity AS {agg.ACTIVITY_SQL}")
+    keep = "ANTI JOIN chg USING (account_id)"
+    queries = {
+        "accounts": f"SELECT * FROM old_accounts {keep} UNION ALL BY NAME SELECT * FROM ({agg.ACCOUNTS_OUT_SQL})",
+        "identifiers": "SELECT * FROM identifiers_new",
+        "links": f"SELECT * FROM old_links {keep} ANTI JOIN eligibility_changed USING (kind, value) "
+                 "UNION ALL BY NAME SELECT * FROM links_changed",
+        "account_identifiers": f"SELECT * FROM old_account_identifiers {keep} UNION ALL BY NAME SELECT * FROM ai_chg",
+        "labels": f"SELECT * FROM old_labels {keep} UNION ALL BY NAME SELECT * FROM ({agg.LABELS_LATEST_SQL})",
+        "organisations": agg.ORGANISATIONS_LATEST_SQL,
+        # IPs no account uses any more leave; the touched ones that some account still uses are
+        # matched again (same ranges, so the same row as before where it had one).
+        "ip_networks": "SELECT * FROM old_ip_networks ANTI JOIN ips_touched USING (ip) UNION ALL BY NAME "
+                       "SELECT * FROM ip_networks_touched SEMI JOIN (SELECT value AS ip FROM identifier_counts "
+                       "WHERE kind = 'ip') USING (ip)",
+    }
+    names = {name: STATE_SCHEMAS[name].names for name in queries}
+    return {name: conform(name, con.sql(f"SELECT {', '.join(names[name])} FROM ({sql}) "
+                                        f"ORDER BY {', '.join(SORT_KEYS[name])}").to_arrow_table())
+            for name, sql in queries.items()}
+
+
+def _spliced_subnets(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """IN_SUBNET rows: kept but for the touched IPs, whose rows follow their node."""
+    con.register("subnets_touched", ip_subnets(con.sql(
+        "SELECT * FROM identifiers_touched WHERE kind = 'ip'").to_arrow_table()))
+    sql = ("SELECT * FROM old_ip_subnets ANTI JOIN (SELECT value AS ip FROM touched WHERE kind = 'ip') USING (ip) "
+           "UNION ALL BY NAME SELECT * FROM subnets_touched")
+    return conform("ip_subnets", con.sql(f"SELECT * FROM ({sql}) ORDER BY ip").to_arrow_table())
+
+
+def _scope(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
+    """Per graph table, the keys a sync must compare: rows outside them are the last state's."""
+    ips = "SELECT value AS ip FROM touched WHERE kind = 'ip'"
+    queries = {
+        "accounts": "SELECT account_id FROM chg",
+        "labels": "SELECT account_id FROM chg",
+        "identifiers": "SELECT kind, value FROM touched UNION SELECT kind, value FROM identifiers_flipped",
+        "links": "SELECT account_id, kind, value FROM old_links SEMI JOIN chg USING (account_id) "
+                 "UNION SELECT account_id, kind, value FROM old_links SEMI JOIN eligibility_changed USING (kind, value) "
+                 "UNION SELECT account_id, kind, value FROM links_changed",
+        "ip_subnets": ips,
+    }
+    return {name: con.sql(sql).to_arrow_table() for name, sql in queries.items()}
+
+
+def _sorted(name: str, table: pa.Table) -> pa.Table:
+    return conform(name, table).sort_by([(k, "ascending") for k in SORT_KEYS[name]])
