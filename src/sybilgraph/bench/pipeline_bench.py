@@ -182,6 +182,9 @@ def _empty_database(db: Database, server: Server, options: BenchOptions, result:
         log("recreating the local Neo4j store")
         server.recreate_store(db.settings.neo4j_database)
         db.verify()
+        # The new store's transaction ids start over: a bookmark of the old one (versions() read
+        # it) made the first query wait for a transaction that never comes (BookmarkTimeout).
+        db.forget_bookmarks()
     else:
         result.notes.append("database emptied in place (store files keep their size); --fresh-store recreates it")
     reset(db)
