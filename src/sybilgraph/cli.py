@@ -199,7 +199,8 @@ def ingest(
         if withdraw is not None:
             gone = withdraw_bundle(withdraw, s, db, reporter=reporter_for())
             timings = ", ".join(f"{k} {v:.1f}s" for k, v in gone.timings_s.items())
-            out.print(f"withdrew bundle '{gone.bundle_id}' (delivery {gone.ingest_id}); graph: {gone.graph_writes}; {timings}")
+            out.print(f"withdrew bundle '{gone.bundle_id}' (delivery {gone.ingest_id}); graph: {gone.graph_writes}; "
+                      f"state update by {gone.state_update or 'nothing'}; {timings}")
             return
         assert bundle is not None
         report = ingest_bundle(bundle, s, db, reporter=reporter_for(), full_write=full_write)
@@ -222,7 +223,7 @@ def _print_ingest_report(report: Any) -> None:
     for table, n in report.rows_repeated.items():
         console.print(f"{n:,} {table} rows repeated an id already counted; they count once")
     timings = ", ".join(f"{k} {v:.1f}s" for k, v in report.timings_s.items())
-    out.print(f"graph writes: {report.graph_writes}; {timings}")
+    out.print(f"graph writes: {report.graph_writes}; state update by {report.state_update or 'nothing'}; {timings}")
     out.print(f"report: {report.report_file}")
 
 

@@ -162,3 +162,27 @@ def test_random_deliveries_redeliveries_and_withdrawals_match_a_clean_ingest(db:
     got = graph_digest(db)
     assert got == _clean_digest(db, tmp_path / "clean", list(live.values()))
     assert json.dumps(got[1])  # counts are reported
+
+
+def test_a_sync_that_died_midway_is_finished_by_a_different_next_run(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Y's rows reach the graph, then the writer dies before saving the state (its last step).
+    # The next writer withdraws Y instead of running Y again: its own change is empty (the
+    # state never held Y), yet the keys the dead sync recorded must be put back.
+    x = write_delivery(tmp_path / "x", "X", delivery(11))
+    y = write_delivery(tmp_path / "y", "Y", delivery(12, accounts=["new-1", "new-2"]))
+    ingest_bundle(x, db.settings, db)
+
+    def die(*args: object, **kwargs: object) -> int:
+        raise KeyboardInterrupt("killed before the state was saved")
+
+    monkeypatch.setattr("sybilgraph.ingest.state.StateDir.write", die)
+    with pytest.raises(KeyboardInterrupt):
+        ingest_bundle(y, db.settings, db)
+    monkeypatch.undo()
+    assert {"new-1", "new-2"} <= set(_accounts(db))  # the dead run's writes are in the graph
+    report = withdraw_bundle("Y", db.settings, db)
+    assert report.state_update is not None and report.state_update.startswith("splice")
+    assert report.graph_writes["deleted_accounts"] == 2
+    assert graph_digest(db) == _clean_digest(db, tmp_path / "clean", [x])
