@@ -731,7 +731,7 @@ def score_candidates(c: Candidates, model: OrganisationModel) -> Scored:
 class Hypothesis:
     operator_id: str
     org_id: str
-    score: float  # bits: log2 likelihood ratio against the organisation's base rate
+    score: float  # bits: log2 likelihood ratio against the chance rate per operator of such ties (their base rate)
     probability: float
     rank: int
     asserted: bool
