@@ -13,6 +13,7 @@ __all__ = [
     "LauncherError",
     "BundleError",
     "TableError",
+    "IngestMemoryError",
     "AttributionError",
     "ReportError",
 ]
@@ -53,6 +54,11 @@ class TableError(SybilgraphError):
         self.path = path
         self.reason = reason
         super().__init__(f"table '{table}' ({path}): {reason}")
+
+
+class IngestMemoryError(SybilgraphError):
+    """The columnar aggregation needed more memory than ``ingest.memory_limit`` allows; a re-run
+    with a larger limit resumes the delivery (ingest is idempotent and crash-safe)."""
 
 
 class AttributionError(SybilgraphError):

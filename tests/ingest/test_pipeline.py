@@ -203,3 +203,28 @@ def test_sigkill_at_random_points_then_rerun_matches_a_clean_run(db: Database, k
             withdrawn_already = "--withdraw" in op and "no live delivery" in rerun.stdout + rerun.stderr
             assert rerun.returncode == 0 or withdrawn_already, rerun.stderr
         assert graph_digest(db) == clean, f"round {round_}"
+
+
+def test_running_out_of_the_memory_limit_says_which_setting_to_raise_and_a_rerun_finishes(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import duckdb
+
+    from sybilgraph.errors import IngestMemoryError
+    from sybilgraph.ingest import pipeline
+
+    bundle = write_bundle(tmp_path / "b", TINY)
+    _ingest(db, bundle)
+    clean = graph_digest(db)
+    reset(db)
+
+    def out_of_memory(*args: object, **kwargs: object) -> None:
+        # What DuckDB raises when an aggregation outgrows SET memory_limit (scale 1.0 at 4 GB).
+        raise duckdb.OutOfMemoryException("Out of Memory Error: could not allocate block of size 256.0 KiB (3.7 GiB/3.7 GiB used)")
+
+    monkeypatch.setattr(pipeline, "stage_delivery", out_of_memory)
+    with pytest.raises(IngestMemoryError, match=r"ingest\.memory_limit = \S+ .*SYBILGRAPH_INGEST__MEMORY_LIMIT"):
+        _ingest(db, bundle)
+    monkeypatch.undo()
+    assert _ingest(db, bundle).status == "ok"
+    assert graph_digest(db) == clean

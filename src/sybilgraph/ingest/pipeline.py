@@ -30,13 +30,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from sybilgraph.contract import TABLE_ORDER, TABLES
 from sybilgraph.db.lease import Lease
 from sybilgraph.db.session import Database
-from sybilgraph.errors import BundleError, TableError
+from sybilgraph.errors import BundleError, IngestMemoryError, TableError
 from sybilgraph.ingest.aggregators import INPUT_TABLES, PARTIAL_SCHEMAS, AggregateInput, Aggregator, make_aggregator
 from sybilgraph.ingest.bulk_import import BulkImportError, import_files, run_import
 from sybilgraph.ingest.bundle import Bundle, open_bundle
@@ -158,7 +159,16 @@ def _writer_session(
         with timed(timings, "schema"):
             db.apply_schema()
         store.recover()  # what a killed writer left is removed before anything reads the store
-        yield guard, store, timings
+        try:
+            yield guard, store, timings
+        except duckdb.OutOfMemoryException as exc:
+            # The 4 GB default fits scale 0.2 with room; a bundle of the reported campaign's size
+            # (scale 1.0) needs about 8 GB. Say which setting to raise, not DuckDB's internals.
+            raise IngestMemoryError(
+                f"the columnar aggregation needed more than ingest.memory_limit = {settings.ingest.memory_limit} "
+                f"({exc}); raise it, e.g. SYBILGRAPH_INGEST__MEMORY_LIMIT=8GB for a bundle of about 50M "
+                "interactions, and run the same command again (a re-run resumes and finishes this delivery)"
+            ) from exc
 
 
 def _run_dir(settings: Settings, ingest_id: str) -> Path:
