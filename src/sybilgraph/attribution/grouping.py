@@ -284,8 +284,7 @@ def group_accounts(
         groups = assigned
         aid, gid, posterior, log_odds = _assign(scores, accept)
     # Groups that fell below the minimum size after judging keep no members.
-    gsize = np.bincount(np.searchsorted(unique_sorted(gid), gid)) if len(gid) else np.zeros(0, dtype=np.int64)
-    ok = gsize[np.searchsorted(unique_sorted(gid), gid)] >= params.min_operator_size if len(gid) else np.zeros(0, dtype=bool)
+    ok = _large_enough(gid, params.min_operator_size)
     return Grouping(aid=aid[ok], gid=gid[ok], posterior=posterior[ok], log_odds=log_odds[ok], membership=scores, merges=merges)
 
 
@@ -330,14 +329,19 @@ def _absorb_covered_communities(communities: pa.Table, value_groups: pa.Table) -
     return pa.table({"aid": pa.array(frame["aid"].to_numpy(), pa.int32()), "gid": pa.array(frame["gid"].to_numpy(), pa.int64())})
 
 
+def _large_enough(gid: np.ndarray, min_size: int) -> np.ndarray:
+    """Per row, whether its group has at least ``min_size`` rows."""
+    if len(gid) == 0:
+        return np.zeros(0, dtype=bool)
+    _, inv, counts = np.unique(gid, return_inverse=True, return_counts=True)
+    return counts[inv] >= min_size
+
+
 def _without_small_groups(aid: np.ndarray, gid: np.ndarray, min_size: int) -> pa.Table:
     """The assignment as a table, without groups that kept fewer than ``min_size`` members: such a
     group is never reported, and while it holds an account (it accepts its last member on no
     evidence at all) that account cannot join the group that would accept it."""
-    if len(gid) == 0:
-        return pa.table({"aid": pa.array(aid, pa.int32()), "gid": pa.array(gid, pa.int64())})
-    uniq, inv, counts = np.unique(gid, return_inverse=True, return_counts=True)
-    keep = counts[inv] >= min_size
+    keep = _large_enough(gid, min_size)
     return pa.table({"aid": pa.array(aid[keep], pa.int32()), "gid": pa.array(gid[keep], pa.int64())})
 
 
