@@ -100,10 +100,8 @@ def ingest_bundle(
         report.timings_s = {**timings, **{k: v for k, v in report.timings_s.items() if k not in timings}}
         report.report_file = str(_run_dir(settings, report.ingest_id) / "report.json")
         report.write(Path(report.report_file))  # staging is durable from here on
-        notes: list[str] = []
-        report.graph_writes = _converge(db, store, settings, reporter, guard, report.timings_s, full_write,
-                                        report.warnings, notes)
-        report.state_update = notes[0] if notes else None
+        report.graph_writes, report.state_update = _converge(db, store, settings, reporter, guard, report.timings_s,
+                                                             full_write, report.warnings)
         db.write(
             "ingest/merge_ingest_run",
             fence=guard.fence,
@@ -135,9 +133,7 @@ def withdraw_bundle(
             live = ", ".join(e.bundle_id for e in store.entries()) or "none"
             raise BundleError(f"no live delivery of bundle '{bundle_id}' to withdraw (live: {live})")
         report = WithdrawReport(bundle_id=bundle_id, ingest_id=gone.ingest_id, seq=gone.seq)
-        notes: list[str] = []
-        report.graph_writes = _converge(db, store, settings, reporter, guard, timings, full_write=False, notes=notes)
-        report.state_update = notes[0] if notes else None
+        report.graph_writes, report.state_update = _converge(db, store, settings, reporter, guard, timings, full_write=False)
         report.timings_s = timings
         db.write("ingest/set_ingest_run_status", fence=guard.fence, ingest_id=gone.ingest_id, status="withdrawn")
         # After the change committed: the API's run-scoped cache must not serve withdrawn rows.
@@ -237,29 +233,26 @@ def _converge(
     timings: dict[str, float],
     full_write: bool,
     warnings: list[str] | None = None,
-    notes: list[str] | None = None,
-) -> dict[str, int]:
+) -> tuple[dict[str, int], str | None]:
     """Phases 2 and 3: partials brought up to date, the state spliced or combined
     (``plan.py``), and the graph synced to it.
 
     Nothing to do when the graph already holds the store's current revision (the same content
     delivered again, a rerun after a completed run). An empty local graph is bulk-loaded.
-    ``notes``: gets how the state was updated.
+    Returns the graph writes and how the state was updated (None when nothing was to do).
     """
     with timed(timings, "aggregate"):
         refresh_partials(store, settings)
         revision = store.revision()
         if not full_write and StateDir(store.state_dir).source_revision() == revision:
-            return {}
+            return {}, None
         plan = plan_state(store, settings, full=full_write)
     log.info("state update by %s", plan.how)
-    if notes is not None:
-        notes.append(plan.how)
     tables = plan.tables
     path, why = _load_path(db, settings, tables, guard)
     if path == "bulk":
         try:
-            return _bulk_load(db, store, settings, plan, guard, timings, revision)
+            return _bulk_load(db, store, settings, plan, guard, timings, revision), plan.how
         except BulkImportError as e:
             # run_import put the empty store back and started the server: load it the slow way.
             why = f"{e}\nthe bulk importer failed; loading through transactions instead"
@@ -269,8 +262,9 @@ def _converge(
     if why and warnings is not None:
         warnings.append(why)
     with timed(timings, "write_graph"):
-        return sync_graph(db, store, tables, reporter, settings.ingest.batch_size // 2, full_write, guard, revision,
-                          scope=plan.scope, deliveries=plan.deliveries)
+        writes = sync_graph(db, store, tables, reporter, settings.ingest.batch_size // 2, full_write, guard, revision,
+                            scope=plan.scope, deliveries=plan.deliveries)
+    return writes, plan.how
 
 
 def _load_path(
