@@ -21,7 +21,6 @@ from sybilgraph.attribution.grouping import (
 )
 from sybilgraph.attribution.pairs import build_pair_tables
 from sybilgraph.attribution.params import AttributionParams
-from sybilgraph.attribution.pools import CoUsage, split_tight_cores
 from sybilgraph.attribution.profiles import build_profiles
 from tests.attribution.world import World, careful_operator
 from tests.partitions import same_partition
@@ -208,52 +207,6 @@ def test_binomial_upper_tail_matches_a_direct_sum() -> None:
         for k in range(n + 1):
             direct = sum(comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k, n + 1))
             assert abs(binomial_upper_tail(k, n, p) - direct) < 1e-9
-
-
-def _usage(accounts: list[list[int]], n_nodes: int, parity: int) -> tuple[dict[tuple[int, int], float], CoUsage]:
-    half = [ts for i, ts in enumerate(accounts) if i % 2 == parity]
-    c: dict[tuple[int, int], float] = {}
-    users = np.zeros(n_nodes)
-    for ts in half:
-        for x in ts:
-            users[x] += 1
-        for i, x in enumerate(sorted(ts)):
-            for y in sorted(ts)[i + 1:]:
-                c[(x, y)] = c.get((x, y), 0.0) + 1.0
-    k = np.array([len(ts) for ts in half], dtype=float)
-    return c, CoUsage(np.zeros(0), users, float((k * (k - 1)).sum() / k.sum() ** 2))
-
-
-def _split(accounts: list[list[int]], n_nodes: int) -> np.ndarray:
-    even, u0 = _usage(accounts, n_nodes, 0)
-    odd, u1 = _usage(accounts, n_nodes, 1)
-    keys = sorted(set(even) | set(odd))
-    a = np.array([k[0] for k in keys])
-    b = np.array([k[1] for k in keys])
-    order_by = CoUsage(np.array([even.get(k, 0.0) for k in keys]), u0.users, u0.scale)
-    test_on = CoUsage(np.array([odd.get(k, 0.0) for k in keys]), u1.users, u1.scale)
-    return split_tight_cores(np.zeros(n_nodes, dtype=np.int64), a, b, order_by, test_on)
-
-
-def test_a_private_pool_fused_with_popular_tail_templates_is_split_off() -> None:
-    """Templates 0-19: an operator's pool (60 accounts, 6 each); 20-39: popular tail templates that
-    1,500 strangers use at random and the operator's accounts too. Label propagation put them
-    in one group; the pool comes out whole."""
-    rng = np.random.default_rng(1)
-    accounts = [[*rng.choice(20, 6, replace=False).tolist(), *(20 + rng.choice(20, 2, replace=False)).tolist()] for _ in range(60)]
-    accounts += [(20 + rng.choice(20, 3, replace=False)).tolist() for _ in range(1500)]
-    labels = _split(accounts, 40)
-    assert same_partition(labels.tolist(), [0] * 20 + [1] * 20)
-
-
-@settings(max_examples=15, deadline=None)
-@given(st.integers(0, 10_000))
-def test_a_pool_sampled_evenly_is_never_cut_by_its_own_noise(seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    accounts = [rng.choice(30, 5, replace=False).tolist() for _ in range(80)]
-    accounts += [(30 + rng.choice(30, 3, replace=False)).tolist() for _ in range(400)]
-    labels = _split(accounts, 60)
-    assert len(set(labels[:30].tolist())) == 1
 
 
 def test_judging_only_the_groups_that_moved_gives_the_scores_of_judging_all() -> None:

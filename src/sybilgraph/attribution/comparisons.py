@@ -26,7 +26,9 @@ comparison gathers evidence whose sharing is *correlated among unrelated account
   share no single template, while popular tools' templates, which strangers combine at random,
   form no pool, or a *loose* one (used together less than ten times as often as chance
   predicts: heavy users of popular tools combine them a little more than chance), a separate
-  level whose weight is estimated like any other;
+  level whose weight is estimated like any other; a private core split out of a loose group
+  (its templates' users use its other templates far more than chance predicts) is tight
+  whatever its lift;
 * ``created``: creation-time proximity (accounts made in one burst).
 
 Identifier levels are the frequency bucket of the *rarest* value the two share, the

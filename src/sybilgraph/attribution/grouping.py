@@ -131,7 +131,8 @@ def merge_on_shared_pools(community: np.ndarray, t: PairTables) -> tuple[np.ndar
     (see ``merge_by_value_usage``): the crews of an operator, each on infrastructure of its own,
     send prompts from its one private pool."""
     # Tight and loose pools alike: whether the merged communities own the pool is judged on who
-    # uses it, not on its lift (a private pool of an operator with many accounts is loose by lift).
+    # uses it, not on its lift (a pool an operator with many accounts owns can be loose by lift
+    # where label propagation found it whole, with no popular templates to split it from).
     rows = t.con.execute(f"SELECT aid, vid, n FROM lk WHERE kind IN ('{POOL_KIND}', '{LOOSE_POOL_KIND}')").fetchnumpy()
     return merge_by_value_usage(
         community, np.asarray(rows["aid"], dtype=np.int64), np.asarray(rows["vid"], dtype=np.int64),

@@ -38,7 +38,7 @@ from sybilgraph.attribution.comparisons import (
     bucket_level,
     place_levels,
 )
-from sybilgraph.attribution.pools import LOOSE_POOL_KIND, POOL_KIND, TIGHT_LIFT, template_pool_links
+from sybilgraph.attribution.pools import LOOSE_POOL_KIND, POOL_KIND, template_pool_links
 
 __all__ = [
     "BlockingParams",
@@ -154,7 +154,7 @@ def _add_pool_links(
             f"""
             CREATE OR REPLACE TEMP TABLE _pool_names AS
             SELECT DISTINCT p.pool, 'pool-' || v.value AS value,
-                   CASE WHEN f.lift >= {TIGHT_LIFT} THEN '{POOL_KIND}' ELSE '{LOOSE_POOL_KIND}' END AS kind
+                   CASE WHEN f.tight THEN '{POOL_KIND}' ELSE '{LOOSE_POOL_KIND}' END AS kind
             FROM _pl p JOIN vals v ON v.vid = p.pool JOIN _pool_lift f ON f.pool = p.pool
             """
         )
