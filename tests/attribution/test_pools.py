@@ -126,14 +126,18 @@ def _lift(accounts: list[list[int]], core: set[int]) -> float:
     return together / ((n.sum() ** 2 - (n**2).sum()) / 2 * (k * (k - 1)).sum() / k.sum() ** 2)
 
 
+def _operator_among_strangers(seed: int, operator: int) -> list[list[int]]:
+    """Templates 0-19: an operator's pool (``operator`` accounts, 6 each); 20-39: popular tail
+    templates that 1,500 strangers use at random (3 each) and the operator's accounts too (2)."""
+    rng = np.random.default_rng(seed)
+    accounts = [[*rng.choice(20, 6, replace=False).tolist(), *(20 + rng.choice(20, 2, replace=False)).tolist()] for _ in range(operator)]
+    return accounts + [(20 + rng.choice(20, 3, replace=False)).tolist() for _ in range(1500)]
+
+
 def test_a_private_pool_fused_with_popular_tail_templates_is_split_off() -> None:
-    """Templates 0-19: an operator's pool (60 accounts, 6 each); 20-39: popular tail templates that
-    1,500 strangers use at random and the operator's accounts too. Label propagation put them
-    in one group; the pool comes out whole, as a private core."""
-    rng = np.random.default_rng(1)
-    accounts = [[*rng.choice(20, 6, replace=False).tolist(), *(20 + rng.choice(20, 2, replace=False)).tolist()] for _ in range(60)]
-    accounts += [(20 + rng.choice(20, 3, replace=False)).tolist() for _ in range(1500)]
-    labels, private = _split(accounts, 40)
+    """An operator of 60 accounts; label propagation put its pool and the tail templates in one
+    group; the pool comes out whole, as a private core."""
+    labels, private = _split(_operator_among_strangers(1, 60), 40)
     assert same_partition(labels.tolist(), [0] * 20 + [1] * 20)
     assert private.tolist() == [True] * 20 + [False] * 20
 
@@ -142,13 +146,11 @@ def test_a_private_pool_fused_with_popular_tail_templates_is_split_off() -> None
 @given(st.integers(0, 10_000))
 def test_a_large_operators_private_pool_is_split_off_whatever_its_lift(seed: int) -> None:
     """The failure class of random draw 0.02 seed 5: an operator large next to the population
-    (300 of 1,800 accounts) sends 6 of its 20 private templates each, and popular tail templates
-    too; its pool is used together only ~5 times as often as chance (below ``TIGHT_LIFT``: a
-    lift says how small the operator is, not whether the pool is its own). Every user of a pool
-    template uses another one, which no popular template's users do: the pool is private."""
-    rng = np.random.default_rng(seed)
-    accounts = [[*rng.choice(20, 6, replace=False).tolist(), *(20 + rng.choice(20, 2, replace=False)).tolist()] for _ in range(300)]
-    accounts += [(20 + rng.choice(20, 3, replace=False)).tolist() for _ in range(1500)]
+    (300 of 1,800 accounts), so its pool is used together only ~5 times as often as chance
+    (below ``TIGHT_LIFT``: a lift says how small the operator is, not whether the pool is its
+    own). Every user of a pool template uses another one, which no popular template's users
+    do: the pool is private."""
+    accounts = _operator_among_strangers(seed, 300)
     assert _lift(accounts, set(range(20))) < TIGHT_LIFT
     labels, private = _split(accounts, 40)
     assert same_partition(labels.tolist(), [0] * 20 + [1] * 20)
