@@ -7,9 +7,11 @@ scale 1.0); these tests hold it to the per-row definitions in membership.py's mo
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import sybilgraph.attribution.membership as membership
 from sybilgraph.attribution.membership import IDENTIFIER_LEVELS, _joint_log_ratio, _level_log_probs, _pattern_key
 
 
@@ -66,3 +68,17 @@ def test_pattern_keys_are_equal_exactly_when_patterns_are() -> None:
     key = _pattern_key(levels[:, 4:], _pattern_key(levels[:, :4]))
     assert len(np.unique(key)) == len(np.unique(levels, axis=0))
     assert np.array_equal(key, _pattern_key(levels))
+
+
+def test_level_weights_in_blocks_of_rows_equal_one_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(5)
+    n, k = 1_000, 7
+    levels = rng.integers(0, 3, size=(n, k)).astype(np.int8)
+    member, ginv = rng.random(n) < 0.3, np.sort(rng.integers(0, 12, n))
+    whole = np.zeros((n, k)), np.zeros((n, k))
+    _level_log_probs(levels, member, ginv, 12, *whole)
+    monkeypatch.setattr(membership, "_BLOCK_ROWS", 7)
+    blocked = np.zeros((n, k + 4)), np.zeros((n, k + 4))  # into the identifier columns of wider arrays
+    _level_log_probs(levels, member, ginv, 12, blocked[0][:, :k], blocked[1][:, :k])
+    for got, want in zip(blocked, whole):
+        assert np.array_equal(got[:, :k], want) and not got[:, k:].any()

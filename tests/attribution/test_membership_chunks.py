@@ -115,3 +115,31 @@ def test_grouping_in_chunks_places_every_account_as_in_one_chunk(monkeypatch: py
         assert np.array_equal(getattr(chunked, name), getattr(whole, name)), name
     assert len(whole.aid) > 30
     _assert_same(chunked.membership, whole.membership)
+
+
+def test_tied_outsiders_expanded_in_numpy_are_the_users_of_each_groups_characteristic_values() -> None:
+    """``_TiedUsers`` against its definition in SQL: every (account, group, comparison) using a
+    value characteristic of the group, at level 2 when the group owns one such value, else 1."""
+    t, _, index = _world()
+    groups, candidates = _groups(index)
+    membership_scores(t.con, t.n_accounts, groups, candidates, MEMBERSHIP_COMPARISONS)  # leaves its tables
+    want = t.con.execute(
+        """
+        SELECT l.aid, c.gid, c.cid, max(CASE WHEN 2 * c.n_in >= c.n THEN 2 ELSE 1 END) AS level
+        FROM _char c JOIN mlk l ON l.vid = c.vid
+        GROUP BY l.aid, c.gid, c.cid ORDER BY c.gid, l.aid, c.cid
+        """
+    ).fetchall()
+    tied = membership._TiedUsers.of(t.con)
+    lo, hi = int(tied.gid.min()), int(tied.gid.max())
+    aid, gid, cid, level = tied.in_groups(lo, hi)
+    best: dict[tuple[int, int, int], int] = {}
+    for a, g, c, lv in zip(aid.tolist(), gid.tolist(), cid.tolist(), level.tolist()):
+        best[(a, g, c)] = max(best.get((a, g, c), 0), lv)
+    got = sorted((a, g, c, lv) for (a, g, c), lv in best.items())
+    assert got == sorted(want) and len(got) > 250
+    # A range of groups gives exactly their rows.
+    mid = int(np.median(tied.gid))
+    part = tied.in_groups(lo, mid)
+    assert set(part[1].tolist()) == {g for g in gid.tolist() if g <= mid}
+    assert len(part[0]) == int((gid <= mid).sum())

@@ -67,6 +67,8 @@ BEHAVIOUR_COVERAGE = 0.9
 # At most about this many evaluated (account, group) rows are scored at once (``membership_scores``):
 # ~0.6 KB of arrays each while scored; at scale 1.0 there are ~30M rows in all (11-13 GB at once).
 CHUNK_ROWS = 2_000_000
+# Row blocks of per-row, per-comparison work: small enough that their temporaries stay in cache.
+_BLOCK_ROWS = 1 << 15
 BEHAVIOUR_COMPARISONS = ("behaviour_hours", "behaviour_task_mix", "behaviour_output_ratio", "behaviour_created")
 IDENTIFIER_LEVELS = ("uses none of the group's values", "uses a value the group shares with outsiders", "uses a value the group owns")
 TEMPLATE_COMPARISON = "templates"
@@ -104,22 +106,15 @@ CREATE OR REPLACE TEMP TABLE _char AS
 SELECT gv.* FROM _gv gv JOIN _gsize s USING (gid)
 WHERE gv.n_in >= 2 AND gv.n_in / s.size > (gv.n - gv.n_in) / greatest($n - s.size, 1);
 -- The users of values characteristic of some group (where tied outsiders are found: a fraction
--- of all uses, probed once per chunk), and each member's values.
+-- of all uses, read once per call by ``_TiedUsers``), and each member's values.
 CREATE OR REPLACE TEMP TABLE _cmlk AS SELECT l.aid, l.vid FROM mlk l SEMI JOIN _char c ON l.vid = c.vid;
 CREATE OR REPLACE TEMP TABLE _mvals AS SELECT g.aid, g.gid, l.vid FROM grp g JOIN mlk l USING (aid);
 """
 
-# The users of the characteristic values of the groups with ids in [$lo, $hi] (one chunk): each
-# (account, group, comparison) with the level an account *outside* the group gets from it (2 when
-# members are at least half the value's users, the group owns it; else 1). With the chunk's
-# members and candidates these are the rows evaluated (``_evaluated_rows``); members' own levels
-# discount themselves (``_MEMBER_LEVELS_SQL``).
-_TIED_USERS_SQL = """
-SELECT l.aid, c.gid, c.cid, max(CASE WHEN 2 * c.n_in >= c.n THEN 2 ELSE 1 END)::TINYINT AS level
-FROM _char c JOIN _cmlk l ON l.vid = c.vid
-WHERE c.gid BETWEEN $lo AND $hi
-GROUP BY l.aid, c.gid, c.cid
-"""
+# Characteristic values by group and the users of each value (``_TiedUsers``): what a chunk's tied
+# outsiders are expanded from.
+_CHAR_SQL = "SELECT gid, vid, cid, n, n_in FROM _char ORDER BY gid, vid"
+_CHAR_USERS_SQL = "SELECT vid, aid FROM _cmlk ORDER BY vid, aid"
 
 # Per group, an upper bound of its evaluated rows (members, users of its characteristic values,
 # candidates; an account using several of its values counts once per value), known before any
@@ -139,7 +134,7 @@ GROUP BY gid ORDER BY gid
 # the member itself or, when the group was formed by a shared value (value groups), members of its
 # own community: an account is judged on what it shares with the rest of the group, never on what
 # its own clique (a household, one operator among several on one software stack) shares with
-# itself. (A tied outsider's ``own`` is 0: its level is the ``_TIED_USERS_SQL`` one.)
+# itself. (A tied outsider's ``own`` is 0: its level is the ``_TiedUsers`` one.)
 _MEMBER_LEVELS_SQL = """
 WITH used AS (
     SELECT m.aid, c.gid, c.vid, c.cid, c.n, c.n_in
@@ -208,9 +203,10 @@ def membership_scores(
     names = names_id + (list(BEHAVIOUR_COMPARISONS) if profiles is not None else [])
     _load_groups(con, n_accounts, groups, candidates, exclude, names_id, communities)
     keys = _Keys.of(con, n_accounts, len(names_id))
+    tied = _TiedUsers.of(con)
     behaviour = _Behaviour.of(profiles) if profiles is not None else None
     parts = [
-        _keep_rows(_score_chunk(con, keys, lo, hi, names, behaviour), keep_from)
+        _keep_rows(_score_chunk(con, keys, tied, lo, hi, names, behaviour), keep_from)
         for lo, hi in _chunk_ranges(con, CHUNK_ROWS)
     ]
     return _concat(parts, names, len(names_id))
@@ -245,6 +241,47 @@ class _Keys:
 
     def in_groups(self, keys: np.ndarray, lo: int, hi: int) -> np.ndarray:
         return keys[(keys >= lo * self.base) & (keys < (hi + 1) * self.base)]
+
+
+@dataclass
+class _TiedUsers:
+    """Each group's characteristic values (sorted by group) and the users of every characteristic
+    value (sorted by value, as offsets): a chunk's tied outsiders are the users of its groups'
+    values, expanded here in numpy (a join and GROUP BY per chunk in DuckDB took ~13 s of
+    membership at scale 1.0)."""
+
+    gid: np.ndarray  # per (group, characteristic value), sorted by gid
+    vid: np.ndarray
+    cid: np.ndarray
+    level: np.ndarray  # the level an account outside the group gets from the value: 2 owned, else 1
+    user_vids: np.ndarray  # distinct characteristic values, sorted
+    user_start: np.ndarray  # offsets into ``users`` per value of ``user_vids`` (one more at the end)
+    users: np.ndarray  # account ids, grouped by value
+
+    @classmethod
+    def of(cls, con: duckdb.DuckDBPyConnection) -> _TiedUsers:
+        c = con.execute(_CHAR_SQL).fetchnumpy()
+        u = con.execute(_CHAR_USERS_SQL).fetchnumpy()
+        vids = np.asarray(u["vid"], dtype=np.int64)
+        starts = np.flatnonzero(np.r_[True, vids[1:] != vids[:-1]]) if len(vids) else np.zeros(0, dtype=np.int64)
+        n, n_in = np.asarray(c["n"], dtype=float), np.asarray(c["n_in"], dtype=float)
+        return cls(
+            gid=np.asarray(c["gid"], dtype=np.int64), vid=np.asarray(c["vid"], dtype=np.int64),
+            cid=np.asarray(c["cid"], dtype=np.int64), level=np.where(2 * n_in >= n, 2, 1).astype(np.int8),
+            user_vids=vids[starts], user_start=np.r_[starts, len(vids)], users=np.asarray(u["aid"], dtype=np.int64),
+        )
+
+    def in_groups(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(aid, gid, cid, level) of every use of a characteristic value of the groups with ids in
+        [lo, hi] (an account using several of a group's values of one comparison appears once
+        per value)."""
+        first, last = np.searchsorted(self.gid, [lo, hi + 1])
+        v = np.searchsorted(self.user_vids, self.vid[first:last])
+        start, count = self.user_start[v], self.user_start[v + 1] - self.user_start[v]
+        ramp = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+        aid = self.users[np.repeat(start, count) + ramp]
+        return (aid, np.repeat(self.gid[first:last], count), np.repeat(self.cid[first:last], count),
+                np.repeat(self.level[first:last], count))
 
 
 def _load_groups(
@@ -301,13 +338,14 @@ def _chunk_ranges(con: duckdb.DuckDBPyConnection, max_rows: int) -> list[tuple[i
 def _score_chunk(
     con: duckdb.DuckDBPyConnection,
     keys: _Keys,
+    tied: _TiedUsers,
     lo: int,
     hi: int,
     names: Sequence[str],
     behaviour: _Behaviour | None,
 ) -> MembershipScores:
     """The scores of every row evaluated against the groups with ids in [lo, hi]."""
-    aid, gid, member, levels = _evaluated_rows(con, keys, lo, hi)
+    aid, gid, member, levels = _evaluated_rows(con, keys, tied, lo, hi)
     n_id = keys.n_id
     groups_u, ginv = np.unique(gid, return_inverse=True)
     # One (rows, comparisons) array each for log2 m and log2 u, filled in place, and the level
@@ -347,26 +385,43 @@ def _score_chunk(
     )
 
 
-def _evaluated_rows(con: duckdb.DuckDBPyConnection, keys: _Keys, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _evaluated_rows(
+    con: duckdb.DuckDBPyConnection, keys: _Keys, tied: _TiedUsers, lo: int, hi: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Every account evaluated against the groups with ids in [lo, hi], sorted by (gid, aid): their
     members, the users of their characteristic values (tied outsiders) and the candidates; with
-    whether it is a member and its level per identifier comparison (0 none, 1 shared, 2 owned)."""
-    tied = con.execute(_TIED_USERS_SQL, {"lo": lo, "hi": hi}).fetchnumpy()
-    t_gid, t_cid = np.asarray(tied["gid"], dtype=np.int64), np.asarray(tied["cid"], dtype=np.int64)
-    t_key = t_gid * keys.base + np.asarray(tied["aid"], dtype=np.int64)
+    whether it is a member and its level per identifier comparison (0 none, 1 shared, 2 owned).
+    An outsider's level of a comparison is the highest its values of the group give it; members'
+    own levels discount themselves (``_MEMBER_LEVELS_SQL``)."""
+    t_aid, t_gid, t_cid, t_level = tied.in_groups(lo, hi)
+    t_key = t_gid * keys.base + t_aid
     members = keys.in_groups(keys.members, lo, hi)
-    # Sorting, not np.unique/np.isin: numpy 2's hashing unique took ~3 s a chunk at scale 1.0.
-    row_keys = unique_sorted(np.concatenate([members, t_key, keys.in_groups(keys.candidates, lo, hi)]))
-    member = _contains(members, row_keys)
+    row_keys, row_of = _unique_inverse(np.concatenate([members, t_key, keys.in_groups(keys.candidates, lo, hi)]))
+    member = np.zeros(len(row_keys), dtype=bool)
+    member[row_of[: len(members)]] = True
     levels = np.zeros((len(row_keys), keys.n_id), dtype=np.int8)
-    rows = np.searchsorted(row_keys, t_key)
+    rows = row_of[len(members) : len(members) + len(t_key)]
     outsider = ~member[rows] & ~_contains(keys.excluded, t_gid * keys.n_id + t_cid)
-    levels[rows[outsider], t_cid[outsider]] = np.asarray(tied["level"], dtype=np.int8)[outsider]
-    del tied, t_gid, t_cid, t_key, rows, outsider
+    np.maximum.at(levels.reshape(-1), rows[outsider] * keys.n_id + t_cid[outsider], t_level[outsider])
+    del t_aid, t_gid, t_cid, t_level, t_key, rows, outsider
     mine = con.execute(_MEMBER_LEVELS_SQL, {"lo": lo, "hi": hi}).fetchnumpy()
     rows = np.searchsorted(row_keys, np.asarray(mine["gid"], dtype=np.int64) * keys.base + np.asarray(mine["aid"], dtype=np.int64))
     levels[rows, np.asarray(mine["cid"], dtype=np.int64)] = np.asarray(mine["level"], dtype=np.int8)
     return row_keys % keys.base, row_keys // keys.base, member, levels
+
+
+def _unique_inverse(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted distinct values of ``x`` and each element's index among them. From one argsort
+    (not np.unique, whose hashing took ~3 s a chunk at scale 1.0 in numpy 2, nor a sort and a
+    binary search of every element: twice the time)."""
+    order = np.argsort(x)
+    s = x[order]
+    new = np.empty(len(s), dtype=bool)
+    new[:1] = True
+    np.not_equal(s[1:], s[:-1], out=new[1:])
+    inverse = np.empty(len(x), dtype=np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    return s[new], inverse
 
 
 def _contains(sorted_keys: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -424,7 +479,7 @@ def _joint_log_ratio(
     group (without the row itself), smoothed towards the per-comparison product by one
     pseudo-account. ``key``: each row's level pattern (``_pattern_key``)."""
     full = ginv.astype(np.int64) * (1 << 40) + key
-    order = np.argsort(full, kind="stable")
+    order = np.argsort(full)  # counts per pattern: the order among equal keys does not matter
     sorted_full = full[order]
     starts = np.flatnonzero(np.r_[True, sorted_full[1:] != sorted_full[:-1]])
     seg = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(full)]))
@@ -450,22 +505,36 @@ def _level_log_probs(
     n_cmp = levels.shape[1]
     n_members = np.bincount(ginv, weights=member, minlength=n_groups)
     n_outside = np.bincount(ginv, weights=~member, minlength=n_groups)
-    cell_in, cell_out = ginv[member] * n_levels, ginv[~member] * n_levels
-    levels_in, levels_out = levels[member], levels[~member]
+    # Each row's (comparison, group, level, member or not) cell as one integer per comparison,
+    # row-major like ``levels`` and the outputs (comparison by comparison, the columns were
+    # strided reads and writes of arrays of millions of rows), in blocks of rows that stay in
+    # cache; one count over all cells.
+    size = n_cmp * n_groups * n_levels * 2
+    offset = np.arange(n_cmp, dtype=np.int64) * (n_groups * n_levels * 2)
+    row_cell = ginv * (n_levels * 2) + member
+
+    def cells(block: slice) -> np.ndarray:
+        cell = offset + row_cell[block, None]
+        cell += levels[block] * np.int8(2)
+        return cell
+
+    blocks = [slice(i, i + _BLOCK_ROWS) for i in range(0, len(levels), _BLOCK_ROWS)]
+    counts = np.zeros(size, dtype=np.int64)
+    for block in blocks:
+        counts += np.bincount(cells(block).reshape(-1), minlength=size)
+    counts = counts.reshape(n_cmp, n_groups, n_levels, 2)
+    cnt_in, cnt_out = counts[..., 1].astype(float), counts[..., 0].astype(float)
     own = np.array([False, True])  # whether the row itself is a member (counted in the member cells)
-    for j in range(n_cmp):
-        col = levels[:, j].astype(np.int64)
-        cnt_in = np.bincount(cell_in + levels_in[:, j], minlength=n_groups * n_levels).reshape(n_groups, n_levels).astype(float)
-        cnt_out = np.bincount(cell_out + levels_out[:, j], minlength=n_groups * n_levels).reshape(n_groups, n_levels).astype(float)
-        # Every row of one (group, level, member or not) has the same m and u: computed once per
-        # cell and gathered (the same arithmetic as per row, without a log per row and comparison).
-        # Cells no row falls in may be invalid (a count of -1); they are never gathered.
-        with np.errstate(invalid="ignore", divide="ignore"):
-            m = np.log2((cnt_in[:, :, None] - own + 0.5) / (n_members[:, None, None] - own + 0.5 * n_levels))
-            u = np.log2((cnt_out[:, :, None] - ~own + 0.5) / (n_outside[:, None, None] - ~own + 0.5 * n_levels))
-        cell = (ginv * n_levels + col) * 2 + member
-        out_m[:, j] = m.reshape(-1)[cell]
-        out_u[:, j] = u.reshape(-1)[cell]
+    # Every row of one (comparison, group, level, member or not) has the same m and u: computed
+    # once per cell and gathered (the same arithmetic as per row, without a log per row and
+    # comparison). Cells no row falls in may be invalid (a count of -1); they are never gathered.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m = np.log2((cnt_in[..., None] - own + 0.5) / (n_members[None, :, None, None] - own + 0.5 * n_levels)).reshape(-1)
+        u = np.log2((cnt_out[..., None] - ~own + 0.5) / (n_outside[None, :, None, None] - ~own + 0.5 * n_levels)).reshape(-1)
+    for block in blocks:
+        cell = cells(block)
+        out_m[block] = np.take(m, cell)
+        out_u[block] = np.take(u, cell)
 
 
 @dataclass
@@ -523,9 +592,12 @@ def _behaviour_levels(
             n_out = float((known & outside).sum())
             u = (k_out + 0.5) / (n_out + 1.0)
             m = BEHAVIOUR_COVERAGE
-            lv[rows, j] = np.where(known, ok.astype(np.int8), -1)
-            out_m[rows, j] = np.where(known, np.where(ok, np.log2(m), np.log2(1 - m)), 0.0)
-            out_u[rows, j] = np.where(known, np.where(ok, np.log2(u), np.log2(max(1 - u, 1e-9))), 0.0)
+            # 0 not comparable, 1 outside the range, 2 inside: each output is one lookup.
+            state = known.astype(np.int8)
+            state += ok & known
+            lv[rows, j] = state - np.int8(1)
+            out_m[rows, j] = np.array([0.0, np.log2(1 - m), np.log2(m)])[state]
+            out_u[rows, j] = np.array([0.0, np.log2(max(1 - u, 1e-9)), np.log2(u)])[state]
     return lv
 
 
@@ -541,7 +613,9 @@ def _cosine_check(profiles: np.ndarray, zeroed: np.ndarray, known: np.ndarray, m
 
     def check(accounts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         ok = known[accounts]
-        sim = np.where(ok, zeroed[accounts] @ centre, -1.0)
+        # np.take, not fancy indexing: the same rows, copied ~2.5x faster (tens of millions of
+        # (account, group) rows read a profile).
+        sim = np.where(ok, np.take(zeroed, accounts, axis=0) @ centre, -1.0)
         return ok & (sim >= threshold), ok
 
     return check
