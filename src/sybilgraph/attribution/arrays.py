@@ -1,7 +1,9 @@
 """Small numpy helpers shared by the attribution modules and the evaluation baselines (pure).
 
 ``np.unique`` without ``return_*`` flags takes a hash-based path in numpy 2.3+ that was measured
-here at ~9 s for 2M int64 values (a sort takes 0.07 s), so unique values come from a sort.
+here at ~9 s for 2M int64 values (a sort takes 0.07 s), so unique values come from a sort: numpy's
+default one (SIMD quicksort; the distinct values do not depend on the order among equal ones),
+~10x faster than ``kind="stable"`` on 19M int64 keys (0.5 s against 5.5 s).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ __all__ = ["unique_sorted", "unique_rows", "union_find"]
 
 def unique_sorted(x: np.ndarray) -> np.ndarray:
     """Sorted distinct values of a 1-d array."""
-    s = np.sort(np.asarray(x), kind="stable")
+    s = np.sort(np.asarray(x))
     if len(s) == 0:
         return s
     keep = np.empty(len(s), dtype=bool)

@@ -267,12 +267,6 @@ def candidate_pairs(t: PairTables, params: BlockingParams, focus: np.ndarray | N
     With ``focus``, only pairs touching those account ids; large values are still ranked over all
     their users, so the neighbourhoods are the full run's."""
     con = t.con
-    focus_filter = ""
-    if focus is not None:
-        con.register("_focus", pa.table({"aid": pa.array(focus, pa.int32())}))
-        con.execute("CREATE OR REPLACE TEMP TABLE focus AS SELECT DISTINCT aid FROM _focus")
-        con.unregister("_focus")
-        focus_filter = "WHERE a IN (SELECT aid FROM focus) OR b IN (SELECT aid FROM focus)"
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE ranked AS
@@ -287,26 +281,42 @@ def candidate_pairs(t: PairTables, params: BlockingParams, focus: np.ndarray | N
         """,
         {"salt": params.order_salt, "passes": int(params.passes), "exact_max": params.exact_max},
     )
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE cand AS
-        WITH exact AS (
-            SELECT x.aid AS a, y.aid AS b
-            FROM lk x JOIN lk y ON x.vid = y.vid AND x.aid < y.aid
-            WHERE x.n <= $exact_max
-        ),
-        -- The next `window` users by equality on their rank (a band condition on the rank would
-        -- join every two users of the value and filter: billions of rows at scale 1.0).
-        neighbourhood AS (
-            SELECT least(x.aid, y.aid) AS a, greatest(x.aid, y.aid) AS b
-            FROM ranked x CROSS JOIN range(1, $window + 1) AS step(k)
-            JOIN ranked y ON y.pass = x.pass AND y.vid = x.vid AND y.rn = x.rn + step.k::INTEGER
-        ),
-        allc AS (SELECT * FROM exact UNION ALL SELECT * FROM neighbourhood)
-        SELECT DISTINCT a, b FROM allc {focus_filter}
-        """,
-        {"exact_max": params.exact_max, "window": params.window},
-    )
+    exact = con.execute(
+        "SELECT x.aid AS a, y.aid AS b FROM lk x JOIN lk y ON x.vid = y.vid AND x.aid < y.aid WHERE x.n <= $exact_max",
+        {"exact_max": params.exact_max},
+    ).fetchnumpy()
+    ranked = con.execute("SELECT pass, vid, aid FROM ranked ORDER BY pass, vid, rn").fetchnumpy()
+    a, b = _neighbourhood_pairs(ranked["pass"], ranked["vid"], ranked["aid"], params.window)
+    # Distinct pairs by sorting one integer key each (a DISTINCT over ~19M pairs in DuckDB took
+    # most of the ~9 s of blocking at scale 1.0).
+    n = np.int64(max(t.n_accounts, 1))
+    key = unique_sorted(np.concatenate([np.asarray(exact["a"], dtype=np.int64) * n + exact["b"], a * n + b]))
+    a, b = key // n, key % n
+    if focus is not None:
+        touched = np.zeros(t.n_accounts, dtype=bool)
+        touched[np.asarray(focus, dtype=np.int64)] = True
+        keep = touched[a] | touched[b]
+        a, b = a[keep], b[keep]
+    con.register("_cand_pairs", pa.table({"a": pa.array(a, pa.int32()), "b": pa.array(b, pa.int32())}))
+    con.execute("CREATE OR REPLACE TEMP TABLE cand AS SELECT a, b FROM _cand_pairs")
+    con.unregister("_cand_pairs")
+
+
+def _neighbourhood_pairs(passes: np.ndarray, vids: np.ndarray, aids: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted-neighbourhood pairs (a < b): each user of a large value with the next ``window``
+    users in each pass's order. The users arrive sorted by (pass, value, rank), so a user's k-th
+    neighbour is k rows on, when still of the same pass and value."""
+    group = np.asarray(passes, dtype=np.int64) * (int(np.max(vids, initial=0)) + 1) + np.asarray(vids, dtype=np.int64)
+    aids = np.asarray(aids, dtype=np.int64)
+    a, b = [], []
+    for k in range(1, min(window, len(aids) - 1) + 1):
+        same = group[k:] == group[:-k]
+        x, y = aids[:-k][same], aids[k:][same]
+        a.append(np.minimum(x, y))
+        b.append(np.maximum(x, y))
+    if not a:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(a), np.concatenate(b)
 
 
 def random_pairs(n_accounts: int, n_pairs: int, seed: int) -> pa.Table:
@@ -336,23 +346,23 @@ def pair_levels(t: PairTables, pairs_table: str = "cand") -> PairLevels:
         return PairLevels(a, b, levels)
     # Each pair's row number travels through the join below, so its shared values land on their
     # row directly (looking tens of millions of pairs up in the sorted keys took 50 s at scale 1.0).
-    con.register("_pid", pa.table({"a": pa.array(a, pa.int32()), "b": pa.array(b, pa.int32()), "pid": pa.array(np.arange(len(a), dtype=np.int32))}))
+    # Shared identifiers, exactly: probe the account with fewer links (chosen here, not by two
+    # joins of the pairs to the links' degrees in DuckDB).
+    deg = np.bincount(con.execute("SELECT aid FROM lk").fetchnumpy()["aid"].astype(np.int64), minlength=t.n_accounts)
+    swap = deg[a] > deg[b]
+    con.register("_pid", pa.table({
+        "pid": pa.array(np.arange(len(a), dtype=np.int32)),
+        "x": pa.array(np.where(swap, b, a), pa.int32()),
+        "y": pa.array(np.where(swap, a, b), pa.int32()),
+    }))
+    del deg, swap
     index = {c.name: i for i, c in enumerate(t.comparisons)}
-
-    # Shared identifiers, exactly: probe the account with fewer links.
     try:
         shared = con.execute(
             """
-            WITH d AS (SELECT aid, count(*) AS deg FROM lk GROUP BY aid),
-            o AS (
-                SELECT p.pid,
-                       CASE WHEN coalesce(da.deg, 0) <= coalesce(db.deg, 0) THEN p.a ELSE p.b END AS x,
-                       CASE WHEN coalesce(da.deg, 0) <= coalesce(db.deg, 0) THEN p.b ELSE p.a END AS y
-                FROM _pid p LEFT JOIN d da ON da.aid = p.a LEFT JOIN d db ON db.aid = p.b
-            ),
-            ox AS (
+            WITH ox AS (
                 SELECT o.pid, o.y, lx.vid, lx.cid, lx.level, lx.email_share
-                FROM o JOIN lk lx ON lx.aid = o.x
+                FROM _pid o JOIN lk lx ON lx.aid = o.x
             ),
             -- (account, value) as one BIGINT: one hash key instead of two columns.
             s AS (
@@ -368,19 +378,21 @@ def pair_levels(t: PairTables, pairs_table: str = "cand") -> PairLevels:
     # A pair's level of a comparison is the highest of its shared values' levels (all >= 1); the
     # place comparison combines the highest network level with the rarest shared e-mail domain.
     # Reduced here (ufunc.at), not by a GROUP BY over tens of millions of rows in DuckDB.
-    rows = shared["pid"].astype(np.int64)
-    cid = shared["cid"].astype(np.int64)
-    lvl = shared["level"].astype(np.int8)
+    # The narrow types DuckDB returns (int32 rows, int8 comparisons and levels) are kept: ufunc.at
+    # takes its fast path when the values match the target's type (int8 maxima: ~20x faster).
+    rows = shared["pid"]
+    cid = shared["cid"]
+    lvl = shared["level"]
     email = np.asarray(shared["email_share"], dtype=float)
     place = index["place"]
     by_max = np.zeros(levels.shape[1], dtype=bool)
     by_max[[index[c.name] for c in IDENTIFIER_COMPARISONS if c.name != "place"]] = True
     identifier = by_max[cid]
-    np.maximum.at(levels.reshape(-1), rows[identifier] * levels.shape[1] + cid[identifier], lvl[identifier])
+    np.maximum.at(levels.reshape(-1), rows[identifier].astype(np.int64) * levels.shape[1] + cid[identifier], lvl[identifier])
     sel = cid == place
     p_rows, p_lvl, p_email = rows[sel], lvl[sel], email[sel]
-    network = np.zeros(len(a), dtype=np.int64)
-    np.maximum.at(network, p_rows, p_lvl.astype(np.int64))
+    network = np.zeros(len(a), dtype=np.int8)
+    np.maximum.at(network, p_rows, p_lvl)
     rarest = np.full(len(a), np.inf)
     mail = p_email >= 0
     np.minimum.at(rarest, p_rows[mail], p_email[mail])
