@@ -128,9 +128,11 @@ def population_baseline(p: Profiles) -> PopulationBaseline:
     )
 
 
-def _per_active_day(p: Profiles) -> np.ndarray:
-    span_days = np.maximum(np.nan_to_num((p.last - p.first) / DAY_MS, nan=1.0), 1.0)
-    return p.n_interactions / span_days
+def _per_active_day(p: Profiles, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
+    """Requests per day of activity of the accounts ``rows`` (all by default): computed for those
+    rows only, once per operator (over every account it took ~10 s of 4k operators at scale 1.0)."""
+    span_days = np.maximum(np.nan_to_num((p.last[rows] - p.first[rows]) / DAY_MS, nan=1.0), 1.0)
+    return p.n_interactions[rows] / span_days
 
 
 def operator_features(
@@ -148,7 +150,7 @@ def operator_features(
         active = members
     created = np.sort(p.created[members][~np.isnan(p.created[members])])
     burst = _max_in_window(created, DAY_MS) / n if n >= 3 else 0.0
-    per_day = _per_active_day(p)[active]
+    per_day = _per_active_day(p, active)
     lifetime = np.nan_to_num((p.last[active] - p.first[active]) / DAY_MS, nan=0.0)
     wait = np.nan_to_num((p.first[active] - p.created[active]) / DAY_MS, nan=0.0)
     feats = {
