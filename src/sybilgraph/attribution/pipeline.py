@@ -28,7 +28,7 @@ import resource
 import secrets
 import socket
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -95,7 +95,11 @@ def run_attribution(
     run_id: str | None = None,
     keep_edges: bool = False,
     keep_details: bool = False,
+    null_accounts: Collection[str] | None = None,
 ) -> AttributionResult:
+    """One attribution run. ``keep_details`` keeps per-operator features and per-account log-odds
+    on the result (for ``sybilgraph calibrate``); with it, ``null_accounts`` (calibrate's benign
+    truth) also yields the null groups of :func:`null_group_features`."""
     params = params or AttributionParams()
     reporter = reporter or NullReporter()
     run_id = run_id or new_run_id()
@@ -105,7 +109,7 @@ def run_attribution(
         db.write("attribution/create_run", run_id=run_id, seed=params.seed, params_json=params.to_json())
         result = AttributionResult(run_id=run_id)
         try:
-            _run(db, params, reporter, result, lease, keep_edges, keep_details)
+            _run(db, params, reporter, result, lease, keep_edges, keep_details, null_accounts)
         except BaseException as e:
             db.write("attribution/fail_run", run_id=run_id, error=f"{type(e).__name__}: {e}")
             if isinstance(e, Exception) and not isinstance(e, AttributionError):
@@ -117,7 +121,7 @@ def run_attribution(
 
 def _run(
     db: Database, params: AttributionParams, reporter: Reporter, result: AttributionResult, lease: Lease,
-    keep_edges: bool = False, keep_details: bool = False,
+    keep_edges: bool = False, keep_details: bool = False, null_accounts: Collection[str] | None = None,
 ) -> None:
     run_id = result.run_id
     settings = db.settings
@@ -169,6 +173,8 @@ def _run(
                                                keep_candidates=keep_details)
             if keep_details:
                 result.details = {**_details(t, grouping, operator_rows, membership), "organisations": orgs}
+                if null_accounts is not None:
+                    result.details["null_groups"] = null_group_features(t, profiles, null_accounts, params.flag_min_accounts)
         result.counts.update(
             operators=len(operator_rows), attributed=members_table.num_rows,
             flagged_operators=sum(r["flagged"] for r in operator_rows), **orgs.counts,
@@ -302,17 +308,15 @@ def _score_operators(
     analyst_labels: dict[str, str],
     params: AttributionParams,
 ) -> list[dict[str, Any]]:
-    index = {str(a): i for i, a in enumerate(t.account_ids)}
-    baseline = scoring.population_baseline(profiles)
     labels_of: dict[str, list[str]] = defaultdict(list)
     for r in labels:
         labels_of[r["account_id"]].append(r["label"])
     model = scoring.load_score_model(params.models_dir)
+    features = _group_features(t, profiles, membership, shares)
     rows = []
     for op, members in membership.items():
         size = len(members)
-        ids = np.array([index[a] for a in members if a in index], dtype=np.int64)
-        feats = scoring.operator_features(ids, profiles, baseline, shares.get(op, {})) if len(ids) else dict.fromkeys(scoring.FEATURES, 0.0)
+        feats = features[op]
         score = model.score(feats)
         label, conflict = _operator_label(members, labels_of, analyst_labels.get(op))
         rows.append(
@@ -328,6 +332,56 @@ def _score_operators(
             }
         )
     return rows
+
+
+def _group_features(
+    t: PairTables, profiles: Any, membership: dict[str, set[str]], shares: dict[str, dict[str, float]]
+) -> dict[str, dict[str, float]]:
+    """Campaign-score features of each group of accounts (operators, or calibrate's null groups)."""
+    index = {str(a): i for i, a in enumerate(t.account_ids)}
+    baseline = scoring.population_baseline(profiles)
+    out = {}
+    for op, members in membership.items():
+        ids = np.array([index[a] for a in members if a in index], dtype=np.int64)
+        out[op] = scoring.operator_features(ids, profiles, baseline, shares.get(op, {})) if len(ids) else dict.fromkeys(scoring.FEATURES, 0.0)
+    return out
+
+
+# Every value the pair model compares on (identifiers used by 2 accounts up to the hub cut-off,
+# and template pools: ``lk`` of pairs.py holds exactly those), with its users. Single templates
+# are not compared, so they are not values here either: they count through their pools.
+_VALUE_USERS_SQL = """
+SELECT kind, vid, list(aid ORDER BY aid) AS aids FROM lk GROUP BY kind, vid HAVING count(*) >= $min_size
+ORDER BY kind, vid
+"""
+
+
+def null_group_features(
+    t: PairTables, profiles: Any, accounts: Collection[str], min_size: int
+) -> list[dict[str, Any]]:
+    """Null groups for ``sybilgraph calibrate``: for every linkable identifier value, the accounts
+    of ``accounts`` (the benign truth) that use it, one group when at least ``min_size``.
+
+    A false accusation is a group of strangers held together by something they share (a niche
+    client of heavy developers, a campus exit, a popular template). The operators attribution
+    happens to form on the training draws show the score only those benign families the
+    grouping fused there; the null groups show it every such group the benign population could
+    form, so a family never fused in training (developers on one client at scale 0.2) is still a
+    negative it has seen. Features as for operators (:func:`_group_features`)."""
+    ids = np.asarray([str(a) for a in t.account_ids], dtype=object)
+    keep = np.isin(ids, np.asarray(list(accounts), dtype=object))
+    users = t.con.execute(_VALUE_USERS_SQL, {"min_size": min_size}).fetchall()
+    groups: dict[str, set[str]] = {}
+    for kind, vid, aids in users:
+        a = np.asarray(aids, dtype=np.int64)
+        a = a[keep[a]]
+        if len(a) >= min_size:
+            groups[f"null:{kind}:{vid}"] = set(ids[a].tolist())
+    if not groups:
+        return []
+    shares = _operator_shares(t, _members_table(t, groups))
+    features = _group_features(t, profiles, groups, shares)
+    return [{"group_id": g, "size": len(ms), "features": features[g]} for g, ms in groups.items()]
 
 
 def _details(t: PairTables, g: Grouping, operator_rows: list[dict[str, Any]], membership: dict[str, set[str]]) -> dict[str, Any]:

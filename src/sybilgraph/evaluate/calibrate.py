@@ -6,7 +6,13 @@ tradecraft, so no family of operator is what the fit is tuned to):
 * **campaign score**: logistic regression (L2, scikit-learn) of "this operator is a distillation
   campaign" on the operator features of ``attribution.scoring``, over the operators attribution
   found with at least ``flag_min_accounts`` members, each weighted by its size (the acceptance
-  metrics count accounts, not operators);
+  metrics count accounts, not operators), and over **null groups**: for every identifier value
+  the pair model can link on, its benign users (by truth) as one group, a negative. Attribution
+  fuses only some benign families on the training draws (at scale 0.02 it never fused heavy
+  developers on a niche client; at 0.2 it did, and the score flagged them); the null groups
+  put every group of strangers that shares one thing before the fit, so the score learns what
+  separates harvesting from any benign crowd rather than from the crowds one scale happens to
+  fuse;
 * **confidence**: Platt scaling of each placed account's membership log-odds against "the
   account's true operator is its operator's majority true operator";
 * **organisation model** (``attribution.organisations``): ``m`` and the pooled ``u`` of the
@@ -62,6 +68,7 @@ __all__ = [
     "fit_score",
     "leave_one_family_out",
     "lofo_markdown",
+    "null_rows",
     "operator_families",
     "organisation_held_out",
     "organisation_held_out_markdown",
@@ -113,10 +120,11 @@ def collect_training(db: Database, bundle: Path, params: AttributionParams) -> T
     """Empty the database, ingest ``bundle``, attribute it, and pair what was found with the truth."""
     reset(db)
     ingest_bundle(bundle, db.settings, db)
-    result = run_attribution(db, params, keep_details=True)
-    assert result.details is not None
     truth, _labels = load_truth(bundle)
     truth = truth.set_index("account_id")
+    benign = truth.index[~truth["is_distillation"].astype(bool)]
+    result = run_attribution(db, params, keep_details=True, null_accounts=set(benign.astype(str)))
+    assert result.details is not None
     op_of = truth["operator"].where(truth["operator"].notna() & (truth["operator"] != ""), None)
     fake = truth["is_distillation"].astype(bool)
     families = operator_families(bundle)
@@ -135,13 +143,32 @@ def collect_training(db: Database, bundle: Path, params: AttributionParams) -> T
         if not fake_share.get(oid, 0.0) > 0.5:
             fam = f"benign:{fam}"
         rows.append({
-            "bundle": str(bundle), "operator_id": oid, "members": op["size"],
+            "bundle": str(bundle), "operator_id": oid, "members": op["size"], "weight": float(op["size"]),
             "campaign": bool(fake_share.get(oid, 0.0) > 0.5), "family": fam,
             **{k: float(op["features"].get(k, 0.0)) for k in FEATURES},
         })
+    rows.extend(null_rows(result.details.get("null_groups", []), str(bundle), params.flag_min_accounts))
     accounts = members[["account_id", "operator_id", "log_odds", "correct"]].assign(bundle=str(bundle))
     pairs = organisation_pairs(result.details["organisations"], members, truth)
     return TrainingSet(pd.DataFrame(rows), accounts.reset_index(drop=True), pairs.assign(bundle=str(bundle)))
+
+
+NULL_FAMILY = "benign:null"
+
+
+def null_rows(groups: Sequence[dict[str, Any]], bundle: str, weight: float) -> list[dict[str, Any]]:
+    """Training rows of the null groups (``attribution.pipeline.null_group_features``): benign
+    strangers sharing one value, negatives of their own family.
+
+    Each weighs ``weight`` (calibrate passes the smallest group a run flags), not its size as an
+    operator does: null groups overlap (every benign account is in one per value it uses), so
+    by size one account would count once per value; each is one possible false group, counted
+    once, at the smallest size that could be accused."""
+    return [
+        {"bundle": bundle, "operator_id": g["group_id"], "members": int(g["size"]), "weight": float(weight),
+         "campaign": False, "family": NULL_FAMILY, **{k: float(g["features"].get(k, 0.0)) for k in FEATURES}}
+        for g in groups
+    ]
 
 
 def organisation_pairs(orgs: Any, members: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
@@ -174,7 +201,8 @@ def _decision_population(ops: pd.DataFrame, params: AttributionParams) -> pd.Dat
 
 
 def fit_score(ops: pd.DataFrame, params: AttributionParams, fitted_on: dict[str, Any] | None = None) -> ScoreModel:
-    """Size-weighted L2 logistic regression of ``campaign`` on the features."""
+    """Weighted L2 logistic regression of ``campaign`` on the features (operators by size, null
+    groups as :func:`null_rows` says)."""
     from sklearn.linear_model import LogisticRegression
 
     data = _decision_population(ops, params)
@@ -184,7 +212,8 @@ def fit_score(ops: pd.DataFrame, params: AttributionParams, fitted_on: dict[str,
     x = data[list(FEATURES)].to_numpy(dtype=float)
     y = data["campaign"].to_numpy(dtype=int)
     model = LogisticRegression(C=1.0, max_iter=2_000)
-    model.fit(x, y, sample_weight=data["members"].to_numpy(dtype=float))
+    weight = data["weight"] if "weight" in data else data["members"]  # training sets saved before null groups
+    model.fit(x, y, sample_weight=weight.to_numpy(dtype=float))
     coef = {k: round(float(c), 6) for k, c in zip(FEATURES, model.coef_[0])}
     return ScoreModel(coefficients=coef, intercept=round(float(model.intercept_[0]), 6), fitted_on=fitted_on or {})
 
@@ -321,7 +350,8 @@ class CalibrationReport:
 
     def markdown(self) -> str:
         lines = [
-            f"Fitted on {self.n_bundles} bundles: {self.n_operators} operators, {self.n_accounts} placed accounts.",
+            f"Fitted on {self.n_bundles} bundles: {self.n_operators} operators, {self.n_accounts} placed accounts"
+            f" (and the null groups: benign users of one linkable value each, family {NULL_FAMILY}).",
             "",
             "| feature | coefficient |",
             "|---|---:|",
@@ -368,7 +398,8 @@ def fit_models(
         training.extend(collect_training(db, bundle, params))
     fitted_on = {
         "bundles": [Path(b).name for b in bundles],  # names, not this machine's paths
-        "operators": int(len(training.operators)),
+        "operators": int((training.operators["family"] != NULL_FAMILY).sum()) if len(training.operators) else 0,
+        "null_groups": int((training.operators["family"] == NULL_FAMILY).sum()) if len(training.operators) else 0,
         "families": sorted(training.operators["family"].unique().tolist()) if len(training.operators) else [],
     }
     score = fit_score(training.operators, params, fitted_on)
@@ -382,7 +413,7 @@ def fit_models(
         (out_dir / "organisation.json").write_text(organisation.to_json() + "\n")
     (out_dir / "campaign_score.json").write_text(score.to_json() + "\n")
     (out_dir / "confidence.json").write_text(confidence.to_json(fitted_on) + "\n")
-    report = CalibrationReport(score, confidence, lofo, len(bundles), len(training.operators), len(training.accounts),
+    report = CalibrationReport(score, confidence, lofo, len(bundles), fitted_on["operators"], len(training.accounts),
                                organisation, org_held_out)
     (out_dir / "calibration.md").write_text(report.markdown())
     training.operators.to_csv(out_dir / "training_operators.csv", index=False)
