@@ -1,6 +1,8 @@
 // (:Account)-[:USED_TEMPLATE]->(:PromptTemplate): absolute values recomputed from the columnar store, so re-runs are idempotent.
-UNWIND $rows AS row
-MATCH (a:Account {account_id: row.account_id})
+// One row per account with its links of this kind: the account is looked up once, not per link.
+UNWIND $rows AS account
+MATCH (a:Account {account_id: account.account_id})
+UNWIND account.links AS row
 MATCH (n:PromptTemplate {fingerprint: row.value})
 MERGE (a)-[r:USED_TEMPLATE]->(n)
 SET r.count = row.count,

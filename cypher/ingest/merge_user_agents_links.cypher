@@ -1,6 +1,8 @@
 // (:Account)-[:USED_USER_AGENT]->(:UserAgent): absolute values recomputed from the columnar store, so re-runs are idempotent.
-UNWIND $rows AS row
-MATCH (a:Account {account_id: row.account_id})
+// One row per account with its links of this kind: the account is looked up once, not per link.
+UNWIND $rows AS account
+MATCH (a:Account {account_id: account.account_id})
+UNWIND account.links AS row
 MATCH (n:UserAgent {user_agent: row.value})
 MERGE (a)-[r:USED_USER_AGENT]->(n)
 SET r.count = row.count,

@@ -241,12 +241,12 @@ class Loaders:
     async def _used_elsewhere(self, keys: list[IdentifierKey], limit: int) -> dict[IdentifierKey, Page]:
         if not keys:
             return {}
-        from sybilgraph.ingest.state import state_table_path  # ingest's reader: imported when first needed
+        from sybilgraph.ingest.state import state_relation  # ingest's reader: imported when first needed
 
-        path = state_table_path(self.settings, "account_identifiers")
-        if path is None or not path.is_file():  # nothing ingested with the per-account table yet
+        relation = state_relation(self.settings, "account_identifiers")
+        if relation is None:  # nothing ingested with the per-account table yet
             return {k: Page([], 0, "graph") for k in keys}
-        pages = await used_by(path, [(k.kind, k.value, k.after) for k in keys], limit)
+        pages = await used_by(relation, [(k.kind, k.value, k.after) for k in keys], limit)
         return {k: Page(rows, total, "columnar") for k, (rows, total) in zip(keys, pages)}
 
     async def _timeline(self, keys: list[TimelineKey]) -> list[list[DailyRow]]:

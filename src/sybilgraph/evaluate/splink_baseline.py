@@ -224,17 +224,17 @@ def records_from_store(settings: Any, options: SplinkOptions | None = None) -> t
     """Records from the ingest state of ``settings`` (``account_identifiers`` and ``accounts``
     of the last complete ingest: what attribution reads), queried in place by DuckDB."""
     from sybilgraph.ingest.aggregate import hub_accounts
-    from sybilgraph.ingest.state import StateNotFound, state_table_path
+    from sybilgraph.ingest.state import StateNotFound, state_relation
 
     options = options or SplinkOptions()
     # state table -> the relation account_records reads
-    paths = {view: state_table_path(settings, table)
-             for view, table in (("accounts_latest", "accounts"), ("account_identifiers", "account_identifiers"))}
-    if any(p is None for p in paths.values()):
+    relations = {view: state_relation(settings, table)
+                 for view, table in (("accounts_latest", "accounts"), ("account_identifiers", "account_identifiers"))}
+    if any(r is None for r in relations.values()):
         raise StateNotFound(f"no ingested state under {settings.columnar_dir}: run 'sybilgraph ingest BUNDLE' first")
     with _connection(options.memory_limit, Path(settings.home)) as con:
-        for view, path in paths.items():
-            con.read_parquet(str(path)).create_view(view)
+        for view, relation in relations.items():
+            con.execute(f"CREATE VIEW {view} AS SELECT * FROM {relation}")
         n = con.sql("SELECT count(*) FROM accounts_latest").fetchall()[0][0]
         hub = hub_accounts(int(n), settings.ingest.link_max_share, settings.ingest.link_hub_min_accounts)
         return account_records(con, hub, options.max_comparisons)

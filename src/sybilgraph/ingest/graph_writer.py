@@ -3,11 +3,18 @@
 Every row carries absolute values (counts over everything ingested), so writing a row twice
 changes nothing; ``sync.py`` writes only the rows that differ from the last written state and
 deletes the keys that left it.
+
+Statements are queued and sent several to a transaction, up to ``batch_size`` rows (an account
+row, with its 168-hour histogram, weighs four): a small delivery touches a dozen statements
+(one per identifier kind), and a transaction each cost a commit and two lease checks apiece.
+Call ``flush`` after the last statement; order is kept (nodes before the links that MATCH them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 import pyarrow as pa
@@ -42,6 +49,11 @@ def _batches(table: pa.Table, size: int) -> Iterator[list[dict[str, Any]]]:
         yield batch.to_pylist()
 
 
+def _per_account(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Link rows sorted by account as one row per account: ``{account_id, links: [...]}``."""
+    return [{"account_id": account_id, "links": list(links)} for account_id, links in groupby(rows, key=itemgetter("account_id"))]
+
+
 # Graph tables without a kind: the statement deleting their rows and the key columns it takes.
 _DELETES: dict[str, tuple[str, list[str]]] = {
     "accounts": ("ingest/delete_accounts", ["account_id"]),
@@ -55,25 +67,51 @@ class GraphWriter:
     def __init__(self, db: Database, batch_size: int = 10_000, fence: Fence | None = None) -> None:
         self.db = db
         self.batch_size = batch_size
-        self.fence = fence  # the writer's lease, checked in every batch's transaction
+        self.fence = fence  # the writer's lease, checked in every transaction
+        self._queued: list[tuple[str, list[dict[str, Any]]]] = []
+        self._weight = 0
+        self._phase: Phase | None = None
 
-    def _write(self, name: str, table: pa.Table, phase: Phase | None, size: int | None = None, **params: Any) -> int:
-        written = 0
-        for rows in _batches(table, size or self.batch_size):
-            written += self.db.write_batch_lists(name, [rows], fence=self.fence, **params)
-            if phase is not None:
-                phase.advance(len(rows))
-        return written
+    def _write(self, name: str, table: pa.Table, phase: Phase | None, weight: int = 1) -> int:
+        for rows in _batches(table, max(1, self.batch_size // weight)):
+            self._write_rows(name, rows, phase, len(rows) * weight)
+        return table.num_rows
+
+    def _write_rows(self, name: str, rows: list[dict[str, Any]], phase: Phase | None, weight: int) -> int:
+        """Queue one statement's rows (already batched), ``weight`` rows' worth."""
+        self._phase = phase
+        if self._weight + weight > self.batch_size:
+            self.flush()
+        self._queued.append((name, rows))
+        self._weight += weight
+        return weight
+
+    def flush(self) -> None:
+        """Send what is queued, in one transaction."""
+        if not self._queued:
+            return
+        written = self.db.write_unwinds(self._queued, fence=self.fence)
+        self._queued, self._weight = [], 0
+        if self._phase is not None:
+            self._phase.advance(written)
 
     def accounts(self, table: pa.Table, phase: Phase | None = None) -> int:
-        # 168-int histograms make account rows heavy: smaller transactions.
-        return self._write("ingest/merge_accounts", graph_rows(table), phase, size=max(1, self.batch_size // 4))
+        # 168-int histograms make account rows heavy: fewer to a transaction.
+        return self._write("ingest/merge_accounts", graph_rows(table), phase, weight=4)
 
     def identifiers(self, table: pa.Table, phase: Phase | None = None) -> int:
         return self._per_kind(table, phase, lambda kind: kind.merge_nodes)
 
     def links(self, table: pa.Table, phase: Phase | None = None) -> int:
-        return self._per_kind(table, phase, lambda kind: kind.merge_links)
+        """Links, one row per account and kind (``merge_<kind>_links`` looks each account up
+        once: measured 0.70x the time of a lookup per link on a 1% delivery's 5,192 template
+        links)."""
+        written = 0
+        for name, kind in KINDS.items():
+            part = table.filter(pc.equal(table["kind"], name))
+            for rows in _batches(part.sort_by("account_id"), self.batch_size):
+                written += self._write_rows(kind.merge_links, _per_account(rows), phase, len(rows))
+        return written
 
     def _per_kind(self, table: pa.Table, phase: Phase | None, statement: Callable[[IdentifierKind], str]) -> int:
         # Labels and relationship types cannot be parameters: one statement per kind.

@@ -247,9 +247,12 @@ def _converge(
         if not full_write and StateDir(store.state_dir).source_revision() == revision:
             return {}, None
         plan = plan_state(store, settings, full=full_write)
+        if plan.whole is None and not db.read("ingest/read_data_node")[0]["has_data"]:
+            # The graph was emptied under a saved state: a change of that state will not do.
+            plan = plan_state(store, settings, full=True)
     log.info("state update by %s", plan.how)
-    tables = plan.tables
-    path, why = _load_path(db, settings, tables, guard)
+    whole = plan.whole
+    path, why = _load_path(db, settings, whole, guard) if whole is not None else ("transactions", None)
     if path == "bulk":
         try:
             return _bulk_load(db, store, settings, plan, guard, timings, revision), plan.how
@@ -262,8 +265,8 @@ def _converge(
     if why and warnings is not None:
         warnings.append(why)
     with timed(timings, "write_graph"):
-        writes = sync_graph(db, store, tables, reporter, settings.ingest.batch_size // 2, full_write, guard, revision,
-                            scope=plan.scope, deliveries=plan.deliveries)
+        writes = sync_graph(db, store, plan.tables, reporter, settings.ingest.batch_size // 2, full_write, guard,
+                            revision, scope=plan.scope, deliveries=plan.deliveries)
     return writes, plan.how
 
 
@@ -303,7 +306,8 @@ def _bulk_load(
     timings: dict[str, float],
     revision: int,
 ) -> dict[str, int]:
-    tables = plan.tables
+    tables = plan.whole
+    assert tables is not None, "the bulk importer loads whole tables"
     work = store.root / "tmp" / "bulk-import"
     with timed(timings, "import_files"):
         files = import_files(tables, work / "csv")

@@ -3,7 +3,8 @@
 A splice needs the last state and what each delivery it reflects touched (``DELIVERIES_FILE``),
 the same hub rule, and unchanged network ranges; and it pays off while the change is a small
 part of the store. Otherwise every live delivery is combined (``combine.py``). Either way the
-tables are the same (``tests/ingest/test_splice.py`` checks it over random delivery sequences).
+tables are the same (``tests/ingest/test_splice.py`` checks it over random delivery sequences):
+a splice gives the change of each table (``state.TableChange``), a combine every table whole.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sybilgraph.ingest.columnar import ColumnarStore, Delivery
 from sybilgraph.ingest.combine import VERSIONED_TABLES, CombineInput, combine
 from sybilgraph.ingest.readers import NORMALIZED_SCHEMAS
 from sybilgraph.ingest.splice import splice
-from sybilgraph.ingest.state import DELIVERIES_SCHEMA, STATE_SCHEMAS, StateDir
+from sybilgraph.ingest.state import DELIVERIES_SCHEMA, STATE_SCHEMAS, StateDir, TableChange
 from sybilgraph.settings import Settings
 
 __all__ = ["SPLICE_MAX_SHARE", "StatePlan", "combine_input", "delivery_accounts", "plan_state", "staged_schema"]
@@ -32,11 +33,19 @@ SPLICE_MAX_SHARE = 0.5
 
 @dataclass(frozen=True)
 class StatePlan:
-    tables: dict[str, pa.Table]  # every state table (state.STATE_SCHEMAS)
+    # Every state table whole (a combine), or the change of each (a splice): ``StateDir.write``.
+    tables: dict[str, pa.Table | TableChange]
     scope: dict[str, pa.Table] | None  # keys that may differ from the last state; None: any
     deliveries: pa.Table  # DELIVERIES_SCHEMA, saved with the state
     how: str  # "splice: ..." or "combine: why", for reports
     hub_flips: int = 0  # identifiers a splice found crossing the moved hub cut-off
+
+    @property
+    def whole(self) -> dict[str, pa.Table] | None:
+        """Every table whole (a combine); None for a splice's changes."""
+        if any(isinstance(t, TableChange) for t in self.tables.values()):
+            return None
+        return {name: t for name, t in self.tables.items() if isinstance(t, pa.Table)}
 
 
 def staged_schema(table: str) -> pa.Schema:
@@ -73,11 +82,12 @@ def plan_state(store: ColumnarStore, settings: Settings, full: bool = False,
             if len(changed) > max_share * n_old:
                 why = f"{len(changed):,} changed accounts, more than {max_share:.0%} of {n_old:,}"
             else:
-                old = {name: str(state.table_path(name)) for name in STATE_SCHEMAS}
+                old = {name: rel for name in STATE_SCHEMAS if (rel := state.relation(name)) is not None}
                 spliced = splice(con, _touching(store, inputs, deliveries, changed), old, changed)
                 if spliced is not None:
                     how = f"splice: {len(changed):,} changed accounts, {spliced.flipped:,} hub flips"
-                    return StatePlan(spliced.tables, spliced.scope, _with_rule(deliveries, inputs), how, spliced.flipped)
+                    return StatePlan(dict(spliced.changes), spliced.scope, _with_rule(deliveries, inputs), how,
+                                     spliced.flipped)
                 why = "the network ranges (ip_owners) changed"
     with _connect(store, settings) as con:
         tables = combine(con, inputs)

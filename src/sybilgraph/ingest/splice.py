@@ -18,9 +18,11 @@ deliveries that came or left (``StatePlan``'s delivery accounts), exactly these 
   (a handful of rows). A change of the network ranges (``ip_owners``) can move the owner of any
   IP: then there is no splice, and the caller combines everything.
 
-The result equals ``combine`` over the live deliveries (a property test folds random delivery
-sequences both ways), and names per graph table the keys that may differ from the last state
-(``Splice.scope``): the graph sync diffs only those.
+The result is a ``state.TableChange`` per table: the keys whose rows may differ from the last
+state, and their new rows. Applied to the last state it equals ``combine`` over the live
+deliveries (a property test folds random delivery sequences both ways); the graph sync diffs
+only those keys, and the state saves them as an overlay (``state.py``) instead of rewriting
+every table.
 """
 
 from __future__ import annotations
@@ -30,31 +32,36 @@ from dataclasses import dataclass
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from sybilgraph.ingest import aggregate as agg
 from sybilgraph.ingest.aggregators import PARTIAL_SCHEMAS, register_parquet
 from sybilgraph.ingest.combine import VERSIONED_TABLES, CombineInput, conform, ip_subnets
 from sybilgraph.ingest.networks import match_networks
-from sybilgraph.ingest.state import SORT_KEYS, STATE_SCHEMAS
+from sybilgraph.ingest.state import GRAPH_TABLES, OVERLAY_KEYS, SORT_KEYS, STATE_SCHEMAS, TableChange
 
 __all__ = ["Splice", "splice"]
 
 
 @dataclass(frozen=True)
 class Splice:
-    """The whole new state, and per graph table the keys whose rows may have changed."""
+    """Per state table (but ``ip_owners``, unchanged), the keys whose rows may have changed and
+    their new rows."""
 
-    tables: dict[str, pa.Table]
-    scope: dict[str, pa.Table]  # graph table -> key columns (a prefix of sync.DELETE_KEYS is enough)
+    changes: dict[str, TableChange]
     flipped: int  # identifiers whose hub flag moved with the account total
+
+    @property
+    def scope(self) -> dict[str, pa.Table]:
+        """Per graph table, the keys a sync must compare: rows outside them are the last state's."""
+        return {name: self.changes[name].keys for name in GRAPH_TABLES}
 
 
 def splice(
     con: duckdb.DuckDBPyConnection, inputs: CombineInput, old: Mapping[str, str], changed: pa.Array
 ) -> Splice | None:
-    """The state of ``inputs`` from the last state (``old``: table -> Parquet file) and the
-    accounts whose deliveries changed; None when the network ranges changed (combine instead).
+    """The state of ``inputs`` from the last state (``old``: table -> DuckDB relation,
+    ``StateDir.relation``) and the accounts whose deliveries changed; None when the network
+    ranges changed (combine instead).
 
     ``inputs`` may name only the deliveries that touched a changed account for the partials and
     the ``accounts`` and ``labels`` rows (no other delivery holds a row of theirs), but every
@@ -62,29 +69,26 @@ def splice(
     """
     _register(con, inputs, old, changed)
     owners = con.sql(agg.IP_OWNERS_LATEST_SQL).to_arrow_table()
-    if not _sorted("ip_owners", owners).equals(_sorted("ip_owners", pq.read_table(old["ip_owners"]))):
+    if not _sorted("ip_owners", owners).equals(_sorted("ip_owners", con.sql("SELECT * FROM old_ip_owners").to_arrow_table())):
         return None
     _changed_accounts(con)
     _touched_ips(con, owners)
-    n_old = pq.ParquetFile(old["accounts"]).metadata.num_rows
+    n_old = int(con.sql("SELECT count(*) FROM old_accounts").fetchall()[0][0])
     n_new = n_old + int(con.sql("SELECT (SELECT count(*) FROM accounts_latest) - "
                                 "(SELECT count(*) FROM old_accounts SEMI JOIN chg USING (account_id))").fetchall()[0][0])
     hub_old = agg.hub_accounts(n_old, inputs.link_max_share, inputs.link_hub_min_accounts)
     hub_new = agg.hub_accounts(n_new, inputs.link_max_share, inputs.link_hub_min_accounts)
     flipped = _identifiers(con, hub_old, hub_new)
     _links(con)
-    tables = _spliced_tables(con)
-    tables["ip_owners"] = _sorted("ip_owners", owners)
-    tables["ip_subnets"] = _spliced_subnets(con)
-    return Splice(tables=tables, scope=_scope(con), flipped=flipped)
+    return Splice(changes=_changes(con), flipped=flipped)
 
 
 def _register(con: duckdb.DuckDBPyConnection, inputs: CombineInput, old: Mapping[str, str], changed: pa.Array) -> None:
     register_parquet(con, {f"{k}_all": list(inputs.partials.get(k, [])) for k in PARTIAL_SCHEMAS},
                      {f"{k}_all": s for k, s in PARTIAL_SCHEMAS.items()})
     register_parquet(con, {t: list(inputs.staged.get(t, [])) for t in VERSIONED_TABLES}, inputs.staged_schemas)
-    for name, path in old.items():
-        con.read_parquet(path).create_view(f"old_{name}")
+    for name, relation in old.items():
+        con.execute(f"CREATE TEMP VIEW old_{name} AS SELECT * FROM {relation}")
     con.register("changed_in", pa.table({"account_id": pa.array(changed, pa.string())}))
     con.execute("CREATE TEMP TABLE chg AS SELECT DISTINCT account_id FROM changed_in")
 
@@ -111,22 +115,29 @@ def _touched_ips(con: duckdb.DuckDBPyConnection, owners: pa.Table) -> None:
 
 
 def _identifiers(con: duckdb.DuckDBPyConnection, hub_old: float, hub_new: float) -> int:
-    """New rows of the touched and the flipped identifiers; returns how many flipped."""
+    """New rows of the touched and the flipped identifiers; returns how many flipped.
+
+    Counts come from the last state where it knows them, so that the saved usage table (every
+    identifier of every account) is read for few identifiers, or not at all: an identifier of
+    the last ``identifiers`` table (two accounts or more) keeps its count, minus the changed
+    accounts' old uses, plus their new ones. Any other was used by at most one account; when
+    that was a changed account nobody else used it, otherwise one unchanged account may have
+    (``lookup``). Rows of unchanged accounts are read (``others``) only for those, and for
+    identifiers that stop being hubs, whose links come back.
+    """
     con.execute("""
-        CREATE TEMP TABLE touched AS
-        SELECT DISTINCT kind, value FROM (SELECT kind, value FROM old_ai_chg UNION ALL BY NAME SELECT kind, value FROM ai_chg)
-    """)
-    # Counts of the touched identifiers over the new usage: the unchanged accounts' rows (from
-    # the last state) and the changed accounts' new rows. One scan of the old usage table.
-    con.execute("""
-        CREATE TEMP TABLE identifier_counts AS
-        SELECT kind, value, count(*)::BIGINT AS n_accounts FROM (
-            SELECT kind, value FROM (SELECT kind, value FROM old_account_identifiers ANTI JOIN chg USING (account_id))
-            SEMI JOIN touched USING (kind, value)
-            UNION ALL BY NAME SELECT kind, value FROM ai_chg
+        CREATE TEMP TABLE chg_usage AS
+        SELECT kind, value, sum(was)::BIGINT AS n_before, sum(now)::BIGINT AS n_after FROM (
+            SELECT kind, value, 1 AS was, 0 AS now FROM old_ai_chg
+            UNION ALL SELECT kind, value, 0 AS was, 1 AS now FROM ai_chg
         ) GROUP BY kind, value
     """)
-    con.execute(f"CREATE TEMP TABLE identifiers_touched AS {agg.IDENTIFIERS_SQL}", {"hub_accounts": hub_new})
+    con.execute("CREATE TEMP TABLE touched AS SELECT kind, value FROM chg_usage")
+    con.execute("""
+        CREATE TEMP TABLE known_counts AS
+        SELECT u.kind, u.value, o.hub AS was_hub, (o.n_accounts - u.n_before + u.n_after)::BIGINT AS n_accounts
+        FROM chg_usage u JOIN old_identifiers o USING (kind, value)
+    """)
     # An untouched identifier keeps its count; its hub flag follows the cut-off.
     con.execute("""
         CREATE TEMP TABLE identifiers_flipped AS
@@ -134,17 +145,37 @@ def _identifiers(con: duckdb.DuckDBPyConnection, hub_old: float, hub_new: float)
         WHERE (n_accounts > $hub_old) <> (n_accounts > $hub_new)
     """, {"hub_old": hub_old, "hub_new": hub_new})
     con.execute("""
-        CREATE TEMP TABLE identifiers_new AS
-        SELECT * FROM old_identifiers ANTI JOIN touched USING (kind, value) ANTI JOIN identifiers_flipped USING (kind, value)
-        UNION ALL BY NAME SELECT * FROM identifiers_touched
-        UNION ALL BY NAME SELECT * FROM identifiers_flipped
+        CREATE TEMP TABLE lookup AS
+        SELECT kind, value FROM chg_usage ANTI JOIN old_identifiers USING (kind, value) WHERE n_before = 0
+        UNION ALL SELECT kind, value FROM known_counts
+        WHERE was_hub AND n_accounts >= $min_accounts AND n_accounts <= $hub_new
+        UNION ALL SELECT kind, value FROM identifiers_flipped WHERE NOT hub
+    """, {"hub_new": hub_new, "min_accounts": agg.MIN_ACCOUNTS_FOR_LINK})
+    if con.sql("SELECT count(*) FROM lookup").fetchall()[0][0]:
+        con.execute("""
+            CREATE TEMP TABLE others AS
+            SELECT * FROM (SELECT * FROM old_account_identifiers ANTI JOIN chg USING (account_id))
+            SEMI JOIN lookup USING (kind, value)
+        """)
+    else:  # e.g. a withdrawal: the changed accounts have no new usage to look up
+        con.execute("CREATE TEMP TABLE others AS SELECT * FROM old_account_identifiers LIMIT 0")
+    con.execute("""
+        CREATE TEMP TABLE identifier_counts AS
+        SELECT kind, value, n_accounts FROM (
+            SELECT u.kind, u.value,
+                   coalesce(k.n_accounts, coalesce(o.n, 0) + u.n_after)::BIGINT AS n_accounts
+            FROM chg_usage u LEFT JOIN known_counts k USING (kind, value)
+            LEFT JOIN (SELECT kind, value, count(*) AS n FROM others GROUP BY kind, value) o USING (kind, value)
+        ) WHERE n_accounts > 0
     """)
+    con.execute(f"CREATE TEMP TABLE identifiers_touched AS {agg.IDENTIFIERS_SQL}", {"hub_accounts": hub_new})
     return int(con.sql("SELECT count(*) FROM identifiers_flipped").fetchall()[0][0])
 
 
 def _links(con: duckdb.DuckDBPyConnection) -> None:
     """Links: the changed accounts' from scratch; the others' kept, but where their identifier
-    became or stopped being linkable (``eligibility_changed``)."""
+    became or stopped being linkable (``eligibility_changed``): an identifier that became
+    linkable was one account's, a hub, or flipped, and ``others`` holds its other users' rows."""
     con.execute("""
         CREATE TEMP TABLE eligibility_changed AS
         WITH scope AS (SELECT kind, value FROM touched UNION SELECT kind, value FROM identifiers_flipped),
@@ -159,58 +190,47 @@ def _links(con: duckdb.DuckDBPyConnection) -> None:
         CREATE TEMP TABLE links_changed AS
         SELECT * FROM ai_chg SEMI JOIN (SELECT kind, value FROM identifiers_touched WHERE NOT hub) USING (kind, value)
         UNION ALL BY NAME
-        SELECT * FROM (SELECT * FROM old_account_identifiers ANTI JOIN chg USING (account_id))
-        SEMI JOIN (SELECT kind, value FROM eligibility_changed WHERE linkable) USING (kind, value)
+        SELECT * FROM others SEMI JOIN (SELECT kind, value FROM eligibility_changed WHERE linkable) USING (kind, value)
     """)
 
 
-def _spliced_tables(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
-    """Every state table: the last state's rows outside the change, and the recomputed ones."""
+def _changes(con: duckdb.DuckDBPyConnection) -> dict[str, TableChange]:
+    """Per state table: the keys the change reaches and their new rows (none: the key left)."""
     con.execute("CREATE OR REPLACE TEMP VIEW account_identifiers AS SELECT * FROM ai_chg")
     con.execute(f"CREATE TEMP TABLE activity AS {agg.ACTIVITY_SQL}")
-    keep = "ANTI JOIN chg USING (account_id)"
-    queries = {
-        "accounts": f"SELECT * FROM old_accounts {keep} UNION ALL BY NAME SELECT * FROM ({agg.ACCOUNTS_OUT_SQL})",
-        "identifiers": "SELECT * FROM identifiers_new",
-        "links": f"SELECT * FROM old_links {keep} ANTI JOIN eligibility_changed USING (kind, value) "
-                 "UNION ALL BY NAME SELECT * FROM links_changed",
-        "account_identifiers": f"SELECT * FROM old_account_identifiers {keep} UNION ALL BY NAME SELECT * FROM ai_chg",
-        "labels": f"SELECT * FROM old_labels {keep} UNION ALL BY NAME SELECT * FROM ({agg.LABELS_LATEST_SQL})",
-        "organisations": agg.ORGANISATIONS_LATEST_SQL,
-        # IPs no account uses any more leave; the touched ones that some account still uses are
-        # matched again (same ranges, so the same row as before where it had one).
-        "ip_networks": "SELECT * FROM old_ip_networks ANTI JOIN ips_touched USING (ip) UNION ALL BY NAME "
-                       "SELECT * FROM ip_networks_touched SEMI JOIN (SELECT value AS ip FROM identifier_counts "
-                       "WHERE kind = 'ip') USING (ip)",
-    }
-    names = {name: STATE_SCHEMAS[name].names for name in queries}
-    return {name: conform(name, con.sql(f"SELECT {', '.join(names[name])} FROM ({sql}) "
-                                        f"ORDER BY {', '.join(SORT_KEYS[name])}").to_arrow_table())
-            for name, sql in queries.items()}
-
-
-def _spliced_subnets(con: duckdb.DuckDBPyConnection) -> pa.Table:
-    """IN_SUBNET rows: kept but for the touched IPs, whose rows follow their node."""
     con.register("subnets_touched", ip_subnets(con.sql(
         "SELECT * FROM identifiers_touched WHERE kind = 'ip'").to_arrow_table()))
-    sql = ("SELECT * FROM old_ip_subnets ANTI JOIN (SELECT value AS ip FROM touched WHERE kind = 'ip') USING (ip) "
-           "UNION ALL BY NAME SELECT * FROM subnets_touched")
-    return conform("ip_subnets", con.sql(f"SELECT * FROM ({sql}) ORDER BY ip").to_arrow_table())
-
-
-def _scope(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
-    """Per graph table, the keys a sync must compare: rows outside them are the last state's."""
     ips = "SELECT value AS ip FROM touched WHERE kind = 'ip'"
+    # (keys, rows) per table; rows hold only keys of the change.
     queries = {
-        "accounts": "SELECT account_id FROM chg",
-        "labels": "SELECT account_id FROM chg",
-        "identifiers": "SELECT kind, value FROM touched UNION SELECT kind, value FROM identifiers_flipped",
-        "links": "SELECT account_id, kind, value FROM old_links SEMI JOIN chg USING (account_id) "
-                 "UNION SELECT account_id, kind, value FROM old_links SEMI JOIN eligibility_changed USING (kind, value) "
-                 "UNION SELECT account_id, kind, value FROM links_changed",
-        "ip_subnets": ips,
+        "accounts": ("SELECT account_id FROM chg", agg.ACCOUNTS_OUT_SQL),
+        "identifiers": ("SELECT kind, value FROM touched UNION SELECT kind, value FROM identifiers_flipped",
+                        "SELECT * FROM identifiers_touched UNION ALL BY NAME SELECT * FROM identifiers_flipped"),
+        # The changed accounts' links, and every link of an identifier whose eligibility moved.
+        "links": ("SELECT account_id, kind, value FROM old_links SEMI JOIN chg USING (account_id) "
+                  "UNION SELECT account_id, kind, value FROM old_links SEMI JOIN eligibility_changed USING (kind, value) "
+                  "UNION SELECT account_id, kind, value FROM links_changed",
+                  "SELECT * FROM links_changed"),
+        "account_identifiers": ("SELECT account_id FROM chg", "SELECT * FROM ai_chg"),
+        "labels": ("SELECT account_id FROM chg", agg.LABELS_LATEST_SQL),
+        "organisations": ("SELECT org_id FROM old_organisations UNION SELECT org_id FROM organisations",
+                          agg.ORGANISATIONS_LATEST_SQL),
+        # IPs no account uses any more leave; the touched ones that some account still uses are
+        # matched again (same ranges, so the same row as before where it had one).
+        "ip_networks": ("SELECT ip FROM ips_touched",
+                        "SELECT * FROM ip_networks_touched SEMI JOIN (SELECT value AS ip FROM identifier_counts "
+                        "WHERE kind = 'ip') USING (ip)"),
+        # IN_SUBNET rows follow their IP node.
+        "ip_subnets": (ips, "SELECT * FROM subnets_touched"),
     }
-    return {name: con.sql(sql).to_arrow_table() for name, sql in queries.items()}
+    out = {}
+    for name, (keys, rows) in queries.items():
+        columns = ", ".join(STATE_SCHEMAS[name].names)
+        out[name] = TableChange(
+            keys=con.sql(keys).to_arrow_table().select(list(OVERLAY_KEYS[name])),
+            rows=conform(name, con.sql(f"SELECT {columns} FROM ({rows}) ORDER BY {', '.join(SORT_KEYS[name])}").to_arrow_table()),
+        )
+    return out
 
 
 def _sorted(name: str, table: pa.Table) -> pa.Table:

@@ -24,7 +24,7 @@ import pyarrow as pa
 from sybilgraph.db.session import Database
 from sybilgraph.ingest.columnar import PARQUET_OPTIONS, ColumnarStore
 from sybilgraph.ingest.graph_writer import GraphWriter
-from sybilgraph.ingest.state import GRAPH_TABLES, STATE_SCHEMAS, StateDir
+from sybilgraph.ingest.state import GRAPH_TABLES, STATE_SCHEMAS, StateDir, TableChange
 from sybilgraph.ingest.writer_lock import WriterGuard
 from sybilgraph.progress import Reporter
 
@@ -56,53 +56,66 @@ class GraphDelta:
 def graph_delta(
     connect: Callable[[], duckdb.DuckDBPyConnection],
     state: StateDir,
-    target: dict[str, pa.Table],
+    target: Mapping[str, pa.Table | TableChange],
     full_write: bool,
     scope: Mapping[str, pa.Table] | None = None,
     forced: Mapping[str, pa.Table] | None = None,
 ) -> GraphDelta:
     """What to write and delete to take the graph from ``state`` to ``target``.
 
-    ``scope``: per table, key columns outside of which ``target`` equals ``state`` (a splice
-    knows them): only rows within are compared. ``forced``: keys a killed sync may have left
-    half-written (``StateDir.read_pending``): written as ``target`` has them, or deleted.
-    Deletes come back as key columns only.
+    ``target``: per graph table, the table whole, or its change from ``state`` (a splice's:
+    only rows within its keys are compared). ``scope``: per table, key columns outside of which a
+    whole ``target`` table equals ``state``: only rows within are compared. ``forced``: keys a
+    killed sync may have left half-written (``StateDir.read_pending``): written as ``target``
+    has them, or deleted. Deletes come back as key columns only.
     """
     delta = GraphDelta()
     con = connect()
     try:
         for name in GRAPH_TABLES:
             new, keys = target[name], ", ".join(DELETE_KEYS[name])
-            old_path = state.table_path(name)
-            if old_path is None:
+            old_relation = state.relation(name)
+            if old_relation is None:
+                if isinstance(new, TableChange):
+                    raise ValueError(f"a change of {name} without a last state to change")
                 delta.upserts[name] = new
                 delta.deletes[name] = new.select(list(DELETE_KEYS[name])).slice(0, 0)
                 continue
-            con.register("new_rows", new)
-            con.read_parquet(str(old_path)).create_view("old_rows")
-            new_in, old_in = _within(con, "new_rows", "old_rows", None if full_write or scope is None else scope.get(name))
+            con.execute(f"CREATE OR REPLACE TEMP VIEW old_rows AS SELECT * FROM {old_relation}")
+            if isinstance(new, TableChange):
+                # The new table is the old one with the change's keys replaced; only they differ.
+                con.register("change_rows", new.rows)
+                new_in, old_in = "change_rows", _within(con, "old_rows", new.keys)
+                columns = ", ".join(STATE_SCHEMAS[name].names)
+                con.execute(f"CREATE OR REPLACE TEMP VIEW new_rows AS SELECT {columns} FROM old_rows "
+                            f"ANTI JOIN scope_keys USING ({', '.join(new.keys.column_names)}) "
+                            f"UNION ALL SELECT {columns} FROM change_rows")
+            else:
+                con.register("whole_rows", new)
+                con.execute("CREATE OR REPLACE TEMP VIEW new_rows AS SELECT * FROM whole_rows")
+                bounds = None if full_write or scope is None else scope.get(name)
+                new_in, old_in = _within(con, "new_rows", bounds), _within(con, "old_rows", bounds)
+            # Scope keys are a prefix of the delete keys: a new row sharing a delete key with an
+            # old row in scope is in scope too.
             upserts = "SELECT * FROM new_rows" if full_write else f"SELECT * FROM {new_in} EXCEPT SELECT * FROM {old_in}"
-            deletes = f"SELECT {keys} FROM {old_in} ANTI JOIN new_rows USING ({keys})"
+            deletes = f"SELECT {keys} FROM {old_in} ANTI JOIN {new_in} USING ({keys})"
             if forced and name in forced and forced[name].num_rows:
                 con.register("forced_keys", forced[name])
                 upserts += f" UNION SELECT * FROM new_rows SEMI JOIN forced_keys USING ({keys})"
                 deletes += f" UNION SELECT {keys} FROM forced_keys ANTI JOIN new_rows USING ({keys})"
             delta.upserts[name] = con.sql(upserts).to_arrow_table()
             delta.deletes[name] = con.sql(deletes).to_arrow_table()
-            con.unregister("new_rows")
     finally:
         con.close()
     return delta
 
 
-def _within(con: duckdb.DuckDBPyConnection, new: str, old: str, keys: pa.Table | None) -> tuple[str, str]:
-    """The relations to compare: whole, or only their rows with a key in ``keys``."""
+def _within(con: duckdb.DuckDBPyConnection, relation: str, keys: pa.Table | None) -> str:
+    """``relation`` whole, or only its rows with a key in ``keys`` (registered as scope_keys)."""
     if keys is None:
-        return new, old
+        return relation
     con.register("scope_keys", keys)
-    using = ", ".join(keys.column_names)
-    return (f"(SELECT * FROM {new} SEMI JOIN scope_keys USING ({using}))",
-            f"(SELECT * FROM {old} SEMI JOIN scope_keys USING ({using}))")
+    return f"(SELECT * FROM {relation} SEMI JOIN scope_keys USING ({', '.join(keys.column_names)}))"
 
 
 def _keys(delta: GraphDelta) -> dict[str, pa.Table]:
@@ -115,10 +128,27 @@ def _keys(delta: GraphDelta) -> dict[str, pa.Table]:
     return out
 
 
+def _deletes_to_send(delta: GraphDelta) -> dict[str, pa.Table]:
+    """The deletes to send: the links of an account that is deleted too are left to its DETACH
+    DELETE (a withdrawal's links went one MATCH and DELETE each, most of its graph time). Its
+    labels are not: their statement also removes a Label no account carries any more."""
+    out = dict(delta.deletes)
+    if not delta.deletes["accounts"].num_rows:
+        return out
+    con = duckdb.connect()
+    try:
+        con.register("gone_accounts", delta.deletes["accounts"].select(["account_id"]))
+        con.register("deleted", delta.deletes["links"])
+        out["links"] = con.sql("SELECT * FROM deleted ANTI JOIN gone_accounts USING (account_id)").to_arrow_table()
+    finally:
+        con.close()
+    return out
+
+
 def sync_graph(
     db: Database,
     store: ColumnarStore,
-    target: dict[str, pa.Table],
+    target: Mapping[str, pa.Table | TableChange],
     reporter: Reporter,
     batch_size: int,
     full_write: bool = False,
@@ -143,12 +173,16 @@ def sync_graph(
     check()
     if delta.rows:
         state.write_pending(_keys(delta))  # durable before the graph changes
-    with reporter.phase("write graph", total=delta.rows) as phase:
+    deletes = _deletes_to_send(delta)
+    total = sum(t.num_rows for t in delta.upserts.values()) + sum(t.num_rows for t in deletes.values())
+    with reporter.phase("write graph", total=total) as phase:
         for name in DELETE_ORDER:
-            if delta.deletes[name].num_rows:
-                counts[f"deleted_{name}"] = writer.delete(name, delta.deletes[name], phase)
+            if delta.deletes[name].num_rows:  # counted as they leave the graph, sent or not
+                counts[f"deleted_{name}"] = delta.deletes[name].num_rows
+                writer.delete(name, deletes[name], phase)
         for name in GRAPH_TABLES:
             counts[name] = getattr(writer, name)(delta.upserts[name], phase)
+        writer.flush()
     check()
     # Saved only once the graph holds it: a run killed before this point computes the same delta.
     state.write(target, PARQUET_OPTIONS, revision, deliveries)
