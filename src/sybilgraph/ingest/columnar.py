@@ -7,7 +7,7 @@ timelines. Layout under ``$SYBILGRAPH_HOME/columnar``::
     bundles/<ingest_id>/<table>/part-*.parquet     a delivery's validated rows
     bundles/<ingest_id>/<partial>/<name>.parquet   its partial aggregates (aggregate.py)
     staging/<ingest_id>/...                 a delivery being written; moved into bundles/ at once
-    graph_state/CURRENT, gen-*/<name>.parquet      what the graph holds (state.py)
+    graph_state/CURRENT, gen-*/<name>.parquet      what the graph holds (state.py; with overlays)
 
 The manifest is the one authority on what is live. A delivery is identified by its bundle id
 (``bundle.json``'s ``bundle_id``, else the directory name); each delivery gets a sequence number

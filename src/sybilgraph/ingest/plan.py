@@ -82,8 +82,7 @@ def plan_state(store: ColumnarStore, settings: Settings, full: bool = False,
             if len(changed) > max_share * n_old:
                 why = f"{len(changed):,} changed accounts, more than {max_share:.0%} of {n_old:,}"
             else:
-                old = {name: rel for name in STATE_SCHEMAS if (rel := state.relation(name)) is not None}
-                spliced = splice(con, _touching(store, inputs, deliveries, changed), old, changed)
+                spliced = splice(con, _touching(store, inputs, deliveries, changed), state, changed)
                 if spliced is not None:
                     how = f"splice: {len(changed):,} changed accounts, {spliced.flipped:,} hub flips"
                     return StatePlan(dict(spliced.changes), spliced.scope, _with_rule(deliveries, inputs), how,

@@ -27,7 +27,6 @@ every table.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import duckdb
@@ -37,7 +36,7 @@ from sybilgraph.ingest import aggregate as agg
 from sybilgraph.ingest.aggregators import PARTIAL_SCHEMAS, register_parquet
 from sybilgraph.ingest.combine import VERSIONED_TABLES, CombineInput, conform, ip_subnets
 from sybilgraph.ingest.networks import match_networks
-from sybilgraph.ingest.state import GRAPH_TABLES, OVERLAY_KEYS, SORT_KEYS, STATE_SCHEMAS, TableChange
+from sybilgraph.ingest.state import GRAPH_TABLES, OVERLAY_KEYS, SORT_KEYS, STATE_SCHEMAS, StateDir, TableChange
 
 __all__ = ["Splice", "splice"]
 
@@ -57,11 +56,10 @@ class Splice:
 
 
 def splice(
-    con: duckdb.DuckDBPyConnection, inputs: CombineInput, old: Mapping[str, str], changed: pa.Array
+    con: duckdb.DuckDBPyConnection, inputs: CombineInput, old: StateDir, changed: pa.Array
 ) -> Splice | None:
-    """The state of ``inputs`` from the last state (``old``: table -> DuckDB relation,
-    ``StateDir.relation``) and the accounts whose deliveries changed; None when the network
-    ranges changed (combine instead).
+    """The state of ``inputs`` from the last state ``old`` and the accounts whose deliveries
+    changed; None when the network ranges changed (combine instead).
 
     ``inputs`` may name only the deliveries that touched a changed account for the partials and
     the ``accounts`` and ``labels`` rows (no other delivery holds a row of theirs), but every
@@ -83,14 +81,18 @@ def splice(
     return Splice(changes=_changes(con), flipped=flipped)
 
 
-def _register(con: duckdb.DuckDBPyConnection, inputs: CombineInput, old: Mapping[str, str], changed: pa.Array) -> None:
+def _register(con: duckdb.DuckDBPyConnection, inputs: CombineInput, old: StateDir, changed: pa.Array) -> None:
     register_parquet(con, {f"{k}_all": list(inputs.partials.get(k, [])) for k in PARTIAL_SCHEMAS},
                      {f"{k}_all": s for k, s in PARTIAL_SCHEMAS.items()})
     register_parquet(con, {t: list(inputs.staged.get(t, [])) for t in VERSIONED_TABLES}, inputs.staged_schemas)
-    for name, relation in old.items():
-        con.execute(f"CREATE TEMP VIEW old_{name} AS SELECT * FROM {relation}")
+    for name in STATE_SCHEMAS:
+        con.execute(f"CREATE TEMP VIEW old_{name} AS SELECT * FROM {old.relation(name)}")
     con.register("changed_in", pa.table({"account_id": pa.array(changed, pa.string())}))
     con.execute("CREATE TEMP TABLE chg AS SELECT DISTINCT account_id FROM changed_in")
+    # The changed accounts the last state holds (none for a delivery of new accounts): their
+    # old usage rows, read by key (``StateDir.rows_of``: from the overlay where it has them).
+    con.execute("CREATE TEMP TABLE chg_known AS SELECT account_id FROM chg SEMI JOIN old_accounts USING (account_id)")
+    con.execute(f"CREATE TEMP VIEW old_ai_of_chg AS SELECT * FROM {old.rows_of('account_identifiers', 'chg_known')}")
 
 
 def _changed_accounts(con: duckdb.DuckDBPyConnection) -> None:
@@ -100,7 +102,7 @@ def _changed_accounts(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE TEMP VIEW pairs_partial AS SELECT * FROM pairs_all SEMI JOIN chg USING (account_id)")
     con.execute("CREATE TEMP VIEW activity_partial AS SELECT * FROM activity_all SEMI JOIN chg USING (account_id)")
     con.execute(f"CREATE TEMP TABLE pairs AS {agg.PAIRS_SQL}")
-    con.execute("CREATE TEMP TABLE old_ai_chg AS SELECT * FROM old_account_identifiers SEMI JOIN chg USING (account_id)")
+    con.execute("CREATE TEMP TABLE old_ai_chg AS SELECT * FROM old_ai_of_chg")
 
 
 def _touched_ips(con: duckdb.DuckDBPyConnection, owners: pa.Table) -> None:

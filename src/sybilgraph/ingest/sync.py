@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from sybilgraph.db.session import Database
 from sybilgraph.ingest.columnar import PARQUET_OPTIONS, ColumnarStore
@@ -85,7 +86,8 @@ def graph_delta(
             if isinstance(new, TableChange):
                 # The new table is the old one with the change's keys replaced; only they differ.
                 con.register("change_rows", new.rows)
-                new_in, old_in = "change_rows", _within(con, "old_rows", new.keys)
+                con.register("scope_keys", new.keys)
+                new_in, old_in = "change_rows", state.rows_of(name, "scope_keys")
                 columns = ", ".join(STATE_SCHEMAS[name].names)
                 con.execute(f"CREATE OR REPLACE TEMP VIEW new_rows AS SELECT {columns} FROM old_rows "
                             f"ANTI JOIN scope_keys USING ({', '.join(new.keys.column_names)}) "
@@ -133,15 +135,10 @@ def _deletes_to_send(delta: GraphDelta) -> dict[str, pa.Table]:
     DELETE (a withdrawal's links went one MATCH and DELETE each, most of its graph time). Its
     labels are not: their statement also removes a Label no account carries any more."""
     out = dict(delta.deletes)
-    if not delta.deletes["accounts"].num_rows:
-        return out
-    con = duckdb.connect()
-    try:
-        con.register("gone_accounts", delta.deletes["accounts"].select(["account_id"]))
-        con.register("deleted", delta.deletes["links"])
-        out["links"] = con.sql("SELECT * FROM deleted ANTI JOIN gone_accounts USING (account_id)").to_arrow_table()
-    finally:
-        con.close()
+    gone = delta.deletes["accounts"].column("account_id")
+    if len(gone):
+        links = out["links"]
+        out["links"] = links.filter(pc.invert(pc.is_in(links["account_id"], value_set=gone.combine_chunks())))
     return out
 
 
