@@ -456,7 +456,8 @@ def bench_ingest_cmd(
     yes: Annotated[bool, typer.Option("--yes", help="Confirm: the database is emptied first.")] = False,
     delivery_share: Annotated[float | None, typer.Option(
         help="Instead: ingest all but this share of the accounts, then a delivery of that share, its "
-             "redelivery and its withdrawal, each timed as a share of the full ingest (e.g. 0.01).")] = None,
+             "redelivery and its withdrawal, each timed as a share of the full ingest (e.g. 0.01); twice: right after the "
+             "full ingest, then again on the running server.")] = None,
 ) -> None:
     """Benchmark ingest against the time pyarrow takes merely to read the same files."""
     from sybilgraph.bench.ingest_bench import bench_incremental, bench_ingest

@@ -1,7 +1,9 @@
 """Floors: the least each piece of work could cost, measured in the same run on the same input.
 
-- *pyarrow read*: pyarrow reading every column of every ``interactions`` file of the bundle
-  (ingest cannot be faster than reading its input once).
+- *pyarrow read*: pyarrow reading every column of every table file of the bundle (ingest
+  cannot be faster than reading its input once); ``ingest_bench.read_floor``, the floor
+  ``bench-ingest`` reports too, warm (the best of its reads: the files in the page cache, as for
+  the ingest right after it).
 - *DuckDB group-by*: DuckDB grouping those files by (account_id, ip) with a count and the first
   and last timestamp, materialised (the core of the ingest's aggregate phase, alone).
 - *bare Leiden*: GDS Leiden, with attribution's parameters, on the evidence graph already
@@ -19,7 +21,7 @@ from typing import Any
 
 from sybilgraph.attribution.communities import leiden_config, project_edges
 from sybilgraph.attribution.params import AttributionParams
-from sybilgraph.bench.ingest_bench import read_with_pyarrow
+from sybilgraph.bench.ingest_bench import read_floor
 from sybilgraph.bench.results import Floor
 from sybilgraph.db.session import Database
 from sybilgraph.ingest.columnar import ColumnarStore
@@ -34,23 +36,10 @@ REPEATS = 3
 
 
 def pyarrow_read_floor(bundle: Path, repeats: int = REPEATS) -> Floor:
-    files = find_table_files(bundle, "interactions")
-    runs = [_read_all(files) for _ in range(repeats)]
-    seconds, rows, columns = min(runs)
-    detail = {"files": len(files), "columns": columns, "runs_s": [round(r[0], 3) for r in runs]}
-    return Floor("pyarrow_read", seconds, rows, "interactions", detail)
-
-
-def _read_all(files: list[Path]) -> tuple[float, int, int]:
-    """(seconds, rows, columns) to read every column of ``files``, one file at a time."""
-    t0 = time.perf_counter()
-    rows = columns = 0
-    for path in files:
-        table = read_with_pyarrow(path)
-        rows += table.num_rows
-        columns = table.num_columns
-        del table  # the floor is reading, not holding everything
-    return time.perf_counter() - t0, rows, columns
+    floor = read_floor(bundle, repeats)
+    detail = {"tables": "every table file", "runs_s": list(floor.runs_s), "cold_s": floor.runs_s[0],
+              "interactions": floor.interactions}
+    return Floor("pyarrow_read", floor.seconds, floor.rows, "rows", detail)
 
 
 def duckdb_group_by_floor(bundle: Path, settings: Settings, repeats: int = REPEATS) -> Floor:

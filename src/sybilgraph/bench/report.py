@@ -32,7 +32,7 @@ BEGIN = "<!-- bench:begin -->"
 END = "<!-- bench:end -->"
 
 FLOOR_TEXT = {
-    "pyarrow_read": ("pyarrow reads every column of every interactions file", "ingest / pyarrow read"),
+    "pyarrow_read": ("pyarrow reads every column of every table file (warm: best of 3)", "ingest / pyarrow read"),
     "duckdb_group_by": ("DuckDB groups them by (account_id, ip): count, first and last ts",
                         "ingest aggregate / duckdb group-by"),
     "gds_leiden": ("GDS Leiden alone (stats, concurrency 1) on the projected evidence graph",
