@@ -177,8 +177,8 @@ SORT_KEYS: dict[str, tuple[str, ...]] = {
     "ip_subnets": ("ip",),
 }
 
-# What an overlay replaces: every row of the base whose values in these columns (a prefix of the
-# table's sort key) are among the overlay's keys.
+# What an overlay replaces: every row of the base whose values in these columns are among the
+# overlay's keys (a table's whole key, or the account that owns its rows).
 OVERLAY_KEYS: dict[str, tuple[str, ...]] = {
     "accounts": ("account_id",),
     "identifiers": ("kind", "value"),
