@@ -122,11 +122,10 @@ def collect_training(db: Database, bundle: Path, params: AttributionParams) -> T
     ingest_bundle(bundle, db.settings, db)
     truth, _labels = load_truth(bundle)
     truth = truth.set_index("account_id")
-    benign = truth.index[~truth["is_distillation"].astype(bool)]
-    result = run_attribution(db, params, keep_details=True, null_accounts=set(benign.astype(str)))
+    fake = truth["is_distillation"].astype(bool)
+    result = run_attribution(db, params, keep_details=True, null_accounts=set(truth.index[~fake].astype(str)))
     assert result.details is not None
     op_of = truth["operator"].where(truth["operator"].notna() & (truth["operator"] != ""), None)
-    fake = truth["is_distillation"].astype(bool)
     families = operator_families(bundle)
     members = pd.DataFrame(result.details["members"])
     members = members[members["account_id"].isin(truth.index)]
@@ -212,8 +211,7 @@ def fit_score(ops: pd.DataFrame, params: AttributionParams, fitted_on: dict[str,
     x = data[list(FEATURES)].to_numpy(dtype=float)
     y = data["campaign"].to_numpy(dtype=int)
     model = LogisticRegression(C=1.0, max_iter=2_000)
-    weight = data["weight"] if "weight" in data else data["members"]  # training sets saved before null groups
-    model.fit(x, y, sample_weight=weight.to_numpy(dtype=float))
+    model.fit(x, y, sample_weight=data["weight"].to_numpy(dtype=float))
     coef = {k: round(float(c), 6) for k, c in zip(FEATURES, model.coef_[0])}
     return ScoreModel(coefficients=coef, intercept=round(float(model.intercept_[0]), 6), fitted_on=fitted_on or {})
 
