@@ -358,6 +358,13 @@ class StateDir:
         hub rule in its metadata): what the next change splices from. Without it the next change
         combines everything.
         """
+        return self.publish(self.prepare(tables, write_options, deliveries), revision)
+
+    def prepare(self, tables: Mapping[str, pa.Table | TableChange], write_options: dict[str, Any],
+                deliveries: pa.Table | None = None) -> Path:
+        """``write`` without publishing: the next generation's files, on disk, that no reader sees
+        until ``publish`` names them. Lets a writer save the state while its graph load finishes
+        and publish it after (a writer killed in between leaves a directory the next write replaces)."""
         current, generation = self.snapshot()
         generation += 1
         target = self.root / f"gen-{generation:08d}"
@@ -394,6 +401,12 @@ class StateDir:
         if deliveries is not None:
             pq.write_table(deliveries, target / DELIVERIES_FILE, **write_options)
         durable.fsync_tree(target)  # the generation's files reach the disk before the pointer names them
+        return target
+
+    def publish(self, target: Path, revision: int | None = None) -> int:
+        """Make the generation ``prepare`` wrote the current one; returns its number."""
+        current = self.current()
+        generation = int(target.name.removeprefix("gen-"))
         durable.write_text(self.pointer, json.dumps({"dir": target.name, "generation": generation, "revision": revision}))
         # The generation before stays: a reader that took its snapshot a moment ago finishes.
         for old in self.root.glob("gen-*"):
