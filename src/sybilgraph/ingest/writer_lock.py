@@ -172,9 +172,14 @@ def _renew(guard: WriterGuard, stop: threading.Event) -> None:
     while not stop.wait(guard.settings.lease_heartbeat_s):
         if guard.paused or not guard.owned:
             continue
+        lease = guard.lease
         try:
-            guard.lease.renew()
+            lease.renew()
         except LeaseLost as e:
+            if guard.paused or guard.lease is not lease:
+                # A renewal in flight when the bulk import stopped the database ends on the new
+                # store, where the lease was taken anew (``resume``): renew that one from now on.
+                continue
             log.error(json.dumps({"event": "lease_lost", "lease": INGEST_LEASE, "reason": str(e)}))
             return
         except Exception as e:  # noqa: BLE001 - retried on the next beat; the lease outlives a few misses
