@@ -43,6 +43,7 @@ from sybilgraph.errors import SybilgraphError
 from sybilgraph.identifiers import KINDS, IdentifierKind
 from sybilgraph.ingest.graph_writer import graph_rows
 from sybilgraph.settings import Settings
+from sybilgraph.timing import timed
 
 __all__ = ["ARRAY_DELIMITER", "BulkImportError", "ImportFile", "import_files", "run_import"]
 
@@ -274,11 +275,12 @@ def _links(links: pa.Table, kind: IdentifierKind) -> tuple[list[str], list[pa.Ar
 
 # -- the importer ---------------------------------------------------------------------------------
 def run_import(settings: Settings, files: list[ImportFile], work: Path, threads: int | None = None,
-               imported: Callable[[], None] | None = None) -> float:
+               imported: Callable[[], None] | None = None, timings: dict[str, float] | None = None) -> float:
     """Import ``files`` as the local Neo4j's ``neo4j`` database (the server stops meanwhile), start it; seconds taken.
 
     ``imported``: called once the new store is in place, before the server starts on it (work
-    for the caller's threads while the JVM starts).
+    for the caller's threads while the JVM starts). ``timings``: gets ``bulk_import.importer``
+    (the server stops meanwhile) and ``bulk_import.start``.
 
     The importer writes into a home of its own under ``work``; the new store replaces the live
     one by renames once it is complete, so a run killed during the import leaves the live store
@@ -286,6 +288,7 @@ def run_import(settings: Settings, files: list[ImportFile], work: Path, threads:
     server creates empty at start: either way the next ingest finds an empty graph and loads it.
     """
     local = LocalNeo4j(settings)
+    timings = {} if timings is None else timings
     t0 = time.perf_counter()
     staging = work / "neo4j-home"
     shutil.rmtree(staging, ignore_errors=True)
@@ -309,14 +312,15 @@ def run_import(settings: Settings, files: list[ImportFile], work: Path, threads:
         # The live configuration, but this home's data directory (server.directories.data is relative).
         env = {**os.environ, "NEO4J_HOME": str(staging), "NEO4J_CONF": str(local.home)}
         # The importer writes a home of its own, so the server stops while it runs (seconds saved).
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        try:
-            local.stop()
-            output, _ = proc.communicate()
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
+        with timed(timings, "bulk_import.importer"):
+            proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            try:
+                local.stop()
+                output, _ = proc.communicate()
+            except BaseException:
+                proc.kill()
+                proc.wait()
+                raise
         (work / "import.log").write_text(output)
         if proc.returncode != 0:
             tail = "\n".join(output.strip().splitlines()[-15:])
@@ -329,7 +333,8 @@ def run_import(settings: Settings, files: list[ImportFile], work: Path, threads:
         if imported is not None:
             imported()
     finally:
-        local.start()
+        with timed(timings, "bulk_import.start"):
+            local.start()
         shutil.rmtree(staging, ignore_errors=True)
     return time.perf_counter() - t0
 

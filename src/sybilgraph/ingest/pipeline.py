@@ -324,7 +324,7 @@ def _bulk_load(
             saving.append(background.submit(state.prepare, tables, PARQUET_OPTIONS, plan.deliveries))
 
         with timed(timings, "bulk_import"):
-            run_import(settings, files, work, imported=save_state)
+            run_import(settings, files, work, imported=save_state, timings=timings)
         with timed(timings, "schema_after_import"):
             _wait_for(db)
             guard.resume(db)
