@@ -31,7 +31,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sybilgraph.errors import ConfigError, SybilgraphError
@@ -48,6 +50,8 @@ __all__ = [
     "SparkAggregator",
     "conform",
     "duckdb_partials",
+    "hour_histograms",
+    "in_key_order",
     "make_aggregator",
     "read_output",
     "register_parquet",
@@ -87,28 +91,45 @@ PARTIAL_SCHEMAS: dict[str, pa.Schema] = {
     ]),
 }
 
-# Each partial's key, which is also its row order.
+# Each partial's key (one row per key). Activity rows come in this order; pairs rows in none
+# (``duckdb_partials``): whoever compares two pairs partials sorts them first.
 PARTIAL_SORT_KEYS: dict[str, tuple[str, ...]] = {
     "pairs": ("account_id", "kind", "value"),
     "activity": ("account_id",),
 }
 
 def duckdb_partials(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
-    """The partial tables of the ``INPUT_TABLES`` relations registered on ``con``, conformed and sorted.
+    """The partial tables of the ``INPUT_TABLES`` relations registered on ``con``, conformed.
 
-    Pairs are grouped one identifier kind at a time into a temporary table, then sorted: the
-    UNION ALL of all kinds runs their hash tables side by side and ran out of DuckDB's default
-    4 GB at scale 1.0; one after another it fits in 300 MB where the UNION ALL failed at 500 MB
-    (scale 0.2, 9.4M interactions), for 6-10% more CPU.
+    Pairs are grouped one identifier kind at a time, each straight into Arrow: the UNION ALL of
+    all kinds runs their hash tables side by side and ran out of DuckDB's default 4 GB at scale
+    1.0; one after another it fits in 300 MB where the UNION ALL failed at 500 MB (scale 0.2,
+    9.4M interactions), for 6-10% more CPU. Pairs are left in the order the kinds came out
+    (``PARTIAL_SORT_KEYS``: their key, not their order): combining groups them again and sorts
+    what it keeps, and sorting the 22M usage rows of scale 1.0 here too cost 8-10 s.
     """
-    fields = ", ".join(f"{f.name} {_DUCKDB_TYPES[f.type]}" for f in PARTIAL_SCHEMAS["pairs"])
-    con.execute(f"CREATE OR REPLACE TEMP TABLE pairs_rows ({fields})")
-    for sql in agg.PAIRS_PARTIAL_PARTS:
-        con.execute(f"INSERT INTO pairs_rows {sql}")
-    out = {"pairs": con.sql(f"SELECT * FROM pairs_rows ORDER BY {', '.join(PARTIAL_SORT_KEYS['pairs'])}").to_arrow_table()}
-    con.execute("DROP TABLE pairs_rows")
-    out["activity"] = con.sql(f"{agg.ACTIVITY_PARTIAL_SQL} ORDER BY {', '.join(PARTIAL_SORT_KEYS['activity'])}").to_arrow_table()
-    return {name: conform(name, table) for name, table in out.items()}
+    parts = [conform("pairs", con.sql(sql).to_arrow_table()) for sql in agg.PAIRS_PARTIAL_PARTS]
+    activity = con.sql(f"{agg.ACTIVITY_PARTIAL_SQL} ORDER BY {', '.join(PARTIAL_SORT_KEYS['activity'])}").to_arrow_table()
+    hours = hour_histograms(activity.column("account_id"), con.sql(agg.HOURS_PARTIAL_SQL).to_arrow_table())
+    return {"pairs": pa.concat_tables(parts), "activity": conform("activity", activity.append_column("hour_hist", hours))}
+
+
+def hour_histograms(accounts: pa.ChunkedArray | pa.Array, hours: pa.Table) -> pa.ListArray:
+    """Per account of ``accounts`` (distinct), its 168 interaction counts by hour of week.
+
+    ``hours``: (account_id, hour, n) rows, ``aggregate.HOURS_PARTIAL_SQL``; an account without
+    any gets 168 zeros. Counts are summed exactly (float64 holds integers up to 2**53).
+    """
+    n_accounts, width = len(accounts), agg.HOURS_PER_WEEK
+    where = pc.index_in(hours.column("account_id"), value_set=pa.chunked_array(accounts).combine_chunks())
+    if where.null_count:
+        raise ValueError("hour counts of an account the activity partial does not hold")
+    hour = hours.column("hour").to_numpy()
+    inside = (hour >= 0) & (hour < width)  # as the 168 lookups had it: an hour out of range counts nowhere
+    cells = where.to_numpy().astype(np.int64)[inside] * width + hour[inside]
+    dense = np.bincount(cells, weights=hours.column("n").to_numpy()[inside], minlength=n_accounts * width)
+    offsets = np.arange(0, (n_accounts + 1) * width, width, dtype=np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(dense.astype(np.int64)))
 
 
 _DUCKDB_TYPES = {pa.string(): "VARCHAR", pa.int64(): "BIGINT"}
@@ -173,7 +194,11 @@ def read_output(directory: Path, name: str) -> pa.Table:
     path = directory / name
     if path.is_dir() and not any(path.glob("*.parquet")):
         return PARTIAL_SCHEMAS[name].empty_table()  # an engine may write no part for no rows
-    table = conform(name, pq.read_table(path))
+    return in_key_order(name, conform(name, pq.read_table(path)))
+
+
+def in_key_order(name: str, table: pa.Table) -> pa.Table:
+    """Partial ``name``'s rows sorted by its key, to compare two partials row by row."""
     return table.sort_by([(k, "ascending") for k in PARTIAL_SORT_KEYS[name]])
 
 

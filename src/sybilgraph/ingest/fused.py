@@ -33,7 +33,7 @@ class FusedPartials:
     """Keeps the validated batches of ``INPUT_TABLES`` of one delivery, then aggregates them.
 
     ``add`` every good batch of a table, ``failed`` when a table's staging was discarded, then
-    ``result()``: the partial tables (``PARTIAL_SCHEMAS``, sorted by ``PARTIAL_SORT_KEYS``), or
+    ``result()``: the partial tables (``PARTIAL_SCHEMAS``, ``duckdb_partials``), or
     None when they cannot stand (``why``) and the staged Parquet must be aggregated instead.
     """
 

@@ -34,6 +34,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 from sybilgraph.contract import TABLE_ORDER, TABLES
 from sybilgraph.db.lease import Lease
@@ -203,7 +204,7 @@ def stage_delivery(
                           replaced=live.ingest_id if live else None)
     report.warnings = [f"{bundle.path / name}: not a contract table; ignored" for name in bundle.unknown]
     staging = store.staging(ingest_id)
-    fused = _fused_partials(store, settings)
+    fused = _fused_partials(store, settings, bundle)
     try:
         with timed(timings, "validate"):
             _stage_bundle(bundle, store, staging, seq, _run_dir(settings, ingest_id), report, reporter, settings,
@@ -483,12 +484,29 @@ def _aggregator(store: ColumnarStore, settings: Settings) -> Aggregator:
     )
 
 
-def _fused_partials(store: ColumnarStore, settings: Settings) -> FusedPartials | None:
-    """The fused pass (``fused.py``), for the DuckDB aggregator when it is not switched off."""
+def _fused_partials(store: ColumnarStore, settings: Settings, bundle: Bundle) -> FusedPartials | None:
+    """The fused pass (``fused.py``), for the DuckDB aggregator when it is not switched off, and
+    not for a bundle whose Parquet files alone hold more rows than it may keep: at scale 1.0 it
+    held 12M rows (~2.4 GB) before giving up."""
     if settings.ingest.aggregator != "duckdb" or settings.ingest.fused_max_rows <= 0:
+        return None
+    if _parquet_rows(bundle, INPUT_TABLES) > settings.ingest.fused_max_rows:
         return None
     return FusedPartials(_connector(store, settings), {t: staged_schema(t) for t in INPUT_TABLES},
                          settings.ingest.fused_max_rows)
+
+
+def _parquet_rows(bundle: Bundle, tables: tuple[str, ...]) -> int:
+    """Rows the bundle's Parquet files of ``tables`` declare in their footers (other formats: 0)."""
+    rows = 0
+    for table in tables:
+        for path in bundle.files.get(table, []):
+            if path.suffix == ".parquet":
+                try:
+                    rows += pq.ParquetFile(path).metadata.num_rows
+                except (OSError, pa.ArrowException):
+                    pass  # validation reports the unreadable file
+    return rows
 
 
 def _connector(store: ColumnarStore, settings: Settings):  # noqa: ANN202 - a DuckDB connection factory
