@@ -132,9 +132,6 @@ def hour_histograms(accounts: pa.ChunkedArray | pa.Array, hours: pa.Table) -> pa
     return pa.ListArray.from_arrays(pa.array(offsets), pa.array(dense.astype(np.int64)))
 
 
-_DUCKDB_TYPES = {pa.string(): "VARCHAR", pa.int64(): "BIGINT"}
-
-
 class AggregationError(SybilgraphError):
     """The aggregation engine failed or is not installed."""
 

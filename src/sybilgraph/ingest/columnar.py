@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import json
 import shutil
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -81,9 +81,9 @@ class StagedTable:
         self._part = 0
         self._filling: list[pa.RecordBatch] = []
         self._rows_in_part = 0
-        self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="staging")
-        self._pending: list[Future[None]] = []
         self._workers = max(1, workers)
+        self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="staging")
+        self._pending: list[Future[None]] = []  # parts being written
         directory.mkdir(parents=True, exist_ok=True)
 
     def write(self, batch: pa.RecordBatch) -> None:
@@ -98,20 +98,19 @@ class StagedTable:
     def _flush(self) -> None:
         if not self._filling:
             return
-        # Back-pressure: wait for the oldest part once ``workers`` are in flight.
-        while len([f for f in self._pending if not f.done()]) >= self._workers:
-            wait(self._pending, return_when=FIRST_COMPLETED)
-        self._raise_failed()
+        # Back-pressure: once ``workers`` parts are in flight, sleep until one is written (its
+        # failure raised here). Only unfinished parts are waited on: ``wait`` returns at once
+        # when any future it is given is already done, which would make this loop spin.
+        while len(self._pending) >= self._workers:
+            done, running = wait(self._pending, return_when=FIRST_COMPLETED)
+            for written in done:
+                written.result()
+            self._pending = list(running)
         path = self.directory / f"part-{self._part:05d}.parquet"
         self._pending.append(self._pool.submit(_write_part, path, self.schema, self._filling))
         self._part += 1
         self._filling = []
         self._rows_in_part = 0
-
-    def _raise_failed(self) -> None:
-        for f in self._pending:
-            if f.done() and f.exception() is not None:
-                raise f.exception()  # type: ignore[misc]
 
     def close(self) -> None:
         """Every part written (the first failure raised)."""
