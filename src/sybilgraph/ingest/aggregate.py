@@ -36,6 +36,7 @@ __all__ = [
     "IP_OWNERS_LATEST_SQL",
     "PAIRS_SQL",
     "ACCOUNT_IDENTIFIERS_SQL",
+    "network_owner_usage_sql",
     "IDENTIFIER_COUNTS_SQL",
     "IDENTIFIERS_SQL",
     "LINKS_SQL",
@@ -186,14 +187,26 @@ FROM raw SEMI JOIN accounts_latest USING (account_id)
 GROUP BY account_id, kind, value
 """
 
-# pairs plus the owner of the networks each account used (network_owner).
-ACCOUNT_IDENTIFIERS_SQL = """
-SELECT account_id, kind, value, count, first_seen, last_seen FROM pairs
-UNION ALL
-SELECT p.account_id, 'network_owner', n.owner, sum(p.count)::BIGINT, min(p.first_seen), max(p.last_seen)
-FROM pairs p JOIN ip_networks n ON p.kind = 'ip' AND p.value = n.ip
+
+
+def network_owner_usage_sql(pairs: str) -> str:
+    """Per account, its use of the owner of every network it used (kind ``network_owner``): the
+    ``ip`` rows of relation ``pairs`` folded by ``ip_networks.owner``. Its own statement, so that
+    combining can append these rows to the pairs table in place instead of copying 22M rows
+    (``combine.combine``); ``pairs`` is a relation name, never data."""
+    return f"""
+SELECT p.account_id, 'network_owner' AS kind, n.owner AS value, sum(p.count)::BIGINT AS count,
+       min(p.first_seen) AS first_seen, max(p.last_seen) AS last_seen
+FROM {pairs} p JOIN ip_networks n ON p.kind = 'ip' AND p.value = n.ip
 GROUP BY p.account_id, n.owner
 """
+
+
+# pairs plus the owner of the networks each account used (network_owner).
+ACCOUNT_IDENTIFIERS_SQL = f"""
+SELECT account_id, kind, value, count, first_seen, last_seen FROM pairs
+UNION ALL
+{network_owner_usage_sql("pairs")}"""
 
 # ``hub``: used by more than $hub_accounts accounts (a share of the population): carrier NAT,
 # VPN exits, browser TLS, the most popular templates. The node and its rarity are written, but

@@ -296,11 +296,22 @@ class ColumnarStore:
             yield from (self.bundles_dir / e.ingest_id).rglob("*.parquet")
 
 
+_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+          "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+
+
+def memory_bytes(size: str) -> int:
+    """A memory setting such as "4GB" in bytes (DuckDB's units: KB..TB are powers of 1000)."""
+    s = _checked_size(size)
+    digits = s.rstrip("KMGTIB")
+    return int(digits) * _UNITS[s[len(digits):]]
+
+
 def _checked_size(size: str) -> str:
     # Settings are typed strings like "4GB"; refuse anything that is not, since it is spliced
     # into a DuckDB SET (which takes no parameters).
     s = size.strip().upper().replace(" ", "")
     digits = s.rstrip("KMGTIB")
-    if not digits.isdigit() or s[len(digits):] not in {"", "KB", "MB", "GB", "TB", "KIB", "MIB", "GIB", "TIB"}:
+    if not digits.isdigit() or s[len(digits):] not in _UNITS.keys() - {"B"}:
         raise ValueError(f"not a memory size: {size!r}")
     return s

@@ -23,10 +23,20 @@ from sybilgraph.ingest.netaddr import normalize_ip_array
 from sybilgraph.ingest.networks import match_networks
 from sybilgraph.ingest.state import SORT_KEYS, STATE_SCHEMAS
 
-__all__ = ["CombineInput", "VERSIONED_TABLES", "combine", "conform", "ip_subnets"]
+__all__ = ["CombineInput", "USAGE_ROW_BYTES", "VERSIONED_TABLES", "combine", "conform", "ip_subnets", "usage_chunk_rows"]
 
 # Staged tables read whole when combining (small: one row per account, card, label, ...).
 VERSIONED_TABLES = ("accounts", "payment_methods", "labels", "organisations", "ip_owners")
+
+# DuckDB memory one usage row takes while it is grouped and sorted (hash table, sort keys, its
+# strings), with room to spare: at scale 1.0 (22.3M rows, ~38 bytes of ids each) a 4 GB limit
+# held 5.6M rows a statement in memory, and 7.4M spilled to disk at twice the time.
+USAGE_ROW_BYTES = 800
+
+
+def usage_chunk_rows(memory_limit_bytes: int) -> int:
+    """Usage rows one statement may group and sort within DuckDB's memory limit."""
+    return max(1, memory_limit_bytes // USAGE_ROW_BYTES)
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,8 @@ class CombineInput:
     staged_schemas: Mapping[str, pa.Schema]
     link_max_share: float
     link_hub_min_accounts: int
+    # Usage rows grouped and sorted by one statement (``usage_chunk_rows``); 0: all at once.
+    usage_chunk_rows: int = 0
 
 
 def combine(con: duckdb.DuckDBPyConnection, inputs: CombineInput) -> dict[str, pa.Table]:
@@ -46,13 +58,15 @@ def combine(con: duckdb.DuckDBPyConnection, inputs: CombineInput) -> dict[str, p
                      {f"{k}_partial": s for k, s in PARTIAL_SCHEMAS.items()})
     register_parquet(con, {t: list(inputs.staged.get(t, [])) for t in VERSIONED_TABLES}, inputs.staged_schemas)
     con.execute(f"CREATE TEMP TABLE accounts_latest AS {agg.ACCOUNTS_LATEST_SQL}")
-    con.execute(f"CREATE TEMP TABLE pairs AS {agg.PAIRS_SQL}")
+    # The owners of the networks first, from the ip rows alone (3% of the usage rows), so that the
+    # usage rows can be grouped, sorted and handed over as Arrow straight away (``_usage``).
+    con.execute(f"CREATE TEMP TABLE ip_pairs AS SELECT * FROM ({agg.PAIRS_SQL}) WHERE kind = 'ip'")
     owners = con.sql(agg.IP_OWNERS_LATEST_SQL).to_arrow_table()
-    ips = con.sql("SELECT DISTINCT value FROM pairs WHERE kind = 'ip'").to_arrow_table().column(0)
+    ips = con.sql("SELECT DISTINCT value FROM ip_pairs").to_arrow_table().column(0)
     ip_networks = match_networks(ips, owners)
     con.register("ip_networks", ip_networks)
-    con.execute(f"CREATE TEMP TABLE account_identifiers AS {agg.ACCOUNT_IDENTIFIERS_SQL}")
-    con.execute("DROP TABLE pairs")  # account_identifiers holds its rows: one copy in memory, not two
+    account_identifiers = _usage(con, inputs.usage_chunk_rows)
+    con.register("account_identifiers", account_identifiers)
     n_accounts = int(con.sql("SELECT count(*) FROM accounts_latest").fetchall()[0][0])
     hub = agg.hub_accounts(n_accounts, inputs.link_max_share, inputs.link_hub_min_accounts)
     con.execute(f"CREATE TEMP VIEW identifier_counts AS {agg.IDENTIFIER_COUNTS_SQL}")
@@ -62,17 +76,56 @@ def combine(con: duckdb.DuckDBPyConnection, inputs: CombineInput) -> dict[str, p
         "accounts": agg.ACCOUNTS_OUT_SQL,
         "identifiers": "SELECT * FROM identifiers",
         "links": agg.LINKS_SQL,
-        "account_identifiers": "SELECT * FROM account_identifiers",
         "labels": agg.LABELS_LATEST_SQL,
         "organisations": agg.ORGANISATIONS_LATEST_SQL,
     }
-    # DuckDB sorts (in parallel, several times faster than Arrow's sort on millions of rows).
-    out = {name: conform(name, con.sql(f"SELECT * FROM ({sql}) ORDER BY {', '.join(SORT_KEYS[name])}").to_arrow_table())
-           for name, sql in queries.items()}
+    out = {name: _query(name, con, sql) for name, sql in queries.items()}
+    out["account_identifiers"] = account_identifiers
     out["ip_owners"] = _sorted("ip_owners", owners)
     out["ip_networks"] = _sorted("ip_networks", ip_networks)
     out["ip_subnets"] = _sorted("ip_subnets", ip_subnets(out["identifiers"]))
     return out
+
+
+def _usage(con: duckdb.DuckDBPyConnection, chunk_rows: int) -> pa.Table:
+    """The ``account_identifiers`` state table: every account's usage of every identifier, the
+    owners of its networks included, sorted.
+
+    At scale 1.0 that is 22M rows; grouped and sorted in one statement they took 5-6 GB and ran
+    out of the default 4 GB limit (so did holding them in a DuckDB table, then copying them
+    into a second one). So they are grouped and sorted a range of accounts at a time, ranges of
+    about ``chunk_rows`` input rows each, and the sorted pieces, in key order since the sort key
+    starts with the account, are put end to end. Each piece is Arrow held once, outside
+    DuckDB's limit, and no later statement sorts it again."""
+    usage = f"SELECT * FROM ({agg.PAIRS_SQL} UNION ALL {agg.network_owner_usage_sql('ip_pairs')})"
+    order = ", ".join(SORT_KEYS["account_identifiers"])
+    pieces = [conform("account_identifiers", con.sql(f"{usage} WHERE {where} ORDER BY {order}", params=params).to_arrow_table())
+              for where, params in _account_ranges(con, chunk_rows)]
+    return pa.concat_tables(pieces) if pieces else STATE_SCHEMAS["account_identifiers"].empty_table()
+
+
+def _account_ranges(con: duckdb.DuckDBPyConnection, chunk_rows: int) -> list[tuple[str, dict[str, str]]]:
+    """Filters cutting ``accounts_latest``'s ids into consecutive ranges of equal size, one per
+    ``chunk_rows`` rows of the usage partials (their Parquet footers' counts); each filter with
+    its parameters. Every account falls in exactly one range."""
+    rows = int(con.sql("SELECT count(*) FROM pairs_partial").fetchall()[0][0])
+    n = max(1, -(-rows // chunk_rows)) if chunk_rows > 0 else 1
+    if n == 1:
+        return [("true", {})]
+    cuts = con.sql(f"SELECT quantile_disc(account_id, [{', '.join(str(i / n) for i in range(1, n))}]) FROM accounts_latest"
+                   ).fetchall()[0][0] or []
+    cuts = sorted(set(cuts))
+    ranges = [("account_id < $hi", {"hi": cuts[0]})] if cuts else [("true", {})]
+    ranges += [("account_id >= $lo AND account_id < $hi", {"lo": lo, "hi": hi}) for lo, hi in zip(cuts, cuts[1:])]
+    if cuts:
+        ranges.append(("account_id >= $lo", {"lo": cuts[-1]}))
+    return ranges
+
+
+def _query(name: str, con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
+    """State table ``name`` from ``sql``, sorted by DuckDB (in parallel, several times faster than
+    Arrow's sort on millions of rows)."""
+    return conform(name, con.sql(f"SELECT * FROM ({sql}) ORDER BY {', '.join(SORT_KEYS[name])}").to_arrow_table())
 
 
 def conform(name: str, table: pa.Table) -> pa.Table:

@@ -17,8 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sybilgraph.ingest.aggregators import PARTIAL_SCHEMAS
-from sybilgraph.ingest.columnar import ColumnarStore, Delivery
-from sybilgraph.ingest.combine import VERSIONED_TABLES, CombineInput, combine
+from sybilgraph.ingest.columnar import ColumnarStore, Delivery, memory_bytes
+from sybilgraph.ingest.combine import VERSIONED_TABLES, CombineInput, combine, usage_chunk_rows
 from sybilgraph.ingest.readers import NORMALIZED_SCHEMAS
 from sybilgraph.ingest.splice import splice
 from sybilgraph.ingest.state import DELIVERIES_SCHEMA, STATE_SCHEMAS, StateDir, TableChange
@@ -64,6 +64,7 @@ def combine_input(store: ColumnarStore, settings: Settings) -> CombineInput:
         staged_schemas={table: staged_schema(table) for table in VERSIONED_TABLES},
         link_max_share=settings.ingest.link_max_share,
         link_hub_min_accounts=settings.ingest.link_hub_min_accounts,
+        usage_chunk_rows=usage_chunk_rows(memory_bytes(settings.ingest.memory_limit)),
     )
 
 
