@@ -22,7 +22,6 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sybilgraph.ingest.state import GRAPH_TABLES
 
 __all__ = ["MARK", "Rehearsal", "rehearsal"]
 
@@ -30,20 +29,9 @@ __all__ = ["MARK", "Rehearsal", "rehearsal"]
 # rolled back: a collision would change nothing either (the keys only keep its writes apart).
 MARK = "\x00rehearsal:"
 
-# What the deletes take of each table (sync.DELETE_KEYS: the rows' keys).
-_DELETE_COLUMNS: dict[str, list[str]] = {
-    "accounts": ["account_id"],
-    "identifiers": ["kind", "value"],
-    "links": ["kind", "account_id", "value"],
-    "ip_subnets": ["ip", "subnet"],
-    "organisations": ["org_id"],
-    "labels": ["account_id", "operator_label"],
-}
-
-
 @dataclass(frozen=True)
 class Rehearsal:
-    """Rows to write (per graph table), then the same rows' keys to delete."""
+    """Rows to write (per graph table), then the rows to delete again."""
 
     upserts: dict[str, pa.Table]
     deletes: dict[str, pa.Table]
@@ -87,8 +75,8 @@ def rehearsal(tables: dict[str, pa.Table], accounts: int, few: int = 5) -> Rehea
         "organisations": _marked(tables["organisations"].slice(0, few), ("org_id",)),
         "labels": _marked(_rows_with(tables["labels"], "account_id", ids), ("account_id", "operator_label")),
     }
-    deletes = {name: upserts[name].select(_DELETE_COLUMNS[name]) for name in GRAPH_TABLES}
-    deletes["identifiers"] = upserts["identifiers"].filter(new).select(_DELETE_COLUMNS["identifiers"])
+    # Deleted whole (GraphWriter.delete takes the key columns), stored identifiers' nodes excepted.
+    deletes = {**upserts, "identifiers": upserts["identifiers"].filter(new)}
     return Rehearsal(upserts, deletes)
 
 
