@@ -332,7 +332,7 @@ def _bulk_load(
             db.apply_schema()
         if settings.ingest.warm_up_accounts:
             # The restarted JVM has compiled nothing of the write path: a rolled-back rehearsal
-            # now, so the first delivery after the import runs as fast as later ones.
+            # now, so the first delivery after the import pays less of that (ingest/rehearsal.py).
             log.info("rehearsing a delivery's writes on the restarted server (rolled back)")
             with timed(timings, "warm_up"):
                 rehearse_sync(db, tables, settings.ingest.warm_up_accounts, guard.fence)

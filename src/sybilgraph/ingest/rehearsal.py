@@ -3,14 +3,16 @@
 Why: the bulk import (``bulk_import.py``) restarts Neo4j, and a fresh JVM runs the write path
 interpreted while HotSpot's tiered compilation (C1, then C2 for what stays hot) compiles it, and
 plans every statement anew (Cypher's plan cache lives in memory). The first delivery after the
-import paid for all of it: at scale 0.2 its graph write took 5.6-7.3 s against 1.5-2.5 s for the
-same writes a moment later, its JVM spending 9 s of CPU (5 s of it in the compiler threads)
-against 1.5-3 s, while it read 4 KB from disk (docs/benchmarks.md, "The first delivery after a
-bulk import"). Method: the bulk load runs every write and delete statement of a delivery once,
-on a sample of the rows it has just imported under keys no stored row has, in one transaction
-that is rolled back (``sync.rehearse_sync``): nothing reaches the store, and the statements are
-planned and their operators compiled before a delivery needs them. The time is the bulk load's
-own phase (``warm_up``).
+import paid for all of it: at scale 0.2 its graph write took 5.6-7.8 s against 1.5-2.5 s for the
+same writes a moment later, its JVM spending 8.4-9.9 s of CPU (4.9-5.6 s of it in the compiler
+threads) against 1.5-3.2 s, while reading at most 100 KB from disk; a restart without an import
+cost the same (docs/benchmarks.md, "The first delivery after a bulk import"). Method: the bulk
+load runs every write and delete statement of a delivery once, on a sample of the rows it has
+just imported, in one transaction that is rolled back (``sync.rehearse_sync``): nothing reaches
+the store, and the statements are planned and their operators compiled before a delivery needs
+them. Its time is the bulk load's own phase (``warm_up``, 4.0-4.1 s at scales 0.2 and 1.0); the
+first delivery's graph write then took 0.58-0.64x main's at 0.2 and 0.74x at 1.0, where what is
+left is compilation that only the delivery's own, larger work triggers.
 
 This module is the pure part: which rows, under which keys.
 """
@@ -22,12 +24,13 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-
 __all__ = ["MARK", "Rehearsal", "rehearsal"]
 
-# Put before every key of the rehearsal's rows. Whatever a stored key holds, the rehearsal is
-# rolled back: a collision would change nothing either (the keys only keep its writes apart).
+# Put before the key of everything a rehearsal creates. Whatever a stored key holds, the
+# rehearsal is rolled back: a collision would change nothing either (the mark only keeps its new
+# rows apart from the stored ones).
 MARK = "\x00rehearsal:"
+
 
 @dataclass(frozen=True)
 class Rehearsal:
