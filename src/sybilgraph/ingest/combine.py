@@ -101,25 +101,28 @@ def _usage(con: duckdb.DuckDBPyConnection, chunk_rows: int) -> pa.Table:
     order = ", ".join(SORT_KEYS["account_identifiers"])
     pieces = [conform("account_identifiers", con.sql(f"{usage} WHERE {where} ORDER BY {order}", params=params).to_arrow_table())
               for where, params in _account_ranges(con, chunk_rows)]
-    return pa.concat_tables(pieces) if pieces else STATE_SCHEMAS["account_identifiers"].empty_table()
+    return pa.concat_tables(pieces)
 
 
 def _account_ranges(con: duckdb.DuckDBPyConnection, chunk_rows: int) -> list[tuple[str, dict[str, str]]]:
     """Filters cutting ``accounts_latest``'s ids into consecutive ranges of equal size, one per
-    ``chunk_rows`` rows of the usage partials (their Parquet footers' counts); each filter with
-    its parameters. Every account falls in exactly one range."""
+    ``chunk_rows`` rows of the usage partials (their Parquet footers' counts), in key order;
+    each filter with its parameters. Every account falls in exactly one range."""
     rows = int(con.sql("SELECT count(*) FROM pairs_partial").fetchall()[0][0])
-    n = max(1, -(-rows // chunk_rows)) if chunk_rows > 0 else 1
-    if n == 1:
-        return [("true", {})]
-    cuts = con.sql(f"SELECT quantile_disc(account_id, [{', '.join(str(i / n) for i in range(1, n))}]) FROM accounts_latest"
-                   ).fetchall()[0][0] or []
-    cuts = sorted(set(cuts))
-    ranges = [("account_id < $hi", {"hi": cuts[0]})] if cuts else [("true", {})]
-    ranges += [("account_id >= $lo AND account_id < $hi", {"lo": lo, "hi": hi}) for lo, hi in zip(cuts, cuts[1:])]
-    if cuts:
-        ranges.append(("account_id >= $lo", {"lo": cuts[-1]}))
-    return ranges
+    n = -(-rows // chunk_rows) if chunk_rows > 0 else 1
+    cuts: list[str] = []
+    if n > 1:
+        quantiles = ", ".join(str(i / n) for i in range(1, n))
+        cuts = sorted(set(con.sql(f"SELECT quantile_disc(account_id, [{quantiles}]) FROM accounts_latest").fetchall()[0][0] or []))
+    bounds: list[str | None] = [None, *cuts, None]
+    return [_account_range(lo, hi) for lo, hi in zip(bounds, bounds[1:], strict=False)]
+
+
+def _account_range(lo: str | None, hi: str | None) -> tuple[str, dict[str, str]]:
+    """``lo <= account_id < hi``, either end open when None."""
+    conditions = {"lo": "account_id >= $lo", "hi": "account_id < $hi"}
+    params = {name: value for name, value in (("lo", lo), ("hi", hi)) if value is not None}
+    return " AND ".join(conditions[name] for name in params) or "true", params
 
 
 def _query(name: str, con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
