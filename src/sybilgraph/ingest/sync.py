@@ -192,8 +192,8 @@ def sync_graph(
 
 def rehearse_sync(db: Database, tables: Mapping[str, pa.Table], accounts: int, fence: Fence | None = None) -> int:
     """A delivery of ``accounts`` accounts (``rehearsal.rehearsal``) written, then deleted, in one
-    transaction that is rolled back: every statement a sync sends, and nothing stays. Returns the
-    rows written."""
+    transaction that is rolled back: what a sync sends, in its order, and nothing stays. Returns
+    the rows sent."""
     rows = rehearsal(dict(tables), accounts)
     # One transaction for all of it: the links MATCH the accounts written before them.
     writer = GraphWriter(db, batch_size=sys.maxsize, fence=fence, rehearse=True)
