@@ -147,7 +147,7 @@ class IncrementalBench:
     delta_interactions: int
     read_floor_s: float  # pyarrow reading the base delivery's files (warm: best of read_floor's reads)
     base_ingest_s: float  # the full ingest of the store the delivery lands on
-    base_phases_s: dict[str, float] = field(default_factory=dict)  # its phases (bulk load: warm_up among them)
+    base_phases_s: dict[str, float] = field(default_factory=dict)  # its phases
     steps: list[DeliveryStep] = field(default_factory=list)
     withdrawal_restores_base_state: bool | None = None  # the state tables, exactly
     graph_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # nodes, relationships (leases included)
@@ -225,8 +225,9 @@ def _as_arrow(files: list[Path]):  # noqa: ANN202 - an Arrow dataset or table Du
 
 
 # Rounds of deliver, redeliver, withdraw. The first meets the server the bulk import has just
-# restarted (a fresh JVM, warmed by the bulk load's rehearsal: ingest/rehearsal.py); the
-# second, the same server running, as a delivery onto a store in service does.
+# restarted (a fresh JVM, which compiles the write path while running it: docs/benchmarks.md
+# "The first delivery after a bulk import"); the second, the same server running, as a
+# delivery onto a store in service does.
 ROUNDS = ("", " again")
 
 

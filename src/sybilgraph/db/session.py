@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from functools import partial
 from typing import Any
 
 from neo4j import (
@@ -21,7 +20,6 @@ from neo4j import (
     NotificationMinimumSeverity,
     Query,
     RoutingControl,
-    Transaction,
     unit_of_work,
 )
 from neo4j.exceptions import AuthError, Neo4jError, ServiceUnavailable
@@ -157,32 +155,22 @@ class Database:
         """Several UNWIND statements (name, rows), in order, in one transaction: one commit and
         one lease check for all of them (a small delivery's writes span a dozen statements, and
         a commit each cost a third of their time)."""
-        queries = _unwinds(parts)
+        queries = [(name, cypher.load(name), list(rows)) for name, rows in parts if rows]
         if not queries:
             return 0
         label = "+".join(dict.fromkeys(name for name, _, _ in queries))
-        work = partial(_run_unwinds, queries=queries, fence=fence, label=label)
+
+        def work(tx: ManagedTransaction) -> None:
+            if fence is not None:
+                _read_fence(tx, fence, label)
+            for _, query, rows in queries:
+                tx.run(query, {"rows": rows}).consume()
+            if fence is not None:
+                _check_fence(tx, fence, label)
+
         unit = unit_of_work(timeout=fence.timeout_s)(work) if fence is not None else work
         with self.driver.session(database=self.database) as s, _timeouts(label, fence.timeout_s if fence else None):
             s.execute_write(unit)
-        return sum(len(rows) for _, _, rows in queries)
-
-    def rehearse_unwinds(self, parts: Sequence[tuple[str, Sequence[Mapping[str, Any]]]], /, *,
-                         fence: Fence | None = None) -> int:
-        """``write_unwinds``' transaction, rolled back: every statement planned and run, nothing
-        written (ingest/rehearsal.py: the write path warmed on a freshly started server). Not
-        retried: a rehearsal that fails has warmed what it ran."""
-        queries = _unwinds(parts)
-        if not queries:
-            return 0
-        label = "rehearsal of " + "+".join(dict.fromkeys(name for name, _, _ in queries))
-        timeout_s = fence.timeout_s if fence is not None else None
-        with self.driver.session(database=self.database) as s, _timeouts(label, timeout_s):
-            tx = s.begin_transaction(timeout=timeout_s)
-            try:
-                _run_unwinds(tx, queries, fence, label)
-            finally:
-                tx.rollback()
         return sum(len(rows) for _, _, rows in queries)
 
     def apply_schema(self) -> None:
@@ -222,22 +210,6 @@ def _run_fenced(tx: ManagedTransaction, fence: Fence, name: str, params: Mapping
     return rows
 
 
-def _unwinds(parts: Sequence[tuple[str, Sequence[Mapping[str, Any]]]]) -> list[tuple[str, str, list[Mapping[str, Any]]]]:
-    """(name, statement, rows) of every part that has rows."""
-    return [(name, cypher.load(name), list(rows)) for name, rows in parts if rows]
-
-
-def _run_unwinds(tx: ManagedTransaction | Transaction, queries: list[tuple[str, str, list[Mapping[str, Any]]]],
-                 fence: Fence | None, label: str) -> None:
-    """The statements in order, between the fence's two checks (db/lease.py)."""
-    if fence is not None:
-        _read_fence(tx, fence, label)
-    for _, query, rows in queries:
-        tx.run(query, {"rows": rows}).consume()
-    if fence is not None:
-        _check_fence(tx, fence, label)
-
-
 def _run_unwind(tx: ManagedTransaction, query: str, rows: list[Mapping[str, Any]], params: Mapping[str, Any]) -> None:
     tx.run(query, {**params, "rows": rows}).consume()
 
@@ -248,12 +220,12 @@ def _run_unwind(tx: ManagedTransaction, query: str, rows: list[Mapping[str, Any]
 # no takeover commits between that check and ours. The lock is held for that last step only, so a
 # long write does not hold up the lease's renewals (nor, if its holder freezes mid-write, every
 # taker).
-def _read_fence(tx: ManagedTransaction | Transaction, fence: Fence, name: str) -> None:
+def _read_fence(tx: ManagedTransaction, fence: Fence, name: str) -> None:
     if not tx.run(cypher.load("lease/read_fence"), name=fence.name, token=fence.token).data():
         raise _lost(fence, name)
 
 
-def _check_fence(tx: ManagedTransaction | Transaction, fence: Fence, name: str) -> None:
+def _check_fence(tx: ManagedTransaction, fence: Fence, name: str) -> None:
     if not tx.run(cypher.load("lease/check_fence"), name=fence.name, token=fence.token, ttl_ms=fence.ttl_ms).data():
         raise _lost(fence, name)
 

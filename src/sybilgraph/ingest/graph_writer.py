@@ -64,13 +64,10 @@ _DELETES: dict[str, tuple[str, list[str]]] = {
 
 
 class GraphWriter:
-    def __init__(self, db: Database, batch_size: int = 10_000, fence: Fence | None = None,
-                 rehearse: bool = False) -> None:
+    def __init__(self, db: Database, batch_size: int = 10_000, fence: Fence | None = None) -> None:
         self.db = db
         self.batch_size = batch_size
         self.fence = fence  # the writer's lease, checked in every transaction
-        # Every transaction rolled back (Database.rehearse_unwinds; ingest/rehearsal.py).
-        self.rehearse = rehearse
         self._queued: list[tuple[str, list[dict[str, Any]]]] = []
         self._weight = 0
         self._phase: Phase | None = None
@@ -93,8 +90,7 @@ class GraphWriter:
         """Send what is queued, in one transaction."""
         if not self._queued:
             return
-        send = self.db.rehearse_unwinds if self.rehearse else self.db.write_unwinds
-        written = send(self._queued, fence=self.fence)
+        written = self.db.write_unwinds(self._queued, fence=self.fence)
         self._queued, self._weight = [], 0
         if self._phase is not None:
             self._phase.advance(written)

@@ -51,7 +51,7 @@ from sybilgraph.ingest.plan import StatePlan, combine_input, plan_state, staged_
 from sybilgraph.ingest.readers import QUARANTINE_SCHEMA, read_table
 from sybilgraph.ingest.report import IngestReport, TableReport, WithdrawReport
 from sybilgraph.ingest.state import GRAPH_TABLES, StateDir
-from sybilgraph.ingest.sync import rehearse_sync, sync_graph
+from sybilgraph.ingest.sync import sync_graph
 from sybilgraph.ingest.writer_lock import WriterGuard, exclusive_writer
 from sybilgraph.progress import NullReporter, Reporter
 from sybilgraph.settings import Settings
@@ -330,12 +330,6 @@ def _bulk_load(
             _wait_for(db)
             guard.resume(db)
             db.apply_schema()
-        if settings.ingest.warm_up_accounts:
-            # The restarted JVM has compiled nothing of the write path: a rolled-back rehearsal
-            # now, so the first delivery after the import pays less of that (ingest/rehearsal.py).
-            log.info("rehearsing a delivery's writes on the restarted server (rolled back)")
-            with timed(timings, "warm_up"):
-                rehearse_sync(db, tables, settings.ingest.warm_up_accounts, guard.fence)
         with timed(timings, "save_state"):
             prepared = saving[0].result()
             guard.check()

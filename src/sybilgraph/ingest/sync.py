@@ -15,7 +15,6 @@ the same difference again and converges: deletes and ``MERGE`` writes are idempo
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -23,16 +22,14 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sybilgraph.db.lease import Fence
 from sybilgraph.db.session import Database
 from sybilgraph.ingest.columnar import PARQUET_OPTIONS, ColumnarStore
 from sybilgraph.ingest.graph_writer import GraphWriter
-from sybilgraph.ingest.rehearsal import rehearsal
 from sybilgraph.ingest.state import GRAPH_TABLES, STATE_SCHEMAS, StateDir, TableChange
 from sybilgraph.ingest.writer_lock import WriterGuard
 from sybilgraph.progress import Reporter
 
-__all__ = ["DELETE_KEYS", "GraphDelta", "graph_delta", "rehearse_sync", "sync_graph"]
+__all__ = ["DELETE_KEYS", "GraphDelta", "graph_delta", "sync_graph"]
 
 # What identifies a row of each graph table: a key the graph holds and the target lacks is deleted.
 DELETE_KEYS: dict[str, tuple[str, ...]] = {
@@ -188,18 +185,3 @@ def sync_graph(
     state.write(target, PARQUET_OPTIONS, revision, deliveries)
     state.clear_pending()
     return counts
-
-
-def rehearse_sync(db: Database, tables: Mapping[str, pa.Table], accounts: int, fence: Fence | None = None) -> int:
-    """A delivery of ``accounts`` accounts (``rehearsal.rehearsal``) written, then deleted, in one
-    transaction that is rolled back: what a sync sends, in its order, and nothing stays. Returns
-    the rows sent."""
-    rows = rehearsal(dict(tables), accounts)
-    # One transaction for all of it: the links MATCH the accounts written before them.
-    writer = GraphWriter(db, batch_size=sys.maxsize, fence=fence, rehearse=True)
-    for name in GRAPH_TABLES:
-        getattr(writer, name)(rows.upserts[name])
-    for name in DELETE_ORDER:
-        writer.delete(name, rows.deletes[name])
-    writer.flush()
-    return rows.rows

@@ -79,10 +79,6 @@ class IngestSection(Section):
     # server costs more than the transactions it saves.
     bulk_import: bool = True
     bulk_import_min_rows: int = Field(default=200_000, ge=0)
-    # After the bulk import's restart, a delivery of this many of the imported accounts (their
-    # keys marked) is written and rolled back, so the fresh server has planned and compiled the
-    # write path before the first real delivery (ingest/rehearsal.py); 0: no rehearsal.
-    warm_up_accounts: int = Field(default=200, ge=0)
 
     @field_validator("spark_conf", mode="before")
     @classmethod
