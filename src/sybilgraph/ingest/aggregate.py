@@ -192,8 +192,9 @@ GROUP BY account_id, kind, value
 def network_owner_usage_sql(pairs: str) -> str:
     """Per account, its use of the owner of every network it used (kind ``network_owner``): the
     ``ip`` rows of relation ``pairs`` folded by ``ip_networks.owner``. Its own statement, so that
-    combining can append these rows to the pairs table in place instead of copying 22M rows
-    (``combine.combine``); ``pairs`` is a relation name, never data."""
+    combining can fold them from the ip rows alone into each range of accounts it groups
+    (``combine._usage``) rather than from a table of every usage row; ``pairs`` is a relation
+    name, never data."""
     return f"""
 SELECT p.account_id, 'network_owner' AS kind, n.owner AS value, sum(p.count)::BIGINT AS count,
        min(p.first_seen) AS first_seen, max(p.last_seen) AS last_seen
