@@ -98,10 +98,8 @@ def _usage(con: duckdb.DuckDBPyConnection, chunk_rows: int) -> pa.Table:
     starts with the account, are put end to end. Each piece is Arrow held once, outside
     DuckDB's limit, and no later statement sorts it again."""
     usage = f"SELECT * FROM ({agg.PAIRS_SQL} UNION ALL {agg.network_owner_usage_sql('ip_pairs')})"
-    order = ", ".join(SORT_KEYS["account_identifiers"])
-    pieces = [conform("account_identifiers", con.sql(f"{usage} WHERE {where} ORDER BY {order}", params=params).to_arrow_table())
-              for where, params in _account_ranges(con, chunk_rows)]
-    return pa.concat_tables(pieces)
+    return pa.concat_tables([_query("account_identifiers", con, f"{usage} WHERE {where}", params)
+                             for where, params in _account_ranges(con, chunk_rows)])
 
 
 def _account_ranges(con: duckdb.DuckDBPyConnection, chunk_rows: int) -> list[tuple[str, dict[str, str]]]:
@@ -125,10 +123,11 @@ def _account_range(lo: str | None, hi: str | None) -> tuple[str, dict[str, str]]
     return " AND ".join(conditions[name] for name in params) or "true", params
 
 
-def _query(name: str, con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
+def _query(name: str, con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, str] | None = None) -> pa.Table:
     """State table ``name`` from ``sql``, sorted by DuckDB (in parallel, several times faster than
     Arrow's sort on millions of rows)."""
-    return conform(name, con.sql(f"SELECT * FROM ({sql}) ORDER BY {', '.join(SORT_KEYS[name])}").to_arrow_table())
+    ordered = f"SELECT * FROM ({sql}) ORDER BY {', '.join(SORT_KEYS[name])}"
+    return conform(name, con.sql(ordered, params=params).to_arrow_table())
 
 
 def conform(name: str, table: pa.Table) -> pa.Table:
