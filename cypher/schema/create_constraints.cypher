@@ -20,4 +20,5 @@ CREATE CONSTRAINT job_state_name IF NOT EXISTS FOR (n:JobState) REQUIRE n.name I
 // One lease node per name (db/lease.py): MERGE on a fresh database never makes two.
 CREATE CONSTRAINT lock_name IF NOT EXISTS FOR (n:Lock) REQUIRE n.name IS UNIQUE;
 CREATE CONSTRAINT data_version_name IF NOT EXISTS FOR (n:DataVersion) REQUIRE n.name IS UNIQUE;
+CREATE CONSTRAINT ingest_state_name IF NOT EXISTS FOR (n:IngestState) REQUIRE n.name IS UNIQUE;
 CREATE CONSTRAINT audit_checkpoint_log IF NOT EXISTS FOR (n:AuditCheckpoint) REQUIRE n.log IS UNIQUE

@@ -44,6 +44,11 @@ class IdentifierKind:
         return f"ingest/merge_{self.plural}_links"
 
     @property
+    def create_links(self) -> str:
+        """``merge_links`` with CREATE: for links the graph is known not to hold (ingest/sync.py)."""
+        return f"ingest/create_{self.plural}_links"
+
+    @property
     def delete_nodes(self) -> str:
         return f"ingest/delete_{self.plural}"
 
@@ -54,7 +59,7 @@ class IdentifierKind:
     @property
     def statements(self) -> tuple[str, ...]:
         """Every Cypher statement written for this kind."""
-        return (self.merge_nodes, self.merge_links, self.delete_nodes, self.delete_links)
+        return (self.merge_nodes, self.merge_links, self.create_links, self.delete_nodes, self.delete_links)
 
 
 KINDS: dict[str, IdentifierKind] = {

@@ -177,7 +177,7 @@ def test_a_sync_that_died_midway_is_finished_by_a_different_next_run(
     def die(*args: object, **kwargs: object) -> int:
         raise KeyboardInterrupt("killed before the state was saved")
 
-    monkeypatch.setattr("sybilgraph.ingest.state.StateDir.write", die)
+    monkeypatch.setattr("sybilgraph.ingest.state.StateDir.publish", die)
     with pytest.raises(KeyboardInterrupt):
         ingest_bundle(y, db.settings, db)
     monkeypatch.undo()
@@ -186,3 +186,38 @@ def test_a_sync_that_died_midway_is_finished_by_a_different_next_run(
     assert report.state_update is not None and report.state_update.startswith("splice")
     assert report.graph_writes["deleted_accounts"] == 2
     assert graph_digest(db) == _clean_digest(db, tmp_path / "clean", [x])
+
+
+@pytest.mark.parametrize("lose", ["emptied", "restored", "another"])
+def test_a_graph_that_no_longer_holds_the_saved_state_is_written_whole(
+    db: Database, tmp_path: Path, lose: str
+) -> None:
+    # Failure class: a sync writes only the difference from the saved state, so the graph must hold
+    # that state. Emptied since (nothing of the unchanged rows came back), restored from before
+    # it, or another graph: the next change writes every row, and says so.
+    x = write_delivery(tmp_path / "x", "X", delivery(11))
+    y = write_delivery(tmp_path / "y", "Y", delivery(12, accounts=["new-1", "new-2"]))
+    ingest_bundle(x, db.settings, db)
+    if lose == "emptied":
+        db.run_autocommit("db/delete_all_nodes", batch_size=10_000)
+    else:
+        mark = db.read("ingest/read_ingest_state")[0]
+        assert mark["lineage"] and mark["generation"] == read_state(db.settings).generation
+        lineage, generation = (mark["lineage"], 0) if lose == "restored" else ("elsewhere", mark["generation"])
+        db.write("ingest/merge_ingest_state", lineage=lineage, generation=generation)
+        db.write_unwinds([("ingest/delete_accounts", [{"account_id": a["account_id"]} for a in delivery(11)["accounts"][:1]])])
+    report = ingest_bundle(y, db.settings, db)
+    assert any("every row of the state was written again" in w for w in report.warnings), report.warnings
+    assert graph_digest(db) == _clean_digest(db, tmp_path / "clean", [x, y])
+
+
+def test_the_same_content_again_into_an_emptied_graph_writes_it_again(db: Database, tmp_path: Path) -> None:
+    bundle = write_delivery(tmp_path / "b", "B", TINY)
+    ingest_bundle(bundle, db.settings, db)
+    before = graph_digest(db)
+    db.run_autocommit("db/delete_all_nodes", batch_size=10_000)
+    again = ingest_bundle(bundle, db.settings, db)
+    assert again.reused_staging and sum(again.graph_writes.values()) > 0
+    assert graph_digest(db) == before
+    # and it holds the state again: the next run has nothing to do
+    assert sum(ingest_bundle(bundle, db.settings, db).graph_writes.values()) == 0

@@ -1,7 +1,7 @@
 """A canonical digest of the graph: equal digests mean equal nodes, relationships and properties.
 
-Run bookkeeping (IngestRun, AttributionRun, Lock, DataVersion) is left out: it records wall-clock times that
-differ between two runs that produce the same graph.
+Run bookkeeping (IngestRun, AttributionRun, Lock, DataVersion, IngestState) is left out: it records wall-clock times
+(and, for IngestState, a random lineage) that differ between two runs that produce the same graph.
 """
 
 from __future__ import annotations

@@ -50,8 +50,8 @@ from sybilgraph.ingest.partials import compute_partials
 from sybilgraph.ingest.plan import StatePlan, combine_input, plan_state, staged_schema
 from sybilgraph.ingest.readers import QUARANTINE_SCHEMA, read_table
 from sybilgraph.ingest.report import IngestReport, TableReport, WithdrawReport
-from sybilgraph.ingest.state import GRAPH_TABLES, StateDir
-from sybilgraph.ingest.sync import sync_graph
+from sybilgraph.ingest.state import GRAPH_TABLES, StateDir, generation_of, new_lineage
+from sybilgraph.ingest.sync import mark_graph, sync_graph, why_graph_lacks_state
 from sybilgraph.ingest.writer_lock import WriterGuard, exclusive_writer
 from sybilgraph.progress import NullReporter, Reporter
 from sybilgraph.settings import Settings
@@ -240,18 +240,24 @@ def _converge(
     (``plan.py``), and the graph synced to it.
 
     Nothing to do when the graph already holds the store's current revision (the same content
-    delivered again, a rerun after a completed run). An empty local graph is bulk-loaded.
-    Returns the graph writes and how the state was updated (None when nothing was to do).
+    delivered again, a rerun after a completed run). A graph that does not hold the saved state
+    (emptied since, another database, restored from before it: ``sync.why_graph_lacks_state``)
+    is written whole. An empty local graph is bulk-loaded. Returns the graph writes and how the
+    state was updated (None when nothing was to do).
     """
     with timed(timings, "aggregate"):
+        state = StateDir(store.state_dir)
+        lacks = None if full_write else why_graph_lacks_state(db, state)
+        if lacks is not None:
+            log.warning("%s: writing every row of the state again", lacks)
+            if warnings is not None:
+                warnings.append(f"{lacks}: every row of the state was written again")
+            full_write = True
         refresh_partials(store, settings)
         revision = store.revision()
-        if not full_write and StateDir(store.state_dir).source_revision() == revision:
+        if not full_write and state.source_revision() == revision:
             return {}, None
         plan = plan_state(store, settings, full=full_write)
-        if plan.whole is None and not db.read("ingest/read_data_node")[0]["has_data"]:
-            # The graph was emptied under a saved state: a change of that state will not do.
-            plan = plan_state(store, settings, full=True)
     log.info("state update by %s", plan.how)
     whole = plan.whole
     path, why = _load_path(db, settings, whole, guard) if whole is not None else ("transactions", None)
@@ -333,7 +339,9 @@ def _bulk_load(
         with timed(timings, "save_state"):
             prepared = saving[0].result()
             guard.check()
-            state.publish(prepared, revision)
+            lineage = new_lineage()  # a graph loaded whole starts a lineage of states
+            mark_graph(db, guard, lineage, generation_of(prepared))
+            state.publish(prepared, revision, lineage)
             state.clear_pending()  # the import replaced the whole graph
     shutil.rmtree(work, ignore_errors=True)
     nodes = sum(f.rows for f in files if f.kind == "nodes")

@@ -47,6 +47,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import uuid
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
@@ -72,6 +73,8 @@ __all__ = [
     "DELIVERIES_SCHEMA",
     "GraphState",
     "StateNotFound",
+    "generation_of",
+    "new_lineage",
     "StateDir",
     "TableChange",
     "read_state",
@@ -262,6 +265,13 @@ class StateDir:
             return {}
         return info if isinstance(info, dict) else {}
 
+    def lineage(self) -> str | None:
+        """The lineage of the current generation: one id shared by every generation written into
+        the same graph since it was loaded whole (``publish``); the graph records it too
+        (``sync.graph_holds_state``). None before the first generation, or one saved without."""
+        value = self._pointer().get("lineage")
+        return None if value is None or self.current() is None else str(value)
+
     def source_revision(self) -> int | None:
         """The columnar store's revision the current generation was computed from."""
         value = self._pointer().get("revision")
@@ -348,7 +358,7 @@ class StateDir:
         return _conform(table, wanted)
 
     def write(self, tables: Mapping[str, pa.Table | TableChange], write_options: dict[str, Any],
-              revision: int | None = None, deliveries: pa.Table | None = None) -> int:
+              revision: int | None = None, deliveries: pa.Table | None = None, lineage: str | None = None) -> int:
         """A new generation; returns its number. Per table: a ``pa.Table`` is its new content, a
         ``TableChange`` changes the current generation's (merged into its overlay, or folded
         into a new base past ``COMPACT_SHARE``); a table not named is carried over.
@@ -356,9 +366,9 @@ class StateDir:
         ``revision``: the columnar store's revision the tables were computed from.
         ``deliveries``: which accounts each live delivery touched (``DELIVERIES_SCHEMA``, with the
         hub rule in its metadata): what the next change splices from. Without it the next change
-        combines everything.
+        combines everything. ``lineage``: see ``publish``.
         """
-        return self.publish(self.prepare(tables, write_options, deliveries), revision)
+        return self.publish(self.prepare(tables, write_options, deliveries), revision, lineage)
 
     def prepare(self, tables: Mapping[str, pa.Table | TableChange], write_options: dict[str, Any],
                 deliveries: pa.Table | None = None) -> Path:
@@ -403,11 +413,16 @@ class StateDir:
         durable.fsync_tree(target)  # the generation's files reach the disk before the pointer names them
         return target
 
-    def publish(self, target: Path, revision: int | None = None) -> int:
-        """Make the generation ``prepare`` wrote the current one; returns its number."""
+    def publish(self, target: Path, revision: int | None = None, lineage: str | None = None) -> int:
+        """Make the generation ``prepare`` wrote the current one; returns its number.
+
+        ``lineage``: the id of the graph load this generation continues (a new one when the graph
+        was loaded whole); None keeps the current generation's, or starts one."""
         current = self.current()
-        generation = int(target.name.removeprefix("gen-"))
-        durable.write_text(self.pointer, json.dumps({"dir": target.name, "generation": generation, "revision": revision}))
+        lineage = lineage or self.lineage() or new_lineage()
+        generation = generation_of(target)
+        durable.write_text(self.pointer, json.dumps({"dir": target.name, "generation": generation, "revision": revision,
+                                                     "lineage": lineage}))
         # The generation before stays: a reader that took its snapshot a moment ago finishes.
         for old in self.root.glob("gen-*"):
             if old not in (target, current):
@@ -490,6 +505,16 @@ class StateDir:
 
     def _pending_dirs(self) -> list[Path]:
         return sorted(p for p in self.root.glob("pending-*") if p.is_dir() and not p.name.endswith(".tmp"))
+
+
+def new_lineage() -> str:
+    """A fresh lineage id (``StateDir.publish``), for a graph loaded whole."""
+    return uuid.uuid4().hex
+
+
+def generation_of(target: Path) -> int:
+    """The number of a generation directory (``prepare``'s ``gen-NNNNNNNN``)."""
+    return int(target.name.removeprefix("gen-"))
 
 
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:

@@ -19,17 +19,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from sybilgraph.db.session import Database
 from sybilgraph.ingest.columnar import PARQUET_OPTIONS, ColumnarStore
 from sybilgraph.ingest.graph_writer import GraphWriter
-from sybilgraph.ingest.state import GRAPH_TABLES, STATE_SCHEMAS, StateDir, TableChange
+from sybilgraph.ingest.state import GRAPH_TABLES, STATE_SCHEMAS, StateDir, TableChange, generation_of, new_lineage
 from sybilgraph.ingest.writer_lock import WriterGuard
 from sybilgraph.progress import Reporter
 
-__all__ = ["DELETE_KEYS", "GraphDelta", "graph_delta", "sync_graph"]
+__all__ = ["DELETE_KEYS", "GraphDelta", "graph_delta", "mark_graph", "state_mismatch", "sync_graph", "why_graph_lacks_state"]
 
 # What identifies a row of each graph table: a key the graph holds and the target lacks is deleted.
 DELETE_KEYS: dict[str, tuple[str, ...]] = {
@@ -44,14 +45,58 @@ DELETE_KEYS: dict[str, tuple[str, ...]] = {
 DELETE_ORDER = ("links", "ip_subnets", "labels", "identifiers", "accounts", "organisations")
 
 
+# Tables whose rows the writer CREATEs when the graph is known not to hold their key (no MERGE
+# check of the pair): relationships. Nodes keep MERGE: their key is a unique constraint's lookup.
+CREATABLE = ("links",)
+
+
 @dataclass
 class GraphDelta:
     upserts: dict[str, pa.Table] = field(default_factory=dict)
     deletes: dict[str, pa.Table] = field(default_factory=dict)
+    # Per CREATABLE table, per row of its upserts: does the graph not hold its key (absent from the
+    # saved state, which the graph holds (``state_mismatch``), and from the pending keys).
+    created: dict[str, pa.BooleanArray] = field(default_factory=dict)
 
     @property
     def rows(self) -> int:
         return sum(t.num_rows for t in self.upserts.values()) + sum(t.num_rows for t in self.deletes.values())
+
+
+def state_mismatch(mark: Mapping[str, object] | None, lineage: str | None, generation: int) -> str | None:
+    """Why a graph whose record of the state it holds is ``mark`` (``read_ingest_state``: lineage,
+    generation; None without one) does not hold generation ``generation`` of the saved state of
+    ``lineage``, or None when it does.
+
+    A sync writes only the difference from the saved state (and ``CREATE``s what that state
+    lacks), so it must know the graph holds that state: not a graph emptied since, another
+    database, or one restored from before it. The graph may be a generation ahead: a sync killed
+    after its last graph write and before the state's (its keys are pending, ``StateDir``).
+    """
+    if generation == 0:
+        return None  # no saved state: every row is written anyway
+    if mark is None or mark.get("lineage") is None:
+        return "the graph holds no record of the saved state (emptied since, another database, or written before the record existed)"
+    if mark["lineage"] != lineage:
+        return f"the graph was loaded from another saved state (lineage {mark['lineage']}, the saved state's {lineage})"
+    marked = int(mark.get("generation") or 0)  # type: ignore[call-overload]
+    if marked < generation:
+        return f"the graph holds generation {marked} of the saved state, older than its generation {generation} (restored from a backup?)"
+    return None
+
+
+def why_graph_lacks_state(db: Database, state: StateDir) -> str | None:
+    """``state_mismatch`` of this graph and this saved state."""
+    row = db.read("ingest/read_ingest_state")[0]
+    mark = row if row.get("lineage") is not None else None
+    return state_mismatch(mark, state.lineage(), state.generation())
+
+
+def mark_graph(db: Database, guard: WriterGuard | None, lineage: str, generation: int) -> None:
+    """Record in the graph that it holds generation ``generation`` of lineage ``lineage``: after
+    the graph holds it, before the state's pointer names it."""
+    db.write("ingest/merge_ingest_state", fence=guard.fence if guard is not None else None,
+             lineage=lineage, generation=generation)
 
 
 def graph_delta(
@@ -68,7 +113,9 @@ def graph_delta(
     only rows within its keys are compared). ``scope``: per table, key columns outside of which a
     whole ``target`` table equals ``state``: only rows within are compared. ``forced``: keys a
     killed sync may have left half-written (``StateDir.read_pending``): written as ``target``
-    has them, or deleted. Deletes come back as key columns only.
+    has them, or deleted. Deletes come back as key columns only. Unless ``full_write`` (the graph
+    may not hold ``state``), ``created`` marks the upserts of a ``CREATABLE`` table whose key
+    ``state`` lacks and ``forced`` does not name.
     """
     delta = GraphDelta()
     con = connect()
@@ -107,9 +154,27 @@ def graph_delta(
                 deletes += f" UNION SELECT {keys} FROM forced_keys ANTI JOIN new_rows USING ({keys})"
             delta.upserts[name] = con.sql(upserts).to_arrow_table()
             delta.deletes[name] = con.sql(deletes).to_arrow_table()
+            if name in CREATABLE and not full_write:
+                delta.created[name] = _created(con, delta.upserts[name], old_in, keys, forced.get(name) if forced else None)
     finally:
         con.close()
     return delta
+
+
+def _created(con: duckdb.DuckDBPyConnection, upserts: pa.Table, old_in: str, keys: str,
+             forced: pa.Table | None) -> pa.BooleanArray:
+    """Per row of ``upserts``: is its key in neither the old rows in scope (``old_in``; a key
+    outside scope is not in the old table at all, since scope keys are a prefix of the delete
+    keys) nor ``forced``: a row the graph cannot hold."""
+    con.register("upsert_rows", upserts.select(keys.split(", ")).append_column(
+        "_row", pa.array(np.arange(upserts.num_rows, dtype=np.int64))))
+    sql = f"SELECT _row FROM upsert_rows ANTI JOIN {old_in} USING ({keys})"
+    if forced is not None and forced.num_rows:
+        con.register("forced_created", forced)
+        sql += f" ANTI JOIN forced_created USING ({keys})"
+    mask = np.zeros(upserts.num_rows, dtype=bool)
+    mask[con.sql(sql).fetchnumpy()["_row"]] = True
+    return pa.array(mask)
 
 
 def _within(con: duckdb.DuckDBPyConnection, relation: str, keys: pa.Table | None) -> str:
@@ -178,10 +243,17 @@ def sync_graph(
                 counts[f"deleted_{name}"] = delta.deletes[name].num_rows
                 writer.delete(name, deletes[name], phase)
         for name in GRAPH_TABLES:
-            counts[name] = getattr(writer, name)(delta.upserts[name], phase)
+            if name in CREATABLE:
+                counts[name] = getattr(writer, name)(delta.upserts[name], phase, created=delta.created.get(name))
+            else:
+                counts[name] = getattr(writer, name)(delta.upserts[name], phase)
         writer.flush()
     check()
     # Saved only once the graph holds it: a run killed before this point computes the same delta.
-    state.write(target, PARQUET_OPTIONS, revision, deliveries)
+    prepared = state.prepare(target, PARQUET_OPTIONS, deliveries)
+    lineage = state.lineage() or new_lineage()
+    mark_graph(db, guard, lineage, generation_of(prepared))
+    check()
+    state.publish(prepared, revision, lineage)
     state.clear_pending()
     return counts
