@@ -13,8 +13,8 @@ digests. Two rules make that hold: timestamps are written as UTC datetimes with 
 and an empty list is no property at all (the importer cannot store an empty array; the
 transactional path leaves it out too, ``graph_rows``).
 
-Only for the local launcher's database, only when it holds nothing but leases and the API's data
-version (``Lock``, ``DataVersion``), and only for a writer that took the ingest lease itself (not
+Only for the local launcher's database, only when it holds nothing but leases, the API's data
+version and the record of the state it holds (``Lock``, ``DataVersion``, ``IngestState``), and only for a writer that took the ingest lease itself (not
 the scheduler, whose job state lives in the store): a server named by ``NEO4J_URI`` cannot be
 stopped, and its store is not on this machine; those cases take the transactional path, and say so.
 The server is down for the import: clients connected to it (the API) see it restart.
