@@ -14,6 +14,7 @@ from sybilgraph.errors import BundleError
 from sybilgraph.ingest import ingest_bundle, withdraw_bundle
 from sybilgraph.ingest.columnar import ColumnarStore
 from sybilgraph.ingest.state import read_state
+from sybilgraph.ingest.sync import read_graph_mark
 from tests.bundles import TINY, write_bundle
 from tests.ingest.deliveries import delivery, write_delivery
 
@@ -201,9 +202,9 @@ def test_a_graph_that_no_longer_holds_the_saved_state_is_written_whole(
     if lose == "emptied":
         db.run_autocommit("db/delete_all_nodes", batch_size=10_000)
     else:
-        mark = db.read("ingest/read_ingest_state")[0]
-        assert mark["lineage"] and mark["generation"] == read_state(db.settings).generation
-        lineage, generation = (mark["lineage"], 0) if lose == "restored" else ("elsewhere", mark["generation"])
+        mark = read_graph_mark(db)
+        assert mark is not None and mark.generation == read_state(db.settings).generation
+        lineage, generation = (mark.lineage, 0) if lose == "restored" else ("elsewhere", mark.generation)
         db.write("ingest/merge_ingest_state", lineage=lineage, generation=generation)
         db.write_unwinds([("ingest/delete_accounts", [{"account_id": a["account_id"]} for a in delivery(11)["accounts"][:1]])])
     report = ingest_bundle(y, db.settings, db)

@@ -9,13 +9,13 @@ import duckdb
 import pyarrow as pa
 
 from sybilgraph.ingest.state import GRAPH_TABLES, STATE_SCHEMAS, StateDir
-from sybilgraph.ingest.sync import graph_delta, state_mismatch
+from sybilgraph.ingest.sync import GraphMark, graph_delta, state_mismatch
 
 
 def test_a_graph_holding_the_saved_state_or_one_generation_more_matches() -> None:
-    assert state_mismatch({"lineage": "L", "generation": 4}, "L", 4) is None
+    assert state_mismatch(GraphMark("L", 4), "L", 4) is None
     # a sync killed after its graph write and before the state's: its keys are pending
-    assert state_mismatch({"lineage": "L", "generation": 5}, "L", 4) is None
+    assert state_mismatch(GraphMark("L", 5), "L", 4) is None
 
 
 def test_no_saved_state_needs_no_record() -> None:
@@ -24,9 +24,8 @@ def test_no_saved_state_needs_no_record() -> None:
 
 def test_an_emptied_graph_another_or_an_older_one_does_not_match() -> None:
     assert "no record" in (state_mismatch(None, "L", 4) or "")
-    assert "no record" in (state_mismatch({"lineage": None, "generation": None}, "L", 4) or "")
-    assert "another saved state" in (state_mismatch({"lineage": "M", "generation": 4}, "L", 4) or "")
-    assert "older" in (state_mismatch({"lineage": "L", "generation": 3}, "L", 4) or "")
+    assert "another saved state" in (state_mismatch(GraphMark("M", 4), "L", 4) or "")
+    assert "older" in (state_mismatch(GraphMark("L", 3), "L", 4) or "")
 
 
 def _links(*rows: tuple[str, str, str, int]) -> pa.Table:

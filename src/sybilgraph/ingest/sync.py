@@ -30,7 +30,8 @@ from sybilgraph.ingest.state import GRAPH_TABLES, STATE_SCHEMAS, StateDir, Table
 from sybilgraph.ingest.writer_lock import WriterGuard
 from sybilgraph.progress import Reporter
 
-__all__ = ["DELETE_KEYS", "GraphDelta", "graph_delta", "mark_graph", "state_mismatch", "sync_graph", "why_graph_lacks_state"]
+__all__ = ["DELETE_KEYS", "GraphDelta", "GraphMark", "graph_delta", "mark_graph", "read_graph_mark", "state_mismatch", "sync_graph",
+           "why_graph_lacks_state"]
 
 # What identifies a row of each graph table: a key the graph holds and the target lacks is deleted.
 DELETE_KEYS: dict[str, tuple[str, ...]] = {
@@ -63,10 +64,18 @@ class GraphDelta:
         return sum(t.num_rows for t in self.upserts.values()) + sum(t.num_rows for t in self.deletes.values())
 
 
-def state_mismatch(mark: Mapping[str, object] | None, lineage: str | None, generation: int) -> str | None:
-    """Why a graph whose record of the state it holds is ``mark`` (``read_ingest_state``: lineage,
-    generation; None without one) does not hold generation ``generation`` of the saved state of
-    ``lineage``, or None when it does.
+@dataclass(frozen=True)
+class GraphMark:
+    """The graph's record of the saved state it holds (``IngestState``): the lineage of the state
+    files it was written from, and the last generation written into it."""
+
+    lineage: str
+    generation: int
+
+
+def state_mismatch(mark: GraphMark | None, lineage: str | None, generation: int) -> str | None:
+    """Why a graph with record ``mark`` (None: it has none) does not hold generation
+    ``generation`` of the saved state of ``lineage``, or None when it does.
 
     A sync writes only the difference from the saved state (and ``CREATE``s what that state
     lacks), so it must know the graph holds that state: not a graph emptied since, another
@@ -75,21 +84,25 @@ def state_mismatch(mark: Mapping[str, object] | None, lineage: str | None, gener
     """
     if generation == 0:
         return None  # no saved state: every row is written anyway
-    if mark is None or mark.get("lineage") is None:
+    if mark is None:
         return "the graph holds no record of the saved state (emptied since, another database, or written before the record existed)"
-    if mark["lineage"] != lineage:
-        return f"the graph was loaded from another saved state (lineage {mark['lineage']}, the saved state's {lineage})"
-    marked = int(mark.get("generation") or 0)  # type: ignore[call-overload]
-    if marked < generation:
-        return f"the graph holds generation {marked} of the saved state, older than its generation {generation} (restored from a backup?)"
+    if mark.lineage != lineage:
+        return f"the graph was loaded from another saved state (lineage {mark.lineage}, the saved state's {lineage})"
+    if mark.generation < generation:
+        return f"the graph holds generation {mark.generation} of the saved state, older than its generation {generation} (restored from a backup?)"
     return None
+
+
+def read_graph_mark(db: Database) -> GraphMark | None:
+    row = db.read("ingest/read_ingest_state")[0]
+    if row.get("lineage") is None:
+        return None
+    return GraphMark(str(row["lineage"]), int(row.get("generation") or 0))
 
 
 def why_graph_lacks_state(db: Database, state: StateDir) -> str | None:
     """``state_mismatch`` of this graph and this saved state."""
-    row = db.read("ingest/read_ingest_state")[0]
-    mark = row if row.get("lineage") is not None else None
-    return state_mismatch(mark, state.lineage(), state.generation())
+    return state_mismatch(read_graph_mark(db), state.lineage(), state.generation())
 
 
 def mark_graph(db: Database, guard: WriterGuard | None, lineage: str, generation: int) -> None:
