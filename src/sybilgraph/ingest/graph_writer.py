@@ -108,11 +108,11 @@ class GraphWriter:
         links). Rows ``created`` marks, links the graph does not hold (``sync.graph_delta``), go
         through ``create_<kind>_links``: no check for the link first."""
         written = 0
-        new = created if created is not None else pa.array([False] * table.num_rows, pa.bool_())
         for name, kind in KINDS.items():
             mine = pc.equal(table["kind"], name)
-            for statement, rows_of in ((kind.create_links, pc.and_(mine, new)),
-                                       (kind.merge_links, pc.and_(mine, pc.invert(new)))):
+            parts = [(kind.merge_links, mine)] if created is None else [
+                (kind.create_links, pc.and_(mine, created)), (kind.merge_links, pc.and_(mine, pc.invert(created)))]
+            for statement, rows_of in parts:
                 for rows in _batches(table.filter(rows_of).sort_by("account_id"), self.batch_size):
                     written += self._write_rows(statement, _per_account(rows), phase, len(rows))
         return written
