@@ -222,3 +222,12 @@ def test_the_same_content_again_into_an_emptied_graph_writes_it_again(db: Databa
     assert graph_digest(db) == before
     # and it holds the state again: the next run has nothing to do
     assert sum(ingest_bundle(bundle, db.settings, db).graph_writes.values()) == 0
+
+
+def test_a_graph_another_home_wrote_is_said(db: Database, tmp_path: Path) -> None:
+    # The converse: this home has no saved state, but the graph holds one another home wrote.
+    # Every row is written; the rows only the other home knew stay, and the report says so.
+    ingest_bundle(write_delivery(tmp_path / "x", "X", delivery(11)), db.settings, db)
+    elsewhere = Database(db.settings.model_copy(update={"home": tmp_path / "elsewhere"}), driver=db.driver)
+    report = ingest_bundle(write_delivery(tmp_path / "y", "Y", delivery(12)), elsewhere.settings, elsewhere)
+    assert any("this home does not have" in w for w in report.warnings), report.warnings

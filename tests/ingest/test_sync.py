@@ -18,8 +18,9 @@ def test_a_graph_holding_the_saved_state_or_one_generation_more_matches() -> Non
     assert state_mismatch(GraphMark("L", 5), "L", 4) is None
 
 
-def test_no_saved_state_needs_no_record() -> None:
+def test_no_saved_state_needs_no_record_but_another_homes_graph_is_said() -> None:
     assert state_mismatch(None, None, 0) is None
+    assert "this home does not have" in (state_mismatch(GraphMark("L", 3), None, 0) or "")
 
 
 def test_an_emptied_graph_another_or_an_older_one_does_not_match() -> None:

@@ -79,11 +79,16 @@ def state_mismatch(mark: GraphMark | None, lineage: str | None, generation: int)
 
     A sync writes only the difference from the saved state (and ``CREATE``s what that state
     lacks), so it must know the graph holds that state: not a graph emptied since, another
-    database, or one restored from before it. The graph may be a generation ahead: a sync killed
+    database, or one restored from before it. Without a saved state every row is written, but a
+    graph another home wrote keeps whatever this one does not write: said too. The graph may be a generation ahead: a sync killed
     after its last graph write and before the state's (its keys are pending, ``StateDir``).
     """
     if generation == 0:
-        return None  # no saved state: every row is written anyway
+        if mark is None:
+            return None  # no saved state and no other's record: every row is written anyway
+        return (f"the graph holds generation {mark.generation} of a saved state (lineage {mark.lineage}) that this "
+                f"home does not have: the rows it holds and this ingest does not write stay (`sybilgraph db reset "
+                f"--yes`, then the deliveries again, starts clean)")
     if mark is None:
         return "the graph holds no record of the saved state (emptied since, another database, or written before the record existed)"
     if mark.lineage != lineage:
