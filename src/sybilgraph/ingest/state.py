@@ -268,7 +268,7 @@ class StateDir:
     def lineage(self) -> str | None:
         """The lineage of the current generation: one id shared by every generation written into
         the same graph since it was loaded whole (``publish``); the graph records it too
-        (``sync.graph_holds_state``). None before the first generation, or one saved without."""
+        (``sync.state_mismatch``). None before the first generation, or one saved without."""
         value = self._pointer().get("lineage")
         return None if value is None or self.current() is None else str(value)
 
@@ -358,7 +358,7 @@ class StateDir:
         return _conform(table, wanted)
 
     def write(self, tables: Mapping[str, pa.Table | TableChange], write_options: dict[str, Any],
-              revision: int | None = None, deliveries: pa.Table | None = None, lineage: str | None = None) -> int:
+              revision: int | None = None, deliveries: pa.Table | None = None) -> int:
         """A new generation; returns its number. Per table: a ``pa.Table`` is its new content, a
         ``TableChange`` changes the current generation's (merged into its overlay, or folded
         into a new base past ``COMPACT_SHARE``); a table not named is carried over.
@@ -366,9 +366,9 @@ class StateDir:
         ``revision``: the columnar store's revision the tables were computed from.
         ``deliveries``: which accounts each live delivery touched (``DELIVERIES_SCHEMA``, with the
         hub rule in its metadata): what the next change splices from. Without it the next change
-        combines everything. ``lineage``: see ``publish``.
+        combines everything.
         """
-        return self.publish(self.prepare(tables, write_options, deliveries), revision, lineage)
+        return self.publish(self.prepare(tables, write_options, deliveries), revision)
 
     def prepare(self, tables: Mapping[str, pa.Table | TableChange], write_options: dict[str, Any],
                 deliveries: pa.Table | None = None) -> Path:
