@@ -188,7 +188,6 @@ GROUP BY account_id, kind, value
 """
 
 
-
 def network_owner_usage_sql(pairs: str) -> str:
     """Per account, its use of the owner of every network it used (kind ``network_owner``): the
     ``ip`` rows of relation ``pairs`` folded by ``ip_networks.owner``. Its own statement, so that

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import pairwise
 
 import duckdb
 import pyarrow as pa
@@ -113,7 +114,7 @@ def _account_ranges(con: duckdb.DuckDBPyConnection, chunk_rows: int) -> list[tup
         quantiles = ", ".join(str(i / n) for i in range(1, n))
         cuts = sorted(set(con.sql(f"SELECT quantile_disc(account_id, [{quantiles}]) FROM accounts_latest").fetchall()[0][0] or []))
     bounds: list[str | None] = [None, *cuts, None]
-    return [_account_range(lo, hi) for lo, hi in zip(bounds, bounds[1:], strict=False)]
+    return [_account_range(lo, hi) for lo, hi in pairwise(bounds)]
 
 
 def _account_range(lo: str | None, hi: str | None) -> tuple[str, dict[str, str]]:

@@ -50,8 +50,8 @@ from sybilgraph.ingest.partials import compute_partials
 from sybilgraph.ingest.plan import StatePlan, combine_input, plan_state, staged_schema
 from sybilgraph.ingest.readers import QUARANTINE_SCHEMA, read_table
 from sybilgraph.ingest.report import IngestReport, TableReport, WithdrawReport
-from sybilgraph.ingest.state import GRAPH_TABLES, StateDir, generation_of, new_lineage
-from sybilgraph.ingest.sync import mark_graph, sync_graph, why_graph_lacks_state
+from sybilgraph.ingest.state import GRAPH_TABLES, StateDir, new_lineage
+from sybilgraph.ingest.sync import publish_held, sync_graph, why_graph_lacks_state
 from sybilgraph.ingest.writer_lock import WriterGuard, exclusive_writer
 from sybilgraph.progress import NullReporter, Reporter
 from sybilgraph.settings import Settings
@@ -339,9 +339,7 @@ def _bulk_load(
         with timed(timings, "save_state"):
             prepared = saving[0].result()
             guard.check()
-            lineage = new_lineage()  # a graph loaded whole starts a lineage of states
-            mark_graph(db, guard, lineage, generation_of(prepared))
-            state.publish(prepared, revision, lineage)
+            publish_held(db, guard, state, prepared, revision, new_lineage())  # a graph loaded whole starts a lineage
             state.clear_pending()  # the import replaced the whole graph
     shutil.rmtree(work, ignore_errors=True)
     nodes = sum(f.rows for f in files if f.kind == "nodes")

@@ -272,6 +272,10 @@ class StateDir:
         value = self._pointer().get("lineage")
         return None if value is None or self.current() is None else str(value)
 
+    def lineage_to_publish(self, lineage: str | None) -> str:
+        """``lineage``, else the current generation's, else a new one (a first generation)."""
+        return lineage or self.lineage() or new_lineage()
+
     def source_revision(self) -> int | None:
         """The columnar store's revision the current generation was computed from."""
         value = self._pointer().get("revision")
@@ -419,7 +423,7 @@ class StateDir:
         ``lineage``: the id of the graph load this generation continues (a new one when the graph
         was loaded whole); None keeps the current generation's, or starts one."""
         current = self.current()
-        lineage = lineage or self.lineage() or new_lineage()
+        lineage = self.lineage_to_publish(lineage)
         generation = generation_of(target)
         durable.write_text(self.pointer, json.dumps({"dir": target.name, "generation": generation, "revision": revision,
                                                      "lineage": lineage}))

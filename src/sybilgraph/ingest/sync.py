@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -26,11 +27,11 @@ import pyarrow.compute as pc
 from sybilgraph.db.session import Database
 from sybilgraph.ingest.columnar import PARQUET_OPTIONS, ColumnarStore
 from sybilgraph.ingest.graph_writer import GraphWriter
-from sybilgraph.ingest.state import GRAPH_TABLES, STATE_SCHEMAS, StateDir, TableChange, generation_of, new_lineage
+from sybilgraph.ingest.state import GRAPH_TABLES, STATE_SCHEMAS, StateDir, TableChange, generation_of
 from sybilgraph.ingest.writer_lock import WriterGuard
 from sybilgraph.progress import Reporter
 
-__all__ = ["DELETE_KEYS", "GraphDelta", "GraphMark", "graph_delta", "mark_graph", "read_graph_mark", "state_mismatch", "sync_graph",
+__all__ = ["DELETE_KEYS", "GraphDelta", "GraphMark", "graph_delta", "publish_held", "read_graph_mark", "state_mismatch", "sync_graph",
            "why_graph_lacks_state"]
 
 # What identifies a row of each graph table: a key the graph holds and the target lacks is deleted.
@@ -110,11 +111,20 @@ def why_graph_lacks_state(db: Database, state: StateDir) -> str | None:
     return state_mismatch(read_graph_mark(db), state.lineage(), state.generation())
 
 
-def mark_graph(db: Database, guard: WriterGuard | None, lineage: str, generation: int) -> None:
-    """Record in the graph that it holds generation ``generation`` of lineage ``lineage``: after
-    the graph holds it, before the state's pointer names it."""
+def publish_held(db: Database, guard: WriterGuard | None, state: StateDir, prepared: Path, revision: int | None,
+                 lineage: str | None = None) -> int:
+    """Make the generation ``prepared`` current once the graph holds it: the graph's record of it
+    first (``IngestState``), then the state's pointer, so a kill in between leaves the graph one
+    generation ahead with its keys pending, never behind. ``lineage``: None continues the current
+    one (``StateDir.lineage_to_publish``). Returns the generation's number."""
+    lineage = state.lineage_to_publish(lineage)
+    generation = generation_of(prepared)
     db.write("ingest/merge_ingest_state", fence=guard.fence if guard is not None else None,
              lineage=lineage, generation=generation)
+    if guard is not None:
+        guard.check()
+    state.publish(prepared, revision, lineage)
+    return generation
 
 
 def graph_delta(
@@ -173,23 +183,24 @@ def graph_delta(
             delta.upserts[name] = con.sql(upserts).to_arrow_table()
             delta.deletes[name] = con.sql(deletes).to_arrow_table()
             if name in CREATABLE and not full_write:
-                delta.created[name] = _created(con, delta.upserts[name], old_in, keys, forced.get(name) if forced else None)
+                with_forced = bool(forced and name in forced and forced[name].num_rows)
+                delta.created[name] = _created(con, delta.upserts[name], old_in, DELETE_KEYS[name], with_forced)
     finally:
         con.close()
     return delta
 
 
-def _created(con: duckdb.DuckDBPyConnection, upserts: pa.Table, old_in: str, keys: str,
-             forced: pa.Table | None) -> pa.BooleanArray:
+def _created(con: duckdb.DuckDBPyConnection, upserts: pa.Table, old_in: str, keys: tuple[str, ...],
+             with_forced: bool) -> pa.BooleanArray:
     """Per row of ``upserts``: is its key in neither the old rows in scope (``old_in``; a key
     outside scope is not in the old table at all, since scope keys are a prefix of the delete
-    keys) nor ``forced``: a row the graph cannot hold."""
-    con.register("upsert_rows", upserts.select(keys.split(", ")).append_column(
+    keys) nor, ``with_forced``, the registered ``forced_keys``: a row the graph cannot hold."""
+    con.register("upsert_rows", upserts.select(list(keys)).append_column(
         "_row", pa.array(np.arange(upserts.num_rows, dtype=np.int64))))
-    sql = f"SELECT _row FROM upsert_rows ANTI JOIN {old_in} USING ({keys})"
-    if forced is not None and forced.num_rows:
-        con.register("forced_created", forced)
-        sql += f" ANTI JOIN forced_created USING ({keys})"
+    using = ", ".join(keys)
+    sql = f"SELECT _row FROM upsert_rows ANTI JOIN {old_in} USING ({using})"
+    if with_forced:
+        sql += f" ANTI JOIN forced_keys USING ({using})"
     mask = np.zeros(upserts.num_rows, dtype=bool)
     mask[con.sql(sql).fetchnumpy()["_row"]] = True
     return pa.array(mask)
@@ -268,10 +279,6 @@ def sync_graph(
         writer.flush()
     check()
     # Saved only once the graph holds it: a run killed before this point computes the same delta.
-    prepared = state.prepare(target, PARQUET_OPTIONS, deliveries)
-    lineage = state.lineage() or new_lineage()
-    mark_graph(db, guard, lineage, generation_of(prepared))
-    check()
-    state.publish(prepared, revision, lineage)
+    publish_held(db, guard, state, state.prepare(target, PARQUET_OPTIONS, deliveries), revision)
     state.clear_pending()
     return counts
