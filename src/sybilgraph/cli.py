@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from sybilgraph.errors import SybilgraphError
@@ -226,6 +228,56 @@ def _print_ingest_report(report: Any) -> None:
     out.print(f"graph writes: {report.graph_writes}; state update by {report.state_update or 'nothing'}; {timings}")
     out.print(f"report: {report.report_file}")
 
+
+
+@app.command()
+@human_errors
+def deliveries(
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list, one object per delivery, for scripts.")] = False,
+) -> None:
+    """The live deliveries, in ingest order: the bundle ids to redeliver a correction under, or to withdraw.
+
+    Read from the columnar store and the ingest reports; no database needed.
+    """
+    from sybilgraph.ingest.columnar import ColumnarStore
+    from sybilgraph.ingest.inventory import live_deliveries
+
+    s = settings()
+    live = live_deliveries(ColumnarStore(s.columnar_dir), s.runs_dir)
+    if as_json:
+        typer.echo(json.dumps([d.model_dump() for d in live], indent=1))
+        return
+    t = Table(title=f"Live deliveries ({len(live)}) in {s.columnar_dir}", title_justify="left", box=box.SIMPLE_HEAD,
+              pad_edge=False)
+    t.add_column("bundle id", overflow="fold", min_width=10)
+    t.add_column("live since (UTC)", min_width=10)
+    t.add_column("source", overflow="fold")
+    for col in ("accounts", "interactions"):
+        t.add_column(col, justify="right", no_wrap=True)
+    t.add_column("quarantined", justify="right")
+    for d in live:
+        rows = d.rows or {}
+        quarantined = _n(d.rows_quarantined) + (f" ({d.status})" if d.status == "partial" else "")
+        t.add_row(escape(d.bundle_id), _utc(d.committed_at), escape(d.source or ""),
+                  _n(rows.get("accounts") if d.rows else None), _n(rows.get("interactions") if d.rows else None),
+                  quarantined)
+    out.print(t)
+    for d in live:
+        if d.ids_counted_in:
+            out.print(f"{escape(d.bundle_id)}: some of its interaction or session ids count in "
+                      f"{escape(', '.join(d.ids_counted_in))} (delivered earlier); withdrawing that makes them count here")
+    out.print("nothing delivered yet" if not live else
+              "To correct a delivery, deliver the whole corrected bundle under the same bundle id; to take one "
+              "back: sybilgraph ingest --withdraw BUNDLE_ID. More per delivery: --json.")
+
+
+def _n(value: int | None) -> str:
+    return "?" if value is None else f"{value:,}"
+
+
+def _utc(iso: str | None) -> str:
+    """An ISO 8601 UTC time to the minute, as people read it ("2026-11-30 21:55")."""
+    return "" if iso is None else iso[:16].replace("T", " ")
 
 
 # -- attribution ---------------------------------------------------------------------------------

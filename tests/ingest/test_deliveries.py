@@ -13,6 +13,7 @@ from sybilgraph.db.session import Database
 from sybilgraph.errors import BundleError
 from sybilgraph.ingest import ingest_bundle, withdraw_bundle
 from sybilgraph.ingest.columnar import ColumnarStore
+from sybilgraph.ingest.inventory import live_deliveries
 from sybilgraph.ingest.state import read_state
 from sybilgraph.ingest.sync import read_graph_mark
 from tests.bundles import TINY, write_bundle
@@ -93,6 +94,29 @@ def test_different_ids_add_up_and_ids_count_once(db: Database, tmp_path: Path) -
     assert a1["n_interactions"] == 2 and set(_accounts(db)) == {"a1"}
     assert graph_digest(db) == _clean_digest(db, tmp_path / "clean", [tmp_path / "two"])
 
+
+
+def test_the_live_deliveries_list_follows_deliveries_redeliveries_and_withdrawals(db: Database, tmp_path: Path) -> None:
+    store = ColumnarStore(db.settings.columnar_dir)
+    base = {"accounts": TINY["accounts"], "interactions": [dict(r, interaction_id=f"r{i}") for i, r in enumerate(TINY["interactions"])]}
+    one = write_delivery(tmp_path / "one", "ONE", base)
+    (one / "bundle.json").write_text(json.dumps({"bundle_id": "ONE", "source": "billing-export", "produced_at": "2026-11-30T06:00:00Z"}))
+    ingest_bundle(one, db.settings, db)
+    repeat = {"accounts": TINY["accounts"][:1], "interactions": [dict(TINY["interactions"][0], interaction_id="r0")]}
+    ingest_bundle(write_delivery(tmp_path / "two", "TWO", repeat), db.settings, db)
+
+    first, second = live_deliveries(store, db.settings.runs_dir)
+    assert (first.bundle_id, first.source, first.produced_at, first.status) == ("ONE", "billing-export", "2026-11-30T06:00:00Z", "ok")
+    assert first.rows is not None and first.rows["interactions"] == len(TINY["interactions"])
+    assert first.rows["accounts"] == len(TINY["accounts"]) and first.rows_quarantined == 0 and first.committed_at
+    assert (second.bundle_id, second.source, second.ids_counted_in) == ("TWO", "tests", ["ONE"])
+
+    # A redelivery of TWO takes a new number (the list is in ingest order); withdrawing ONE frees TWO's ids.
+    ingest_bundle(write_delivery(tmp_path / "two-v2", "TWO", {**repeat, "accounts": TINY["accounts"][:2]}), db.settings, db)
+    assert [(d.bundle_id, d.ingest_id) for d in live_deliveries(store, db.settings.runs_dir)] == [("ONE", "d000001"), ("TWO", "d000003")]
+    withdraw_bundle("ONE", db.settings, db)
+    (left,) = live_deliveries(store, db.settings.runs_dir)
+    assert left.bundle_id == "TWO" and left.ids_counted_in == [] and left.rows and left.rows["accounts"] == 2
 
 def test_withdrawal_removes_what_only_it_supported(db: Database, tmp_path: Path) -> None:
     ingest_bundle(write_delivery(tmp_path / "t", "TINY", TINY), db.settings, db)

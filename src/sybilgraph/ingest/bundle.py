@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sybilgraph.contract import TABLE_ORDER
 from sybilgraph.errors import BundleError, TableError
+from sybilgraph.ingest.luhn import redact_pans
 from sybilgraph.ingest.readers import find_table_files, unknown_entries
 from sybilgraph.ingest.validate import MAX_ID_LENGTH
 
@@ -90,8 +91,16 @@ def _bundle_id(path: Path, metadata: Mapping[str, object]) -> str:
     return value
 
 
+# bundle.json's free text is kept (manifest, report) for the people who deliver bundles: bounded,
+# printable, and never with a card number in it (a source field is free text, like a label's).
+_MAX_TEXT = 256
+
+
 def _text(value: object) -> str | None:
-    return None if value is None else str(value)
+    if value is None:
+        return None
+    text = "".join(c if c.isprintable() else " " for c in str(value)).strip()
+    return redact_pans(text)[:_MAX_TEXT] or None
 
 
 def _digest(path: Path, files: Mapping[str, list[Path]]) -> str:

@@ -25,6 +25,7 @@ import shutil
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,12 @@ class Delivery:
     # Sequence numbers of earlier live deliveries that already held some of its interaction or
     # session ids (those rows count there, not here): withdrawing one recomputes this partial.
     suppressed_by: tuple[int, ...] = field(default_factory=tuple)
+    # For the people who deliver and withdraw (``inventory.py``): bundle.json's "source" and
+    # "produced_at" as written there, and when the delivery became live (UTC, ISO 8601). None
+    # where not given, and in manifests written before these were kept.
+    source: str | None = None
+    produced_at: str | None = None
+    committed_at: str | None = None
 
     @staticmethod
     def key(seq: int) -> str:
@@ -212,6 +219,7 @@ class ColumnarStore:
         The manifest write is the commit point: before it the store is as it was, after it the
         new delivery is live and the replaced one gone (its directory is removed afterwards).
         """
+        delivery = replace(delivery, committed_at=datetime.now(UTC).isoformat(timespec="seconds"))
         staged = self.staging_dir / delivery.ingest_id
         target = self.bundles_dir / delivery.ingest_id
         self.bundles_dir.mkdir(parents=True, exist_ok=True)

@@ -201,7 +201,8 @@ def stage_delivery(
     seq = store.allocate_seq()  # taken for good before anything is staged
     ingest_id = Delivery.key(seq)
     report = IngestReport(ingest_id=ingest_id, bundle_id=bundle.bundle_id, bundle=str(bundle.path), seq=seq,
-                          replaced=live.ingest_id if live else None)
+                          replaced=live.ingest_id if live else None, source=bundle.source,
+                          produced_at=bundle.produced_at)
     report.warnings = [f"{bundle.path / name}: not a contract table; ignored" for name in bundle.unknown]
     staging = store.staging(ingest_id)
     fused = _fused_partials(store, settings, bundle)
@@ -222,7 +223,8 @@ def stage_delivery(
     report.rows_repeated = result.rows_repeated
     check()
     store.commit(Delivery(bundle_id=bundle.bundle_id, seq=seq, ingest_id=ingest_id, digest=bundle.digest,
-                          bundle=str(bundle.path), suppressed_by=result.suppressed_by))
+                          bundle=str(bundle.path), suppressed_by=result.suppressed_by, source=bundle.source,
+                          produced_at=bundle.produced_at))
     return report
 
 

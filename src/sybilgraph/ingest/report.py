@@ -27,6 +27,8 @@ class IngestReport(BaseModel):
     bundle: str
     seq: int
     bundle_id: str = ""  # bundle.json's bundle_id, else the bundle directory's name
+    source: str | None = None  # bundle.json's "source", where given
+    produced_at: str | None = None  # bundle.json's "produced_at", as written there
     replaced: str | None = None  # the earlier delivery of this bundle id it replaced
     reused_staging: bool = False  # the same content was live already: nothing was staged
     # Rows left out because their interaction_id / session_id counted in an earlier row.
