@@ -64,9 +64,15 @@ class HealthBeacon:
                 pass
 
     def _write(self) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"pid": os.getpid(), "at": time.time(), **self.describe()}, default=str))
-        os.replace(tmp, self.path)
+        # A temporary name of this writer's own: schedulers sharing a home on one host share the
+        # file, and with one temporary name a writer could rename another's away (measured: a
+        # scheduler failed to start with FileNotFoundError when two started together).
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            tmp.write_text(json.dumps({"pid": os.getpid(), "at": time.time(), **self.describe()}, default=str))
+            os.replace(tmp, self.path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
 
 def check_health(settings: Settings, stale_after_s: float = STALE_AFTER_S) -> tuple[bool, str]:

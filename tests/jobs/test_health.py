@@ -1,0 +1,46 @@
+"""The scheduler's health file (``sybilgraph scheduler --check``), without a database."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+from sybilgraph.jobs.health import HealthBeacon
+
+
+def test_beacons_sharing_one_file_never_rename_each_others_writes_away(tmp_path: Path) -> None:
+    # Schedulers that share a home on one host share the health file: each write must stand alone.
+    path = tmp_path / "run" / "scheduler-host.json"
+    path.parent.mkdir()
+    beacons = [HealthBeacon(path, lambda i=i: {"state": f"beacon-{i}"}) for i in range(4)]
+    start = threading.Barrier(len(beacons))
+    errors: list[BaseException] = []
+
+    def hammer(beacon: HealthBeacon) -> None:
+        try:
+            start.wait(timeout=10)
+            for _ in range(300):
+                beacon._write()
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=hammer, args=(b,)) for b in beacons]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors
+    report = json.loads(path.read_text())
+    assert report["pid"] == os.getpid() and report["state"].startswith("beacon-")
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no temporary file left behind
+
+
+def test_a_stopped_beacon_removes_its_file(tmp_path: Path) -> None:
+    path = tmp_path / "run" / "scheduler-host.json"
+    beacon = HealthBeacon(path, lambda: {"state": "idle"}, interval_s=60)
+    beacon.start()
+    assert json.loads(path.read_text())["state"] == "idle"
+    beacon.stop()
+    assert not path.exists()
