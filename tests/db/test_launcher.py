@@ -109,6 +109,64 @@ def test_sigterm_stops_cleanly_and_the_store_needs_no_recovery(tmp_path: Path) -
     assert "Recovery completed" not in debug and "recovery required" not in debug.lower()
 
 
+
+@pytest.mark.slow
+def test_commands_starting_the_local_neo4j_at_once_share_one_server(tmp_path: Path) -> None:
+    """``sybilgraph serve`` and ``sybilgraph ingest`` started together on a fresh home: each finds
+    nothing running, and without a start lock both spawned a JVM on one store (the loser's
+    clean-up could then stop the winner's server). And no start gets through while a store is
+    held stopped (``LocalNeo4j.stopped``, the bulk import's window)."""
+    import os
+    import threading
+
+    if os.environ.get("NEO4J_URI"):
+        pytest.skip("the suite runs against an external Neo4j")
+    settings = Settings(home=tmp_path, bolt_port=_free_port(), http_port=_free_port(), heap="1g", pagecache="128m")
+    starters = [LocalNeo4j(settings) for _ in range(3)]
+    together = threading.Barrier(len(starters))
+    pids: list[int | None] = []
+    errors: list[BaseException] = []
+
+    def start(local: LocalNeo4j) -> None:
+        try:
+            together.wait(timeout=30)
+            pids.append(local.start().pid)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=start, args=(local,)) for local in starters]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    try:
+        assert not errors, errors
+        assert len(set(pids)) == 1 and starters[0].state().running and starters[0].state().pid == pids[0]
+        home = str(settings.neo4j_home).encode()
+        jvms = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline_has(p, home)]
+        assert len(jvms) == 1, [p.name for p in jvms]
+        with Database(settings) as db:
+            assert db.read_raw("RETURN 1 AS one") == [{"one": 1}]
+        # While a store is being replaced (the bulk import), nobody starts the server on it.
+        late = threading.Thread(target=lambda: pids.append(LocalNeo4j(settings).start().pid))
+        with starters[0].stopped():
+            assert not starters[0].state().running
+            late.start()
+            late.join(timeout=3)
+            assert late.is_alive() and not starters[0].state().running, "a start got through while the store was held"
+        late.join(timeout=120)
+        assert not errors, errors
+        assert starters[0].state().running and pids[-1] == starters[0].state().pid != pids[0]
+    finally:
+        starters[0].stop()
+
+
+def _cmdline_has(proc: Path, needle: bytes) -> bool:
+    try:
+        return needle in (proc / "cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+
 def test_status_reports_versions_through_the_cli(session_db: Database) -> None:
     import json
     import os

@@ -173,11 +173,25 @@ class LocalNeo4j:
         )
 
     def start(self, wait: bool = True) -> LauncherState:
-        current = self.state()
-        if current.running:
-            if wait:
-                self._wait_ready(current.pid)
-            return current
+        # One starter at a time per home: commands started together (``serve`` beside ``ingest``)
+        # each found nothing running and each spawned a JVM on the one store; the loser's
+        # clean-up then stopped whichever server the pid file named.
+        self.home.mkdir(parents=True, exist_ok=True)
+        with _exclusive(self.home / "start.lock"):
+            current = self.state()
+            spawned = None if current.running else self._spawn()
+        pid = current.pid if spawned is None else spawned
+        if wait:
+            try:
+                self._wait_ready(pid)
+            except BaseException:
+                if spawned is not None:
+                    self.stop(timeout_s=30)  # a start that failed leaves no JVM behind
+                raise
+        return self.state()
+
+    def _spawn(self) -> int:
+        """Start the JVM in the background and record its pid (the caller holds the start lock)."""
         if _port_open(self.settings.bolt_port):
             raise LauncherError(
                 f"port {self.settings.bolt_port} is already in use by another process; "
@@ -189,7 +203,6 @@ class LocalNeo4j:
                 "use by another process; set SYBILGRAPH_HTTP_PORT to a free port, or to 0 to turn it off"
             )
         self.build()
-        self.home.mkdir(parents=True, exist_ok=True)
         self.ready_file.unlink(missing_ok=True)
         self.ensure_password()
         self._write_conf()
@@ -217,13 +230,16 @@ class LocalNeo4j:
             )
         self.pid_file.write_text(str(proc.pid))
         log.info("started local Neo4j (pid %d), waiting for Bolt on %s", proc.pid, self.settings.bolt_uri)
-        if wait:
-            try:
-                self._wait_ready(proc.pid)
-            except BaseException:
-                self.stop(timeout_s=30)  # a start that failed leaves no JVM behind
-                raise
-        return self.state()
+        return proc.pid
+
+    @contextmanager
+    def stopped(self, timeout_s: float = 120.0) -> Iterator[None]:
+        """The server stopped, and kept from starting by any process until the block ends: for work
+        on its store (the bulk import replaces it). ``start`` afterwards."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        with _exclusive(self.home / "start.lock"):
+            self.stop(timeout_s)
+            yield
 
     def stop(self, timeout_s: float = 120.0) -> bool:
         """SIGTERM, then wait for the store to close. True when something was stopped."""
@@ -413,7 +429,8 @@ def _copy_sources(source: Path, project: Path) -> None:
 
 @contextmanager
 def _exclusive(lock_file: Path) -> Iterator[None]:
-    """One build at a time per directory, across processes (a second waits, then finds it built)."""
+    """One holder at a time of ``lock_file``, across processes: one build per directory, one start per
+    home (a second waits, then finds it built or started)."""
     lock_file.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_file, "w") as f:
         fcntl.flock(f, fcntl.LOCK_EX)

@@ -29,6 +29,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -312,26 +313,30 @@ def run_import(settings: Settings, files: list[ImportFile], work: Path, threads:
         # The live configuration, but this home's data directory (server.directories.data is relative).
         env = {**os.environ, "NEO4J_HOME": str(staging), "NEO4J_CONF": str(local.home)}
         # The importer writes a home of its own, so the server stops while it runs (seconds saved).
-        with timed(timings, "bulk_import.importer"):
-            proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            try:
-                local.stop()
-                output, _ = proc.communicate()
-            except BaseException:
-                proc.kill()
-                proc.wait()
-                raise
-        (work / "import.log").write_text(output)
-        if proc.returncode != 0:
-            tail = "\n".join(output.strip().splitlines()[-15:])
-            raise BulkImportError(f"neo4j-admin database import failed (exit {proc.returncode}):\n{tail}")
-        for part in ("databases", "transactions"):
-            live = local.home / "data" / part / "neo4j"
-            shutil.rmtree(live, ignore_errors=True)
-            live.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staging / "data" / part / "neo4j", live)
-        if imported is not None:
-            imported()
+        # From the stop until the new store is in place no other command may start the server
+        # (``LocalNeo4j.stopped``): one started meanwhile would run on the old store, renamed away
+        # under it, and take this ingest's writes with it.
+        with ExitStack() as server_down:
+            with timed(timings, "bulk_import.importer"):
+                proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                try:
+                    server_down.enter_context(local.stopped())
+                    output, _ = proc.communicate()
+                except BaseException:
+                    proc.kill()
+                    proc.wait()
+                    raise
+            (work / "import.log").write_text(output)
+            if proc.returncode != 0:
+                tail = "\n".join(output.strip().splitlines()[-15:])
+                raise BulkImportError(f"neo4j-admin database import failed (exit {proc.returncode}):\n{tail}")
+            for part in ("databases", "transactions"):
+                live = local.home / "data" / part / "neo4j"
+                shutil.rmtree(live, ignore_errors=True)
+                live.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staging / "data" / part / "neo4j", live)
+            if imported is not None:
+                imported()
     finally:
         with timed(timings, "bulk_import.start"):
             local.start()
