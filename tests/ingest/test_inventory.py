@@ -85,6 +85,16 @@ def test_a_manifest_written_before_the_new_fields_still_lists(tmp_path: Path) ->
     assert old.committed_at is None and old.source is None and old.rows and old.rows["accounts"] == 2
 
 
+def test_a_manifest_written_by_a_later_version_still_reads(tmp_path: Path) -> None:
+    store = ColumnarStore(tmp_path / "columnar")
+    _stage(store, "NEW", {"accounts": 1}, source="feed")
+    manifest = json.loads(store.manifest_path.read_text())
+    manifest["deliveries"][0]["a_field_of_a_later_version"] = {"x": 1}
+    store.manifest_path.write_text(json.dumps(manifest))
+    (new,) = store.entries()
+    assert (new.bundle_id, new.source) == ("NEW", "feed")
+
+
 def test_bundle_json_free_text_is_kept_bounded_printable_and_without_card_numbers(tmp_path: Path) -> None:
     (tmp_path / "accounts.csv").write_text("account_id,created_at\na1,2026-04-01T00:00:00Z\n")
     (tmp_path / "bundle.json").write_text(json.dumps({

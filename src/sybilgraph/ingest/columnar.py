@@ -24,7 +24,7 @@ import json
 import shutil
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -165,7 +165,11 @@ class ColumnarStore:
             entries = [Delivery(bundle_id=e["ingest_id"], seq=e["seq"], ingest_id=e["ingest_id"], digest=e["ingest_id"],
                                 bundle=e["bundle"], partial="partial") for e in data.get("bundles", [])]
             return entries, max((e.seq for e in entries), default=0) + 1, -1
-        entries = [Delivery(**{**e, "suppressed_by": tuple(e.get("suppressed_by", ()))}) for e in data["deliveries"]]
+        # Keys this version does not know are left out: a manifest written by a later version
+        # (a scheduler not yet upgraded beside a newer CLI) still reads.
+        known = {f.name for f in fields(Delivery)}
+        entries = [Delivery(**{**{k: v for k, v in e.items() if k in known}, "suppressed_by": tuple(e.get("suppressed_by", ()))})
+                   for e in data["deliveries"]]
         return sorted(entries, key=lambda e: e.seq), int(data["next_seq"]), int(data.get("revision", 0))
 
     def _write_manifest(self, entries: list[Delivery], next_seq: int, changed: bool = True) -> None:
