@@ -10,7 +10,6 @@ its row counts unknown.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -18,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from sybilgraph.contract import TABLE_ORDER
 from sybilgraph.ingest.columnar import ColumnarStore, Delivery
-from sybilgraph.ingest.report import IngestReport
+from sybilgraph.ingest.report import read_report, report_path
 
 __all__ = ["DeliverySummary", "live_deliveries"]
 
@@ -47,11 +46,11 @@ def live_deliveries(store: ColumnarStore, runs_dir: Path) -> list[DeliverySummar
     """Every live delivery of ``store``, in ingest order; ``runs_dir``: where ingest reports are."""
     entries = store.entries()
     bundle_of = {e.seq: e.bundle_id for e in entries}
-    return [_summary(store, e, bundle_of, runs_dir / "ingest" / e.ingest_id / "report.json") for e in entries]
+    return [_summary(store, e, bundle_of, report_path(runs_dir, e.ingest_id)) for e in entries]
 
 
-def _summary(store: ColumnarStore, delivery: Delivery, bundle_of: dict[int, str], report_path: Path) -> DeliverySummary:
-    report = _report(report_path)
+def _summary(store: ColumnarStore, delivery: Delivery, bundle_of: dict[int, str], path: Path) -> DeliverySummary:
+    report = read_report(path)
     return DeliverySummary(
         bundle_id=delivery.bundle_id,
         ingest_id=delivery.ingest_id,
@@ -65,7 +64,7 @@ def _summary(store: ColumnarStore, delivery: Delivery, bundle_of: dict[int, str]
         rows_quarantined=report.rows_quarantined if report else None,
         status=report.status if report else None,
         ids_counted_in=[bundle_of.get(seq, f"delivery {Delivery.key(seq)}") for seq in delivery.suppressed_by],
-        report_file=str(report_path) if report else None,
+        report_file=str(path) if report else None,
     )
 
 
@@ -79,10 +78,3 @@ def _rows(store: ColumnarStore, delivery: Delivery) -> dict[str, int] | None:
         return None
     return rows
 
-
-def _report(path: Path) -> IngestReport | None:
-    """The delivery's ingest report, when it is there and readable (it is advice, not authority)."""
-    try:
-        return IngestReport.model_validate(json.loads(path.read_text()))
-    except (OSError, ValueError):
-        return None

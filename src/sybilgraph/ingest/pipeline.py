@@ -49,7 +49,7 @@ from sybilgraph.ingest.fused import FusedPartials
 from sybilgraph.ingest.partials import compute_partials
 from sybilgraph.ingest.plan import StatePlan, combine_input, plan_state, staged_schema
 from sybilgraph.ingest.readers import QUARANTINE_SCHEMA, read_table
-from sybilgraph.ingest.report import IngestReport, TableReport, WithdrawReport
+from sybilgraph.ingest.report import IngestReport, TableReport, WithdrawReport, read_report, report_dir, report_path
 from sybilgraph.ingest.state import GRAPH_TABLES, StateDir, new_lineage
 from sybilgraph.ingest.sync import publish_held, sync_graph, why_graph_lacks_state
 from sybilgraph.ingest.writer_lock import WriterGuard, exclusive_writer
@@ -100,7 +100,7 @@ def ingest_bundle(
         else:
             report = stage_delivery(bundle, store, settings, reporter, live, timings, guard.check)
         report.timings_s = {**timings, **{k: v for k, v in report.timings_s.items() if k not in timings}}
-        report.report_file = str(_run_dir(settings, report.ingest_id) / "report.json")
+        report.report_file = str(report_path(settings.runs_dir, report.ingest_id))
         report.write(Path(report.report_file))  # staging is durable from here on
         report.graph_writes, report.state_update = _converge(db, store, settings, reporter, guard, report.timings_s,
                                                              full_write, report.warnings)
@@ -169,13 +169,9 @@ def _writer_session(
             ) from exc
 
 
-def _run_dir(settings: Settings, ingest_id: str) -> Path:
-    return settings.runs_dir / "ingest" / ingest_id
-
-
 def _unchanged_report(settings: Settings, live: Delivery, bundle: Bundle) -> IngestReport:
     """The same content delivered again: the earlier report, nothing staged."""
-    previous = _previous_report(_run_dir(settings, live.ingest_id))
+    previous = read_report(report_path(settings.runs_dir, live.ingest_id))
     report = IngestReport(ingest_id=live.ingest_id, bundle_id=live.bundle_id, bundle=str(bundle.path), seq=live.seq)
     if previous is not None:
         report.tables, report.quarantine_file = previous.tables, previous.quarantine_file
@@ -208,7 +204,7 @@ def stage_delivery(
     fused = _fused_partials(store, settings, bundle)
     try:
         with timed(timings, "validate"):
-            _stage_bundle(bundle, store, staging, seq, _run_dir(settings, ingest_id), report, reporter, settings,
+            _stage_bundle(bundle, store, staging, seq, report_dir(settings.runs_dir, ingest_id), report, reporter, settings,
                           live, fused)
         with timed(timings, "partials"):
             files = {t: [str(p) for p in sorted((staging / t).glob("*.parquet"))] for t in INPUT_TABLES}
@@ -462,14 +458,6 @@ class _QuarantineFile:
     def __exit__(self, *exc: object) -> None:
         if self._writer is not None:
             self._writer.close()
-
-
-def _previous_report(run_dir: Path) -> IngestReport | None:
-    path = run_dir / "report.json"
-    try:
-        return IngestReport.model_validate_json(path.read_text())
-    except (OSError, ValueError):
-        return None
 
 
 # -- phase 2: aggregate --------------------------------------------------------------------------

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-__all__ = ["TableReport", "IngestReport", "WithdrawReport", "EXIT_OK", "EXIT_QUARANTINED", "EXIT_TABLE_FAILED"]
+__all__ = ["TableReport", "IngestReport", "WithdrawReport", "EXIT_OK", "EXIT_QUARANTINED", "EXIT_TABLE_FAILED",
+           "read_report", "report_dir", "report_path"]
 
 EXIT_OK = 0
 EXIT_TABLE_FAILED = 2
@@ -84,3 +85,20 @@ class WithdrawReport(BaseModel):
     graph_writes: dict[str, int] = Field(default_factory=dict)
     state_update: str | None = None  # as IngestReport.state_update
     timings_s: dict[str, float] = Field(default_factory=dict)
+
+
+def report_dir(runs_dir: Path, ingest_id: str) -> Path:
+    """Where the report and the quarantine file of delivery ``ingest_id`` are kept."""
+    return runs_dir / "ingest" / ingest_id
+
+
+def report_path(runs_dir: Path, ingest_id: str) -> Path:
+    return report_dir(runs_dir, ingest_id) / "report.json"
+
+
+def read_report(path: Path) -> IngestReport | None:
+    """A saved report, when it is there and readable (it informs; the manifest decides what is live)."""
+    try:
+        return IngestReport.model_validate_json(path.read_text())
+    except (OSError, ValueError):
+        return None
