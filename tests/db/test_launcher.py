@@ -11,6 +11,7 @@ from sybilgraph.db.launcher import LocalNeo4j
 from sybilgraph.db.session import Database
 from sybilgraph.errors import DatabaseUnavailable
 from sybilgraph.settings import Settings
+from tests.together import run_together
 
 pytestmark = pytest.mark.integration
 
@@ -123,22 +124,8 @@ def test_commands_starting_the_local_neo4j_at_once_share_one_server(tmp_path: Pa
         pytest.skip("the suite runs against an external Neo4j")
     settings = Settings(home=tmp_path, bolt_port=_free_port(), http_port=_free_port(), heap="1g", pagecache="128m")
     starters = [LocalNeo4j(settings) for _ in range(3)]
-    together = threading.Barrier(len(starters))
     pids: list[int | None] = []
-    errors: list[BaseException] = []
-
-    def start(local: LocalNeo4j) -> None:
-        try:
-            together.wait(timeout=30)
-            pids.append(local.start().pid)
-        except BaseException as e:  # noqa: BLE001 - reported below
-            errors.append(e)
-
-    threads = [threading.Thread(target=start, args=(local,)) for local in starters]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
+    errors = run_together([lambda local=local: pids.append(local.start().pid) for local in starters])
     try:
         assert not errors, errors
         assert len(set(pids)) == 1 and starters[0].state().running and starters[0].state().pid == pids[0]
@@ -155,7 +142,6 @@ def test_commands_starting_the_local_neo4j_at_once_share_one_server(tmp_path: Pa
             late.join(timeout=3)
             assert late.is_alive() and not starters[0].state().running, "a start got through while the store was held"
         late.join(timeout=120)
-        assert not errors, errors
         assert starters[0].state().running and pids[-1] == starters[0].state().pid != pids[0]
     finally:
         starters[0].stop()
@@ -166,6 +152,7 @@ def _cmdline_has(proc: Path, needle: bytes) -> bool:
         return needle in (proc / "cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
+
 
 def test_status_reports_versions_through_the_cli(session_db: Database) -> None:
     import json

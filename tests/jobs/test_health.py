@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from pathlib import Path
 
 from sybilgraph.jobs.health import HealthBeacon
+from tests.together import run_together
 
 
 def test_beacons_sharing_one_file_never_rename_each_others_writes_away(tmp_path: Path) -> None:
@@ -15,22 +15,7 @@ def test_beacons_sharing_one_file_never_rename_each_others_writes_away(tmp_path:
     path = tmp_path / "run" / "scheduler-host.json"
     path.parent.mkdir()
     beacons = [HealthBeacon(path, lambda i=i: {"state": f"beacon-{i}"}) for i in range(4)]
-    start = threading.Barrier(len(beacons))
-    errors: list[BaseException] = []
-
-    def hammer(beacon: HealthBeacon) -> None:
-        try:
-            start.wait(timeout=10)
-            for _ in range(300):
-                beacon._write()
-        except BaseException as e:  # noqa: BLE001 - reported below
-            errors.append(e)
-
-    threads = [threading.Thread(target=hammer, args=(b,)) for b in beacons]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    errors = run_together([lambda b=b: [b._write() for _ in range(300)] for b in beacons], timeout_s=60)
     assert not errors, errors
     report = json.loads(path.read_text())
     assert report["pid"] == os.getpid() and report["state"].startswith("beacon-")
