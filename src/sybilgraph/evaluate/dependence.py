@@ -3,7 +3,7 @@
 The Fellegi-Sunter model (``attribution/fellegi_sunter.py``) adds the comparisons' weights as if
 they were independent given the pair's status. Where two comparisons agree together among
 *unrelated* pairs far more often than their separate rates predict, a pair that agrees on both
-gets the shared part of the evidence twice (docs/evaluation.md, "Draws 21-60": a TLS fingerprint
+gets the shared part of the evidence twice (docs/evaluation.md, "Draws 21-100": a TLS fingerprint
 and a template pool, 12 times the independent rate). This measures it on a bundle with truth:
 random pairs, compared exactly as attribution compares them, minus the pairs of one true group
 (the truth is used to diagnose, never by attribution).
