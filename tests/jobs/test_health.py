@@ -29,3 +29,16 @@ def test_a_stopped_beacon_removes_its_file(tmp_path: Path) -> None:
     assert json.loads(path.read_text())["state"] == "idle"
     beacon.stop()
     assert not path.exists()
+
+
+def test_a_stopped_beacon_leaves_the_file_another_beacon_wrote_since(tmp_path: Path) -> None:
+    # Two schedulers on one host: the one that stops must not report the other as gone.
+    path = tmp_path / "run" / "scheduler-host.json"
+    first = HealthBeacon(path, lambda: {"state": "first"}, interval_s=60)
+    second = HealthBeacon(path, lambda: {"state": "second"}, interval_s=60)
+    first.start()
+    second.start()
+    first.stop()
+    assert json.loads(path.read_text())["state"] == "second"
+    second.stop()
+    assert not path.exists()

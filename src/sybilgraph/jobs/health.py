@@ -41,6 +41,7 @@ class HealthBeacon:
         self.interval_s = interval_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._last_written: str | None = None  # this beacon's last report, as written
 
     def start(self) -> None:
         if self._thread is None:
@@ -54,7 +55,13 @@ class HealthBeacon:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
-        self.path.unlink(missing_ok=True)  # stopped cleanly: no scheduler here any more
+        # Stopped cleanly: the file goes, unless another scheduler of this host has written it
+        # since (it is alive, and the check should say so).
+        try:
+            if self.path.read_text() == self._last_written:
+                self.path.unlink(missing_ok=True)
+        except OSError:
+            pass
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):
@@ -68,9 +75,11 @@ class HealthBeacon:
         # file, and with one temporary name a writer could rename another's away (measured: a
         # scheduler failed to start with FileNotFoundError when two started together).
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        report = json.dumps({"pid": os.getpid(), "at": time.time(), **self.describe()}, default=str)
         try:
-            tmp.write_text(json.dumps({"pid": os.getpid(), "at": time.time(), **self.describe()}, default=str))
+            tmp.write_text(report)
             os.replace(tmp, self.path)
+            self._last_written = report
         finally:
             tmp.unlink(missing_ok=True)
 
