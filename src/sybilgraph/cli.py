@@ -256,10 +256,9 @@ def deliveries(
         t.add_column(col, justify="right", no_wrap=True)
     t.add_column("quarantined", justify="right")
     for d in live:
-        rows = d.rows or {}
         quarantined = _n(d.rows_quarantined) + (f" ({d.status})" if d.status == "partial" else "")
         t.add_row(escape(d.bundle_id), _utc(d.committed_at), escape(d.source or ""),
-                  _n(rows.get("accounts") if d.rows else None), _n(rows.get("interactions") if d.rows else None),
+                  _n(d.rows["accounts"] if d.rows else None), _n(d.rows["interactions"] if d.rows else None),
                   quarantined)
     out.print(t)
     for d in live:
